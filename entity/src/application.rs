@@ -1,0 +1,61 @@
+//! OAuth clients (Django OAuth Toolkit's `Application`, with several grant types).
+
+use sea_orm::entity::prelude::*;
+
+/// A registered client of one tenant. List fields are stored the way DOT stores them:
+/// URIs, origins and scopes space-separated, grant types comma-separated.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "applications")]
+pub struct Model {
+    /// Row id.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Owning tenant.
+    pub tenant_id: i64,
+    /// Public client identifier, unique per tenant.
+    pub client_id: String,
+    /// Owning user (soft reference), if any.
+    pub owner_user_id: Option<i64>,
+    /// Display name.
+    pub name: String,
+    /// `confidential` or `public` (RFC 6749 §2.1).
+    pub client_type: String,
+    /// Comma-separated RFC 7591 grant type names.
+    #[sea_orm(column_type = "Text")]
+    pub grant_types: String,
+    /// Space-separated registered redirect URIs (exact match).
+    #[sea_orm(column_type = "Text")]
+    pub redirect_uris: String,
+    /// Space-separated URIs allowed after RP-initiated logout.
+    #[sea_orm(column_type = "Text")]
+    pub post_logout_redirect_uris: String,
+    /// Space-separated origins allowed by CORS.
+    #[sea_orm(column_type = "Text")]
+    pub allowed_origins: String,
+    /// Hashed client secret (or the plain secret when `hash_client_secret` is false);
+    /// empty for public clients.
+    #[sea_orm(column_type = "Text")]
+    pub client_secret: String,
+    /// Whether `client_secret` holds a hash; false keeps it usable as an HS256 key.
+    pub hash_client_secret: bool,
+    /// Skip the consent page.
+    pub skip_authorization: bool,
+    /// ID token signing algorithm (`RS256`, `ES256`, `HS256`) or empty for none.
+    pub algorithm: String,
+    /// Space-separated scopes this client may request; empty means the tenant's catalogue.
+    #[sea_orm(column_type = "Text")]
+    pub allowed_scopes: String,
+    /// Extension fields (JSON object) for settings without a column yet.
+    #[sea_orm(column_type = "Text")]
+    pub extensions: String,
+    /// Creation time.
+    pub created_at: crate::Timestamp,
+    /// Last update time.
+    pub updated_at: crate::Timestamp,
+}
+
+/// Other groups refer to applications softly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

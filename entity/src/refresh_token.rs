@@ -1,0 +1,40 @@
+//! Refresh tokens with rotation families.
+
+use sea_orm::entity::prelude::*;
+
+/// An issued refresh token. Every rotation of one grant shares `family_id`, so a
+/// replayed (already rotated) token can revoke the whole family.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "refresh_tokens")]
+pub struct Model {
+    /// Row id.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Owning tenant.
+    pub tenant_id: i64,
+    /// SHA-256 of the token, lowercase hex.
+    pub token_checksum: String,
+    /// The access token issued with it.
+    pub access_token_id: Option<i64>,
+    /// Client the token is bound to (soft reference).
+    pub application_id: i64,
+    /// Resource owner (soft reference).
+    pub user_id: Option<i64>,
+    /// Rotation family (UUID text).
+    pub family_id: String,
+    /// Space-separated granted scopes; a refresh may only narrow them.
+    #[sea_orm(column_type = "Text")]
+    pub scope: String,
+    /// Revocation instant (rotation or revocation).
+    pub revoked_at: Option<crate::Timestamp>,
+    /// Creation time.
+    pub created_at: crate::Timestamp,
+    /// Last use, for idle expiry.
+    pub last_used_at: Option<crate::Timestamp>,
+}
+
+/// Soft references only.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,33 @@
+//! End users of a tenant.
+
+use sea_orm::entity::prelude::*;
+
+/// A user who signs in to a tenant. `username` is unique within the tenant only.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    /// Row id; the OIDC `sub` is derived from it.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Owning tenant.
+    pub tenant_id: i64,
+    /// Login name, unique per tenant.
+    pub username: String,
+    /// Optional e-mail address.
+    pub email: Option<String>,
+    /// argon2id PHC string.
+    #[sea_orm(column_type = "Text")]
+    pub password_hash: String,
+    /// Inactive users cannot sign in or use their tokens.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: crate::Timestamp,
+    /// Last update time.
+    pub updated_at: crate::Timestamp,
+}
+
+/// Other groups refer to users softly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

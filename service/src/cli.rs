@@ -1,0 +1,709 @@
+//! The command line: `tessera serve | check | migrate | tenant | user | app`.
+//!
+//! Every command takes `--config FILE`; data commands take `--json`. Bad input exits
+//! with status 2 and one line saying what to fix; a refused routing check exits 1 with
+//! every violation; nothing is half-written (all input is validated before the one
+//! write a command makes).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use router_policies::{EntityGroup, Role, RoutingTable, TenantSlug};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::error::{Error, render_violations};
+use crate::routing::{router_from_config, tenant_entries};
+use crate::secrets;
+use crate::startup::{self, Application, Connected};
+use crate::store::{applications, users};
+use crate::tenancy::{self, Tenant};
+
+/// Tessera: multi-tenant OAuth 2 / OpenID Connect token service.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file [default: ./tessera.toml when it exists].
+    #[arg(long, global = true, env = "TESSERA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do [default: serve].
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Print the routing table (tenant × group × read/write → pool) and the verdict.
+    Check {
+        /// Also open every pool, read the tenant directory and check stored placements.
+        #[arg(long)]
+        connect: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run pending migrations on every pool, for exactly the groups routed there.
+    Migrate {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage tenants.
+    Tenant {
+        /// Tenant command.
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage users.
+    User {
+        /// User command.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage applications (OAuth clients).
+    App {
+        /// Application command.
+        #[command(subcommand)]
+        command: AppCommand,
+    },
+}
+
+/// `tessera tenant …`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; the router places it and the placement is stored for good.
+    Create {
+        /// URL name: lowercase letters, digits and '-'.
+        slug: String,
+        /// Name shown to users [default: the slug].
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tenants with their placement.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `tessera user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input and hashed (argon2id).
+    Create {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Login name, unique in the tenant.
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a tenant's users.
+    List {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `tessera app …`
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register an application; prints the client_id and, once, the generated secret.
+    Create(Box<AppCreate>),
+    /// List a tenant's applications.
+    List {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Arguments of `tessera app create`.
+#[derive(Debug, clap::Args)]
+pub struct AppCreate {
+    /// Tenant slug.
+    #[arg(long)]
+    pub tenant: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// confidential or public (RFC 6749 §2.1).
+    #[arg(long)]
+    pub client_type: String,
+    /// Comma-separated RFC 7591 names: authorization_code, refresh_token,
+    /// client_credentials, password, implicit, urn:ietf:params:oauth:grant-type:device_code.
+    #[arg(long)]
+    pub grant_types: String,
+    /// Space-separated redirect URIs (matched exactly).
+    #[arg(long, default_value = "")]
+    pub redirect_uris: String,
+    /// Space-separated URIs allowed after logout.
+    #[arg(long, default_value = "")]
+    pub post_logout_redirect_uris: String,
+    /// Space-separated CORS origins.
+    #[arg(long, default_value = "")]
+    pub allowed_origins: String,
+    /// Space-separated scopes the client may request [default: the tenant's catalogue].
+    #[arg(long, default_value = "")]
+    pub scopes: String,
+    /// Skip the consent page.
+    #[arg(long)]
+    pub skip_authorization: bool,
+    /// ID token signing algorithm: RS256, ES256 or HS256.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// Use this client_id instead of a generated one (imports).
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Read the client secret from standard input instead of generating one (imports).
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+    /// Store the secret in the clear (needed by HS256 ID tokens).
+    #[arg(long)]
+    pub no_hash_client_secret: bool,
+    /// Username of the owning user.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A failed command: exit status and one message for standard error.
+#[derive(Debug)]
+pub struct CliError {
+    /// 2: bad input or configuration; 1: refused routing or a runtime failure.
+    pub code: u8,
+    /// What went wrong and how to fix it.
+    pub message: String,
+}
+
+impl From<Error> for CliError {
+    fn from(error: Error) -> Self {
+        let code = match &error {
+            Error::InvalidInput(_) | Error::Config(_) | Error::UnknownTenant(_) => 2,
+            _ => 1,
+        };
+        Self {
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(error: std::io::Error) -> Self {
+        Error::Io(error).into()
+    }
+}
+
+fn invalid(message: impl Into<String>) -> CliError {
+    Error::InvalidInput(message.into()).into()
+}
+
+/// Runs one command. `input` is standard input (passwords), `out` standard output.
+pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<(), CliError> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config, out).await,
+        Command::Check { connect, json } => check(config, connect, json, out).await,
+        Command::Migrate { json } => migrate(config, json, out).await,
+        Command::Tenant { command } => tenant(config, command, out).await,
+        Command::User { command } => user(config, command, input, out).await,
+        Command::App { command } => app(config, command, input, out).await,
+    }
+}
+
+async fn serve(config: Config, out: &mut dyn Write) -> Result<(), CliError> {
+    crate::telemetry::init(&config.log);
+    let listen = config.listen;
+    let application = Application::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| {
+            invalid(format!(
+                "cannot listen on {listen}: {error} (set listen or TESSERA_LISTEN)"
+            ))
+        })?;
+    let address = listener.local_addr()?;
+    writeln!(out, "Tessera listening on http://{address}")?;
+    for issuer in application.issuers() {
+        writeln!(out, "  issuer: {issuer}")?;
+    }
+    out.flush()?;
+    tracing::info!(%address, "listening");
+    application
+        .serve(listener, startup::shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn check(
+    config: Config,
+    connect: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let (router, entries) = if connect {
+        let connected = startup::open_pools(config).await?;
+        let directory = connected.databases.directory()?;
+        let rows = tenancy::load_directory(directory).await?;
+        let stored = tenancy::stored_placements(&rows)?;
+        let entries = tenant_entries(&connected.config, &stored);
+        let pings = connected.databases.ping_all().await;
+        for (pool, answer) in pings {
+            answer.map_err(|error| CliError {
+                code: 1,
+                message: format!("pool {pool} does not answer: {error}"),
+            })?;
+        }
+        (router_from_config(&connected.config), entries)
+    } else {
+        let entries = tenant_entries(&config, &BTreeMap::new());
+        (router_from_config(&config), entries)
+    };
+    let table = router.resolve_all(&entries);
+    let verdict = router.validate(&entries);
+    let violations = verdict.as_ref().err().cloned().unwrap_or_default();
+    if json {
+        let document = json!({
+            "valid": violations.is_empty(),
+            "routes": routes_json(&table),
+            "migrations": table.migrations.iter().map(|(pool, groups)| {
+                (pool.to_string(), groups.iter().map(|group| group.to_string()).collect::<Vec<_>>())
+            }).collect::<BTreeMap<_, _>>(),
+            "violations": violations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{document:#}")?;
+    } else {
+        write!(out, "{}", table.render())?;
+        if violations.is_empty() {
+            writeln!(
+                out,
+                "OK: {} tenant(s), {} pool(s), every tenant's tokens on one primary pool",
+                entries.len(),
+                router.pools().count()
+            )?;
+        } else {
+            writeln!(out, "REFUSED: {} violation(s)", violations.len())?;
+            writeln!(out, "{}", render_violations(&violations))?;
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError {
+            code: 1,
+            message: format!("routing refused: {} violation(s)", violations.len()),
+        })
+    }
+}
+
+fn routes_json(table: &RoutingTable) -> Vec<serde_json::Value> {
+    table
+        .tenants
+        .iter()
+        .flat_map(|(tenant, groups)| {
+            groups.iter().map(move |(group, route)| {
+                json!({
+                    "tenant": tenant.as_str(),
+                    "group": group.as_str(),
+                    "read": route.read.as_str(),
+                    "write": route.write.as_str(),
+                })
+            })
+        })
+        .collect()
+}
+
+async fn migrate(config: Config, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let connected = startup::connect(config).await?;
+    let reports = connected.migrate().await?;
+    if json {
+        writeln!(out, "{:#}", json!(reports))?;
+    } else {
+        for report in &reports {
+            let groups = if report.groups.is_empty() {
+                "(nothing routed here)".to_owned()
+            } else {
+                report.groups.join(", ")
+            };
+            writeln!(
+                out,
+                "pool {}: {groups}: {} migration(s) applied",
+                report.pool, report.applied
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Connects, migrates when configured, and validates against the directory.
+async fn open(config: Config) -> Result<Connected, CliError> {
+    let connected = startup::connect(config).await?;
+    if connected.config.migrates_on_start() {
+        connected.migrate().await?;
+    }
+    connected.validate_with_directory().await?;
+    Ok(connected)
+}
+
+async fn open_tenant(config: Config, slug: &str) -> Result<(Connected, Tenant), CliError> {
+    let slug_checked = TenantSlug::new(slug.to_owned())
+        .map_err(|error| invalid(format!("--tenant {slug:?}: {error}")))?;
+    let connected = open(config).await?;
+    let (table, rows) = connected.validate_with_directory().await?;
+    let row = rows
+        .into_iter()
+        .find(|row| row.slug == slug_checked.as_str())
+        .ok_or_else(|| {
+            invalid(format!(
+                "unknown tenant {slug:?}: create it with `tessera tenant create {slug}` or see `tessera tenant list`"
+            ))
+        })?;
+    let tenant = Tenant::from_row(row, &table)?;
+    Ok((connected, tenant))
+}
+
+async fn tenant(
+    config: Config,
+    command: TenantCommand,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        TenantCommand::Create {
+            slug,
+            display_name,
+            json,
+        } => {
+            let slug = TenantSlug::new(slug.clone())
+                .map_err(|error| invalid(format!("tenant slug {slug:?}: {error}")))?;
+            let display_name = display_name.unwrap_or_else(|| slug.to_string());
+            if display_name.trim().is_empty() {
+                return Err(invalid("--display-name is empty: give the tenant a name"));
+            }
+            let connected = open(config).await?;
+            let tenant = tenancy::create_tenant(&connected.databases, &slug, &display_name).await?;
+            let issuer = connected.config.issuer(&tenant.slug);
+            if json {
+                let mut document = json!(tenant.summary());
+                document["issuer"] = json!(issuer);
+                writeln!(out, "{document:#}")?;
+            } else {
+                writeln!(out, "created tenant {} (issuer {issuer})", tenant.slug)?;
+                for (group, pool) in &tenant.placement.0 {
+                    writeln!(out, "  {group}: {pool}")?;
+                }
+            }
+            Ok(())
+        }
+        TenantCommand::List { json } => {
+            let connected = open(config).await?;
+            let (table, rows) = connected.validate_with_directory().await?;
+            let tenants = rows
+                .into_iter()
+                .map(|row| Tenant::from_row(row, &table))
+                .collect::<Result<Vec<_>, _>>()?;
+            if json {
+                let list: Vec<_> = tenants
+                    .iter()
+                    .map(|tenant| {
+                        let mut document = json!(tenant.summary());
+                        document["issuer"] = json!(connected.config.issuer(&tenant.slug));
+                        document
+                    })
+                    .collect();
+                writeln!(out, "{:#}", json!(list))?;
+            } else {
+                for tenant in &tenants {
+                    let placement: Vec<String> = tenant
+                        .placement
+                        .0
+                        .iter()
+                        .map(|(group, pool)| format!("{group}={pool}"))
+                        .collect();
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}",
+                        tenant.slug,
+                        connected.config.issuer(&tenant.slug),
+                        placement.join(" ")
+                    )?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads one line from standard input, without its line ending.
+fn read_line(input: &mut dyn BufRead, what: &str) -> Result<String, CliError> {
+    let mut line = String::new();
+    input.read_line(&mut line)?;
+    let value = line.trim_end_matches(['\n', '\r']).to_owned();
+    if value.is_empty() {
+        return Err(invalid(format!(
+            "{what} is empty: pipe it on standard input, e.g. `printf '%s' \"$SECRET\" | tessera …`"
+        )));
+    }
+    Ok(value)
+}
+
+async fn user(
+    config: Config,
+    command: UserCommand,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        UserCommand::Create {
+            tenant,
+            username,
+            password_stdin: _,
+            email,
+            json,
+        } => {
+            if username.trim().is_empty() || username.chars().any(char::is_whitespace) {
+                return Err(invalid(format!(
+                    "--username {username:?}: must be non-empty without spaces"
+                )));
+            }
+            if let Some(email) = &email
+                && (!email.contains('@') || email.chars().any(char::is_whitespace))
+            {
+                return Err(invalid(format!(
+                    "--email {email:?} is not an e-mail address"
+                )));
+            }
+            let password = read_line(input, "the password")?;
+            let (connected, tenant) = open_tenant(config, &tenant).await?;
+            let db =
+                tenant
+                    .routes
+                    .connection(&connected.databases, EntityGroup::Users, Role::Write)?;
+            if users::find_by_username(db, tenant.id, &username)
+                .await?
+                .is_some()
+            {
+                return Err(invalid(format!(
+                    "username {username:?} is taken in tenant {}",
+                    tenant.slug
+                )));
+            }
+            let hash = secrets::hash_password(&password)?;
+            let created = users::create(db, tenant.id, &username, email.as_deref(), hash).await?;
+            if json {
+                writeln!(out, "{:#}", json!(users::UserSummary::from(&created)))?;
+            } else {
+                writeln!(
+                    out,
+                    "created user {} in tenant {}",
+                    created.username, tenant.slug
+                )?;
+            }
+            Ok(())
+        }
+        UserCommand::List { tenant, json } => {
+            let (connected, tenant) = open_tenant(config, &tenant).await?;
+            let db =
+                tenant
+                    .routes
+                    .connection(&connected.databases, EntityGroup::Users, Role::Read)?;
+            let list = users::list(db, tenant.id).await?;
+            if json {
+                let summaries: Vec<_> = list.iter().map(users::UserSummary::from).collect();
+                writeln!(out, "{:#}", json!(summaries))?;
+            } else {
+                for user in &list {
+                    writeln!(
+                        out,
+                        "{}\t{}",
+                        user.username,
+                        user.email.as_deref().unwrap_or("")
+                    )?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn app(
+    config: Config,
+    command: AppCommand,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        AppCommand::Create(arguments) => create_app(config, *arguments, input, out).await,
+        AppCommand::List { tenant, json } => {
+            let (connected, tenant) = open_tenant(config, &tenant).await?;
+            let db = tenant.routes.connection(
+                &connected.databases,
+                EntityGroup::Applications,
+                Role::Read,
+            )?;
+            let list = applications::list(db, tenant.id).await?;
+            if json {
+                let summaries: Vec<_> = list
+                    .iter()
+                    .map(applications::ApplicationSummary::from)
+                    .collect();
+                writeln!(out, "{:#}", json!(summaries))?;
+            } else {
+                for app in &list {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}",
+                        app.client_id, app.name, app.client_type, app.grant_types
+                    )?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn create_app(
+    config: Config,
+    arguments: AppCreate,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    // Validate every argument before touching a database.
+    let client_type: applications::ClientType = arguments.client_type.parse()?;
+    let grant_types = applications::parse_grant_types(&arguments.grant_types)?;
+    let redirect_uris =
+        applications::parse_redirect_uris("redirect URI", &arguments.redirect_uris)?;
+    let post_logout_redirect_uris = applications::parse_redirect_uris(
+        "post-logout redirect URI",
+        &arguments.post_logout_redirect_uris,
+    )?;
+    let allowed_origins = applications::parse_origins(&arguments.allowed_origins)?;
+    let algorithm = applications::parse_algorithm(arguments.algorithm.as_deref())?;
+    if arguments.name.trim().is_empty() {
+        return Err(invalid("--name is empty: give the application a name"));
+    }
+    let client_id = match &arguments.client_id {
+        Some(client_id)
+            if client_id.is_empty() || client_id.chars().any(|c| c.is_whitespace() || c == ':') =>
+        {
+            return Err(invalid(format!(
+                "--client-id {client_id:?}: must be non-empty, without spaces or ':' (RFC 6749 §2.3.1)"
+            )));
+        }
+        Some(client_id) => client_id.clone(),
+        None => secrets::generate_identifier()?,
+    };
+    let plain_secret = match (client_type, arguments.client_secret_stdin) {
+        (applications::ClientType::Public, true) => {
+            return Err(invalid(
+                "a public client has no secret: drop --client-secret-stdin",
+            ));
+        }
+        (applications::ClientType::Public, false) => None,
+        (applications::ClientType::Confidential, true) => {
+            Some(read_line(input, "the client secret")?)
+        }
+        (applications::ClientType::Confidential, false) => {
+            Some(secrets::generate(secrets::prefix::CLIENT_SECRET)?)
+        }
+    };
+    let hash_client_secret = !arguments.no_hash_client_secret;
+    let stored_secret = match &plain_secret {
+        Some(secret) if hash_client_secret => secrets::hash_client_secret(secret)?,
+        Some(secret) => secret.clone(),
+        None => String::new(),
+    };
+    let mut new = applications::NewApplication {
+        client_id,
+        name: arguments.name.trim().to_owned(),
+        client_type,
+        grant_types,
+        redirect_uris,
+        post_logout_redirect_uris,
+        allowed_origins,
+        client_secret: stored_secret,
+        hash_client_secret,
+        skip_authorization: arguments.skip_authorization,
+        algorithm,
+        allowed_scopes: arguments
+            .scopes
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        owner_user_id: None,
+    };
+    new.check()?;
+
+    let (connected, tenant) = open_tenant(config, &arguments.tenant).await?;
+    if let Some(owner) = &arguments.owner {
+        let users_db =
+            tenant
+                .routes
+                .connection(&connected.databases, EntityGroup::Users, Role::Read)?;
+        let user = users::find_by_username(users_db, tenant.id, owner)
+            .await?
+            .ok_or_else(|| {
+                invalid(format!(
+                    "--owner {owner:?}: no such user in tenant {}",
+                    tenant.slug
+                ))
+            })?;
+        new.owner_user_id = Some(user.id);
+    }
+    let db =
+        tenant
+            .routes
+            .connection(&connected.databases, EntityGroup::Applications, Role::Write)?;
+    let created = applications::create(db, tenant.id, new).await?;
+    let summary = applications::ApplicationSummary::from(&created);
+    if arguments.json {
+        let mut document = json!(summary);
+        document["client_secret"] = json!(plain_secret);
+        document["tenant"] = json!(tenant.slug.as_str());
+        document["issuer"] = json!(connected.config.issuer(&tenant.slug));
+        writeln!(out, "{document:#}")?;
+    } else {
+        writeln!(
+            out,
+            "created application {:?} in tenant {}",
+            created.name, tenant.slug
+        )?;
+        writeln!(out, "client_id: {}", created.client_id)?;
+        if let Some(secret) = &plain_secret {
+            if arguments.client_secret_stdin {
+                writeln!(out, "client_secret: (as given on standard input)")?;
+            } else {
+                writeln!(out, "client_secret: {secret}")?;
+                writeln!(out, "  (shown once: store it now; only a hash is kept)")?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,426 @@
+//! Configuration: defaults → TOML file → `TESSERA_` environment variables.
+//!
+//! Loaded with figment. Nested keys use `__` in the environment
+//! (`TESSERA_DATABASES__DEFAULT__URL`). Unknown keys and bad values are errors that name
+//! the key. Secrets (database and Redis URLs) may be read from a file with `url_file`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use router_policies::{EntityGroup, PolicyConfig, PoolName, TenantSlug};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// The config file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
+
+/// The embedded default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://tessera.db?mode=rwc";
+
+/// The whole service configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Socket address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Public base URL; each tenant's issuer is `{public_url}/t/{tenant}`.
+    pub public_url: String,
+    /// Run pending migrations at startup. Unset: on when every pool is SQLite.
+    pub migrate_on_start: Option<bool>,
+    /// Tenant created on first start when the directory is empty and no tenant is
+    /// declared below. Empty string: none.
+    pub bootstrap_tenant: String,
+    /// Logging.
+    pub log: LogConfig,
+    /// Named connection pools. Empty: one `default` pool on [`DEFAULT_DATABASE_URL`].
+    pub databases: BTreeMap<PoolName, DatabaseConfig>,
+    /// Routing policies, asked in order.
+    pub router: RouterConfig,
+    /// Tenants declared in config (created at startup when missing).
+    pub tenants: BTreeMap<TenantSlug, TenantConfig>,
+    /// Optional Redis, shared by all nodes.
+    pub redis: Option<RedisConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            migrate_on_start: None,
+            bootstrap_tenant: "default".to_owned(),
+            log: LogConfig::default(),
+            databases: BTreeMap::new(),
+            router: RouterConfig::default(),
+            tenants: BTreeMap::new(),
+            redis: None,
+        }
+    }
+}
+
+/// Log output.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// tracing-subscriber filter directive; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info,sea_orm_migration=warn,sqlx=warn".to_owned(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One named connection pool.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://…`, `postgres://…` or `mysql://…`.
+    pub url: Option<String>,
+    /// File holding the URL (for credentials kept out of the config).
+    pub url_file: Option<PathBuf>,
+    /// Pool size.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    #[serde(default = "defaults::min_connections")]
+    pub min_connections: u32,
+    /// Seconds to wait for a new connection.
+    #[serde(default = "defaults::connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    /// Seconds to wait for a free connection from the pool.
+    #[serde(default = "defaults::acquire_timeout_secs")]
+    pub acquire_timeout_secs: u64,
+    /// Seconds an idle connection is kept.
+    #[serde(default = "defaults::idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
+    /// This pool is a read replica of the named pool: never written, never migrated.
+    pub replica_of: Option<PoolName>,
+}
+
+mod defaults {
+    pub fn max_connections() -> u32 {
+        10
+    }
+    pub fn min_connections() -> u32 {
+        1
+    }
+    pub fn connect_timeout_secs() -> u64 {
+        5
+    }
+    pub fn acquire_timeout_secs() -> u64 {
+        5
+    }
+    pub fn idle_timeout_secs() -> u64 {
+        600
+    }
+    pub fn key_prefix() -> String {
+        "tessera".to_owned()
+    }
+}
+
+impl DatabaseConfig {
+    /// A pool on `url` with default sizes.
+    pub fn with_url(url: impl Into<String>) -> Self {
+        Self {
+            url: Some(url.into()),
+            url_file: None,
+            max_connections: defaults::max_connections(),
+            min_connections: defaults::min_connections(),
+            connect_timeout_secs: defaults::connect_timeout_secs(),
+            acquire_timeout_secs: defaults::acquire_timeout_secs(),
+            idle_timeout_secs: defaults::idle_timeout_secs(),
+            replica_of: None,
+        }
+    }
+
+    /// Timeout for opening a connection.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs)
+    }
+}
+
+/// The `[router]` section.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterConfig {
+    /// Policies asked in order; the `default` pool answers last.
+    pub policies: Vec<PolicyConfig>,
+}
+
+/// A tenant declared in config.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantConfig {
+    /// Name shown to users; defaults to the slug.
+    pub display_name: Option<String>,
+    /// Pins entity groups of this tenant to pools (asked before every other policy).
+    pub databases: BTreeMap<EntityGroup, PoolName>,
+}
+
+/// Redis connection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port/db`.
+    pub url: Option<String>,
+    /// File holding the URL.
+    pub url_file: Option<PathBuf>,
+    /// Prefix of every key Tessera writes.
+    #[serde(default = "defaults::key_prefix")]
+    pub key_prefix: String,
+}
+
+impl Config {
+    /// Loads defaults, then `path` (or `tessera.toml` when it exists), then the
+    /// environment. A path given explicitly must exist.
+    pub fn load(path: Option<&Path>) -> Result<Self, Error> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(Error::Config(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => {
+                if Path::new(DEFAULT_CONFIG_FILE).is_file() {
+                    figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
+                }
+            }
+        }
+        Self::from_figment(figment.merge(environment()))
+    }
+
+    /// Parses a TOML document over the defaults, without reading the environment
+    /// (used by tests and `tessera check` on generated configs).
+    pub fn from_toml(toml: &str) -> Result<Self, Error> {
+        Self::from_figment(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
+        )
+    }
+
+    /// Extracts and completes a configuration.
+    pub fn from_figment(figment: Figment) -> Result<Self, Error> {
+        let mut config: Config = figment.extract().map_err(|error| {
+            let messages: Vec<String> = error.into_iter().map(describe_figment_error).collect();
+            Error::Config(messages.join("; "))
+        })?;
+        if config.databases.is_empty() {
+            config.databases.insert(
+                PoolName::default_pool(),
+                DatabaseConfig::with_url(DEFAULT_DATABASE_URL),
+            );
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        match url::Url::parse(&self.public_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {}
+            Ok(_) => problems.push(format!(
+                "public_url: {:?} must be an http or https URL without a query",
+                self.public_url
+            )),
+            Err(error) => problems.push(format!("public_url: {:?}: {error}", self.public_url)),
+        }
+        for (name, pool) in &self.databases {
+            if pool.url.is_none() && pool.url_file.is_none() {
+                problems.push(format!(
+                    "databases.{name}: set url (e.g. url = \"{DEFAULT_DATABASE_URL}\") or url_file"
+                ));
+            }
+            if pool.max_connections == 0 {
+                problems.push(format!(
+                    "databases.{name}.max_connections: must be at least 1"
+                ));
+            }
+        }
+        if let Some(redis) = &self.redis
+            && redis.url.is_none()
+            && redis.url_file.is_none()
+        {
+            problems.push(
+                "redis: set url (e.g. url = \"redis://127.0.0.1:6379\") or url_file".to_owned(),
+            );
+        }
+        if !self.bootstrap_tenant.is_empty()
+            && let Err(error) = TenantSlug::new(self.bootstrap_tenant.clone())
+        {
+            problems.push(format!("bootstrap_tenant: {error}"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Config(problems.join("; ")))
+        }
+    }
+
+    /// Policies in the order the router asks them: the per-tenant pins declared under
+    /// `[tenants.X.databases]` first, then `[[router.policies]]`.
+    pub fn policies(&self) -> Vec<PolicyConfig> {
+        let pins: BTreeMap<TenantSlug, BTreeMap<EntityGroup, PoolName>> = self
+            .tenants
+            .iter()
+            .filter(|(_, tenant)| !tenant.databases.is_empty())
+            .map(|(slug, tenant)| (slug.clone(), tenant.databases.clone()))
+            .collect();
+        let mut policies = Vec::with_capacity(self.router.policies.len() + 1);
+        if !pins.is_empty() {
+            policies.push(PolicyConfig::TenantMap { tenants: pins });
+        }
+        policies.extend(self.router.policies.iter().cloned());
+        policies
+    }
+
+    /// Whether startup runs migrations.
+    pub fn migrates_on_start(&self) -> bool {
+        self.migrate_on_start.unwrap_or_else(|| {
+            self.databases.values().all(|pool| {
+                pool.url
+                    .as_deref()
+                    .is_some_and(|url| url.starts_with("sqlite:"))
+            })
+        })
+    }
+
+    /// The issuer identifier of a tenant (RFC 8414 §2): `{public_url}/t/{slug}`.
+    pub fn issuer(&self, tenant: &TenantSlug) -> String {
+        format!("{}/t/{}", self.public_url.trim_end_matches('/'), tenant)
+    }
+}
+
+/// The `TESSERA_` environment, split on `__`. `TESSERA_TEST_*` (test harness settings)
+/// and `TESSERA_CONFIG` (the config path, read by the CLI) are not configuration keys.
+fn environment() -> Env {
+    Env::prefixed("TESSERA_").split("__").filter(|key| {
+        let key = key.as_str().to_ascii_lowercase();
+        !key.starts_with("test_") && key != "config"
+    })
+}
+
+fn describe_figment_error(error: figment::Error) -> String {
+    let key = error.path.join(".");
+    let origin = error
+        .metadata
+        .as_ref()
+        .map(|metadata| format!(" (from {})", metadata.name))
+        .unwrap_or_default();
+    if key.is_empty() {
+        format!("{}{origin}", error.kind)
+    } else {
+        format!("{key}: {}{origin}", error.kind)
+    }
+}
+
+/// Reads a secret given either inline or as a `*_file` path; the file's content is
+/// trimmed of surrounding whitespace.
+pub fn read_secret(
+    key: &str,
+    inline: Option<&String>,
+    file: Option<&PathBuf>,
+) -> Result<String, Error> {
+    match (inline, file) {
+        (Some(value), _) => Ok(value.clone()),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|value| value.trim().to_owned())
+            .map_err(|error| {
+                Error::Config(format!(
+                    "{key}_file: cannot read {}: {error}",
+                    path.display()
+                ))
+            }),
+        (None, None) => Err(Error::Config(format!("{key}: not set"))),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_serves_sqlite_default() {
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config.databases.len(), 1);
+        assert!(config.migrates_on_start());
+        assert_eq!(
+            config.issuer(&TenantSlug::new("acme").unwrap()),
+            "http://127.0.0.1:8080/t/acme"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let error =
+            Config::from_toml("[databases.main]\nurl = \"sqlite::memory:\"\nmax_conections = 3\n")
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("max_conections"), "{error}");
+        let error = Config::from_toml("lisen = \"127.0.0.1:1\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("lisen"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let error = Config::from_toml("listen = \"nowhere\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("listen"), "{error}");
+        let error = Config::from_toml("[databases.main]\nmax_connections = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("databases.main: set url"), "{error}");
+    }
+
+    #[test]
+    fn tenant_pins_come_first() {
+        let config = Config::from_toml(
+            "[[router.policies]]\nkind = \"static\"\ngroups = { users = \"default\" }\n\
+             [tenants.acme.databases]\ntokens = \"default\"\n",
+        )
+        .unwrap();
+        let policies = config.policies();
+        assert!(matches!(policies[0], PolicyConfig::TenantMap { .. }));
+        assert!(matches!(policies[1], PolicyConfig::Static { .. }));
+    }
+
+    #[test]
+    fn secrets_from_files_are_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("url");
+        std::fs::write(&path, "postgres://x\n").unwrap();
+        assert_eq!(
+            read_secret("databases.x.url", None, Some(&path)).unwrap(),
+            "postgres://x"
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Connection pools and the data-access layer: hands out the connection for
+//! (tenant, group, role) as the router decided (DESIGN.md §2).
+//!
+//! Pools are opened once at startup and passed down as arguments; nothing here is
+//! global. A tenant's routes are resolved once, when the tenant is loaded, so a
+//! request costs one map lookup to find its connection.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use migration::GroupMigrator;
+use router_policies::{EntityGroup, PoolName, Role, Router};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+
+use crate::config::{Config, read_secret};
+use crate::error::Error;
+
+/// Every configured pool, connected, plus the router that chooses between them.
+#[derive(Debug)]
+pub struct Databases {
+    pools: BTreeMap<PoolName, DatabaseConnection>,
+    router: Router,
+}
+
+/// What one pool reported when asked to migrate.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MigrationReport {
+    /// The pool.
+    pub pool: String,
+    /// Groups migrated there.
+    pub groups: Vec<String>,
+    /// Migrations applied by this run (0 when already up to date).
+    pub applied: usize,
+}
+
+impl Databases {
+    /// Opens every pool of `config` (in order, failing on the first that cannot
+    /// connect, with its name).
+    pub async fn connect(config: &Config, router: Router) -> Result<Self, Error> {
+        let mut pools = BTreeMap::new();
+        for (name, pool) in &config.databases {
+            let url = read_secret(
+                &format!("databases.{name}.url"),
+                pool.url.as_ref(),
+                pool.url_file.as_ref(),
+            )?;
+            let mut options = ConnectOptions::new(url);
+            options
+                .max_connections(pool.max_connections)
+                .min_connections(pool.min_connections.min(pool.max_connections))
+                .connect_timeout(pool.connect_timeout())
+                .acquire_timeout(Duration::from_secs(pool.acquire_timeout_secs))
+                .idle_timeout(Duration::from_secs(pool.idle_timeout_secs))
+                .sqlx_logging(false)
+                .map_sqlx_sqlite_opts(|options| {
+                    // WAL lets readers proceed during a write; writers wait instead of
+                    // failing with SQLITE_BUSY.
+                    options
+                        .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(10))
+                });
+            let connection = Database::connect(options)
+                .await
+                .map_err(|source| Error::Pool {
+                    pool: name.to_string(),
+                    source,
+                })?;
+            pools.insert(name.clone(), connection);
+        }
+        Ok(Self { pools, router })
+    }
+
+    /// The router these pools are routed by.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The connection of a named pool.
+    pub fn pool(&self, name: &PoolName) -> Result<&DatabaseConnection, Error> {
+        self.pools
+            .get(name)
+            .ok_or_else(|| Error::Config(format!("pool {name:?} is routed to but not configured")))
+    }
+
+    /// The pool holding the tenant directory.
+    pub fn directory(&self) -> Result<&DatabaseConnection, Error> {
+        self.pool(&self.router.directory_pool())
+    }
+
+    /// Pool names, in order.
+    pub fn pool_names(&self) -> impl Iterator<Item = &PoolName> {
+        self.pools.keys()
+    }
+
+    /// The SQL dialect of a pool.
+    pub fn backend(&self, name: &PoolName) -> Result<DbBackend, Error> {
+        Ok(self.pool(name)?.get_database_backend())
+    }
+
+    /// Asks every pool for a trivial query; returns each pool's answer.
+    pub async fn ping_all(&self) -> Vec<(PoolName, Result<(), Error>)> {
+        let mut answers = Vec::with_capacity(self.pools.len());
+        for (name, connection) in &self.pools {
+            let answer = connection.ping().await.map_err(|source| Error::Pool {
+                pool: name.to_string(),
+                source,
+            });
+            answers.push((name.clone(), answer));
+        }
+        answers
+    }
+
+    /// Runs, on each pool, the migrations of exactly the groups `plan` places there.
+    /// Idempotent: applied migrations are recorded per group and skipped.
+    pub async fn migrate(
+        &self,
+        plan: &BTreeMap<PoolName, BTreeSet<EntityGroup>>,
+    ) -> Result<Vec<MigrationReport>, Error> {
+        let mut reports = Vec::with_capacity(plan.len());
+        for (name, groups) in plan {
+            let connection = self.pool(name)?;
+            let mut applied = 0;
+            for group in groups {
+                let pending =
+                    GroupMigrator::new(*group)
+                        .apply(connection)
+                        .await
+                        .map_err(|source| Error::Pool {
+                            pool: name.to_string(),
+                            source,
+                        })?;
+                applied += pending;
+                tracing::info!(pool = %name, group = %group, applied = pending, "migrated");
+            }
+            reports.push(MigrationReport {
+                pool: name.to_string(),
+                groups: groups.iter().map(|group| group.to_string()).collect(),
+                applied,
+            });
+        }
+        Ok(reports)
+    }
+
+    /// Closes every pool (used on shutdown so SQLite checkpoints its WAL).
+    pub async fn close(self) {
+        for (name, connection) in self.pools {
+            if let Err(error) = connection.close().await {
+                tracing::warn!(pool = %name, %error, "closing pool failed");
+            }
+        }
+    }
+}
+
+/// A tenant's pools for each group and role, resolved once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantRoutes {
+    routes: BTreeMap<(EntityGroup, Role), PoolName>,
+}
+
+impl TenantRoutes {
+    /// Routes taken from a validated routing table row.
+    pub fn new(routes: BTreeMap<(EntityGroup, Role), PoolName>) -> Self {
+        Self { routes }
+    }
+
+    /// The pool for `group` and `role`.
+    pub fn pool(&self, group: EntityGroup, role: Role) -> Result<&PoolName, Error> {
+        self.routes
+            .get(&(group, role))
+            .ok_or_else(|| Error::Config(format!("no route for {group} {role}")))
+    }
+
+    /// The connection for `group` and `role`: the data-access layer's one entry point.
+    pub fn connection<'a>(
+        &self,
+        databases: &'a Databases,
+        group: EntityGroup,
+        role: Role,
+    ) -> Result<&'a DatabaseConnection, Error> {
+        databases.pool(self.pool(group, role)?)
+    }
+}

@@ -1,0 +1,47 @@
+//! Liveness and readiness probes.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::endpoints::AppState;
+
+/// `GET /healthz`: the process serves HTTP.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: every pool (and Redis, when configured) answers. 503 names the ones
+/// that do not, without their error text.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let mut ready = true;
+    let mut pools = serde_json::Map::new();
+    for (name, answer) in state.databases.ping_all().await {
+        if let Err(error) = &answer {
+            tracing::warn!(pool = %name, %error, "readiness: pool does not answer");
+            ready = false;
+        }
+        pools.insert(
+            name.to_string(),
+            Value::from(if answer.is_ok() { "ok" } else { "unavailable" }),
+        );
+    }
+    let mut body = json!({ "pools": pools });
+    if let Some(redis) = &state.redis {
+        let mut connection = redis.clone();
+        let answer: Result<String, _> = redis::cmd("PING").query_async(&mut connection).await;
+        if let Err(error) = &answer {
+            tracing::warn!(%error, "readiness: redis does not answer");
+            ready = false;
+        }
+        body["redis"] = Value::from(if answer.is_ok() { "ok" } else { "unavailable" });
+    }
+    body["status"] = Value::from(if ready { "ok" } else { "unavailable" });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}

@@ -1,0 +1,55 @@
+//! HTTP endpoints, one module per protocol concept. Each tenant is an issuer under
+//! `/t/{tenant}` (DESIGN.md §3); service-wide probes live at the root.
+
+pub mod error;
+pub mod health;
+pub mod issuer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::db::Databases;
+use crate::tenancy::Tenants;
+
+/// Largest request body accepted (forms and JSON are small).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares. Cloning is cheap (reference counts only).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The loaded configuration.
+    pub config: Arc<Config>,
+    /// Every pool and the router.
+    pub databases: Arc<Databases>,
+    /// Loaded tenants.
+    pub tenants: Arc<Tenants>,
+    /// Redis, when configured.
+    pub redis: Option<redis::aio::ConnectionManager>,
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/t/{tenant}", get(issuer::describe))
+        .route(
+            "/t/{tenant}/{*rest}",
+            get(issuer::unknown_endpoint).post(issuer::unknown_endpoint),
+        )
+        .fallback(error::not_found)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,177 @@
+//! Generation, checksums and hashes of secrets (DESIGN.md §5).
+//!
+//! * Opaque tokens and codes: a recognisable prefix plus 256 bits from the operating
+//!   system's CSPRNG, base64url; only their SHA-256 checksum is stored and looked up.
+//! * Client secrets Tessera generates: 256 bits, stored as HMAC-SHA-256 under a random
+//!   per-secret salt. A secret with that much entropy needs no slow KDF, so the token
+//!   endpoint's hot path costs one keyed hash.
+//! * User passwords: argon2id (PHC string), deliberately slow.
+//!
+//! Every comparison of secret material is constant-time (`subtle`).
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::TryRngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::Error;
+
+/// Bytes of randomness in every generated token, code and client secret (256 bits).
+pub const SECRET_BYTES: usize = 32;
+
+/// Prefixes that make a leaked value recognisable (and greppable by secret scanners).
+pub mod prefix {
+    /// Access tokens.
+    pub const ACCESS_TOKEN: &str = "tsa_";
+    /// Refresh tokens.
+    pub const REFRESH_TOKEN: &str = "tsr_";
+    /// Authorization codes.
+    pub const AUTHORIZATION_CODE: &str = "tsc_";
+    /// Device codes.
+    pub const DEVICE_CODE: &str = "tsd_";
+    /// Client secrets.
+    pub const CLIENT_SECRET: &str = "tss_";
+}
+
+const HMAC_SCHEME: &str = "hmac-sha256";
+
+/// `count` bytes from the operating system's CSPRNG.
+pub fn random_bytes(count: usize) -> Result<Vec<u8>, Error> {
+    let mut bytes = vec![0u8; count];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|error| Error::Hashing(format!("operating system RNG: {error}")))?;
+    Ok(bytes)
+}
+
+/// A new opaque secret: `prefix` + base64url(256 random bits).
+pub fn generate(prefix: &str) -> Result<String, Error> {
+    Ok(format!(
+        "{prefix}{}",
+        URL_SAFE_NO_PAD.encode(random_bytes(SECRET_BYTES)?)
+    ))
+}
+
+/// A random public identifier (client ids): 128 bits, base64url.
+pub fn generate_identifier() -> Result<String, Error> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes(16)?))
+}
+
+/// SHA-256 of a token or code, lowercase hex: the only form stored and looked up.
+pub fn checksum(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    hex
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Stored form of a generated client secret: `hmac-sha256$<salt>$<mac>` (base64url).
+pub fn hash_client_secret(secret: &str) -> Result<String, Error> {
+    let salt = random_bytes(16)?;
+    let mac = keyed_hash(&salt, secret)?;
+    Ok(format!(
+        "{HMAC_SCHEME}${}${}",
+        URL_SAFE_NO_PAD.encode(&salt),
+        URL_SAFE_NO_PAD.encode(mac)
+    ))
+}
+
+/// Whether `presented` matches a stored client secret hash, in constant time.
+/// Unknown or malformed stored forms never match.
+pub fn verify_client_secret(stored: &str, presented: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some(HMAC_SCHEME), Some(salt), Some(mac), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Ok(salt), Ok(expected)) = (URL_SAFE_NO_PAD.decode(salt), URL_SAFE_NO_PAD.decode(mac))
+    else {
+        return false;
+    };
+    match keyed_hash(&salt, presented) {
+        Ok(actual) => bool::from(actual.as_slice().ct_eq(expected.as_slice())),
+        Err(_) => false,
+    }
+}
+
+fn keyed_hash(salt: &[u8], secret: &str) -> Result<Vec<u8>, Error> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(salt)
+        .map_err(|error| Error::Hashing(format!("hmac key: {error}")))?;
+    mac.update(secret.as_bytes());
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
+/// argon2id PHC string of a user password (default parameters, random salt).
+pub fn hash_password(password: &str) -> Result<String, Error> {
+    let salt_bytes = random_bytes(16)?;
+    let salt = SaltString::encode_b64(&salt_bytes)
+        .map_err(|error| Error::Hashing(format!("salt: {error}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| Error::Hashing(format!("argon2id: {error}")))
+}
+
+/// Whether `password` matches an argon2 PHC string (constant-time inside argon2).
+pub fn verify_password(stored: &str, password: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_prefix_and_256_bits() {
+        let token = generate(prefix::ACCESS_TOKEN).unwrap();
+        assert!(token.starts_with("tsa_"));
+        let body = URL_SAFE_NO_PAD.decode(&token[4..]).unwrap();
+        assert_eq!(body.len(), 32);
+        assert_ne!(token, generate(prefix::ACCESS_TOKEN).unwrap());
+    }
+
+    #[test]
+    fn checksum_is_sha256_hex() {
+        assert_eq!(
+            checksum("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn client_secret_hash_round_trip() {
+        let secret = generate(prefix::CLIENT_SECRET).unwrap();
+        let stored = hash_client_secret(&secret).unwrap();
+        assert!(!stored.contains(&secret));
+        assert!(verify_client_secret(&stored, &secret));
+        assert!(!verify_client_secret(&stored, "tss_wrong"));
+        assert!(!verify_client_secret("garbage", &secret));
+        assert_ne!(stored, hash_client_secret(&secret).unwrap(), "salted");
+    }
+
+    #[test]
+    fn password_hash_is_argon2id() {
+        let stored = hash_password("correct horse").unwrap();
+        assert!(stored.starts_with("$argon2id$"));
+        assert!(verify_password(&stored, "correct horse"));
+        assert!(!verify_password(&stored, "battery staple"));
+    }
+}

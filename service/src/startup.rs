@@ -1,0 +1,213 @@
+//! Startup: connect every pool, validate routing, migrate where configured, load the
+//! tenant directory, then serve. Every refusal happens before the port is used.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use router_policies::{Placement, RoutingTable, TenantSlug};
+use tokio::net::TcpListener;
+
+use crate::config::{Config, read_secret};
+use crate::db::{Databases, MigrationReport};
+use crate::endpoints::{self, AppState};
+use crate::error::Error;
+use crate::routing::{router_from_config, tenant_entries, validate};
+use crate::tenancy::{self, Tenant, Tenants, load_directory, stored_placements};
+
+/// Every pool open, with the configuration they came from.
+pub struct Connected {
+    /// The configuration.
+    pub config: Config,
+    /// Every pool and the router.
+    pub databases: Databases,
+}
+
+/// Validates the configuration's routing without connecting (refusing with every
+/// violation), then opens every pool.
+pub async fn connect(config: Config) -> Result<Connected, Error> {
+    let router = router_from_config(&config);
+    validate(&router, &tenant_entries(&config, &BTreeMap::new()))?;
+    open_pools(config).await
+}
+
+/// Opens every pool without validating first (`tessera check --connect` reports the
+/// violations itself).
+pub async fn open_pools(config: Config) -> Result<Connected, Error> {
+    let databases = Databases::connect(&config, router_from_config(&config)).await?;
+    Ok(Connected { config, databases })
+}
+
+impl Connected {
+    /// Runs the migration plan: on each pool, exactly the groups routed there. The plan
+    /// of the configuration comes first (it creates the tenant directory); then, when
+    /// the directory holds tenants placed elsewhere, their pools are migrated too.
+    pub async fn migrate(&self) -> Result<Vec<MigrationReport>, Error> {
+        let router = self.databases.router();
+        let config_table = validate(router, &tenant_entries(&self.config, &BTreeMap::new()))?;
+        let mut reports = self.databases.migrate(&config_table.migrations).await?;
+        let (table, _) = self.validate_with_directory().await?;
+        if table.migrations != config_table.migrations {
+            let more = self.databases.migrate(&table.migrations).await?;
+            for report in more {
+                match reports.iter_mut().find(|known| known.pool == report.pool) {
+                    Some(known) => {
+                        known.applied += report.applied;
+                        known.groups = report.groups;
+                    }
+                    None => reports.push(report),
+                }
+            }
+        }
+        Ok(reports)
+    }
+
+    /// Reads the tenant directory and validates config together with every stored
+    /// placement. Returns the full table and the directory rows.
+    pub async fn validate_with_directory(
+        &self,
+    ) -> Result<(RoutingTable, Vec<entity::tenant::Model>), Error> {
+        let directory = self.databases.directory()?;
+        let rows = load_directory(directory).await.map_err(|error| match error {
+            Error::Database(source) => Error::Config(format!(
+                "cannot read the tenant directory on pool {:?} ({source}): run `tessera migrate`",
+                self.databases.router().directory_pool().as_str()
+            )),
+            other => other,
+        })?;
+        let stored: BTreeMap<TenantSlug, Placement> = stored_placements(&rows)?;
+        let table = validate(
+            self.databases.router(),
+            &tenant_entries(&self.config, &stored),
+        )?;
+        Ok((table, rows))
+    }
+
+    /// Validates against the directory, creates declared tenants that are missing (and
+    /// the bootstrap tenant when the directory is empty), and loads every tenant.
+    pub async fn load_tenants(&self) -> Result<Tenants, Error> {
+        let (table, rows) = self.validate_with_directory().await?;
+        let tenants = Tenants::default();
+        let existing: Vec<String> = rows.iter().map(|row| row.slug.clone()).collect();
+        for row in rows {
+            tenants.insert(Tenant::from_row(row, &table)?);
+        }
+        let mut missing: Vec<(TenantSlug, String)> = self
+            .config
+            .tenants
+            .iter()
+            .filter(|(slug, _)| !existing.iter().any(|name| name == slug.as_str()))
+            .map(|(slug, tenant)| {
+                let name = tenant
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| slug.to_string());
+                (slug.clone(), name)
+            })
+            .collect();
+        if existing.is_empty()
+            && self.config.tenants.is_empty()
+            && let Ok(slug) = TenantSlug::new(self.config.bootstrap_tenant.clone())
+        {
+            missing.push((slug.clone(), slug.to_string()));
+        }
+        for (slug, display_name) in missing {
+            tenants.insert(tenancy::create_tenant(&self.databases, &slug, &display_name).await?);
+        }
+        Ok(tenants)
+    }
+}
+
+/// A service ready to serve: pools open, routing valid, tenants loaded.
+pub struct Application {
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, validates, migrates (when configured) and loads tenants. Fails with
+    /// every routing violation listed before anything listens.
+    pub async fn build(config: Config) -> Result<Self, Error> {
+        let connected = connect(config).await?;
+        if connected.config.migrates_on_start() {
+            connected.migrate().await?;
+        }
+        let tenants = connected.load_tenants().await?;
+        let redis = match &connected.config.redis {
+            Some(redis) => {
+                let url = read_secret("redis.url", redis.url.as_ref(), redis.url_file.as_ref())?;
+                let client = redis::Client::open(url)?;
+                Some(redis::aio::ConnectionManager::new(client).await?)
+            }
+            None => None,
+        };
+        Ok(Self {
+            state: AppState {
+                config: Arc::new(connected.config),
+                databases: Arc::new(connected.databases),
+                tenants: Arc::new(tenants),
+                redis,
+            },
+        })
+    }
+
+    /// Shared state (tests use it to reach the stores directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Issuer URLs of every loaded tenant.
+    pub fn issuers(&self) -> Vec<String> {
+        self.state
+            .tenants
+            .all()
+            .iter()
+            .map(|tenant| self.state.config.issuer(&tenant.slug))
+            .collect()
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains open requests.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let app = endpoints::router(self.state.clone());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        // Close the pools when nothing else holds them (SQLite checkpoints its WAL).
+        if let Ok(databases) = Arc::try_unwrap(self.state.databases) {
+            databases.close().await;
+        }
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,441 @@
+//! OAuth clients of a tenant, validated on the way in (RFC 6749 §2, §3.1.2; RFC 7591
+//! grant type names).
+
+use std::fmt;
+use std::str::FromStr;
+
+use entity::application;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::store::is_unique_violation;
+use crate::time::now;
+
+/// Client type (RFC 6749 §2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientType {
+    /// Can keep a secret: authenticates at the token endpoint.
+    Confidential,
+    /// Cannot keep a secret (SPA, native app): no secret, PKCE required.
+    Public,
+}
+
+impl ClientType {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientType::Confidential => "confidential",
+            ClientType::Public => "public",
+        }
+    }
+}
+
+impl FromStr for ClientType {
+    type Err = Error;
+    fn from_str(value: &str) -> Result<Self, Error> {
+        match value {
+            "confidential" => Ok(ClientType::Confidential),
+            "public" => Ok(ClientType::Public),
+            other => Err(Error::InvalidInput(format!(
+                "unknown client type {other:?}: use confidential or public"
+            ))),
+        }
+    }
+}
+
+/// Grant types, named as in RFC 7591 §2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GrantType {
+    /// RFC 6749 §4.1.
+    AuthorizationCode,
+    /// RFC 6749 §6.
+    RefreshToken,
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+    /// RFC 6749 §4.3.
+    Password,
+    /// RFC 6749 §4.2.
+    Implicit,
+    /// RFC 8628 §3.4.
+    DeviceCode,
+}
+
+impl GrantType {
+    /// Every grant type Tessera knows.
+    pub const ALL: [GrantType; 6] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+        GrantType::Password,
+        GrantType::Implicit,
+        GrantType::DeviceCode,
+    ];
+
+    /// The RFC 7591 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
+            GrantType::Implicit => "implicit",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+        }
+    }
+
+    /// Whether the grant sends the user agent to a redirect URI.
+    pub fn needs_redirect_uri(self) -> bool {
+        matches!(self, GrantType::AuthorizationCode | GrantType::Implicit)
+    }
+}
+
+impl fmt::Display for GrantType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = Error;
+    fn from_str(value: &str) -> Result<Self, Error> {
+        GrantType::ALL
+            .into_iter()
+            .find(|grant| grant.as_str() == value)
+            .ok_or_else(|| {
+                let known: Vec<&str> = GrantType::ALL.iter().map(|grant| grant.as_str()).collect();
+                Error::InvalidInput(format!(
+                    "unknown grant type {value:?}: use one of {}",
+                    known.join(", ")
+                ))
+            })
+    }
+}
+
+/// Parses a comma-separated grant type list (as DOT and the CLI write it).
+pub fn parse_grant_types(list: &str) -> Result<Vec<GrantType>, Error> {
+    let mut grants: Vec<GrantType> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(GrantType::from_str)
+        .collect::<Result<_, _>>()?;
+    if grants.is_empty() {
+        return Err(Error::InvalidInput(
+            "no grant type given: pass --grant-types, e.g. authorization_code,refresh_token"
+                .to_owned(),
+        ));
+    }
+    grants.sort();
+    grants.dedup();
+    Ok(grants)
+}
+
+/// Validates a space-separated list of redirect URIs (RFC 6749 §3.1.2: absolute, no
+/// fragment; plain `http` only for loopback hosts, custom schemes allowed for native
+/// apps per RFC 8252 §7.1).
+pub fn parse_redirect_uris(kind: &str, list: &str) -> Result<Vec<String>, Error> {
+    list.split_whitespace()
+        .map(|uri| {
+            let parsed = url::Url::parse(uri).map_err(|error| {
+                Error::InvalidInput(format!("{kind} {uri:?} is not an absolute URI: {error}"))
+            })?;
+            if parsed.fragment().is_some() {
+                return Err(Error::InvalidInput(format!(
+                    "{kind} {uri:?} has a fragment, which RFC 6749 §3.1.2 forbids"
+                )));
+            }
+            if parsed.scheme() == "http" && !is_loopback_host(&parsed) {
+                return Err(Error::InvalidInput(format!(
+                    "{kind} {uri:?} uses http on a non-loopback host: use https"
+                )));
+            }
+            Ok(uri.to_owned())
+        })
+        .collect()
+}
+
+fn is_loopback_host(uri: &url::Url) -> bool {
+    match uri.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    }
+}
+
+/// Validates a space-separated list of CORS origins (`scheme://host[:port]`).
+pub fn parse_origins(list: &str) -> Result<Vec<String>, Error> {
+    list.split_whitespace()
+        .map(|origin| {
+            let parsed = url::Url::parse(origin).map_err(|error| {
+                Error::InvalidInput(format!("allowed origin {origin:?} is not a URL: {error}"))
+            })?;
+            let serialized = parsed.origin().ascii_serialization();
+            if serialized != origin.trim_end_matches('/') {
+                return Err(Error::InvalidInput(format!(
+                    "allowed origin {origin:?} must be scheme://host[:port] with no path"
+                )));
+            }
+            Ok(serialized)
+        })
+        .collect()
+}
+
+/// ID token signing algorithm of a client.
+pub fn parse_algorithm(value: Option<&str>) -> Result<String, Error> {
+    match value {
+        None | Some("") => Ok(String::new()),
+        Some(algorithm @ ("RS256" | "ES256" | "HS256")) => Ok(algorithm.to_owned()),
+        Some(other) => Err(Error::InvalidInput(format!(
+            "unknown algorithm {other:?}: use RS256, ES256 or HS256"
+        ))),
+    }
+}
+
+/// A validated application ready to insert.
+#[derive(Clone, Debug)]
+pub struct NewApplication {
+    /// Public identifier.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Confidential or public.
+    pub client_type: ClientType,
+    /// Grant types it may use.
+    pub grant_types: Vec<GrantType>,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// URIs allowed after logout.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// CORS origins.
+    pub allowed_origins: Vec<String>,
+    /// Stored secret (hash, or plain when `hash_client_secret` is false); empty for
+    /// public clients.
+    pub client_secret: String,
+    /// Whether `client_secret` is a hash.
+    pub hash_client_secret: bool,
+    /// Skip the consent page.
+    pub skip_authorization: bool,
+    /// ID token algorithm or empty.
+    pub algorithm: String,
+    /// Allowed scopes (empty: the tenant's catalogue).
+    pub allowed_scopes: Vec<String>,
+    /// Owning user.
+    pub owner_user_id: Option<i64>,
+}
+
+impl NewApplication {
+    /// Cross-field checks: a redirecting grant needs a redirect URI; HS256 needs the
+    /// plain secret; a public client has no secret and cannot use client credentials.
+    pub fn check(&self) -> Result<(), Error> {
+        if self
+            .grant_types
+            .iter()
+            .any(|grant| grant.needs_redirect_uri())
+            && self.redirect_uris.is_empty()
+        {
+            return Err(Error::InvalidInput(
+                "authorization_code and implicit need at least one redirect URI: pass --redirect-uris"
+                    .to_owned(),
+            ));
+        }
+        if self.client_type == ClientType::Public
+            && self.grant_types.contains(&GrantType::ClientCredentials)
+        {
+            return Err(Error::InvalidInput(
+                "a public client cannot use client_credentials (RFC 6749 §4.4): make it confidential"
+                    .to_owned(),
+            ));
+        }
+        if self.algorithm == "HS256" && self.hash_client_secret {
+            return Err(Error::InvalidInput(
+                "HS256 signs with the client secret, which must stay readable: add --no-hash-client-secret"
+                    .to_owned(),
+            ));
+        }
+        if self.algorithm == "HS256" && self.client_type == ClientType::Public {
+            return Err(Error::InvalidInput(
+                "HS256 needs a client secret, which a public client does not have".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An application as shown by the CLI (never the secret).
+#[derive(Clone, Debug, Serialize)]
+pub struct ApplicationSummary {
+    /// Public identifier.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// confidential / public.
+    pub client_type: String,
+    /// Grant types.
+    pub grant_types: Vec<String>,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Allowed scopes.
+    pub allowed_scopes: Vec<String>,
+    /// ID token algorithm.
+    pub algorithm: String,
+    /// Consent skipped.
+    pub skip_authorization: bool,
+}
+
+impl From<&application::Model> for ApplicationSummary {
+    fn from(model: &application::Model) -> Self {
+        let words = |text: &str| text.split_whitespace().map(str::to_owned).collect();
+        Self {
+            client_id: model.client_id.clone(),
+            name: model.name.clone(),
+            client_type: model.client_type.clone(),
+            grant_types: model
+                .grant_types
+                .split(',')
+                .filter(|grant| !grant.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            redirect_uris: words(&model.redirect_uris),
+            allowed_scopes: words(&model.allowed_scopes),
+            algorithm: model.algorithm.clone(),
+            skip_authorization: model.skip_authorization,
+        }
+    }
+}
+
+/// Inserts a validated application. A `client_id` taken in this tenant is
+/// [`Error::InvalidInput`].
+pub async fn create(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    new: NewApplication,
+) -> Result<application::Model, Error> {
+    new.check()?;
+    let taken = || {
+        Error::InvalidInput(format!(
+            "client_id {:?} is taken in this tenant",
+            new.client_id
+        ))
+    };
+    if find_by_client_id(db, tenant_id, &new.client_id)
+        .await?
+        .is_some()
+    {
+        return Err(taken());
+    }
+    let created = now();
+    let grant_types: Vec<&str> = new.grant_types.iter().map(|grant| grant.as_str()).collect();
+    application::ActiveModel {
+        tenant_id: Set(tenant_id),
+        client_id: Set(new.client_id.clone()),
+        owner_user_id: Set(new.owner_user_id),
+        name: Set(new.name.clone()),
+        client_type: Set(new.client_type.as_str().to_owned()),
+        grant_types: Set(grant_types.join(",")),
+        redirect_uris: Set(new.redirect_uris.join(" ")),
+        post_logout_redirect_uris: Set(new.post_logout_redirect_uris.join(" ")),
+        allowed_origins: Set(new.allowed_origins.join(" ")),
+        client_secret: Set(new.client_secret.clone()),
+        hash_client_secret: Set(new.hash_client_secret),
+        skip_authorization: Set(new.skip_authorization),
+        algorithm: Set(new.algorithm.clone()),
+        allowed_scopes: Set(new.allowed_scopes.join(" ")),
+        extensions: Set("{}".to_owned()),
+        created_at: Set(created),
+        updated_at: Set(created),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(|error| {
+        if is_unique_violation(&error) {
+            taken()
+        } else {
+            Error::Database(error)
+        }
+    })
+}
+
+/// The application with `client_id` in the tenant.
+pub async fn find_by_client_id(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    client_id: &str,
+) -> Result<Option<application::Model>, Error> {
+    Ok(application::Entity::find()
+        .filter(application::Column::TenantId.eq(tenant_id))
+        .filter(application::Column::ClientId.eq(client_id))
+        .one(db)
+        .await?)
+}
+
+/// Every application of the tenant, by name.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+) -> Result<Vec<application::Model>, Error> {
+    Ok(application::Entity::find()
+        .filter(application::Column::TenantId.eq(tenant_id))
+        .order_by_asc(application::Column::Name)
+        .order_by_asc(application::Column::Id)
+        .all(db)
+        .await?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grant_types_use_rfc7591_names() {
+        let grants = parse_grant_types(
+            "refresh_token,authorization_code,urn:ietf:params:oauth:grant-type:device_code",
+        )
+        .unwrap();
+        assert_eq!(
+            grants,
+            vec![
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::DeviceCode
+            ]
+        );
+        let error = parse_grant_types("authorization-code")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("unknown grant type \"authorization-code\""),
+            "{error}"
+        );
+        assert!(parse_grant_types(" , ").is_err());
+    }
+
+    #[test]
+    fn redirect_uris_are_absolute_without_fragment() {
+        assert!(
+            parse_redirect_uris(
+                "redirect URI",
+                "https://a.example/cb http://127.0.0.1:9/cb com.example.app:/cb"
+            )
+            .is_ok()
+        );
+        assert!(parse_redirect_uris("redirect URI", "/relative").is_err());
+        assert!(parse_redirect_uris("redirect URI", "https://a.example/cb#x").is_err());
+        assert!(parse_redirect_uris("redirect URI", "http://evil.example/cb").is_err());
+    }
+
+    #[test]
+    fn origins_have_no_path() {
+        assert_eq!(
+            parse_origins("https://a.example").unwrap(),
+            vec!["https://a.example"]
+        );
+        assert!(parse_origins("https://a.example/path").is_err());
+    }
+}

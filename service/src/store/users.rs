@@ -1,0 +1,90 @@
+//! Users of a tenant.
+
+use entity::user;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::store::is_unique_violation;
+use crate::time::now;
+
+/// A user as shown by the CLI (never the password hash).
+#[derive(Clone, Debug, Serialize)]
+pub struct UserSummary {
+    /// Row id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// E-mail, if any.
+    pub email: Option<String>,
+}
+
+impl From<&user::Model> for UserSummary {
+    fn from(model: &user::Model) -> Self {
+        Self {
+            id: model.id,
+            username: model.username.clone(),
+            email: model.email.clone(),
+        }
+    }
+}
+
+/// Creates a user whose password is already hashed (argon2id). A username taken in
+/// this tenant is [`Error::InvalidInput`].
+pub async fn create(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    username: &str,
+    email: Option<&str>,
+    password_hash: String,
+) -> Result<user::Model, Error> {
+    let taken = || Error::InvalidInput(format!("username {username:?} is taken in this tenant"));
+    if find_by_username(db, tenant_id, username).await?.is_some() {
+        return Err(taken());
+    }
+    let created = now();
+    user::ActiveModel {
+        tenant_id: Set(tenant_id),
+        username: Set(username.to_owned()),
+        email: Set(email.map(str::to_owned)),
+        password_hash: Set(password_hash),
+        is_active: Set(true),
+        created_at: Set(created),
+        updated_at: Set(created),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(|error| {
+        if is_unique_violation(&error) {
+            taken()
+        } else {
+            Error::Database(error)
+        }
+    })
+}
+
+/// The user named `username` in the tenant.
+pub async fn find_by_username(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    username: &str,
+) -> Result<Option<user::Model>, Error> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Username.eq(username))
+        .one(db)
+        .await?)
+}
+
+/// Every user of the tenant, by username.
+pub async fn list(db: &impl ConnectionTrait, tenant_id: i64) -> Result<Vec<user::Model>, Error> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .order_by_asc(user::Column::Username)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,219 @@
+//! Tenants: the directory (on the `tenants` group's pool) and the in-memory registry
+//! of loaded tenants with their resolved routes (DESIGN.md §3).
+//!
+//! A tenant's placement is decided once, when it is created, and stored in the
+//! directory; afterwards it is only read. Tenants created by another process (the CLI,
+//! another node) are found in the directory on first use.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use entity::tenant;
+use router_policies::{EntityGroup, Placement, Role, RoutingTable, TenantEntry, TenantSlug};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, SqlErr,
+};
+use serde::Serialize;
+
+use crate::db::{Databases, TenantRoutes};
+use crate::error::Error;
+use crate::time::now;
+
+/// A loaded tenant: directory row plus resolved routes.
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    /// Directory id, the `tenant_id` of every row the tenant owns.
+    pub id: i64,
+    /// URL name.
+    pub slug: TenantSlug,
+    /// Human name.
+    pub display_name: String,
+    /// Stored placement.
+    pub placement: Placement,
+    /// Pools for each group and role.
+    pub routes: TenantRoutes,
+}
+
+/// A tenant as printed by `tessera tenant list --json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TenantSummary {
+    /// URL name.
+    pub slug: String,
+    /// Human name.
+    pub display_name: String,
+    /// Group → pool.
+    pub placement: BTreeMap<String, String>,
+}
+
+impl Tenant {
+    /// Builds a tenant from its directory row and the validated routing table.
+    pub fn from_row(row: tenant::Model, table: &RoutingTable) -> Result<Self, Error> {
+        let slug = TenantSlug::new(row.slug.clone())?;
+        let placement = parse_placement(&row)?;
+        let mut routes = BTreeMap::new();
+        for group in EntityGroup::ALL {
+            let route = table.route(&slug, group).ok_or_else(|| {
+                Error::Corrupt(format!("tenant {slug:?} has no route for {group}"))
+            })?;
+            routes.insert((group, Role::Read), route.read.clone());
+            routes.insert((group, Role::Write), route.write.clone());
+        }
+        Ok(Self {
+            id: row.id,
+            slug,
+            display_name: row.display_name,
+            placement,
+            routes: TenantRoutes::new(routes),
+        })
+    }
+
+    /// The summary shown by the CLI.
+    pub fn summary(&self) -> TenantSummary {
+        TenantSummary {
+            slug: self.slug.to_string(),
+            display_name: self.display_name.clone(),
+            placement: self
+                .placement
+                .0
+                .iter()
+                .map(|(group, pool)| (group.to_string(), pool.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// Decodes the stored placement JSON of a directory row.
+pub fn parse_placement(row: &tenant::Model) -> Result<Placement, Error> {
+    serde_json::from_str(&row.placement)
+        .map_err(|error| Error::Corrupt(format!("placement of tenant {:?}: {error}", row.slug)))
+}
+
+/// Every directory row, by slug.
+pub async fn load_directory(db: &impl ConnectionTrait) -> Result<Vec<tenant::Model>, Error> {
+    Ok(tenant::Entity::find()
+        .order_by_asc(tenant::Column::Slug)
+        .all(db)
+        .await?)
+}
+
+/// Stored placements of every directory row (input to routing validation).
+pub fn stored_placements(rows: &[tenant::Model]) -> Result<BTreeMap<TenantSlug, Placement>, Error> {
+    rows.iter()
+        .map(|row| Ok((TenantSlug::new(row.slug.clone())?, parse_placement(row)?)))
+        .collect()
+}
+
+/// Creates a tenant: places it with the router (the shard policy picks a pool for a
+/// new tenant), validates the placement, and stores it in the directory. The placement
+/// is never recomputed afterwards.
+pub async fn create_tenant(
+    databases: &Databases,
+    slug: &TenantSlug,
+    display_name: &str,
+) -> Result<Tenant, Error> {
+    let router = databases.router();
+    let directory = databases.directory()?;
+    if find_row(directory, slug).await?.is_some() {
+        return Err(Error::InvalidInput(format!(
+            "tenant {slug:?} already exists: pick another slug"
+        )));
+    }
+    let placement = router.place_new_tenant(slug);
+    let table = router
+        .validate(&[TenantEntry {
+            slug: slug.clone(),
+            stored: Some(placement.clone()),
+        }])
+        .map_err(Error::Routing)?;
+    let placement_json = serde_json::to_string(&placement)
+        .map_err(|error| Error::Corrupt(format!("placement: {error}")))?;
+    let row = tenant::ActiveModel {
+        slug: Set(slug.to_string()),
+        display_name: Set(display_name.to_owned()),
+        placement: Set(placement_json),
+        settings: Set("{}".to_owned()),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(directory)
+    .await
+    .map_err(|error| match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            Error::InvalidInput(format!("tenant {slug:?} already exists: pick another slug"))
+        }
+        _ => Error::Database(error),
+    })?;
+    tracing::info!(tenant = %slug, placement = %row.placement, "tenant created");
+    Tenant::from_row(row, &table)
+}
+
+async fn find_row(
+    db: &impl ConnectionTrait,
+    slug: &TenantSlug,
+) -> Result<Option<tenant::Model>, Error> {
+    Ok(tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug.as_str()))
+        .one(db)
+        .await?)
+}
+
+/// Loaded tenants by slug. Reads take a shared lock for one hash lookup; the map
+/// changes only when a tenant is loaded or created.
+#[derive(Debug, Default)]
+pub struct Tenants {
+    by_slug: RwLock<HashMap<TenantSlug, Arc<Tenant>>>,
+}
+
+impl Tenants {
+    /// Registers a loaded tenant.
+    pub fn insert(&self, tenant: Tenant) -> Arc<Tenant> {
+        let tenant = Arc::new(tenant);
+        if let Ok(mut map) = self.by_slug.write() {
+            map.insert(tenant.slug.clone(), Arc::clone(&tenant));
+        }
+        tenant
+    }
+
+    /// Every loaded tenant, by slug.
+    pub fn all(&self) -> Vec<Arc<Tenant>> {
+        let mut tenants: Vec<Arc<Tenant>> = self
+            .by_slug
+            .read()
+            .map(|map| map.values().cloned().collect())
+            .unwrap_or_default();
+        tenants.sort_by(|a, b| a.slug.cmp(&b.slug));
+        tenants
+    }
+
+    /// The tenant named `slug`: from memory, else from the directory (created by the
+    /// CLI or another node since startup), validated before it is used.
+    pub async fn resolve(
+        &self,
+        databases: &Databases,
+        slug: &str,
+    ) -> Result<Option<Arc<Tenant>>, Error> {
+        let Ok(slug) = TenantSlug::new(slug.to_owned()) else {
+            return Ok(None);
+        };
+        if let Some(tenant) = self
+            .by_slug
+            .read()
+            .ok()
+            .and_then(|map| map.get(&slug).cloned())
+        {
+            return Ok(Some(tenant));
+        }
+        let Some(row) = find_row(databases.directory()?, &slug).await? else {
+            return Ok(None);
+        };
+        let table = databases
+            .router()
+            .validate(&[TenantEntry {
+                slug: slug.clone(),
+                stored: Some(parse_placement(&row)?),
+            }])
+            .map_err(Error::Routing)?;
+        Ok(Some(self.insert(Tenant::from_row(row, &table)?)))
+    }
+}

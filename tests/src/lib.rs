@@ -1,0 +1,319 @@
+//! Test harness for Tessera's black-box integration tests.
+//!
+//! Each test gets fresh, uniquely named databases on the backend it runs against and
+//! drops them afterwards: SQLite (a temporary file, always available), PostgreSQL and
+//! MariaDB/MySQL (from `TESSERA_TEST_POSTGRES_URL` / `TESSERA_TEST_MYSQL_URL`, an
+//! admin URL such as `postgres://postgres@127.0.0.1:5432/postgres`), and a unique
+//! Redis key prefix (`TESSERA_TEST_REDIS_URL`). When a backend's variable is missing
+//! the test is skipped with a message, except with `CI=true`, where it fails.
+//!
+//! The application is served in-process on port 0 ([`spawn_app`]); `TEST_LOG=1`
+//! prints its logs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::Once;
+
+use clap::Parser;
+use sea_orm::{ConnectionTrait, Database};
+use tessera::Application;
+use tessera::cli::{Cli, CliError};
+use tessera::endpoints::AppState;
+use tokio::sync::oneshot;
+
+/// A database server kind the tests run against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    fn env_var(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some("TESSERA_TEST_POSTGRES_URL"),
+            Backend::MySql => Some("TESSERA_TEST_MYSQL_URL"),
+        }
+    }
+}
+
+/// Whether missing backends fail the run (`CI=true`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
+}
+
+fn unavailable(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ if in_ci() => panic!("{variable} is not set: CI must test every backend"),
+        _ => {
+            eprintln!("skipping: {variable} is not set");
+            None
+        }
+    }
+}
+
+fn unique_name() -> String {
+    format!("tessera_t_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh database, dropped when this value is.
+pub struct TestDatabase {
+    pub backend: Backend,
+    pub url: String,
+    name: String,
+    admin_url: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    /// Creates an empty database on `backend`; `None` (skip) when the backend is not
+    /// configured outside CI.
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let name = unique_name();
+        let Some(variable) = backend.env_var() else {
+            let dir = tempfile::tempdir().unwrap();
+            let path: PathBuf = dir.path().join(format!("{name}.db"));
+            return Some(Self {
+                backend,
+                url: format!("sqlite://{}?mode=rwc", path.display()),
+                name,
+                admin_url: None,
+                _dir: Some(dir),
+            });
+        };
+        let admin_url = unavailable(variable)?;
+        let admin = Database::connect(admin_url.as_str())
+            .await
+            .unwrap_or_else(|error| panic!("{variable}={admin_url}: cannot connect: {error}"));
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        Some(Self {
+            backend,
+            url: url.to_string(),
+            name,
+            admin_url: Some(admin_url),
+            _dir: None,
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(admin_url) = self.admin_url.clone() else {
+            return;
+        };
+        let statement = match self.backend {
+            Backend::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            _ => format!("DROP DATABASE IF EXISTS {}", self.name),
+        };
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let joined = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let admin = Database::connect(admin_url.as_str()).await?;
+                admin.execute_unprepared(&statement).await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = joined {
+            eprintln!("could not drop test database {}: {error}", self.name);
+        }
+    }
+}
+
+/// A Redis URL and a key prefix unique to this test; keys under it are deleted on drop.
+pub struct TestRedis {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl TestRedis {
+    /// `None` (skip) when `TESSERA_TEST_REDIS_URL` is unset outside CI.
+    pub fn create() -> Option<Self> {
+        let url = unavailable("TESSERA_TEST_REDIS_URL")?;
+        Some(Self {
+            url,
+            prefix: unique_name(),
+        })
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut connection) = client.get_connection() else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query(&mut connection)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut connection);
+        }
+    }
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            tessera::telemetry::init(&tessera::config::LogConfig {
+                format: tessera::config::LogFormat::Text,
+                level: "debug".to_owned(),
+            });
+        }
+    });
+}
+
+/// A running application and what it needs to stay alive.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// `{address}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Builds the application from `toml` (over the defaults, without the environment),
+/// with `public_url` set to the listener's address, and serves it on port 0.
+pub async fn spawn_app_with(toml: &str) -> Result<TestApp, tessera::Error> {
+    init_logs();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let config = tessera::Config::from_toml(&format!("public_url = \"{address}\"\n{toml}"))?;
+    let application = Application::build(config).await?;
+    let state = application.state().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        application
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    Ok(TestApp {
+        address,
+        client: reqwest::Client::new(),
+        state,
+        stop: Some(stop),
+        server: Some(server),
+    })
+}
+
+/// TOML for one `default` pool at `url`, migrated at startup.
+pub fn single_pool_toml(url: &str) -> String {
+    format!("migrate_on_start = true\n[databases.default]\nurl = \"{url}\"\n")
+}
+
+/// What a CLI run printed, and how it ended.
+pub struct CliRun {
+    pub stdout: String,
+    pub result: Result<(), CliError>,
+}
+
+impl CliRun {
+    /// Exit status as the binary would return it.
+    pub fn code(&self) -> u8 {
+        match &self.result {
+            Ok(()) => 0,
+            Err(error) => error.code,
+        }
+    }
+
+    /// The one-line error message (empty on success).
+    pub fn message(&self) -> &str {
+        match &self.result {
+            Ok(()) => "",
+            Err(error) => &error.message,
+        }
+    }
+}
+
+/// Runs `tessera ARGS…` in-process with `stdin` as standard input.
+pub async fn run_cli(args: &[&str], stdin: &str) -> CliRun {
+    let cli = Cli::try_parse_from(std::iter::once("tessera").chain(args.iter().copied()))
+        .unwrap_or_else(|error| panic!("bad test arguments {args:?}: {error}"));
+    let mut input = Cursor::new(stdin.as_bytes().to_vec());
+    let mut output = Vec::new();
+    let result = tessera::cli::run(cli, &mut input, &mut output).await;
+    CliRun {
+        stdout: String::from_utf8(output).unwrap(),
+        result,
+    }
+}
+
+/// Writes `toml` to a config file in a new temporary directory.
+pub fn config_file(toml: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tessera.toml");
+    std::fs::write(&path, toml).unwrap();
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+/// Generates three tests (`sqlite`, `postgres`, `mysql`) in a module named after an
+/// async function taking a [`Backend`].
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    super::$name($crate::Backend::MySql).await
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,350 @@
+//! The command line: tenants, users, applications; bad input exits 2 with one line
+//! and writes nothing.
+
+use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
+use serde_json::Value;
+use tessera::secrets;
+use tessera_tests::{
+    Backend, TestDatabase, config_file, on_every_backend, run_cli, single_pool_toml,
+};
+
+on_every_backend!(tenants_users_and_apps);
+
+fn assert_bad_input(run: &tessera_tests::CliRun, needle: &str) {
+    assert_eq!(
+        run.code(),
+        2,
+        "expected exit 2, got {}: {}",
+        run.code(),
+        run.message()
+    );
+    assert!(
+        !run.message().contains('\n'),
+        "one line: {:?}",
+        run.message()
+    );
+    assert!(
+        run.message().contains(needle),
+        "{:?} should mention {needle:?}",
+        run.message()
+    );
+}
+
+async fn tenants_users_and_apps(backend: Backend) {
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let (_dir, path) = config_file(&single_pool_toml(&db.url));
+    let config = ["--config", path.as_str()];
+    let cli = |args: &[&str]| -> Vec<String> {
+        config
+            .iter()
+            .chain(args)
+            .map(|arg| arg.to_string())
+            .collect()
+    };
+    async fn run(args: Vec<String>, stdin: &str) -> tessera_tests::CliRun {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cli(&refs, stdin).await
+    }
+
+    let created = run(
+        cli(&[
+            "tenant",
+            "create",
+            "acme",
+            "--display-name",
+            "Acme",
+            "--json",
+        ]),
+        "",
+    )
+    .await;
+    assert_eq!(created.code(), 0, "{}", created.message());
+    let tenant: Value = serde_json::from_str(&created.stdout).unwrap();
+    assert_eq!(tenant["slug"], "acme");
+    assert_eq!(tenant["placement"]["tokens"], "default");
+    assert!(tenant["issuer"].as_str().unwrap().ends_with("/t/acme"));
+    assert_bad_input(
+        &run(cli(&["tenant", "create", "acme"]), "").await,
+        "already exists",
+    );
+    assert_bad_input(
+        &run(cli(&["tenant", "create", "Bad_Slug"]), "").await,
+        "Bad_Slug",
+    );
+
+    let listed = run(cli(&["tenant", "list", "--json"]), "").await;
+    let tenants: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(tenants.as_array().unwrap().len(), 1);
+
+    // Users: argon2id, unique per tenant, password only from stdin.
+    let user = run(
+        cli(&[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--email",
+            "alice@example.com",
+            "--json",
+        ]),
+        "s3cret pass\n",
+    )
+    .await;
+    assert_eq!(user.code(), 0, "{}", user.message());
+    assert_bad_input(
+        &run(
+            cli(&[
+                "user",
+                "create",
+                "--tenant",
+                "acme",
+                "--username",
+                "alice",
+                "--password-stdin",
+            ]),
+            "x\n",
+        )
+        .await,
+        "taken",
+    );
+    assert_bad_input(
+        &run(
+            cli(&[
+                "user",
+                "create",
+                "--tenant",
+                "acme",
+                "--username",
+                "bob",
+                "--password-stdin",
+            ]),
+            "\n",
+        )
+        .await,
+        "password is empty",
+    );
+    assert_bad_input(
+        &run(
+            cli(&[
+                "user",
+                "create",
+                "--tenant",
+                "nowhere",
+                "--username",
+                "bob",
+                "--password-stdin",
+            ]),
+            "pw\n",
+        )
+        .await,
+        "unknown tenant",
+    );
+    let connection = Database::connect(db.url.as_str()).await.unwrap();
+    let alice = entity::user::Entity::find()
+        .filter(entity::user::Column::Username.eq("alice"))
+        .one(&connection)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(alice.password_hash.starts_with("$argon2id$"));
+    assert!(secrets::verify_password(
+        &alice.password_hash,
+        "s3cret pass"
+    ));
+
+    // Applications: the secret is printed once and stored hashed.
+    let app = run(
+        cli(&[
+            "app",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "Web",
+            "--client-type",
+            "confidential",
+            "--grant-types",
+            "authorization_code,refresh_token,client_credentials",
+            "--redirect-uris",
+            "https://app.example/cb http://127.0.0.1:8000/cb",
+            "--allowed-origins",
+            "https://app.example",
+            "--scopes",
+            "openid profile",
+            "--algorithm",
+            "RS256",
+            "--owner",
+            "alice",
+            "--json",
+        ]),
+        "",
+    )
+    .await;
+    assert_eq!(app.code(), 0, "{}", app.message());
+    let created: Value = serde_json::from_str(&app.stdout).unwrap();
+    let client_id = created["client_id"].as_str().unwrap();
+    let client_secret = created["client_secret"].as_str().unwrap();
+    assert!(client_secret.starts_with("tss_") && client_secret.len() >= 4 + 43);
+    assert_eq!(created["grant_types"].as_array().unwrap().len(), 3);
+    let stored = entity::application::Entity::find()
+        .filter(entity::application::Column::ClientId.eq(client_id))
+        .one(&connection)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.client_secret.contains(client_secret));
+    assert!(secrets::verify_client_secret(
+        &stored.client_secret,
+        client_secret
+    ));
+    assert_eq!(stored.owner_user_id, Some(alice.id));
+    assert_eq!(
+        stored.redirect_uris,
+        "https://app.example/cb http://127.0.0.1:8000/cb"
+    );
+
+    let public = run(
+        cli(&[
+            "app",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "SPA",
+            "--client-type",
+            "public",
+            "--grant-types",
+            "authorization_code",
+            "--redirect-uris",
+            "https://spa.example/cb",
+            "--json",
+        ]),
+        "",
+    )
+    .await;
+    assert_eq!(public.code(), 0, "{}", public.message());
+    let public: Value = serde_json::from_str(&public.stdout).unwrap();
+    assert!(public["client_secret"].is_null());
+
+    // Bad input: exit 2, one line, nothing written.
+    let base = [
+        "app",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Bad",
+        "--client-type",
+        "confidential",
+    ];
+    let with = |extra: &[&str]| cli(&base.iter().chain(extra).copied().collect::<Vec<_>>());
+    assert_bad_input(
+        &run(with(&["--grant-types", "authorization-code"]), "").await,
+        "unknown grant type",
+    );
+    assert_bad_input(
+        &run(
+            with(&[
+                "--grant-types",
+                "authorization_code",
+                "--redirect-uris",
+                "not a uri",
+            ]),
+            "",
+        )
+        .await,
+        "not an absolute URI",
+    );
+    assert_bad_input(
+        &run(with(&["--grant-types", "authorization_code"]), "").await,
+        "redirect URI",
+    );
+    assert_bad_input(
+        &run(
+            with(&["--grant-types", "password", "--algorithm", "none"]),
+            "",
+        )
+        .await,
+        "algorithm",
+    );
+    assert_bad_input(
+        &run(
+            cli(&[
+                "app",
+                "create",
+                "--tenant",
+                "nowhere",
+                "--name",
+                "X",
+                "--client-type",
+                "public",
+                "--grant-types",
+                "implicit",
+                "--redirect-uris",
+                "https://x.example/cb",
+            ]),
+            "",
+        )
+        .await,
+        "unknown tenant",
+    );
+    let listed = run(cli(&["app", "list", "--tenant", "acme", "--json"]), "").await;
+    let apps: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(
+        apps.as_array().unwrap().len(),
+        2,
+        "no half-written application: {apps}"
+    );
+    assert!(
+        listed.stdout.find("client_secret").is_none(),
+        "list never shows secrets"
+    );
+    connection.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn imported_client_credentials_and_check_output() {
+    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let (_dir, path) = config_file(&single_pool_toml(&db.url));
+    let created = run_cli(&["--config", &path, "tenant", "create", "bench"], "").await;
+    assert_eq!(created.code(), 0, "{}", created.message());
+    let app = run_cli(
+        &[
+            "--config",
+            &path,
+            "app",
+            "create",
+            "--tenant",
+            "bench",
+            "--name",
+            "Bench",
+            "--client-type",
+            "confidential",
+            "--grant-types",
+            "client_credentials",
+            "--client-id",
+            "bench-client",
+            "--client-secret-stdin",
+        ],
+        "bench-secret\n",
+    )
+    .await;
+    assert_eq!(app.code(), 0, "{}", app.message());
+    assert!(app.stdout.contains("client_id: bench-client"));
+    assert!(
+        !app.stdout.contains("bench-secret"),
+        "an imported secret is not echoed"
+    );
+
+    let check = run_cli(&["--config", &path, "check", "--connect"], "").await;
+    assert_eq!(check.code(), 0, "{}", check.message());
+    assert!(check.stdout.contains("bench"), "{}", check.stdout);
+    assert!(check.stdout.contains("OK:"), "{}", check.stdout);
+}

@@ -1,0 +1,8 @@
+//! Black-box integration tests: one binary, real SQLite, PostgreSQL, MariaDB and Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod cli;
+mod health;
+mod migrations;
+mod routing;
+mod token_store;

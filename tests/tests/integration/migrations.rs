@@ -1,0 +1,82 @@
+//! `tessera migrate` runs on each pool exactly the groups routed there, idempotently.
+
+use sea_orm::{ConnectionTrait, Database, Statement};
+use tessera_tests::{Backend, TestDatabase, config_file, on_every_backend, run_cli};
+
+on_every_backend!(migrate_places_groups_and_is_idempotent);
+
+async fn table_exists(url: &str, table: &str) -> bool {
+    let db = Database::connect(url).await.unwrap();
+    let exists = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) FROM {table}"),
+        ))
+        .await
+        .is_ok();
+    db.close().await.unwrap();
+    exists
+}
+
+async fn migrate_places_groups_and_is_idempotent(backend: Backend) {
+    let Some(accounts) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let Some(tokens) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let toml = format!(
+        "[databases.accounts]\nurl = \"{}\"\n[databases.tokens]\nurl = \"{}\"\n\
+         [[router.policies]]\nkind = \"static\"\n\
+         groups = {{ tenants = \"accounts\", users = \"accounts\", applications = \"accounts\", tokens = \"tokens\" }}\n\
+         [[router.policies]]\nkind = \"relations\"\nallow = [[\"tokens\", \"applications\"], [\"tokens\", \"users\"]]\n",
+        accounts.url, tokens.url
+    );
+    let (_dir, path) = config_file(&toml);
+    let first = run_cli(&["--config", &path, "migrate", "--json"], "").await;
+    assert_eq!(first.code(), 0, "{}", first.message());
+    let reports: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    let applied: u64 = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|report| report["applied"].as_u64().unwrap())
+        .sum();
+    assert_eq!(applied, 4, "one migration per group: {reports}");
+
+    for table in ["tenants", "signing_keys", "users", "applications"] {
+        assert!(
+            table_exists(&accounts.url, table).await,
+            "{table} on accounts"
+        );
+        assert!(
+            !table_exists(&tokens.url, table).await,
+            "{table} must not be on tokens"
+        );
+    }
+    for table in [
+        "access_tokens",
+        "refresh_tokens",
+        "id_tokens",
+        "authorization_codes",
+        "device_grants",
+    ] {
+        assert!(table_exists(&tokens.url, table).await, "{table} on tokens");
+        assert!(
+            !table_exists(&accounts.url, table).await,
+            "{table} must not be on accounts"
+        );
+    }
+
+    let second = run_cli(&["--config", &path, "migrate", "--json"], "").await;
+    assert_eq!(second.code(), 0, "{}", second.message());
+    let reports: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
+    assert!(
+        reports
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|report| report["applied"] == 0),
+        "second run applies nothing: {reports}"
+    );
+}

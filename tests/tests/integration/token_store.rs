@@ -1,0 +1,95 @@
+//! The token store writes an access + refresh pair in one transaction on the tenant's
+//! token pool: both rows commit, or neither does.
+
+use router_policies::{EntityGroup, Role};
+use tessera::secrets::{self, checksum, prefix};
+use tessera::store::tokens::{self, NewAccessToken, NewRefreshToken};
+use tessera_tests::{Backend, TestDatabase, on_every_backend, single_pool_toml, spawn_app_with};
+
+on_every_backend!(access_and_refresh_commit_or_roll_back_together);
+
+fn access(token: &str) -> NewAccessToken {
+    NewAccessToken {
+        token_checksum: checksum(token),
+        application_id: 1,
+        user_id: Some(7),
+        scope: "read write".to_owned(),
+        expires_at: tessera::time::now() + time::Duration::hours(1),
+        source_refresh_token_id: None,
+        authorization_code_id: None,
+    }
+}
+
+async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let app = spawn_app_with(&single_pool_toml(&db.url)).await.unwrap();
+    let state = &app.state;
+    let tenant = state
+        .tenants
+        .resolve(&state.databases, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    let pool = tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Tokens, Role::Read)
+        .unwrap();
+
+    // Commit: both rows are there, linked, and stored only as checksums.
+    let access_token = secrets::generate(prefix::ACCESS_TOKEN).unwrap();
+    let refresh_token = secrets::generate(prefix::REFRESH_TOKEN).unwrap();
+    let issued = tokens::issue(
+        &state.databases,
+        &tenant,
+        access(&access_token),
+        Some(NewRefreshToken {
+            token_checksum: checksum(&refresh_token),
+            family_id: uuid::Uuid::new_v4().to_string(),
+        }),
+    )
+    .await
+    .unwrap();
+    let stored_access = tokens::find_access_token(pool, tenant.id, &checksum(&access_token))
+        .await
+        .unwrap()
+        .expect("access token committed");
+    let stored_refresh = tokens::find_refresh_token(pool, tenant.id, &checksum(&refresh_token))
+        .await
+        .unwrap()
+        .expect("refresh token committed");
+    assert_eq!(stored_refresh.access_token_id, Some(stored_access.id));
+    assert_eq!(issued.access.id, stored_access.id);
+    assert_ne!(stored_access.token_checksum, access_token);
+    assert_eq!(stored_access.token_checksum.len(), 64);
+
+    // Roll back: the refresh insert fails (its checksum is taken), so the access token
+    // inserted before it in the same transaction must not exist either.
+    let second_access = secrets::generate(prefix::ACCESS_TOKEN).unwrap();
+    let failed = tokens::issue(
+        &state.databases,
+        &tenant,
+        access(&second_access),
+        Some(NewRefreshToken {
+            token_checksum: checksum(&refresh_token),
+            family_id: uuid::Uuid::new_v4().to_string(),
+        }),
+    )
+    .await;
+    assert!(failed.is_err(), "duplicate refresh checksum must fail");
+    let orphan = tokens::find_access_token(pool, tenant.id, &checksum(&second_access))
+        .await
+        .unwrap();
+    assert!(
+        orphan.is_none(),
+        "the access token must roll back with its refresh token"
+    );
+
+    // Lookups are scoped by tenant: the same checksum under another tenant id is absent.
+    let other_tenant = tokens::find_access_token(pool, tenant.id + 1, &checksum(&access_token))
+        .await
+        .unwrap();
+    assert!(other_tenant.is_none());
+    app.stop().await;
+}
