@@ -25,8 +25,15 @@ pub struct Model {
     /// Space-separated granted scopes; a refresh may only narrow them.
     #[sea_orm(column_type = "Text")]
     pub scope: String,
+    /// Absolute expiry, when the tenant sets a refresh token lifetime.
+    pub expires_at: Option<crate::Timestamp>,
     /// Revocation instant (rotation or revocation).
     pub revoked_at: Option<crate::Timestamp>,
+    /// Set on rotation: the successor pair, sealed with a key derived from this
+    /// token (which is never stored), so a retry within the grace period gets the
+    /// same pair back.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub successor_sealed: Option<String>,
     /// Creation time.
     pub created_at: crate::Timestamp,
     /// Last use, for idle expiry.

@@ -34,9 +34,14 @@ impl GroupMigrator {
     /// Applies this group's pending migrations on `db`; returns how many ran.
     /// Running it again applies nothing (idempotent).
     pub async fn apply(&self, db: &DatabaseConnection) -> Result<usize, DbErr> {
-        let pending = self.get_pending_migrations(db).await?.len();
+        let pending = self.pending(db).await?;
         self.up(db, None).await?;
         Ok(pending)
+    }
+
+    /// How many of this group's migrations `db` has not applied yet.
+    pub async fn pending(&self, db: &DatabaseConnection) -> Result<usize, DbErr> {
+        Ok(self.get_pending_migrations(db).await?.len())
     }
 
     /// Name of the table that records this group's applied migrations.

@@ -1,8 +1,8 @@
 //! OAuth clients.
 
-use crate::schema::{tenant_table, unique_per_tenant};
+use crate::schema::{tenant_table, timestamp, unique_per_tenant};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer_null, boolean, date_time, string, text};
+use sea_orm_migration::schema::{big_integer_null, boolean, string_len, text};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -10,13 +10,14 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
         manager
             .create_table(
-                tenant_table("applications")
-                    .col(string("client_id"))
+                tenant_table(backend, "applications")
+                    .col(string_len("client_id", 100))
                     .col(big_integer_null("owner_user_id"))
-                    .col(string("name"))
-                    .col(string("client_type"))
+                    .col(string_len("name", 255))
+                    .col(string_len("client_type", 32))
                     .col(text("grant_types"))
                     .col(text("redirect_uris"))
                     .col(text("post_logout_redirect_uris"))
@@ -24,11 +25,11 @@ impl MigrationTrait for Migration {
                     .col(text("client_secret"))
                     .col(boolean("hash_client_secret"))
                     .col(boolean("skip_authorization"))
-                    .col(string("algorithm"))
+                    .col(string_len("algorithm", 16))
                     .col(text("allowed_scopes"))
                     .col(text("extensions"))
-                    .col(date_time("created_at"))
-                    .col(date_time("updated_at"))
+                    .col(timestamp(backend, "created_at"))
+                    .col(timestamp(backend, "updated_at"))
                     .take(),
             )
             .await?;

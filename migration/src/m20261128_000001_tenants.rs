@@ -1,10 +1,8 @@
 //! The tenant directory and per-tenant signing keys.
 
-use crate::schema::{index_per_tenant, unique_per_tenant};
+use crate::schema::{index_per_tenant, timestamp, timestamp_null, unique_per_tenant};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{
-    big_pk_auto, date_time, date_time_null, string, string_len_uniq, text,
-};
+use sea_orm_migration::schema::{string_len, string_len_uniq, text};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -12,30 +10,28 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
         manager
             .create_table(
-                Table::create()
-                    .table("tenants")
-                    .if_not_exists()
-                    .col(big_pk_auto("id"))
+                crate::schema::table(backend, "tenants")
                     .col(string_len_uniq("slug", 63))
-                    .col(string("display_name"))
+                    .col(string_len("display_name", 255))
                     .col(text("placement"))
                     .col(text("settings"))
-                    .col(date_time("created_at"))
+                    .col(timestamp(backend, "created_at"))
                     .take(),
             )
             .await?;
         manager
             .create_table(
-                crate::schema::tenant_table("signing_keys")
-                    .col(string("kid"))
-                    .col(string("algorithm"))
+                crate::schema::tenant_table(backend, "signing_keys")
+                    .col(string_len("kid", 64))
+                    .col(string_len("algorithm", 16))
                     .col(text("private_key_pem"))
                     .col(text("public_jwk"))
-                    .col(date_time("created_at"))
-                    .col(date_time_null("retired_at"))
-                    .col(date_time_null("published_until"))
+                    .col(timestamp(backend, "created_at"))
+                    .col(timestamp_null(backend, "retired_at"))
+                    .col(timestamp_null(backend, "published_until"))
                     .take(),
             )
             .await?;

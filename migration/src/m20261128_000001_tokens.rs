@@ -1,11 +1,12 @@
 //! Every table a token flow writes: access, refresh and ID tokens, authorization
 //! codes and device grants. They share one pool per tenant (router invariant).
 
-use crate::schema::{checksum, index_per_tenant, tenant_table, unique_per_tenant};
+use crate::schema::{
+    checksum, index_per_tenant, tenant_table, timestamp, timestamp_null, unique_per_tenant,
+};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_integer_null, date_time, date_time_null, integer, string, string_len,
-    string_null, text, text_null,
+    big_integer, big_integer_null, integer, string_len, string_len_null, text, text_null,
 };
 
 #[derive(DeriveMigrationName)]
@@ -22,9 +23,10 @@ const TABLES: [&str; 5] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
         manager
             .create_table(
-                tenant_table("access_tokens")
+                tenant_table(backend, "access_tokens")
                     .col(checksum("token_checksum"))
                     .col(big_integer("application_id"))
                     .col(big_integer_null("user_id"))
@@ -32,9 +34,9 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null("source_refresh_token_id"))
                     .col(big_integer_null("id_token_id"))
                     .col(big_integer_null("authorization_code_id"))
-                    .col(date_time("expires_at"))
-                    .col(date_time_null("revoked_at"))
-                    .col(date_time("created_at"))
+                    .col(timestamp(backend, "expires_at"))
+                    .col(timestamp_null(backend, "revoked_at"))
+                    .col(timestamp(backend, "created_at"))
                     .take(),
             )
             .await?;
@@ -44,19 +46,28 @@ impl MigrationTrait for Migration {
         manager
             .create_index(index_per_tenant("access_tokens", "expiry", &["expires_at"]))
             .await?;
+        manager
+            .create_index(index_per_tenant(
+                "access_tokens",
+                "code",
+                &["authorization_code_id"],
+            ))
+            .await?;
 
         manager
             .create_table(
-                tenant_table("refresh_tokens")
+                tenant_table(backend, "refresh_tokens")
                     .col(checksum("token_checksum"))
                     .col(big_integer_null("access_token_id"))
                     .col(big_integer("application_id"))
                     .col(big_integer_null("user_id"))
                     .col(string_len("family_id", 36))
                     .col(text("scope"))
-                    .col(date_time_null("revoked_at"))
-                    .col(date_time("created_at"))
-                    .col(date_time_null("last_used_at"))
+                    .col(timestamp_null(backend, "expires_at"))
+                    .col(timestamp_null(backend, "revoked_at"))
+                    .col(text_null("successor_sealed"))
+                    .col(timestamp(backend, "created_at"))
+                    .col(timestamp_null(backend, "last_used_at"))
                     .take(),
             )
             .await?;
@@ -66,16 +77,23 @@ impl MigrationTrait for Migration {
         manager
             .create_index(index_per_tenant("refresh_tokens", "family", &["family_id"]))
             .await?;
+        manager
+            .create_index(index_per_tenant(
+                "refresh_tokens",
+                "access",
+                &["access_token_id"],
+            ))
+            .await?;
 
         manager
             .create_table(
-                tenant_table("id_tokens")
+                tenant_table(backend, "id_tokens")
                     .col(string_len("jti", 36))
                     .col(big_integer("application_id"))
                     .col(big_integer_null("user_id"))
                     .col(text("scope"))
-                    .col(date_time("expires_at"))
-                    .col(date_time("created_at"))
+                    .col(timestamp(backend, "expires_at"))
+                    .col(timestamp(backend, "created_at"))
                     .take(),
             )
             .await?;
@@ -85,20 +103,20 @@ impl MigrationTrait for Migration {
 
         manager
             .create_table(
-                tenant_table("authorization_codes")
+                tenant_table(backend, "authorization_codes")
                     .col(checksum("code_checksum"))
                     .col(big_integer("application_id"))
                     .col(big_integer("user_id"))
                     .col(text("redirect_uri"))
                     .col(text("scope"))
-                    .col(string_null("code_challenge"))
-                    .col(string_null("code_challenge_method"))
+                    .col(string_len_null("code_challenge", 128))
+                    .col(string_len_null("code_challenge_method", 16))
                     .col(text_null("nonce"))
                     .col(text_null("claims"))
                     .col(text_null("resource"))
-                    .col(date_time("expires_at"))
-                    .col(date_time_null("consumed_at"))
-                    .col(date_time("created_at"))
+                    .col(timestamp(backend, "expires_at"))
+                    .col(timestamp_null(backend, "consumed_at"))
+                    .col(timestamp(backend, "created_at"))
                     .take(),
             )
             .await?;
@@ -108,17 +126,17 @@ impl MigrationTrait for Migration {
 
         manager
             .create_table(
-                tenant_table("device_grants")
+                tenant_table(backend, "device_grants")
                     .col(checksum("device_code_checksum"))
                     .col(checksum("user_code_checksum"))
                     .col(big_integer("application_id"))
                     .col(big_integer_null("user_id"))
                     .col(text("scope"))
-                    .col(string("status"))
+                    .col(string_len("status", 16))
                     .col(integer("interval_seconds"))
-                    .col(date_time_null("last_polled_at"))
-                    .col(date_time("expires_at"))
-                    .col(date_time("created_at"))
+                    .col(timestamp_null(backend, "last_polled_at"))
+                    .col(timestamp(backend, "expires_at"))
+                    .col(timestamp(backend, "created_at"))
                     .take(),
             )
             .await?;

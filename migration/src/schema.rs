@@ -2,15 +2,44 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, big_pk_auto, string_len};
+use sea_orm_migration::sea_orm::DbBackend;
 
-/// `CREATE TABLE IF NOT EXISTS name (id BIGINT PK AUTO, tenant_id BIGINT NOT NULL, …)`.
-pub fn tenant_table(name: &'static str) -> TableCreateStatement {
-    Table::create()
-        .table(name)
-        .if_not_exists()
-        .col(big_pk_auto("id"))
-        .col(big_integer("tenant_id"))
-        .take()
+/// `CREATE TABLE IF NOT EXISTS name (id BIGINT PK AUTO, …)`. On MySQL/MariaDB the table
+/// uses `utf8mb4_bin`, so identifiers compare exactly (case and trailing spaces
+/// matter) as they do on PostgreSQL and SQLite.
+pub fn table(backend: DbBackend, name: &'static str) -> TableCreateStatement {
+    let mut table = Table::create();
+    table.table(name).if_not_exists().col(big_pk_auto("id"));
+    if backend == DbBackend::MySql {
+        table.character_set("utf8mb4").collate("utf8mb4_bin");
+    }
+    table
+}
+
+/// [`table`] plus `tenant_id BIGINT NOT NULL`: every table but the directory.
+pub fn tenant_table(backend: DbBackend, name: &'static str) -> TableCreateStatement {
+    let mut table = table(backend, name);
+    table.col(big_integer("tenant_id"));
+    table
+}
+
+/// A UTC timestamp. MySQL's `DATETIME` keeps whole seconds: ask for microseconds there,
+/// as PostgreSQL and SQLite keep.
+pub fn timestamp(backend: DbBackend, name: &'static str) -> ColumnDef {
+    let mut column = ColumnDef::new(name);
+    if backend == DbBackend::MySql {
+        column.custom(Alias::new("DATETIME(6)"));
+    } else {
+        column.date_time();
+    }
+    column.not_null().take()
+}
+
+/// A nullable [`timestamp`].
+pub fn timestamp_null(backend: DbBackend, name: &'static str) -> ColumnDef {
+    let mut column = timestamp(backend, name);
+    column.null();
+    column
 }
 
 /// A SHA-256 checksum column: 64 lowercase hex characters.

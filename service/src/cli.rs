@@ -19,7 +19,8 @@ use crate::routing::{router_from_config, tenant_entries};
 use crate::secrets;
 use crate::startup::{self, Application, Connected};
 use crate::store::{applications, users};
-use crate::tenancy::{self, Tenant};
+use crate::tenancy::{self, Tenant, Tenants};
+use std::sync::Arc;
 
 /// Tessera: multi-tenant OAuth 2 / OpenID Connect token service.
 #[derive(Debug, Parser)]
@@ -206,7 +207,10 @@ pub struct CliError {
 impl From<Error> for CliError {
     fn from(error: Error) -> Self {
         let code = match &error {
-            Error::InvalidInput(_) | Error::Config(_) | Error::UnknownTenant(_) => 2,
+            Error::InvalidInput(_)
+            | Error::Config(_)
+            | Error::Conflict(_)
+            | Error::UnknownTenant(_) => 2,
             _ => 1,
         };
         Self {
@@ -271,11 +275,13 @@ async fn check(
 ) -> Result<(), CliError> {
     let (router, entries) = if connect {
         let connected = startup::open_pools(config).await?;
-        let directory = connected.databases.directory()?;
-        let rows = tenancy::load_directory(directory).await?;
+        let rows = connected.read_directory().await?;
         let stored = tenancy::stored_placements(&rows)?;
         let entries = tenant_entries(&connected.config, &stored);
-        let pings = connected.databases.ping_all().await;
+        let pings = connected
+            .databases
+            .ping_all(std::time::Duration::from_secs(5))
+            .await;
         for (pool, answer) in pings {
             answer.map_err(|error| CliError {
                 code: 1,
@@ -363,30 +369,23 @@ async fn migrate(config: Config, json: bool, out: &mut dyn Write) -> Result<(), 
     Ok(())
 }
 
-/// Connects, migrates when configured, and validates against the directory.
-async fn open(config: Config) -> Result<Connected, CliError> {
+/// Connects and prepares (migrates when configured, validates against the directory,
+/// creates declared and bootstrap tenants), as `serve` does.
+async fn open(config: Config) -> Result<(Connected, Tenants), CliError> {
     let connected = startup::connect(config).await?;
-    if connected.config.migrates_on_start() {
-        connected.migrate().await?;
-    }
-    connected.validate_with_directory().await?;
-    Ok(connected)
+    let tenants = connected.prepare().await?;
+    Ok((connected, tenants))
 }
 
-async fn open_tenant(config: Config, slug: &str) -> Result<(Connected, Tenant), CliError> {
-    let slug_checked = TenantSlug::new(slug.to_owned())
+async fn open_tenant(config: Config, slug: &str) -> Result<(Connected, Arc<Tenant>), CliError> {
+    TenantSlug::new(slug.to_owned())
         .map_err(|error| invalid(format!("--tenant {slug:?}: {error}")))?;
-    let connected = open(config).await?;
-    let (table, rows) = connected.validate_with_directory().await?;
-    let row = rows
-        .into_iter()
-        .find(|row| row.slug == slug_checked.as_str())
-        .ok_or_else(|| {
-            invalid(format!(
-                "unknown tenant {slug:?}: create it with `tessera tenant create {slug}` or see `tessera tenant list`"
-            ))
-        })?;
-    let tenant = Tenant::from_row(row, &table)?;
+    let (connected, tenants) = open(config).await?;
+    let tenant = tenants.get(slug).ok_or_else(|| {
+        invalid(format!(
+            "unknown tenant {slug:?}: create it with `tessera tenant create {slug}` or see `tessera tenant list`"
+        ))
+    })?;
     Ok((connected, tenant))
 }
 
@@ -407,7 +406,8 @@ async fn tenant(
             if display_name.trim().is_empty() {
                 return Err(invalid("--display-name is empty: give the tenant a name"));
             }
-            let connected = open(config).await?;
+            applications::check_length("--display-name", &display_name, 255)?;
+            let (connected, _) = open(config).await?;
             let tenant = tenancy::create_tenant(&connected.databases, &slug, &display_name).await?;
             let issuer = connected.config.issuer(&tenant.slug);
             if json {
@@ -423,12 +423,8 @@ async fn tenant(
             Ok(())
         }
         TenantCommand::List { json } => {
-            let connected = open(config).await?;
-            let (table, rows) = connected.validate_with_directory().await?;
-            let tenants = rows
-                .into_iter()
-                .map(|row| Tenant::from_row(row, &table))
-                .collect::<Result<Vec<_>, _>>()?;
+            let (connected, tenants) = open(config).await?;
+            let tenants = tenants.all();
             if json {
                 let list: Vec<_> = tenants
                     .iter()
@@ -493,6 +489,10 @@ async fn user(
                     "--username {username:?}: must be non-empty without spaces"
                 )));
             }
+            applications::check_length("--username", &username, 150)?;
+            if let Some(email) = &email {
+                applications::check_length("--email", email, 254)?;
+            }
             if let Some(email) = &email
                 && (!email.contains('@') || email.chars().any(char::is_whitespace))
             {
@@ -506,15 +506,7 @@ async fn user(
                 tenant
                     .routes
                     .connection(&connected.databases, EntityGroup::Users, Role::Write)?;
-            if users::find_by_username(db, tenant.id, &username)
-                .await?
-                .is_some()
-            {
-                return Err(invalid(format!(
-                    "username {username:?} is taken in tenant {}",
-                    tenant.slug
-                )));
-            }
+
             let hash = secrets::hash_password(&password)?;
             let created = users::create(db, tenant.id, &username, email.as_deref(), hash).await?;
             if json {
@@ -610,13 +602,6 @@ async fn create_app(
         return Err(invalid("--name is empty: give the application a name"));
     }
     let client_id = match &arguments.client_id {
-        Some(client_id)
-            if client_id.is_empty() || client_id.chars().any(|c| c.is_whitespace() || c == ':') =>
-        {
-            return Err(invalid(format!(
-                "--client-id {client_id:?}: must be non-empty, without spaces or ':' (RFC 6749 §2.3.1)"
-            )));
-        }
         Some(client_id) => client_id.clone(),
         None => secrets::generate_identifier()?,
     };
@@ -635,9 +620,16 @@ async fn create_app(
         }
     };
     let hash_client_secret = !arguments.no_hash_client_secret;
+    // A generated secret has 256 bits: one keyed hash is enough. An imported one may be
+    // weak, so it gets argon2id unless it is as long as a generated one.
     let stored_secret = match &plain_secret {
-        Some(secret) if hash_client_secret => secrets::hash_client_secret(secret)?,
-        Some(secret) => secret.clone(),
+        Some(secret) if !hash_client_secret => secret.clone(),
+        Some(secret)
+            if arguments.client_secret_stdin && secret.len() < secrets::STRONG_SECRET_CHARS =>
+        {
+            secrets::hash_password(secret)?
+        }
+        Some(secret) => secrets::hash_client_secret(secret)?,
         None => String::new(),
     };
     let mut new = applications::NewApplication {
@@ -685,7 +677,13 @@ async fn create_app(
     let summary = applications::ApplicationSummary::from(&created);
     if arguments.json {
         let mut document = json!(summary);
-        document["client_secret"] = json!(plain_secret);
+        // A generated secret is shown once; an imported one is never echoed.
+        let shown = if arguments.client_secret_stdin {
+            None
+        } else {
+            plain_secret.as_deref()
+        };
+        document["client_secret"] = json!(shown);
         document["tenant"] = json!(tenant.slug.as_str());
         document["issuer"] = json!(connected.config.issuer(&tenant.slug));
         writeln!(out, "{document:#}")?;

@@ -251,10 +251,19 @@ impl Config {
             Err(error) => problems.push(format!("public_url: {:?}: {error}", self.public_url)),
         }
         for (name, pool) in &self.databases {
-            if pool.url.is_none() && pool.url_file.is_none() {
-                problems.push(format!(
+            match (&pool.url, &pool.url_file) {
+                (None, None) => problems.push(format!(
                     "databases.{name}: set url (e.g. url = \"{DEFAULT_DATABASE_URL}\") or url_file"
-                ));
+                )),
+                (Some(_), Some(_)) => {
+                    problems.push(format!("databases.{name}: set url or url_file, not both"))
+                }
+                (Some(url), None) => {
+                    if let Err(problem) = check_database_url(url) {
+                        problems.push(format!("databases.{name}.url: {problem}"));
+                    }
+                }
+                (None, Some(_)) => {}
             }
             if pool.max_connections == 0 {
                 problems.push(format!(
@@ -262,13 +271,22 @@ impl Config {
                 ));
             }
         }
-        if let Some(redis) = &self.redis
-            && redis.url.is_none()
-            && redis.url_file.is_none()
-        {
-            problems.push(
-                "redis: set url (e.g. url = \"redis://127.0.0.1:6379\") or url_file".to_owned(),
-            );
+        if let Some(redis) = &self.redis {
+            match (&redis.url, &redis.url_file) {
+                (None, None) => problems.push(
+                    "redis: set url (e.g. url = \"redis://127.0.0.1:6379\") or url_file".to_owned(),
+                ),
+                (Some(_), Some(_)) => {
+                    problems.push("redis: set url or url_file, not both".to_owned())
+                }
+                _ => {}
+            }
+        }
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            problems.push(format!(
+                "log.level: {:?} is not a filter: {error}",
+                self.log.level
+            ));
         }
         if !self.bootstrap_tenant.is_empty()
             && let Err(error) = TenantSlug::new(self.bootstrap_tenant.clone())
@@ -316,13 +334,52 @@ impl Config {
     }
 }
 
-/// The `TESSERA_` environment, split on `__`. `TESSERA_TEST_*` (test harness settings)
-/// and `TESSERA_CONFIG` (the config path, read by the CLI) are not configuration keys.
+/// The `TESSERA_` environment, split on `__`, without the variables that are not
+/// configuration keys (see [`is_config_variable`]).
 fn environment() -> Env {
-    Env::prefixed("TESSERA_").split("__").filter(|key| {
-        let key = key.as_str().to_ascii_lowercase();
-        !key.starts_with("test_") && key != "config"
-    })
+    Env::prefixed("TESSERA_")
+        .filter(|key| is_config_variable(key.as_str()))
+        .split("__")
+}
+
+/// Whether `TESSERA_{name}` is meant as configuration. Not: `TESSERA_TEST_*` (test
+/// harness), `TESSERA_CONFIG` (the CLI's config path), and the service links Kubernetes
+/// injects for a Service named `tessera` (`TESSERA_PORT`, `TESSERA_PORT_80_TCP_…`,
+/// `TESSERA_SERVICE_HOST`, `TESSERA_SERVICE_PORT…`). Every other `TESSERA_*` variable
+/// is a key, and an unknown one is an error.
+pub fn is_config_variable(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    !(name.starts_with("test_")
+        || name == "config"
+        || name == "port"
+        || name.starts_with("port_")
+        || name.starts_with("service_host")
+        || name.starts_with("service_port"))
+}
+
+/// Checks a database URL's scheme without connecting. The message never repeats the
+/// URL (it may hold a password).
+fn check_database_url(url: &str) -> Result<(), String> {
+    let scheme = url.split_once(':').map(|(scheme, _)| scheme).unwrap_or("");
+    match scheme {
+        "sqlite" | "postgres" | "postgresql" | "mysql" => Ok(()),
+        "" => Err("not a URL: expected sqlite://…, postgres://… or mysql://…".to_owned()),
+        other => Err(format!(
+            "unsupported scheme {other:?}: use sqlite, postgres or mysql (MariaDB uses mysql://)"
+        )),
+    }
+}
+
+/// A URL with its password replaced by `***`, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(unparseable URL)".to_owned(),
+    }
 }
 
 fn describe_figment_error(error: figment::Error) -> String {
@@ -411,6 +468,47 @@ mod tests {
         let policies = config.policies();
         assert!(matches!(policies[0], PolicyConfig::TenantMap { .. }));
         assert!(matches!(policies[1], PolicyConfig::Static { .. }));
+    }
+
+    #[test]
+    fn kubernetes_service_links_and_harness_variables_are_not_keys() {
+        for name in [
+            "PORT",
+            "PORT_80_TCP",
+            "PORT_80_TCP_ADDR",
+            "SERVICE_HOST",
+            "SERVICE_PORT_HTTP",
+            "TEST_POSTGRES_URL",
+            "CONFIG",
+        ] {
+            assert!(!is_config_variable(name), "{name}");
+        }
+        for name in ["LISTEN", "PUBLIC_URL", "DATABASES__DEFAULT__URL", "LISTN"] {
+            assert!(is_config_variable(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn database_urls_need_a_known_scheme_and_never_echo_passwords() {
+        let error = Config::from_toml("[databases.main]\nurl = \"postgress://u:hunter2@h/db\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("databases.main.url"), "{error}");
+        assert!(error.contains("postgress"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let error =
+            Config::from_toml("[databases.main]\nurl = \"sqlite::memory:\"\nurl_file = \"/x\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("not both"), "{error}");
+        assert_eq!(
+            redact_url("postgres://u:hunter2@h/db"),
+            "postgres://u:***@h/db"
+        );
+        let error = Config::from_toml("[log]\nlevel = \"info,[\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("log.level"), "{error}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl Databases {
                 pool.url.as_ref(),
                 pool.url_file.as_ref(),
             )?;
-            let mut options = ConnectOptions::new(url);
+            let mut options = ConnectOptions::new(url.clone());
             options
                 .max_connections(pool.max_connections)
                 .min_connections(pool.min_connections.min(pool.max_connections))
@@ -57,15 +57,13 @@ impl Databases {
                     // failing with SQLITE_BUSY.
                     options
                         .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                        // FULL: a revocation that answered 200 survives a power loss.
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
                         .busy_timeout(Duration::from_secs(10))
                 });
             let connection = Database::connect(options)
                 .await
-                .map_err(|source| Error::Pool {
-                    pool: name.to_string(),
-                    source,
-                })?;
+                .map_err(|error| Error::pool(name, &error, Some(&url)))?;
             pools.insert(name.clone(), connection);
         }
         Ok(Self { pools, router })
@@ -98,16 +96,26 @@ impl Databases {
         Ok(self.pool(name)?.get_database_backend())
     }
 
-    /// Asks every pool for a trivial query; returns each pool's answer.
-    pub async fn ping_all(&self) -> Vec<(PoolName, Result<(), Error>)> {
-        let mut answers = Vec::with_capacity(self.pools.len());
+    /// Asks every pool, concurrently, for a trivial query within `timeout`; returns
+    /// each pool's answer.
+    pub async fn ping_all(&self, timeout: Duration) -> Vec<(PoolName, Result<(), Error>)> {
+        let mut pings = tokio::task::JoinSet::new();
         for (name, connection) in &self.pools {
-            let answer = connection.ping().await.map_err(|source| Error::Pool {
-                pool: name.to_string(),
-                source,
+            let (name, connection) = (name.clone(), connection.clone());
+            pings.spawn(async move {
+                let answer = match tokio::time::timeout(timeout, connection.ping()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => Err(Error::pool(&name, &error, None)),
+                    Err(_) => Err(Error::Pool {
+                        pool: name.to_string(),
+                        message: format!("no answer within {timeout:?}"),
+                    }),
+                };
+                (name, answer)
             });
-            answers.push((name.clone(), answer));
         }
+        let mut answers = pings.join_all().await;
+        answers.sort_by(|a, b| a.0.cmp(&b.0));
         answers
     }
 
@@ -122,14 +130,10 @@ impl Databases {
             let connection = self.pool(name)?;
             let mut applied = 0;
             for group in groups {
-                let pending =
-                    GroupMigrator::new(*group)
-                        .apply(connection)
-                        .await
-                        .map_err(|source| Error::Pool {
-                            pool: name.to_string(),
-                            source,
-                        })?;
+                let pending = GroupMigrator::new(*group)
+                    .apply(connection)
+                    .await
+                    .map_err(|error| Error::pool(name, &error, None))?;
                 applied += pending;
                 tracing::info!(pool = %name, group = %group, applied = pending, "migrated");
             }
@@ -140,6 +144,27 @@ impl Databases {
             });
         }
         Ok(reports)
+    }
+
+    /// Groups of `plan` with migrations not yet applied: (pool, group, count).
+    pub async fn pending_migrations(
+        &self,
+        plan: &BTreeMap<PoolName, BTreeSet<EntityGroup>>,
+    ) -> Result<Vec<(PoolName, EntityGroup, usize)>, Error> {
+        let mut pending = Vec::new();
+        for (name, groups) in plan {
+            let connection = self.pool(name)?;
+            for group in groups {
+                let count = GroupMigrator::new(*group)
+                    .pending(connection)
+                    .await
+                    .map_err(|error| Error::pool(name, &error, None))?;
+                if count > 0 {
+                    pending.push((name.clone(), *group, count));
+                }
+            }
+        }
+        Ok(pending)
     }
 
     /// Closes every pool (used on shutdown so SQLite checkpoints its WAL).

@@ -15,16 +15,19 @@ pub enum Error {
     /// Input from an operator or client that cannot be accepted; says what to fix.
     #[error("{0}")]
     InvalidInput(String),
+    /// A name that must be unique is taken (tenant slug, username, client_id).
+    #[error("{0}")]
+    Conflict(String),
     /// A tenant that the directory does not hold.
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
     /// A named pool could not be reached or answered with an error.
-    #[error("database pool {pool:?}: {source}")]
+    #[error("database pool {pool:?}: {message}")]
     Pool {
         /// The pool's name.
         pool: String,
-        /// The driver's error.
-        source: sea_orm::DbErr,
+        /// The driver's error, with any password removed.
+        message: String,
     },
     /// A query failed.
     #[error("database: {0}")]
@@ -41,6 +44,28 @@ pub enum Error {
     /// A stored value does not decode (corrupt row or hand edit).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+}
+
+impl Error {
+    /// A pool error whose text never carries the pool URL's password (drivers quote
+    /// the URL when it does not parse).
+    pub fn pool(pool: impl ToString, error: &sea_orm::DbErr, url: Option<&str>) -> Self {
+        let mut message = error.to_string();
+        if let Some(url) = url {
+            message = message.replace(url, &crate::config::redact_url(url));
+            if let Some(password) = url::Url::parse(url)
+                .ok()
+                .and_then(|parsed| parsed.password().map(str::to_owned))
+                .filter(|password| password.len() > 2)
+            {
+                message = message.replace(&password, "***");
+            }
+        }
+        Error::Pool {
+            pool: pool.to_string(),
+            message,
+        }
+    }
 }
 
 impl From<RouterError> for Error {

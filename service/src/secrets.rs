@@ -24,6 +24,10 @@ use crate::error::Error;
 /// Bytes of randomness in every generated token, code and client secret (256 bits).
 pub const SECRET_BYTES: usize = 32;
 
+/// Length from which a presented secret counts as machine-generated strength (43
+/// base64url characters carry 256 bits): shorter imported secrets keep a slow hash.
+pub const STRONG_SECRET_CHARS: usize = 43;
+
 /// Prefixes that make a leaked value recognisable (and greppable by secret scanners).
 pub mod prefix {
     /// Access tokens.

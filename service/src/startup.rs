@@ -62,19 +62,25 @@ impl Connected {
         Ok(reports)
     }
 
+    /// Every directory row. A directory table that does not exist yet is a
+    /// configuration error that says to migrate; other failures pass through.
+    pub async fn read_directory(&self) -> Result<Vec<entity::tenant::Model>, Error> {
+        let directory = self.databases.directory()?;
+        match load_directory(directory).await {
+            Err(Error::Database(error)) if is_missing_table(&error) => Err(Error::Config(format!(
+                "the tenant directory on pool {:?} has no table yet: run `tessera migrate`",
+                self.databases.router().directory_pool().as_str()
+            ))),
+            other => other,
+        }
+    }
+
     /// Reads the tenant directory and validates config together with every stored
     /// placement. Returns the full table and the directory rows.
     pub async fn validate_with_directory(
         &self,
     ) -> Result<(RoutingTable, Vec<entity::tenant::Model>), Error> {
-        let directory = self.databases.directory()?;
-        let rows = load_directory(directory).await.map_err(|error| match error {
-            Error::Database(source) => Error::Config(format!(
-                "cannot read the tenant directory on pool {:?} ({source}): run `tessera migrate`",
-                self.databases.router().directory_pool().as_str()
-            )),
-            other => other,
-        })?;
+        let rows = self.read_directory().await?;
         let stored: BTreeMap<TenantSlug, Placement> = stored_placements(&rows)?;
         let table = validate(
             self.databases.router(),
@@ -83,10 +89,33 @@ impl Connected {
         Ok((table, rows))
     }
 
-    /// Validates against the directory, creates declared tenants that are missing (and
-    /// the bootstrap tenant when the directory is empty), and loads every tenant.
-    pub async fn load_tenants(&self) -> Result<Tenants, Error> {
+    /// Refuses to go on when a pool has pending migrations for a group routed there
+    /// (the first token write would fail otherwise).
+    pub async fn check_migrated(&self, table: &RoutingTable) -> Result<(), Error> {
+        let pending = self.databases.pending_migrations(&table.migrations).await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = pending
+            .iter()
+            .map(|(pool, group, count)| format!("pool {pool}: {group} ({count} pending)"))
+            .collect();
+        Err(Error::Config(format!(
+            "migrations are pending ({}): run `tessera migrate`",
+            list.join(", ")
+        )))
+    }
+
+    /// What `serve` and every data command do first: migrate when configured, validate
+    /// against the directory, check every routed group is migrated, create declared
+    /// tenants that are missing (and the bootstrap tenant when the directory is empty),
+    /// and load every tenant.
+    pub async fn prepare(&self) -> Result<Tenants, Error> {
+        if self.config.migrates_on_start() {
+            self.migrate().await?;
+        }
         let (table, rows) = self.validate_with_directory().await?;
+        self.check_migrated(&table).await?;
         let tenants = Tenants::default();
         let existing: Vec<String> = rows.iter().map(|row| row.slug.clone()).collect();
         for row in rows {
@@ -112,10 +141,30 @@ impl Connected {
             missing.push((slug.clone(), slug.to_string()));
         }
         for (slug, display_name) in missing {
-            tenants.insert(tenancy::create_tenant(&self.databases, &slug, &display_name).await?);
+            match tenancy::create_tenant(&self.databases, &slug, &display_name).await {
+                Ok(tenant) => {
+                    tenants.insert(tenant);
+                }
+                // Another node (or command) created it a moment ago: load theirs.
+                Err(Error::Conflict(_)) => {
+                    tenants
+                        .resolve(&self.databases, slug.as_str())
+                        .await?
+                        .ok_or_else(|| Error::UnknownTenant(slug.to_string()))?;
+                }
+                Err(error) => return Err(error),
+            }
         }
         Ok(tenants)
     }
+}
+
+/// Whether a database error says a table does not exist (SQLite, PostgreSQL, MySQL).
+fn is_missing_table(error: &sea_orm::DbErr) -> bool {
+    let text = error.to_string();
+    text.contains("no such table")
+        || (text.contains("relation") && text.contains("does not exist"))
+        || text.contains("doesn't exist")
 }
 
 /// A service ready to serve: pools open, routing valid, tenants loaded.
@@ -128,10 +177,7 @@ impl Application {
     /// every routing violation listed before anything listens.
     pub async fn build(config: Config) -> Result<Self, Error> {
         let connected = connect(config).await?;
-        if connected.config.migrates_on_start() {
-            connected.migrate().await?;
-        }
-        let tenants = connected.load_tenants().await?;
+        let tenants = connected.prepare().await?;
         let redis = match &connected.config.redis {
             Some(redis) => {
                 let url = read_secret("redis.url", redis.url.as_ref(), redis.url_file.as_ref())?;

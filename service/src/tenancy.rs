@@ -114,18 +114,8 @@ pub async fn create_tenant(
 ) -> Result<Tenant, Error> {
     let router = databases.router();
     let directory = databases.directory()?;
-    if find_row(directory, slug).await?.is_some() {
-        return Err(Error::InvalidInput(format!(
-            "tenant {slug:?} already exists: pick another slug"
-        )));
-    }
     let placement = router.place_new_tenant(slug);
-    let table = router
-        .validate(&[TenantEntry {
-            slug: slug.clone(),
-            stored: Some(placement.clone()),
-        }])
-        .map_err(Error::Routing)?;
+    let table = validate_one(router, slug, &placement)?;
     let placement_json = serde_json::to_string(&placement)
         .map_err(|error| Error::Corrupt(format!("placement: {error}")))?;
     let row = tenant::ActiveModel {
@@ -140,12 +130,27 @@ pub async fn create_tenant(
     .await
     .map_err(|error| match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => {
-            Error::InvalidInput(format!("tenant {slug:?} already exists: pick another slug"))
+            Error::Conflict(format!("tenant {slug:?} already exists: pick another slug"))
         }
         _ => Error::Database(error),
     })?;
     tracing::info!(tenant = %slug, placement = %row.placement, "tenant created");
     Tenant::from_row(row, &table)
+}
+
+/// Validates one tenant's placement on its own (a tenant created or found after
+/// startup).
+fn validate_one(
+    router: &router_policies::Router,
+    slug: &TenantSlug,
+    placement: &Placement,
+) -> Result<RoutingTable, Error> {
+    router
+        .validate(&[TenantEntry {
+            slug: slug.clone(),
+            stored: Some(placement.clone()),
+        }])
+        .map_err(Error::Routing)
 }
 
 async fn find_row(
@@ -173,6 +178,14 @@ impl Tenants {
             map.insert(tenant.slug.clone(), Arc::clone(&tenant));
         }
         tenant
+    }
+
+    /// A loaded tenant (no directory lookup).
+    pub fn get(&self, slug: &str) -> Option<Arc<Tenant>> {
+        self.by_slug
+            .read()
+            .ok()
+            .and_then(|map| map.get(slug).cloned())
     }
 
     /// Every loaded tenant, by slug.
@@ -207,13 +220,7 @@ impl Tenants {
         let Some(row) = find_row(databases.directory()?, &slug).await? else {
             return Ok(None);
         };
-        let table = databases
-            .router()
-            .validate(&[TenantEntry {
-                slug: slug.clone(),
-                stored: Some(parse_placement(&row)?),
-            }])
-            .map_err(Error::Routing)?;
+        let table = validate_one(databases.router(), &slug, &parse_placement(&row)?)?;
         Ok(Some(self.insert(Tenant::from_row(row, &table)?)))
     }
 }

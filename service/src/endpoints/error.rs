@@ -51,11 +51,23 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         tracing::error!(%error, "request failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the server could not complete the request",
-        )
+        match error {
+            // A pool that does not answer is temporary (RFC 6749 §5.2 has no code for
+            // it; `temporarily_unavailable` is the authorization endpoint's).
+            Error::Pool { .. }
+            | Error::Database(sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)) => {
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "a database is unavailable; retry later",
+                )
+            }
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the server could not complete the request",
+            ),
+        }
     }
 }
 

@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 
 use crate::endpoints::AppState;
 
+/// How long `/readyz` waits for each pool and for Redis.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `GET /healthz`: the process serves HTTP.
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
@@ -17,7 +20,7 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let mut ready = true;
     let mut pools = serde_json::Map::new();
-    for (name, answer) in state.databases.ping_all().await {
+    for (name, answer) in state.databases.ping_all(READY_TIMEOUT).await {
         if let Err(error) = &answer {
             tracing::warn!(pool = %name, %error, "readiness: pool does not answer");
             ready = false;
@@ -30,9 +33,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let mut body = json!({ "pools": pools });
     if let Some(redis) = &state.redis {
         let mut connection = redis.clone();
-        let answer: Result<String, _> = redis::cmd("PING").query_async(&mut connection).await;
+        let answer = tokio::time::timeout(
+            READY_TIMEOUT,
+            redis::cmd("PING").query_async::<String>(&mut connection),
+        )
+        .await
+        .map_err(|_| "timeout".to_owned())
+        .and_then(|answer| answer.map_err(|error| error.to_string()));
         if let Err(error) = &answer {
-            tracing::warn!(%error, "readiness: redis does not answer");
+            tracing::warn!(error = %error, "readiness: redis does not answer");
             ready = false;
         }
         body["redis"] = Value::from(if answer.is_ok() { "ok" } else { "unavailable" });

@@ -34,6 +34,16 @@ pub struct AppState {
     pub redis: Option<redis::aio::ConnectionManager>,
 }
 
+/// The span of one request: method and path only. The query string is left out, as
+/// it may carry secrets (RFC 6750 §2.3 `access_token`, `id_token_hint`).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path()
+    )
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -50,6 +60,6 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

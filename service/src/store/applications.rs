@@ -148,6 +148,23 @@ pub fn parse_redirect_uris(kind: &str, list: &str) -> Result<Vec<String>, Error>
                     "{kind} {uri:?} has a fragment, which RFC 6749 §3.1.2 forbids"
                 )));
             }
+                        if parsed.cannot_be_a_base()
+                || matches!(parsed.scheme(), "javascript" | "data" | "file" | "vbscript" | "blob")
+            {
+                return Err(Error::InvalidInput(format!(
+                    "{kind} {uri:?} cannot be a redirect target: use https, loopback http, or a private-use scheme such as com.example.app:/cb"
+                )));
+            }
+            if !matches!(parsed.scheme(), "http" | "https") && !parsed.scheme().contains('.') {
+                return Err(Error::InvalidInput(format!(
+                    "{kind} {uri:?}: a private-use scheme must be a reverse domain name such as com.example.app (RFC 8252 §7.1)"
+                )));
+            }
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                return Err(Error::InvalidInput(format!(
+                    "{kind} {uri:?} carries credentials: remove the user:password@ part"
+                )));
+            }
             if parsed.scheme() == "http" && !is_loopback_host(&parsed) {
                 return Err(Error::InvalidInput(format!(
                     "{kind} {uri:?} uses http on a non-loopback host: use https"
@@ -183,6 +200,48 @@ pub fn parse_origins(list: &str) -> Result<Vec<String>, Error> {
             Ok(serialized)
         })
         .collect()
+}
+
+/// A client_id: 1–100 visible ASCII characters (RFC 6749 Appendix A.1, VSCHAR), no
+/// `:` (it would break HTTP Basic), matching DOT's 100-character column.
+pub fn check_client_id(client_id: &str) -> Result<(), Error> {
+    if client_id.is_empty()
+        || client_id.len() > 100
+        || !client_id
+            .bytes()
+            .all(|byte| (0x21..=0x7e).contains(&byte) && byte != b':')
+    {
+        return Err(Error::InvalidInput(format!(
+            "client_id {client_id:?}: use 1 to 100 visible ASCII characters without ':'"
+        )));
+    }
+    Ok(())
+}
+
+/// A scope token (RFC 6749 §3.3: `%x21 / %x23-5B / %x5D-7E`).
+pub fn check_scope_token(scope: &str) -> Result<(), Error> {
+    let valid = !scope.is_empty()
+        && scope.bytes().all(|byte| {
+            byte == 0x21 || (0x23..=0x5b).contains(&byte) || (0x5d..=0x7e).contains(&byte)
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "scope {scope:?} is not a valid scope token (RFC 6749 §3.3)"
+        )))
+    }
+}
+
+/// Refuses a value longer than its column (`max` characters), naming the option.
+pub fn check_length(option: &str, value: &str, max: usize) -> Result<(), Error> {
+    if value.chars().count() > max {
+        return Err(Error::InvalidInput(format!(
+            "{option} is {} characters long: at most {max}",
+            value.chars().count()
+        )));
+    }
+    Ok(())
 }
 
 /// ID token signing algorithm of a client.
@@ -232,6 +291,11 @@ impl NewApplication {
     /// Cross-field checks: a redirecting grant needs a redirect URI; HS256 needs the
     /// plain secret; a public client has no secret and cannot use client credentials.
     pub fn check(&self) -> Result<(), Error> {
+        check_client_id(&self.client_id)?;
+        check_length("--name", &self.name, 255)?;
+        for scope in &self.allowed_scopes {
+            check_scope_token(scope)?;
+        }
         if self
             .grant_types
             .iter()
@@ -309,7 +373,7 @@ impl From<&application::Model> for ApplicationSummary {
 }
 
 /// Inserts a validated application. A `client_id` taken in this tenant is
-/// [`Error::InvalidInput`].
+/// [`Error::Conflict`].
 pub async fn create(
     db: &impl ConnectionTrait,
     tenant_id: i64,
@@ -317,17 +381,11 @@ pub async fn create(
 ) -> Result<application::Model, Error> {
     new.check()?;
     let taken = || {
-        Error::InvalidInput(format!(
+        Error::Conflict(format!(
             "client_id {:?} is taken in this tenant",
             new.client_id
         ))
     };
-    if find_by_client_id(db, tenant_id, &new.client_id)
-        .await?
-        .is_some()
-    {
-        return Err(taken());
-    }
     let created = now();
     let grant_types: Vec<&str> = new.grant_types.iter().map(|grant| grant.as_str()).collect();
     application::ActiveModel {
@@ -428,6 +486,15 @@ mod tests {
         assert!(parse_redirect_uris("redirect URI", "/relative").is_err());
         assert!(parse_redirect_uris("redirect URI", "https://a.example/cb#x").is_err());
         assert!(parse_redirect_uris("redirect URI", "http://evil.example/cb").is_err());
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "file:///etc/passwd",
+            "myapp:/cb",
+            "https://user:pw@a.example/cb",
+        ] {
+            assert!(parse_redirect_uris("redirect URI", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -41,10 +41,7 @@ pub async fn create(
     email: Option<&str>,
     password_hash: String,
 ) -> Result<user::Model, Error> {
-    let taken = || Error::InvalidInput(format!("username {username:?} is taken in this tenant"));
-    if find_by_username(db, tenant_id, username).await?.is_some() {
-        return Err(taken());
-    }
+    let taken = || Error::Conflict(format!("username {username:?} is taken in this tenant"));
     let created = now();
     user::ActiveModel {
         tenant_id: Set(tenant_id),

@@ -76,7 +76,14 @@ async fn tenants_users_and_apps(backend: Backend) {
 
     let listed = run(cli(&["tenant", "list", "--json"]), "").await;
     let tenants: Value = serde_json::from_str(&listed.stdout).unwrap();
-    assert_eq!(tenants.as_array().unwrap().len(), 1);
+    let slugs: Vec<&str> = tenants
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tenant| tenant["slug"].as_str().unwrap())
+        .collect();
+    // The first command on an empty directory also created the bootstrap tenant.
+    assert_eq!(slugs, ["acme", "default"]);
 
     // Users: argon2id, unique per tenant, password only from stdin.
     let user = run(
@@ -197,7 +204,11 @@ async fn tenants_users_and_apps(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert!(!stored.client_secret.contains(client_secret));
+    assert!(
+        stored.client_secret.starts_with("hmac-sha256$"),
+        "{}",
+        stored.client_secret
+    );
     assert!(secrets::verify_client_secret(
         &stored.client_secret,
         client_secret
@@ -293,6 +304,28 @@ async fn tenants_users_and_apps(backend: Backend) {
         .await,
         "unknown tenant",
     );
+    // Failures found only at the database: a taken client_id, an unknown owner.
+    assert_bad_input(
+        &run(
+            with(&[
+                "--grant-types",
+                "client_credentials",
+                "--client-id",
+                client_id,
+            ]),
+            "",
+        )
+        .await,
+        "is taken",
+    );
+    assert_bad_input(
+        &run(
+            with(&["--grant-types", "client_credentials", "--owner", "nobody"]),
+            "",
+        )
+        .await,
+        "--owner",
+    );
     let listed = run(cli(&["app", "list", "--tenant", "acme", "--json"]), "").await;
     let apps: Value = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(
@@ -300,6 +333,60 @@ async fn tenants_users_and_apps(backend: Backend) {
         2,
         "no half-written application: {apps}"
     );
+
+    // Tenants are apart: the same client_id and username are free in another tenant.
+    assert_eq!(
+        run(cli(&["tenant", "create", "globex"]), "").await.code(),
+        0
+    );
+    let same_user = run(
+        cli(&[
+            "user",
+            "create",
+            "--tenant",
+            "globex",
+            "--username",
+            "alice",
+            "--password-stdin",
+        ]),
+        "other\n",
+    )
+    .await;
+    assert_eq!(same_user.code(), 0, "{}", same_user.message());
+    let same_client = run(
+        cli(&[
+            "app",
+            "create",
+            "--tenant",
+            "globex",
+            "--name",
+            "Web",
+            "--client-type",
+            "confidential",
+            "--grant-types",
+            "client_credentials",
+            "--client-id",
+            client_id,
+        ]),
+        "",
+    )
+    .await;
+    assert_eq!(same_client.code(), 0, "{}", same_client.message());
+    // Identifiers compare exactly on every backend (MariaDB included): case matters.
+    let upper = run(
+        cli(&[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--username",
+            "ALICE",
+            "--password-stdin",
+        ]),
+        "pw\n",
+    )
+    .await;
+    assert_eq!(upper.code(), 0, "{}", upper.message());
     assert!(
         listed.stdout.find("client_secret").is_none(),
         "list never shows secrets"
@@ -342,6 +429,24 @@ async fn imported_client_credentials_and_check_output() {
         !app.stdout.contains("bench-secret"),
         "an imported secret is not echoed"
     );
+    // A short imported secret keeps a slow hash (argon2id), not the fast keyed hash.
+    let connection = sea_orm::Database::connect(db.url.as_str()).await.unwrap();
+    let stored = entity::application::Entity::find()
+        .filter(entity::application::Column::ClientId.eq("bench-client"))
+        .one(&connection)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.client_secret.starts_with("$argon2id$"),
+        "{}",
+        stored.client_secret
+    );
+    assert!(secrets::verify_password(
+        &stored.client_secret,
+        "bench-secret"
+    ));
+    connection.close().await.unwrap();
 
     let check = run_cli(&["--config", &path, "check", "--connect"], "").await;
     assert_eq!(check.code(), 0, "{}", check.message());

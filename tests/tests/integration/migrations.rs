@@ -80,3 +80,37 @@ async fn migrate_places_groups_and_is_idempotent(backend: Backend) {
         "second run applies nothing: {reports}"
     );
 }
+
+#[tokio::test]
+async fn startup_without_migrations_says_to_migrate() {
+    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let toml = format!(
+        "migrate_on_start = false\n[databases.default]\nurl = \"{}\"\n",
+        db.url
+    );
+    let error = match tessera_tests::spawn_app_with(&toml).await {
+        Ok(_) => panic!("an unmigrated database must not serve"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.contains("tessera migrate"), "{error}");
+
+    // After `migrate` it starts; a pool added later with pending migrations is refused.
+    let (_dir, path) = config_file(&toml);
+    assert_eq!(run_cli(&["--config", &path, "migrate"], "").await.code(), 0);
+    let app = tessera_tests::spawn_app_with(&toml).await.unwrap();
+    app.stop().await;
+    let Some(shard) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let sharded = format!(
+        "{toml}[databases.shard]\nurl = \"{}\"\n[[router.policies]]\nkind = \"shards\"\ngroups = [\"tokens\"]\npools = [\"default\", \"shard\"]\n",
+        shard.url
+    );
+    let error = match tessera_tests::spawn_app_with(&sharded).await {
+        Ok(_) => panic!("a pool with pending migrations must not serve"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.contains("pool shard: tokens"), "{error}");
+}

@@ -1,7 +1,7 @@
 //! The database router end to end: refusal before serving, per-tenant pins, sticky
 //! shard placement, and `tessera check` on the deploy examples.
 
-use router_policies::{EntityGroup, Role};
+use router_policies::{EntityGroup, PoolName, Role, TenantSlug, pick_pool};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::Value;
 use tessera::secrets::{self, checksum, prefix};
@@ -116,7 +116,12 @@ async fn startup_refuses_every_violation_before_connecting() {
 
 #[tokio::test]
 async fn deploy_examples_check_as_documented() {
-    for example in ["sqlite.toml", "sharded-postgres.toml", "mariadb.toml"] {
+    for example in [
+        "sqlite.toml",
+        "sharded-postgres.toml",
+        "mariadb.toml",
+        "compose.toml",
+    ] {
         let path = format!("{DEPLOY}/{example}");
         let run = run_cli(&["--config", &path, "check"], "").await;
         assert_eq!(
@@ -217,6 +222,29 @@ async fn shard_placement_is_sticky(backend: Backend) {
         placed.push((slug.clone(), pool));
     }
 
+    // The test can only prove stickiness if both shards hold tenants and the hash would
+    // move at least one of them once shard-3 exists.
+    assert!(
+        placed.iter().any(|(_, pool)| pool == "shard-1"),
+        "{placed:?}"
+    );
+    assert!(
+        placed.iter().any(|(_, pool)| pool == "shard-2"),
+        "{placed:?}"
+    );
+    let three_pools: Vec<PoolName> = ["shard-1", "shard-2", "shard-3"]
+        .into_iter()
+        .map(|name| PoolName::new(name).unwrap())
+        .collect();
+    let would_move = placed.iter().any(|(slug, pool)| {
+        let slug = TenantSlug::new(slug.clone()).unwrap();
+        pick_pool(&slug, &three_pools).unwrap().as_str() != pool
+    });
+    assert!(
+        would_move,
+        "no tenant would move under a fresh hash: {placed:?}"
+    );
+
     // Adding a shard moves nothing: the stored placement wins over the new hash.
     let three = sharded_toml(
         &dbs[0].url,
@@ -272,8 +300,19 @@ async fn shard_placement_is_sticky(backend: Backend) {
             check.stdout
         );
     }
-    if !on_shard_2.is_empty() {
-        assert!(check.stdout.contains("shard-2"), "{}", check.stdout);
-        assert!(spawn_app_with(&without).await.is_err(), "must not start");
+    assert!(check.stdout.contains("shard-2"), "{}", check.stdout);
+    match spawn_app_with(&without).await {
+        Err(tessera::Error::Routing(violations)) => {
+            for slug in &on_shard_2 {
+                assert!(
+                    violations
+                        .iter()
+                        .any(|v| v.to_string().contains(slug.as_str())),
+                    "{slug} not named in {violations:?}"
+                );
+            }
+        }
+        Err(other) => panic!("expected a routing refusal, got {other}"),
+        Ok(_) => panic!("must not start while shard-2 holds tenants"),
     }
 }
