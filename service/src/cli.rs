@@ -54,6 +54,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove expired and revoked tokens and codes on every token pool, in batches.
+    Cleartokens {
+        /// Rows per delete statement.
+        #[arg(long, default_value_t = 10_000)]
+        batch_size: u64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage tenants.
     Tenant {
         /// Tenant command.
@@ -237,6 +246,9 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
         Command::Serve => serve(config, out).await,
         Command::Check { connect, json } => check(config, connect, json, out).await,
         Command::Migrate { json } => migrate(config, json, out).await,
+        Command::Cleartokens { batch_size, json } => {
+            cleartokens(config, batch_size, json, out).await
+        }
         Command::Tenant { command } => tenant(config, command, out).await,
         Command::User { command } => user(config, command, input, out).await,
         Command::App { command } => app(config, command, input, out).await,
@@ -369,6 +381,46 @@ async fn migrate(config: Config, json: bool, out: &mut dyn Write) -> Result<(), 
     Ok(())
 }
 
+async fn cleartokens(
+    config: Config,
+    batch_size: u64,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    if batch_size == 0 {
+        return Err(invalid("--batch-size must be at least 1"));
+    }
+    let (connected, tenants) = open(config).await?;
+    let reports = crate::cleanup::clear_expired(
+        &connected.databases,
+        &tenants.all(),
+        batch_size,
+        |report| {
+            if json {
+                return;
+            }
+            // Progress as each pool finishes; a failed write to stdout is not fatal here.
+            let _ = writeln!(
+                out,
+                "pool {}: {} tenant(s): removed {} access token(s), {} refresh token(s), {} ID token(s), {} authorization code(s), {} device grant(s)",
+                report.pool,
+                report.tenants,
+                report.access_tokens,
+                report.refresh_tokens,
+                report.id_tokens,
+                report.authorization_codes,
+                                report.device_grants
+            );
+            let _ = out.flush();
+        },
+    )
+    .await?;
+    if json {
+        writeln!(out, "{:#}", json!(reports))?;
+    }
+    Ok(())
+}
+
 /// Connects and prepares (migrates when configured, validates against the directory,
 /// creates declared and bootstrap tenants), as `serve` does.
 async fn open(config: Config) -> Result<(Connected, Tenants), CliError> {
@@ -407,8 +459,14 @@ async fn tenant(
                 return Err(invalid("--display-name is empty: give the tenant a name"));
             }
             applications::check_length("--display-name", &display_name, 255)?;
-            let (connected, _) = open(config).await?;
-            let tenant = tenancy::create_tenant(&connected.databases, &slug, &display_name).await?;
+            let (connected, tenants) = open(config).await?;
+            let tenant = tenancy::create_tenant(
+                &connected.databases,
+                tenants.settings(),
+                &slug,
+                &display_name,
+            )
+            .await?;
             let issuer = connected.config.issuer(&tenant.slug);
             if json {
                 let mut document = json!(tenant.summary());

@@ -15,6 +15,7 @@ use router_policies::{EntityGroup, PolicyConfig, PoolName, TenantSlug};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::oauth::settings::{OAuthSettings, SettingsBook};
 
 /// The config file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
@@ -45,6 +46,8 @@ pub struct Config {
     pub tenants: BTreeMap<TenantSlug, TenantConfig>,
     /// Optional Redis, shared by all nodes.
     pub redis: Option<RedisConfig>,
+    /// OAuth defaults for every tenant (`[tenants.X.oauth]` overrides single keys).
+    pub oauth: OAuthSettings,
 }
 
 impl Default for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             router: RouterConfig::default(),
             tenants: BTreeMap::new(),
             redis: None,
+            oauth: OAuthSettings::default(),
         }
     }
 }
@@ -177,6 +181,8 @@ pub struct TenantConfig {
     pub display_name: Option<String>,
     /// Pins entity groups of this tenant to pools (asked before every other policy).
     pub databases: BTreeMap<EntityGroup, PoolName>,
+    /// Overrides of `[oauth]` for this tenant.
+    pub oauth: figment::value::Dict,
 }
 
 /// Redis connection.
@@ -293,6 +299,14 @@ impl Config {
         {
             problems.push(format!("bootstrap_tenant: {error}"));
         }
+        if let Err(error) = self.settings_book() {
+            problems.push(
+                error
+                    .to_string()
+                    .trim_start_matches("configuration: ")
+                    .to_owned(),
+            );
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -315,6 +329,16 @@ impl Config {
         }
         policies.extend(self.router.policies.iter().cloned());
         policies
+    }
+
+    /// Every tenant's OAuth settings (defaults merged with per-tenant overrides).
+    pub fn settings_book(&self) -> Result<SettingsBook, Error> {
+        let overrides = self
+            .tenants
+            .iter()
+            .map(|(slug, tenant)| (slug.clone(), tenant.oauth.clone()))
+            .collect();
+        SettingsBook::build(&self.oauth, &overrides)
     }
 
     /// Whether startup runs migrations.
@@ -509,6 +533,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("log.level"), "{error}");
+    }
+
+    #[test]
+    fn tenant_oauth_overrides_merge_over_defaults() {
+        let config = Config::from_toml(
+            "[oauth]\naccess_token_lifetime_secs = 600\n\
+             [tenants.acme.oauth]\nrotate_refresh_tokens = false\n",
+        )
+        .unwrap();
+        let book = config.settings_book().unwrap();
+        let acme = book.for_tenant(&TenantSlug::new("acme").unwrap());
+        assert_eq!(acme.access_token_lifetime_secs, 600);
+        assert!(!acme.rotate_refresh_tokens);
+        let other = book.for_tenant(&TenantSlug::new("other").unwrap());
+        assert!(other.rotate_refresh_tokens);
+        let error = Config::from_toml("[tenants.acme.oauth]\nrotate_refresh_token = false\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("tenants.acme.oauth"), "{error}");
+        assert!(error.contains("rotate_refresh_token"), "{error}");
+        let error = Config::from_toml("[oauth]\ndefault_scopes = [\"admin\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("oauth.default_scopes"), "{error}");
     }
 
     #[test]

@@ -14,11 +14,14 @@
 //! * [`startup`] — connect, validate, migrate, load, serve.
 //! * [`cli`] — `tessera serve | check | migrate | tenant | user | app`.
 
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod endpoints;
 pub mod error;
+pub mod grants;
+pub mod oauth;
 pub mod routing;
 pub mod secrets;
 pub mod startup;

@@ -109,6 +109,98 @@ pub fn verify_client_secret(stored: &str, presented: &str) -> bool {
     }
 }
 
+/// How a presented client secret compared with the stored one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretMatch {
+    /// Wrong secret (or an unknown stored format).
+    No,
+    /// Right secret, stored the way it should stay.
+    Yes,
+    /// Right secret, stored with a hash that should be replaced by [`upgraded_hash`].
+    YesUpgrade,
+}
+
+/// Whether a stored secret uses a slow KDF (verify it off the async runtime).
+pub fn is_slow_hash(stored: &str) -> bool {
+    stored.starts_with("$argon2") || stored.starts_with("pbkdf2_sha256$")
+}
+
+/// Compares a presented client secret with the stored form, in constant time:
+/// plain (`hash_client_secret = false`), `hmac-sha256$…` (generated secrets),
+/// argon2 PHC strings and Django's `pbkdf2_sha256$iterations$salt$hash` (imported from
+/// DOT). A slow hash that matches asks for an upgrade. May take ~50 ms–1 s for slow
+/// hashes: call it from a blocking thread then.
+pub fn verify_stored_client_secret(stored: &str, hashed: bool, presented: &str) -> SecretMatch {
+    let matched = if !hashed {
+        return if bool::from(stored.as_bytes().ct_eq(presented.as_bytes())) {
+            SecretMatch::Yes
+        } else {
+            SecretMatch::No
+        };
+    } else if stored.starts_with(HMAC_SCHEME) {
+        return if verify_client_secret(stored, presented) {
+            SecretMatch::Yes
+        } else {
+            SecretMatch::No
+        };
+    } else if stored.starts_with("$argon2") {
+        verify_password(stored, presented)
+    } else if stored.starts_with("pbkdf2_sha256$") {
+        verify_django_pbkdf2(stored, presented)
+    } else {
+        false
+    };
+    match matched {
+        false => SecretMatch::No,
+        // A strong secret gets the fast hash; a weak one moves to (or stays on)
+        // argon2id, so upgrading never weakens it.
+        true if presented.len() >= STRONG_SECRET_CHARS || stored.starts_with("pbkdf2_") => {
+            SecretMatch::YesUpgrade
+        }
+        true => SecretMatch::Yes,
+    }
+}
+
+/// What a secret that [`verify_stored_client_secret`] asked to upgrade is stored as.
+pub fn upgraded_hash(presented: &str) -> Result<String, Error> {
+    if presented.len() >= STRONG_SECRET_CHARS {
+        hash_client_secret(presented)
+    } else {
+        hash_password(presented)
+    }
+}
+
+/// Django's `pbkdf2_sha256$iterations$salt$base64(hash)`.
+fn verify_django_pbkdf2(stored: &str, presented: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some("pbkdf2_sha256"), Some(iterations), Some(salt), Some(expected), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let (Ok(iterations), Ok(expected)) = (
+        iterations.parse::<u32>(),
+        base64::engine::general_purpose::STANDARD.decode(expected),
+    ) else {
+        return false;
+    };
+    if iterations == 0 || expected.is_empty() || expected.len() > 64 {
+        return false;
+    }
+    let mut derived = vec![0u8; expected.len()];
+    pbkdf2::pbkdf2_hmac::<Sha256>(
+        presented.as_bytes(),
+        salt.as_bytes(),
+        iterations,
+        &mut derived,
+    );
+    bool::from(derived.as_slice().ct_eq(expected.as_slice()))
+}
+
 fn keyed_hash(salt: &[u8], secret: &str) -> Result<Vec<u8>, Error> {
     let mut mac = Hmac::<Sha256>::new_from_slice(salt)
         .map_err(|error| Error::Hashing(format!("hmac key: {error}")))?;
@@ -169,6 +261,46 @@ mod tests {
         assert!(!verify_client_secret(&stored, "tss_wrong"));
         assert!(!verify_client_secret("garbage", &secret));
         assert_ne!(stored, hash_client_secret(&secret).unwrap(), "salted");
+    }
+
+    #[test]
+    fn imported_hashes_verify_and_ask_for_upgrade() {
+        // Django: make_password("bench-secret", salt="saltsaltsalt", "pbkdf2_sha256") with
+        // 1000 iterations, computed independently with Python's hashlib.
+        let django = "pbkdf2_sha256$1000$saltsaltsalt$BwFiJ5w1ZyqiUXCmruLQ2GrYxMyM3qwmwdNctg9B7hA=";
+        assert_eq!(
+            verify_stored_client_secret(django, true, "bench-secret"),
+            SecretMatch::YesUpgrade
+        );
+        assert_eq!(
+            verify_stored_client_secret(django, true, "wrong"),
+            SecretMatch::No
+        );
+        let weak = hash_password("short").unwrap();
+        assert_eq!(
+            verify_stored_client_secret(&weak, true, "short"),
+            SecretMatch::Yes
+        );
+        let strong = "x".repeat(STRONG_SECRET_CHARS);
+        let argon = hash_password(&strong).unwrap();
+        assert_eq!(
+            verify_stored_client_secret(&argon, true, &strong),
+            SecretMatch::YesUpgrade
+        );
+        assert!(upgraded_hash(&strong).unwrap().starts_with("hmac-sha256$"));
+        assert!(upgraded_hash("short").unwrap().starts_with("$argon2id$"));
+        assert_eq!(
+            verify_stored_client_secret("plain", false, "plain"),
+            SecretMatch::Yes
+        );
+        assert_eq!(
+            verify_stored_client_secret("plain", false, "plain2"),
+            SecretMatch::No
+        );
+        assert_eq!(
+            verify_stored_client_secret("md5$x", true, "x"),
+            SecretMatch::No
+        );
     }
 
     #[test]

@@ -116,10 +116,10 @@ impl Connected {
         }
         let (table, rows) = self.validate_with_directory().await?;
         self.check_migrated(&table).await?;
-        let tenants = Tenants::default();
+        let tenants = Tenants::new(self.config.settings_book()?);
         let existing: Vec<String> = rows.iter().map(|row| row.slug.clone()).collect();
         for row in rows {
-            tenants.insert(Tenant::from_row(row, &table)?);
+            tenants.insert(Tenant::from_row(row, &table, tenants.settings())?);
         }
         let mut missing: Vec<(TenantSlug, String)> = self
             .config
@@ -141,7 +141,9 @@ impl Connected {
             missing.push((slug.clone(), slug.to_string()));
         }
         for (slug, display_name) in missing {
-            match tenancy::create_tenant(&self.databases, &slug, &display_name).await {
+            match tenancy::create_tenant(&self.databases, tenants.settings(), &slug, &display_name)
+                .await
+            {
                 Ok(tenant) => {
                     tenants.insert(tenant);
                 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::db::{Databases, TenantRoutes};
 use crate::error::Error;
+use crate::oauth::settings::{OAuthSettings, SettingsBook};
 use crate::time::now;
 
 /// A loaded tenant: directory row plus resolved routes.
@@ -33,6 +34,8 @@ pub struct Tenant {
     pub placement: Placement,
     /// Pools for each group and role.
     pub routes: TenantRoutes,
+    /// OAuth behaviour (lifetimes, scopes, refresh policy).
+    pub settings: Arc<OAuthSettings>,
 }
 
 /// A tenant as printed by `tessera tenant list --json`.
@@ -48,7 +51,11 @@ pub struct TenantSummary {
 
 impl Tenant {
     /// Builds a tenant from its directory row and the validated routing table.
-    pub fn from_row(row: tenant::Model, table: &RoutingTable) -> Result<Self, Error> {
+    pub fn from_row(
+        row: tenant::Model,
+        table: &RoutingTable,
+        settings: &SettingsBook,
+    ) -> Result<Self, Error> {
         let slug = TenantSlug::new(row.slug.clone())?;
         let placement = parse_placement(&row)?;
         let mut routes = BTreeMap::new();
@@ -61,6 +68,7 @@ impl Tenant {
         }
         Ok(Self {
             id: row.id,
+            settings: settings.for_tenant(&slug),
             slug,
             display_name: row.display_name,
             placement,
@@ -109,6 +117,7 @@ pub fn stored_placements(rows: &[tenant::Model]) -> Result<BTreeMap<TenantSlug, 
 /// is never recomputed afterwards.
 pub async fn create_tenant(
     databases: &Databases,
+    settings: &SettingsBook,
     slug: &TenantSlug,
     display_name: &str,
 ) -> Result<Tenant, Error> {
@@ -135,7 +144,7 @@ pub async fn create_tenant(
         _ => Error::Database(error),
     })?;
     tracing::info!(tenant = %slug, placement = %row.placement, "tenant created");
-    Tenant::from_row(row, &table)
+    Tenant::from_row(row, &table, settings)
 }
 
 /// Validates one tenant's placement on its own (a tenant created or found after
@@ -168,9 +177,23 @@ async fn find_row(
 #[derive(Debug, Default)]
 pub struct Tenants {
     by_slug: RwLock<HashMap<TenantSlug, Arc<Tenant>>>,
+    settings: SettingsBook,
 }
 
 impl Tenants {
+    /// An empty registry whose tenants take their settings from `settings`.
+    pub fn new(settings: SettingsBook) -> Self {
+        Self {
+            by_slug: RwLock::default(),
+            settings,
+        }
+    }
+
+    /// Settings of every tenant, known or future.
+    pub fn settings(&self) -> &SettingsBook {
+        &self.settings
+    }
+
     /// Registers a loaded tenant.
     pub fn insert(&self, tenant: Tenant) -> Arc<Tenant> {
         let tenant = Arc::new(tenant);
@@ -221,6 +244,10 @@ impl Tenants {
             return Ok(None);
         };
         let table = validate_one(databases.router(), &slug, &parse_placement(&row)?)?;
-        Ok(Some(self.insert(Tenant::from_row(row, &table)?)))
+        Ok(Some(self.insert(Tenant::from_row(
+            row,
+            &table,
+            &self.settings,
+        )?)))
     }
 }

@@ -10,3 +10,20 @@ pub fn now() -> Timestamp {
     let now = now.replace_nanosecond(micros * 1000).unwrap_or(now);
     Timestamp::new(now.date(), now.time())
 }
+
+/// `at` plus `seconds` (saturating far in the future).
+pub fn plus_seconds(at: Timestamp, seconds: u64) -> Timestamp {
+    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX / 2);
+    at.checked_add(time::Duration::seconds(seconds))
+        .unwrap_or(Timestamp::MAX)
+}
+
+/// Seconds from now until `at` (negative when past).
+pub fn seconds_until(at: Timestamp) -> i64 {
+    (at - now()).whole_seconds()
+}
+
+/// Seconds since the Unix epoch (JWT and RFC 7662 `exp`/`iat`).
+pub fn unix_seconds(at: Timestamp) -> i64 {
+    at.assume_utc().unix_timestamp()
+}

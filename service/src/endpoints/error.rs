@@ -24,6 +24,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// Body.
     pub body: ErrorBody,
+    /// `WWW-Authenticate` challenge, for 401 answers.
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -35,7 +37,73 @@ impl ApiError {
                 error,
                 error_description: description.into(),
             },
+            challenge: None,
         }
+    }
+
+    /// `invalid_request` (RFC 6749 §5.2): malformed, missing or repeated parameter.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// `invalid_client` (RFC 6749 §5.2): every client authentication failure gets this
+    /// one answer, whatever failed, with a `WWW-Authenticate` challenge.
+    pub fn invalid_client() -> Self {
+        let mut error = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
+        error.challenge = Some("Basic realm=\"tessera\"".to_owned());
+        error
+    }
+
+    /// `invalid_grant` (RFC 6749 §5.2): bad, expired, revoked or foreign grant.
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
+    /// `unauthorized_client` (RFC 6749 §5.2): the client may not use this grant type.
+    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", description)
+    }
+
+    /// `unsupported_grant_type` (RFC 6749 §5.2).
+    pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            description,
+        )
+    }
+
+    /// `invalid_scope` (RFC 6749 §5.2).
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+    }
+
+    /// `invalid_token` (RFC 6750 §3.1): a bearer token that does not authorize.
+    pub fn invalid_token() -> Self {
+        let mut error = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the access token is invalid, expired or revoked",
+        );
+        error.challenge = Some("Bearer error=\"invalid_token\"".to_owned());
+        error
+    }
+
+    /// `insufficient_scope` (RFC 6750 §3.1).
+    pub fn insufficient_scope(scope: &str) -> Self {
+        let mut error = Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("the access token lacks the {scope:?} scope"),
+        );
+        error.challenge = Some(format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+        ));
+        error
     }
 
     /// 404 for a tenant the directory does not hold.
@@ -73,12 +141,24 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
-            [(header::CACHE_CONTROL, "no-store")],
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
             Json(self.body),
         )
-            .into_response()
+            .into_response();
+        if let Some(challenge) = self
+            .challenge
+            .and_then(|challenge| header::HeaderValue::from_str(&challenge).ok())
+        {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
     }
 }
 

@@ -1,15 +1,20 @@
 //! HTTP endpoints, one module per protocol concept. Each tenant is an issuer under
 //! `/t/{tenant}` (DESIGN.md §3); service-wide probes live at the root.
 
+pub mod cors;
 pub mod error;
 pub mod health;
+pub mod introspect;
 pub mod issuer;
+pub mod metadata;
+pub mod revoke;
+pub mod token;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -50,6 +55,26 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/t/{tenant}", get(issuer::describe))
+        .route(
+            "/t/{tenant}/token",
+            post(token::token).options(cors::preflight),
+        )
+        .route(
+            "/t/{tenant}/revoke",
+            post(revoke::revoke).options(cors::preflight),
+        )
+        .route(
+            "/t/{tenant}/introspect",
+            post(introspect::introspect).options(cors::preflight),
+        )
+        .route(
+            "/t/{tenant}/.well-known/oauth-authorization-server",
+            get(metadata::metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/t/{tenant}",
+            get(metadata::metadata),
+        )
         .route(
             "/t/{tenant}/{*rest}",
             get(issuer::unknown_endpoint).post(issuer::unknown_endpoint),

@@ -432,6 +432,18 @@ pub async fn find_by_client_id(
         .await?)
 }
 
+/// The application with row id `id` in the tenant.
+pub async fn find_by_id(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<application::Model>, Error> {
+    Ok(application::Entity::find_by_id(id)
+        .filter(application::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?)
+}
+
 /// Every application of the tenant, by name.
 pub async fn list(
     db: &impl ConnectionTrait,

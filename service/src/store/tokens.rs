@@ -6,9 +6,11 @@
 
 use entity::{access_token, refresh_token};
 use router_policies::{EntityGroup, Role};
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::db::Databases;
@@ -42,6 +44,10 @@ pub struct NewRefreshToken {
     pub token_checksum: String,
     /// Rotation family (new UUID for a fresh grant, inherited on rotation).
     pub family_id: String,
+    /// Scopes of the grant (a refresh may narrow the access token, never this).
+    pub scope: String,
+    /// Absolute expiry, when the tenant sets a refresh token lifetime.
+    pub expires_at: Option<entity::Timestamp>,
 }
 
 /// What [`issue`] stored.
@@ -61,25 +67,228 @@ pub async fn issue(
     access: NewAccessToken,
     refresh: Option<NewRefreshToken>,
 ) -> Result<IssuedTokens, Error> {
-    let pool = tenant
-        .routes
-        .connection(databases, EntityGroup::Tokens, Role::Write)?;
-    let transaction = pool.begin().await?;
+    let transaction = begin_write(token_pool(databases, tenant)?).await?;
     let issued = insert_pair(&transaction, tenant.id, access, refresh).await;
-    match issued {
-        Ok(issued) => {
+    finish(transaction, issued).await
+}
+
+/// The tenant's token pool (reads and writes: validation keeps them on one primary).
+pub fn token_pool<'a>(
+    databases: &'a Databases,
+    tenant: &Tenant,
+) -> Result<&'a DatabaseConnection, Error> {
+    tenant
+        .routes
+        .connection(databases, EntityGroup::Tokens, Role::Write)
+}
+
+/// Begins a write transaction on a token pool. On SQLite it is `BEGIN IMMEDIATE`: the
+/// write lock is taken at once, so a read-then-write flow never fails to upgrade
+/// (`SQLITE_BUSY`) and concurrent writers queue on the busy timeout instead.
+pub async fn begin_write(pool: &DatabaseConnection) -> Result<DatabaseTransaction, Error> {
+    Ok(pool
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?)
+}
+
+/// Commits on `Ok`, rolls back on `Err` (explicitly, so the connection returns to the
+/// pool at once).
+async fn finish<T>(transaction: DatabaseTransaction, result: Result<T, Error>) -> Result<T, Error> {
+    match result {
+        Ok(value) => {
             transaction.commit().await?;
-            Ok(issued)
+            Ok(value)
         }
         Err(error) => {
-            // Dropping the transaction rolls back too; rolling back explicitly returns
-            // the connection to the pool at once.
             if let Err(rollback) = transaction.rollback().await {
                 tracing::warn!(error = %rollback, "rollback failed");
             }
             Err(error)
         }
     }
+}
+
+/// What [`rotate`] did.
+#[derive(Clone, Debug)]
+pub enum Rotation {
+    /// The old token is revoked and the new pair stored, in one transaction.
+    Rotated(IssuedTokens),
+    /// Another request rotated or revoked the old token first.
+    AlreadyUsed,
+}
+
+/// Rotates a refresh token (RFC 6749 §6, OAuth 2.1 §4.3.1): locks the old row
+/// (`SELECT … FOR UPDATE` on PostgreSQL and MariaDB; SQLite's `BEGIN IMMEDIATE` already
+/// holds the write lock), and if it is still live revokes it (keeping `sealed`, the
+/// successor pair for grace-period retries), revokes its access token, and stores the
+/// new pair — one transaction on the tenant's token pool. Of N concurrent rotations of
+/// one token exactly one gets [`Rotation::Rotated`].
+pub async fn rotate(
+    databases: &Databases,
+    tenant: &Tenant,
+    old: &refresh_token::Model,
+    access: NewAccessToken,
+    refresh: NewRefreshToken,
+    sealed: Option<String>,
+) -> Result<Rotation, Error> {
+    let transaction = begin_write(token_pool(databases, tenant)?).await?;
+    let result = async {
+        let Some(_live) = lock_live_refresh_token(&transaction, tenant.id, old.id).await? else {
+            return Ok(Rotation::AlreadyUsed);
+        };
+        let now = now();
+        refresh_token::Entity::update_many()
+            .set(refresh_token::ActiveModel {
+                revoked_at: Set(Some(now)),
+                last_used_at: Set(Some(now)),
+                successor_sealed: Set(sealed),
+                ..Default::default()
+            })
+            .filter(refresh_token::Column::Id.eq(old.id))
+            .exec(&transaction)
+            .await?;
+        if let Some(access_id) = old.access_token_id {
+            revoke_access_by_id(&transaction, tenant.id, access_id, now).await?;
+        }
+        Ok(Rotation::Rotated(
+            insert_pair(&transaction, tenant.id, access, Some(refresh)).await?,
+        ))
+    }
+    .await;
+    finish(transaction, result).await
+}
+
+/// Uses a refresh token without rotating it (`rotate_refresh_tokens = false`): stores
+/// the new access token and points the refresh token at it. `None` when the token was
+/// revoked meanwhile.
+pub async fn refresh_in_place(
+    databases: &Databases,
+    tenant: &Tenant,
+    old: &refresh_token::Model,
+    access: NewAccessToken,
+) -> Result<Option<access_token::Model>, Error> {
+    let transaction = begin_write(token_pool(databases, tenant)?).await?;
+    let result = async {
+        if lock_live_refresh_token(&transaction, tenant.id, old.id)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let issued = insert_pair(&transaction, tenant.id, access, None).await?;
+        refresh_token::Entity::update_many()
+            .set(refresh_token::ActiveModel {
+                access_token_id: Set(Some(issued.access.id)),
+                last_used_at: Set(Some(now())),
+                ..Default::default()
+            })
+            .filter(refresh_token::Column::Id.eq(old.id))
+            .exec(&transaction)
+            .await?;
+        Ok(Some(issued.access))
+    }
+    .await;
+    finish(transaction, result).await
+}
+
+/// The refresh token row, locked for the rest of the transaction, if still live.
+async fn lock_live_refresh_token(
+    transaction: &DatabaseTransaction,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<refresh_token::Model>, Error> {
+    Ok(refresh_token::Entity::find_by_id(id)
+        .filter(refresh_token::Column::TenantId.eq(tenant_id))
+        .lock_exclusive()
+        .one(transaction)
+        .await?
+        .filter(|row| row.revoked_at.is_none()))
+}
+
+async fn revoke_access_by_id(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+    now: entity::Timestamp,
+) -> Result<(), Error> {
+    access_token::Entity::update_many()
+        .set(access_token::ActiveModel {
+            revoked_at: Set(Some(now)),
+            ..Default::default()
+        })
+        .filter(access_token::Column::TenantId.eq(tenant_id))
+        .filter(access_token::Column::Id.eq(id))
+        .filter(access_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Revokes one access token (RFC 7009).
+pub async fn revoke_access_token(
+    databases: &Databases,
+    tenant: &Tenant,
+    id: i64,
+) -> Result<(), Error> {
+    revoke_access_by_id(token_pool(databases, tenant)?, tenant.id, id, now()).await
+}
+
+/// Revokes a whole refresh-token family — every refresh token of the grant and every
+/// access token minted with or from them — in one transaction. Used by revocation of
+/// a refresh token (RFC 7009 §2.1) and by reuse detection.
+pub async fn revoke_family(
+    databases: &Databases,
+    tenant: &Tenant,
+    family_id: &str,
+) -> Result<(), Error> {
+    let transaction = begin_write(token_pool(databases, tenant)?).await?;
+    let result = async {
+        let now = now();
+        let family_member = |column: refresh_token::Column| {
+            Query::select()
+                .column(column)
+                .from(refresh_token::Entity)
+                .and_where(refresh_token::Column::TenantId.eq(tenant.id))
+                .and_where(refresh_token::Column::FamilyId.eq(family_id))
+                .to_owned()
+        };
+        access_token::Entity::update_many()
+            .set(access_token::ActiveModel {
+                revoked_at: Set(Some(now)),
+                ..Default::default()
+            })
+            .filter(access_token::Column::TenantId.eq(tenant.id))
+            .filter(access_token::Column::RevokedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(
+                        access_token::Column::Id
+                            .in_subquery(family_member(refresh_token::Column::AccessTokenId)),
+                    )
+                    .add(
+                        access_token::Column::SourceRefreshTokenId
+                            .in_subquery(family_member(refresh_token::Column::Id)),
+                    ),
+            )
+            .exec(&transaction)
+            .await?;
+        refresh_token::Entity::update_many()
+            .set(refresh_token::ActiveModel {
+                revoked_at: Set(Some(now)),
+                ..Default::default()
+            })
+            .filter(refresh_token::Column::TenantId.eq(tenant.id))
+            .filter(refresh_token::Column::FamilyId.eq(family_id))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&transaction)
+            .await?;
+        Ok(())
+    }
+    .await;
+    finish(transaction, result).await
 }
 
 /// Inserts the pair on `db` (a transaction in [`issue`]).
@@ -115,8 +324,10 @@ pub async fn insert_pair(
                 application_id: Set(access.application_id),
                 user_id: Set(access.user_id),
                 family_id: Set(refresh.family_id),
-                scope: Set(access.scope.clone()),
+                scope: Set(refresh.scope),
+                expires_at: Set(refresh.expires_at),
                 revoked_at: Set(None),
+                successor_sealed: Set(None),
                 created_at: Set(created),
                 last_used_at: Set(None),
                 ..Default::default()

@@ -85,3 +85,27 @@ pub async fn list(db: &impl ConnectionTrait, tenant_id: i64) -> Result<Vec<user:
         .all(db)
         .await?)
 }
+
+/// Whether the user exists in the tenant and is active (refresh and introspection
+/// refuse tokens of deactivated users).
+pub async fn is_active(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    user_id: i64,
+) -> Result<bool, Error> {
+    Ok(find_by_id(db, tenant_id, user_id)
+        .await?
+        .is_some_and(|user| user.is_active))
+}
+
+/// The user with `user_id` in the tenant.
+pub async fn find_by_id(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    user_id: i64,
+) -> Result<Option<user::Model>, Error> {
+    Ok(user::Entity::find_by_id(user_id)
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?)
+}

@@ -1,0 +1,106 @@
+//! CORS for the token, revocation and introspection endpoints: an origin is allowed
+//! when the calling application lists it in `allowed_origins` (before the client is
+//! known — preflight, failed authentication — when any application of the tenant
+//! does), as DOT's `CorsMiddleware` does.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use entity::application;
+use router_policies::{EntityGroup, Role};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use crate::endpoints::AppState;
+use crate::endpoints::issuer::resolve_tenant;
+use crate::error::Error;
+use crate::tenancy::Tenant;
+
+/// Whether `application` lists `origin`.
+pub fn application_allows(application: &application::Model, origin: &str) -> bool {
+    application
+        .allowed_origins
+        .split_whitespace()
+        .any(|allowed| allowed == origin)
+}
+
+/// Whether any application of the tenant lists `origin`.
+pub async fn tenant_allows(state: &AppState, tenant: &Tenant, origin: &str) -> Result<bool, Error> {
+    let pool = tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Applications, Role::Read)?;
+    let candidates: Vec<String> = application::Entity::find()
+        .select_only()
+        .column(application::Column::AllowedOrigins)
+        .filter(application::Column::TenantId.eq(tenant.id))
+        .filter(application::Column::AllowedOrigins.contains(origin))
+        .into_tuple()
+        .all(pool)
+        .await?;
+    Ok(candidates
+        .iter()
+        .any(|list| list.split_whitespace().any(|allowed| allowed == origin)))
+}
+
+/// Adds CORS headers to `response` when the request's origin is allowed: by the
+/// authenticated application when there is one, else by the tenant.
+pub async fn apply(
+    state: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+    application: Option<&application::Model>,
+    mut response: Response,
+) -> Response {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return response;
+    };
+    let allowed = match (origin.to_str(), application) {
+        (Ok(origin), Some(application)) => application_allows(application, origin),
+        (Ok(origin), None) => match resolve_tenant(state, slug).await {
+            Ok(tenant) => tenant_allows(state, &tenant, origin).await.unwrap_or(false),
+            Err(_) => false,
+        },
+        (Err(_), _) => false,
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if allowed {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+    response
+}
+
+/// `OPTIONS` preflight for the token, revocation and introspection endpoints.
+pub async fn preflight(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let Some(origin) = headers.get(header::ORIGIN).cloned() else {
+        return response;
+    };
+    let allowed = match (origin.to_str(), resolve_tenant(&state, &slug).await) {
+        (Ok(origin), Ok(tenant)) => tenant_allows(&state, &tenant, origin)
+            .await
+            .unwrap_or(false),
+        _ => false,
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if allowed {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST, OPTIONS"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Authorization, Content-Type"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    response
+}

@@ -1,0 +1,192 @@
+//! `POST /t/{tenant}/introspect` (RFC 7662). The caller authenticates as a
+//! confidential client, or with a bearer access token holding the `introspection`
+//! scope (§2.1). Anything inactive — unknown, expired, revoked, another tenant's, of a
+//! deleted client or deactivated user — is exactly `{"active": false}` (§2.2).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use entity::{access_token, refresh_token};
+use router_policies::{EntityGroup, Role};
+use serde::Serialize;
+
+use crate::endpoints::AppState;
+use crate::endpoints::cors;
+use crate::endpoints::error::ApiError;
+use crate::endpoints::issuer::resolve_tenant;
+use crate::endpoints::token::NO_STORE;
+use crate::oauth::client_auth::{AuthMethod, authenticate};
+use crate::oauth::form::Form;
+use crate::oauth::scope::Scopes;
+use crate::secrets::checksum;
+use crate::store::{applications, tokens, users};
+use crate::tenancy::Tenant;
+use crate::time::{now, unix_seconds};
+
+/// The scope a bearer token needs to call this endpoint.
+pub const INTROSPECTION_SCOPE: &str = "introspection";
+
+/// An introspection answer (RFC 7662 §2.2).
+#[derive(Debug, Default, Serialize)]
+pub struct Introspection {
+    /// Whether the token is active.
+    pub active: bool,
+    /// Space-separated scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The client it was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The resource owner's username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The resource owner's id, or the client_id for client credentials tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// Expiry, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issue time, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// The tenant's issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+/// The introspection endpoint.
+pub async fn introspect(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut application = None;
+    let result: Result<Introspection, ApiError> = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        let form = Form::parse(&headers, &body)?;
+        match bearer_token(&headers) {
+            Some(bearer) => authorize_bearer(&state, &tenant, bearer).await?,
+            None => {
+                let client = authenticate(&state, &tenant, &headers, &form).await?;
+                // A public client proves nothing: it may not introspect.
+                if client.method == AuthMethod::None {
+                    return Err(ApiError::invalid_client());
+                }
+                application = Some(client.application);
+            }
+        }
+        let token = form.require("token")?;
+        inspect(&state, &tenant, token).await
+    }
+    .await;
+    let response = match result {
+        Ok(answer) => (NO_STORE, Json(answer)).into_response(),
+        Err(error) => error.into_response(),
+    };
+    cors::apply(&state, &slug, &headers, application.as_ref(), response).await
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// A bearer caller must hold a live access token of this tenant with the
+/// `introspection` scope (RFC 6750 §3.1 errors otherwise).
+async fn authorize_bearer(state: &AppState, tenant: &Tenant, bearer: &str) -> Result<(), ApiError> {
+    let pool = tokens::token_pool(&state.databases, tenant)?;
+    let token = tokens::find_access_token(pool, tenant.id, &checksum(bearer)).await?;
+    let Some(token) = token.filter(|token| is_live_access(token)) else {
+        return Err(ApiError::invalid_token());
+    };
+    if !Scopes::from_stored(&token.scope).contains(INTROSPECTION_SCOPE) {
+        return Err(ApiError::insufficient_scope(INTROSPECTION_SCOPE));
+    }
+    Ok(())
+}
+
+fn is_live_access(token: &access_token::Model) -> bool {
+    token.revoked_at.is_none() && token.expires_at > now()
+}
+
+fn is_live_refresh(token: &refresh_token::Model, tenant: &Tenant) -> bool {
+    let now = now();
+    let idle_ok = tenant.settings.refresh_token_idle_secs.is_none_or(|idle| {
+        crate::time::plus_seconds(token.last_used_at.unwrap_or(token.created_at), idle) > now
+    });
+    token.revoked_at.is_none() && token.expires_at.is_none_or(|expires| expires > now) && idle_ok
+}
+
+/// Looks the token up among access tokens, then refresh tokens (`token_type_hint` is
+/// not needed: checksums are unique per kind), and describes it when active.
+pub async fn inspect(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+) -> Result<Introspection, ApiError> {
+    let pool = tokens::token_pool(&state.databases, tenant)?;
+    let checksum = checksum(token);
+    let (application_id, user_id, scope, token_type, exp, iat) =
+        match tokens::find_access_token(pool, tenant.id, &checksum).await? {
+            Some(access) if is_live_access(&access) => (
+                access.application_id,
+                access.user_id,
+                access.scope,
+                "Bearer",
+                Some(unix_seconds(access.expires_at)),
+                unix_seconds(access.created_at),
+            ),
+            Some(_) => return Ok(Introspection::default()),
+            None => match tokens::find_refresh_token(pool, tenant.id, &checksum).await? {
+                Some(refresh) if is_live_refresh(&refresh, tenant) => (
+                    refresh.application_id,
+                    refresh.user_id,
+                    refresh.scope,
+                    "refresh_token",
+                    refresh.expires_at.map(unix_seconds),
+                    unix_seconds(refresh.created_at),
+                ),
+                _ => return Ok(Introspection::default()),
+            },
+        };
+    let applications_pool =
+        tenant
+            .routes
+            .connection(&state.databases, EntityGroup::Applications, Role::Read)?;
+    let Some(application) =
+        applications::find_by_id(applications_pool, tenant.id, application_id).await?
+    else {
+        return Ok(Introspection::default());
+    };
+    let (username, sub) = match user_id {
+        Some(user_id) => {
+            let users_pool =
+                tenant
+                    .routes
+                    .connection(&state.databases, EntityGroup::Users, Role::Read)?;
+            match users::find_by_id(users_pool, tenant.id, user_id).await? {
+                Some(user) if user.is_active => (Some(user.username), user.id.to_string()),
+                _ => return Ok(Introspection::default()),
+            }
+        }
+        None => (None, application.client_id.clone()),
+    };
+    Ok(Introspection {
+        active: true,
+        scope: Some(scope),
+        client_id: Some(application.client_id),
+        username,
+        sub: Some(sub),
+        token_type: Some(token_type),
+        exp,
+        iat: Some(iat),
+        iss: Some(state.config.issuer(&tenant.slug)),
+    })
+}

@@ -1,0 +1,43 @@
+//! Authorization server metadata (RFC 8414), per tenant, at both
+//! `{issuer}/.well-known/oauth-authorization-server` and the RFC 8414 §3 form
+//! `/.well-known/oauth-authorization-server/t/{tenant}`. It lists exactly what the
+//! tenant supports.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+use crate::endpoints::AppState;
+use crate::endpoints::error::ApiError;
+use crate::endpoints::issuer::resolve_tenant;
+
+/// Client authentication methods of the token and revocation endpoints.
+const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+
+/// The metadata document of a tenant.
+pub async fn metadata(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = resolve_tenant(&state, &slug).await?;
+    let issuer = state.config.issuer(&tenant.slug);
+    let mut grant_types = vec!["client_credentials", "refresh_token"];
+    if tenant.settings.allow_password_grant {
+        grant_types.push("password");
+    }
+    Ok(Json(json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/token"),
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        // Public clients cannot introspect; bearer tokens with the introspection
+        // scope can (RFC 7662 §2.1), which has no registered method name.
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "grant_types_supported": grant_types,
+        // No authorization endpoint yet: no response type is supported.
+        "response_types_supported": [],
+        "scopes_supported": tenant.settings.scopes.keys().collect::<Vec<_>>(),
+    })))
+}

@@ -1,0 +1,55 @@
+//! `POST /t/{tenant}/revoke` (RFC 7009). The client authenticates; `token_type_hint`
+//! is optional and never trusted (both kinds are looked up); an unknown token, or one
+//! issued to another client, answers 200 and changes nothing (§2.2). Revoking a
+//! refresh token revokes its whole grant: every refresh and access token of the
+//! family (§2.1). The 200 is sent only after the revocation committed.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::endpoints::AppState;
+use crate::endpoints::cors;
+use crate::endpoints::error::ApiError;
+use crate::endpoints::issuer::resolve_tenant;
+use crate::endpoints::token::NO_STORE;
+use crate::oauth::client_auth::authenticate;
+use crate::oauth::form::Form;
+use crate::secrets::checksum;
+use crate::store::tokens;
+
+/// The revocation endpoint.
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut application = None;
+    let result: Result<(), ApiError> = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        let form = Form::parse(&headers, &body)?;
+        let client = authenticate(&state, &tenant, &headers, &form).await?;
+        application = Some(client.application.clone());
+        let token = form.require("token")?;
+        let pool = tokens::token_pool(&state.databases, &tenant)?;
+        let checksum = checksum(token);
+        if let Some(access) = tokens::find_access_token(pool, tenant.id, &checksum).await?
+            && access.application_id == client.application.id
+        {
+            tokens::revoke_access_token(&state.databases, &tenant, access.id).await?;
+        } else if let Some(refresh) = tokens::find_refresh_token(pool, tenant.id, &checksum).await?
+            && refresh.application_id == client.application.id
+        {
+            tokens::revoke_family(&state.databases, &tenant, &refresh.family_id).await?;
+        }
+        Ok(())
+    }
+    .await;
+    let response = match result {
+        Ok(()) => (StatusCode::OK, NO_STORE).into_response(),
+        Err(error) => error.into_response(),
+    };
+    cors::apply(&state, &slug, &headers, application.as_ref(), response).await
+}

@@ -1,0 +1,45 @@
+//! `POST /t/{tenant}/token` (RFC 6749 §3.2, §5): client authentication, then the grant.
+//! Responses carry `Cache-Control: no-store` and `Pragma: no-cache` (§5.1).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::endpoints::AppState;
+use crate::endpoints::cors;
+use crate::endpoints::issuer::resolve_tenant;
+use crate::grants::{self, TokenRequest};
+use crate::oauth::client_auth::authenticate;
+use crate::oauth::form::Form;
+
+/// Headers every token-bearing response carries (RFC 6749 §5.1).
+pub const NO_STORE: [(header::HeaderName, &str); 2] = [
+    (header::CACHE_CONTROL, "no-store"),
+    (header::PRAGMA, "no-cache"),
+];
+
+/// The token endpoint.
+pub async fn token(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut application = None;
+    let result = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        let form = Form::parse(&headers, &body)?;
+        let client = authenticate(&state, &tenant, &headers, &form).await?;
+        application = Some(client.application.clone());
+        let request = TokenRequest::from_form(&form)?;
+        grants::handle(&state, &tenant, &client, request).await
+    }
+    .await;
+    let response = match result {
+        Ok(tokens) => (NO_STORE, Json(tokens)).into_response(),
+        Err(error) => error.into_response(),
+    };
+    cors::apply(&state, &slug, &headers, application.as_ref(), response).await
+}

@@ -1,0 +1,172 @@
+//! The token endpoint's grants (RFC 6749 §4, §6), decoded from the form as a tagged
+//! enum on `grant_type`, and the token response (RFC 6749 §5.1).
+
+pub mod client_credentials;
+pub mod password;
+pub mod refresh_token;
+
+use serde::Serialize;
+
+use crate::endpoints::AppState;
+use crate::endpoints::error::ApiError;
+use crate::oauth::client_auth::Client;
+use crate::oauth::form::Form;
+use crate::oauth::scope::Scopes;
+use crate::secrets::{self, checksum, prefix};
+use crate::store::applications::GrantType;
+use crate::store::tokens::{self, NewAccessToken, NewRefreshToken};
+use crate::tenancy::Tenant;
+use crate::time::{now, plus_seconds, seconds_until};
+
+/// A token request, by `grant_type`.
+#[derive(Debug)]
+pub enum TokenRequest {
+    /// RFC 6749 §4.4.2.
+    ClientCredentials {
+        /// Requested scope, if any.
+        scope: Option<Scopes>,
+    },
+    /// RFC 6749 §4.3.2.
+    Password {
+        /// Resource owner's username.
+        username: String,
+        /// Resource owner's password (never logged).
+        password: String,
+        /// Requested scope, if any.
+        scope: Option<Scopes>,
+    },
+    /// RFC 6749 §6.
+    RefreshToken {
+        /// The refresh token presented.
+        refresh_token: String,
+        /// Narrower scope, if any.
+        scope: Option<Scopes>,
+    },
+}
+
+impl TokenRequest {
+    /// Decodes the grant from the form. A missing `grant_type` is `invalid_request`; one
+    /// this server does not implement is `unsupported_grant_type` (RFC 6749 §5.2).
+    pub fn from_form(form: &Form) -> Result<Self, ApiError> {
+        let scope = form.get("scope").map(Scopes::parse).transpose()?;
+        match form.require("grant_type")? {
+            "client_credentials" => Ok(TokenRequest::ClientCredentials { scope }),
+            "password" => Ok(TokenRequest::Password {
+                username: form.require("username")?.to_owned(),
+                password: form.require("password")?.to_owned(),
+                scope,
+            }),
+            "refresh_token" => Ok(TokenRequest::RefreshToken {
+                refresh_token: form.require("refresh_token")?.to_owned(),
+                scope,
+            }),
+            other => Err(ApiError::unsupported_grant_type(format!(
+                "grant_type {other:?} is not supported"
+            ))),
+        }
+    }
+
+    /// The grant type the client must hold.
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+            TokenRequest::Password { .. } => GrantType::Password,
+            TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+        }
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer` (RFC 6750).
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// A refresh token, when the grant issues one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Granted scopes (always sent, RFC 6749 §5.1 allows it).
+    pub scope: String,
+}
+
+/// Runs a decoded token request for an authenticated client.
+pub async fn handle(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    request: TokenRequest,
+) -> Result<TokenResponse, ApiError> {
+    let grant = request.grant_type();
+    if !client.holds(grant) {
+        return Err(ApiError::unauthorized_client(format!(
+            "this client may not use the {grant} grant"
+        )));
+    }
+    match request {
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials::grant(state, tenant, client, scope).await
+        }
+        TokenRequest::Password {
+            username,
+            password,
+            scope,
+        } => password::grant(state, tenant, client, &username, password, scope).await,
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh_token::grant(state, tenant, client, &refresh_token, scope).await,
+    }
+}
+
+/// A fresh access token (and, when asked, a refresh token starting a new family),
+/// stored in one transaction on the tenant's token pool.
+pub(crate) async fn mint(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    user_id: Option<i64>,
+    scopes: &Scopes,
+    with_refresh_token: bool,
+) -> Result<TokenResponse, ApiError> {
+    let settings = &tenant.settings;
+    let access_token = secrets::generate(prefix::ACCESS_TOKEN)?;
+    let refresh_token = if with_refresh_token {
+        Some(secrets::generate(prefix::REFRESH_TOKEN)?)
+    } else {
+        None
+    };
+    let issued_at = now();
+    let scope = scopes.to_string();
+    let issued = tokens::issue(
+        &state.databases,
+        tenant,
+        NewAccessToken {
+            token_checksum: checksum(&access_token),
+            application_id: client.application.id,
+            user_id,
+            scope: scope.clone(),
+            expires_at: plus_seconds(issued_at, settings.access_token_lifetime_secs),
+            source_refresh_token_id: None,
+            authorization_code_id: None,
+        },
+        refresh_token.as_ref().map(|token| NewRefreshToken {
+            token_checksum: checksum(token),
+            family_id: uuid::Uuid::new_v4().to_string(),
+            scope: scope.clone(),
+            expires_at: settings
+                .refresh_token_lifetime_secs
+                .map(|lifetime| plus_seconds(issued_at, lifetime)),
+        }),
+    )
+    .await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: seconds_until(issued.access.expires_at),
+        refresh_token,
+        scope,
+    })
+}

@@ -1,0 +1,205 @@
+//! Refresh token grant (RFC 6749 §6) with rotation and reuse detection
+//! (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2).
+//!
+//! * The token is bound to the client it was issued to.
+//! * Scope may only narrow; the refresh token keeps the grant's scope.
+//! * Rotation (default): the old token is revoked and a new pair of the same family
+//!   issued, in one locked transaction, so of N concurrent refreshes exactly one wins.
+//! * Reuse: presenting a rotated token revokes the whole family — unless it is the
+//!   immediate predecessor replayed within the grace period, which returns the same
+//!   pair again (sealed under the old token, see [`crate::oauth::seal`]).
+
+use entity::refresh_token;
+use router_policies::{EntityGroup, Role};
+
+use crate::endpoints::AppState;
+use crate::endpoints::error::ApiError;
+use crate::grants::TokenResponse;
+use crate::oauth::client_auth::Client;
+use crate::oauth::scope::Scopes;
+use crate::oauth::seal::{self, SealedPair};
+use crate::secrets::{self, checksum, prefix};
+use crate::store::tokens::{self, NewAccessToken, NewRefreshToken, Rotation};
+use crate::store::users;
+use crate::tenancy::Tenant;
+use crate::time::{now, plus_seconds, seconds_until};
+
+/// Exchanges a refresh token for a new access token (and, rotating, a new refresh
+/// token).
+pub async fn grant(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    presented: &str,
+    requested: Option<Scopes>,
+) -> Result<TokenResponse, ApiError> {
+    let settings = &tenant.settings;
+    let pool = tokens::token_pool(&state.databases, tenant)?;
+    let found = tokens::find_refresh_token(pool, tenant.id, &checksum(presented)).await?;
+    let Some(row) = found else {
+        return Err(ApiError::invalid_grant("unknown refresh token"));
+    };
+    if row.application_id != client.application.id {
+        return Err(ApiError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    let now = now();
+    if let Some(revoked_at) = row.revoked_at {
+        return replayed(state, tenant, &row, presented, revoked_at).await;
+    }
+    if row.expires_at.is_some_and(|expires_at| expires_at <= now) {
+        return Err(ApiError::invalid_grant("the refresh token has expired"));
+    }
+    if let Some(idle) = settings.refresh_token_idle_secs {
+        let last_use = row.last_used_at.unwrap_or(row.created_at);
+        if plus_seconds(last_use, idle) <= now {
+            return Err(ApiError::invalid_grant(
+                "the refresh token has been idle too long",
+            ));
+        }
+    }
+    let original = Scopes::from_stored(&row.scope);
+    let scopes = match requested {
+        Some(requested) if !requested.is_empty() => {
+            if !requested.is_subset(&original) {
+                return Err(ApiError::invalid_scope(
+                    "a refresh may only narrow the original scope (RFC 6749 §6)",
+                ));
+            }
+            requested
+        }
+        _ => original,
+    };
+    if let Some(user_id) = row.user_id {
+        let users_pool =
+            tenant
+                .routes
+                .connection(&state.databases, EntityGroup::Users, Role::Read)?;
+        if !users::is_active(users_pool, tenant.id, user_id).await? {
+            return Err(ApiError::invalid_grant("the resource owner is not active"));
+        }
+    }
+
+    let access_token = secrets::generate(prefix::ACCESS_TOKEN)?;
+    let scope = scopes.to_string();
+    let access = NewAccessToken {
+        token_checksum: checksum(&access_token),
+        application_id: row.application_id,
+        user_id: row.user_id,
+        scope: scope.clone(),
+        expires_at: plus_seconds(now, settings.access_token_lifetime_secs),
+        source_refresh_token_id: Some(row.id),
+        authorization_code_id: None,
+    };
+    if !settings.rotate_refresh_tokens {
+        let Some(issued) = tokens::refresh_in_place(&state.databases, tenant, &row, access).await?
+        else {
+            return Err(ApiError::invalid_grant("the refresh token was revoked"));
+        };
+        return Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: seconds_until(issued.expires_at),
+            refresh_token: Some(presented.to_owned()),
+            scope,
+        });
+    }
+
+    let refresh_token = secrets::generate(prefix::REFRESH_TOKEN)?;
+    let sealed = if settings.refresh_token_grace_period_secs > 0 {
+        Some(seal::seal(
+            presented,
+            &SealedPair {
+                access_token: access_token.clone(),
+                refresh_token: refresh_token.clone(),
+            },
+        )?)
+    } else {
+        None
+    };
+    let refresh = NewRefreshToken {
+        token_checksum: checksum(&refresh_token),
+        family_id: row.family_id.clone(),
+        scope: row.scope.clone(),
+        // The family keeps the absolute lifetime of the original grant.
+        expires_at: row.expires_at,
+    };
+    match tokens::rotate(&state.databases, tenant, &row, access, refresh, sealed).await? {
+        Rotation::Rotated(issued) => Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: seconds_until(issued.access.expires_at),
+            refresh_token: Some(refresh_token),
+            scope,
+        }),
+        // A concurrent request rotated it first: that one wins.
+        Rotation::AlreadyUsed => Err(ApiError::invalid_grant(
+            "the refresh token was already used",
+        )),
+    }
+}
+
+/// A revoked or rotated token was presented. Within the grace period, the immediate
+/// predecessor of a still-live pair gets that same pair back; anything else is reuse,
+/// which revokes the family when reuse protection is on.
+async fn replayed(
+    state: &AppState,
+    tenant: &Tenant,
+    row: &refresh_token::Model,
+    presented: &str,
+    revoked_at: entity::Timestamp,
+) -> Result<TokenResponse, ApiError> {
+    let settings = &tenant.settings;
+    let in_grace = settings.refresh_token_grace_period_secs > 0
+        && plus_seconds(revoked_at, settings.refresh_token_grace_period_secs) > now();
+    if in_grace
+        && let Some(pair) = row
+            .successor_sealed
+            .as_deref()
+            .and_then(|sealed| seal::open(presented, sealed))
+        && let Some(response) = same_pair_if_live(state, tenant, pair).await?
+    {
+        return Ok(response);
+    }
+    if settings.refresh_token_reuse_protection {
+        tokens::revoke_family(&state.databases, tenant, &row.family_id).await?;
+        tracing::warn!(
+            tenant = %tenant.slug,
+            family = %row.family_id,
+            "refresh token reuse detected: family revoked"
+        );
+    }
+    Err(ApiError::invalid_grant(
+        "the refresh token was already used",
+    ))
+}
+
+/// The sealed successor pair, if both of its tokens are still live (so the
+/// predecessor is the *immediate* one and nothing was revoked since).
+async fn same_pair_if_live(
+    state: &AppState,
+    tenant: &Tenant,
+    pair: SealedPair,
+) -> Result<Option<TokenResponse>, ApiError> {
+    let pool = tokens::token_pool(&state.databases, tenant)?;
+    let refresh =
+        tokens::find_refresh_token(pool, tenant.id, &checksum(&pair.refresh_token)).await?;
+    let access = tokens::find_access_token(pool, tenant.id, &checksum(&pair.access_token)).await?;
+    match (refresh, access) {
+        (Some(refresh), Some(access))
+            if refresh.revoked_at.is_none()
+                && access.revoked_at.is_none()
+                && access.expires_at > now() =>
+        {
+            Ok(Some(TokenResponse {
+                access_token: pair.access_token,
+                token_type: "Bearer",
+                expires_in: seconds_until(access.expires_at),
+                refresh_token: Some(pair.refresh_token),
+                scope: access.scope,
+            }))
+        }
+        _ => Ok(None),
+    }
+}

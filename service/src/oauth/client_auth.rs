@@ -1,0 +1,238 @@
+//! Client authentication at the token, revocation and introspection endpoints
+//! (RFC 6749 §2.3): `client_secret_basic`, `client_secret_post`, and `none` for public
+//! clients. Every failure — unknown client, wrong secret, wrong or mixed method — is
+//! the same `401 invalid_client` (oxide-auth's rule): the answer never tells which.
+
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use entity::application;
+use router_policies::{EntityGroup, Role};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::endpoints::AppState;
+use crate::endpoints::error::ApiError;
+use crate::error::Error;
+use crate::oauth::form::Form;
+use crate::secrets::{self, SecretMatch};
+use crate::store::applications::{self, ClientType, GrantType};
+use crate::tenancy::Tenant;
+
+/// How the client authenticated (RFC 8414 names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// HTTP Basic (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the body.
+    ClientSecretPost,
+    /// A public client naming itself with `client_id`.
+    None,
+}
+
+/// An authenticated client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// Its registration.
+    pub application: application::Model,
+    /// How it proved who it is.
+    pub method: AuthMethod,
+}
+
+impl Client {
+    /// Whether the registration lists `grant`.
+    pub fn holds(&self, grant: GrantType) -> bool {
+        self.application
+            .grant_types
+            .split(',')
+            .any(|name| name == grant.as_str())
+    }
+}
+
+/// Credentials as presented, before looking the client up.
+struct Presented {
+    client_id: String,
+    secret: Option<String>,
+    method: AuthMethod,
+}
+
+/// Decodes `Authorization: Basic` (RFC 6749 §2.3.1: both parts form-urlencoded, then
+/// joined by `:` and base64-encoded). `Ok(None)`: no Basic credentials.
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::invalid_client())?;
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Ok(None);
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| ApiError::invalid_client())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| ApiError::invalid_client())?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(ApiError::invalid_client)?;
+    Ok(Some((form_decode(id), form_decode(secret))))
+}
+
+fn form_decode(value: &str) -> String {
+    url::form_urlencoded::parse(format!("x={value}").as_bytes())
+        .next()
+        .map(|(_, decoded)| decoded.into_owned())
+        .unwrap_or_default()
+}
+
+/// Which credentials the request carries; more than one method is refused
+/// (RFC 6749 §2.3: "MUST NOT use more than one authentication method").
+fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, ApiError> {
+    let body_id = form.get("client_id");
+    let body_secret = form.get("client_secret");
+    match basic_credentials(headers)? {
+        Some((id, secret)) => {
+            if body_secret.is_some() || body_id.is_some_and(|body_id| body_id != id) {
+                return Err(ApiError::invalid_client());
+            }
+            Ok(Presented {
+                client_id: id,
+                secret: Some(secret),
+                method: AuthMethod::ClientSecretBasic,
+            })
+        }
+        None => match (body_id, body_secret) {
+            (Some(id), Some(secret)) => Ok(Presented {
+                client_id: id.to_owned(),
+                secret: Some(secret.to_owned()),
+                method: AuthMethod::ClientSecretPost,
+            }),
+            (Some(id), None) => Ok(Presented {
+                client_id: id.to_owned(),
+                secret: None,
+                method: AuthMethod::None,
+            }),
+            _ => Err(ApiError::invalid_client()),
+        },
+    }
+}
+
+/// Authenticates the client of a request to `tenant`. One indexed read; a generated
+/// secret costs one keyed hash. Slow stored hashes (imported) are checked on a
+/// blocking thread and upgraded after a success.
+pub async fn authenticate(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Client, ApiError> {
+    let presented = presented(headers, form)?;
+    let applications_pool =
+        tenant
+            .routes
+            .connection(&state.databases, EntityGroup::Applications, Role::Read)?;
+    let found =
+        applications::find_by_client_id(applications_pool, tenant.id, &presented.client_id).await?;
+    let Some(application) = found else {
+        // Spend what a real check would, so timing does not reveal unknown clients.
+        if let Some(secret) = &presented.secret {
+            let _ = secrets::verify_client_secret(DUMMY_HASH, secret);
+        }
+        return Err(ApiError::invalid_client());
+    };
+    let client_type = application
+        .client_type
+        .parse::<ClientType>()
+        .map_err(|_| ApiError::invalid_client())?;
+    match (client_type, &presented.secret) {
+        (ClientType::Public, None) => Ok(Client {
+            application,
+            method: AuthMethod::None,
+        }),
+        (ClientType::Confidential, Some(secret)) => {
+            match check_secret(&application, secret).await? {
+                SecretMatch::No => Err(ApiError::invalid_client()),
+                SecretMatch::Yes => Ok(Client {
+                    application,
+                    method: presented.method,
+                }),
+                SecretMatch::YesUpgrade => {
+                    upgrade_secret(state, tenant, &application, secret).await;
+                    Ok(Client {
+                        application,
+                        method: presented.method,
+                    })
+                }
+            }
+        }
+        _ => Err(ApiError::invalid_client()),
+    }
+}
+
+/// A well-formed hash no secret matches, for timing equalisation.
+const DUMMY_HASH: &str =
+    "hmac-sha256$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+async fn check_secret(
+    application: &application::Model,
+    secret: &str,
+) -> Result<SecretMatch, Error> {
+    let stored = application.client_secret.clone();
+    let hashed = application.hash_client_secret;
+    if !secrets::is_slow_hash(&stored) || !hashed {
+        return Ok(secrets::verify_stored_client_secret(
+            &stored, hashed, secret,
+        ));
+    }
+    let secret = secret.to_owned();
+    tokio::task::spawn_blocking(move || {
+        secrets::verify_stored_client_secret(&stored, hashed, &secret)
+    })
+    .await
+    .map_err(|error| Error::Hashing(format!("verification task: {error}")))
+}
+
+/// Replaces a slow imported hash after a successful check. Failing to upgrade is
+/// logged, never fatal: the secret stays valid under its old hash.
+async fn upgrade_secret(
+    state: &AppState,
+    tenant: &Tenant,
+    application: &application::Model,
+    secret: &str,
+) {
+    let upgraded = match secrets::upgraded_hash(secret) {
+        Ok(upgraded) => upgraded,
+        Err(error) => {
+            tracing::warn!(tenant = %tenant.slug, client_id = %application.client_id, %error, "secret upgrade failed");
+            return;
+        }
+    };
+    let result = async {
+        let pool =
+            tenant
+                .routes
+                .connection(&state.databases, EntityGroup::Applications, Role::Write)?;
+        // Compare-and-set: only replace the hash this check verified.
+        application::Entity::update_many()
+            .set(application::ActiveModel {
+                client_secret: Set(upgraded),
+                updated_at: Set(crate::time::now()),
+                ..Default::default()
+            })
+            .filter(application::Column::Id.eq(application.id))
+            .filter(application::Column::TenantId.eq(tenant.id))
+            .filter(application::Column::ClientSecret.eq(application.client_secret.as_str()))
+            .exec(pool)
+            .await?;
+        Ok::<(), Error>(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            tracing::info!(tenant = %tenant.slug, client_id = %application.client_id, "client secret hash upgraded")
+        }
+        Err(error) => {
+            tracing::warn!(tenant = %tenant.slug, client_id = %application.client_id, %error, "secret upgrade failed")
+        }
+    }
+}

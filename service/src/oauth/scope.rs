@@ -1,0 +1,91 @@
+//! Scopes (RFC 6749 §3.3): space-delimited, order-insensitive sets of tokens.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::endpoints::error::ApiError;
+use crate::oauth::settings::OAuthSettings;
+
+/// A set of scope tokens.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scopes(BTreeSet<String>);
+
+impl Scopes {
+    /// Parses a `scope` parameter; a malformed token is `invalid_scope`.
+    pub fn parse(value: &str) -> Result<Self, ApiError> {
+        let mut scopes = BTreeSet::new();
+        for token in value.split(' ').filter(|token| !token.is_empty()) {
+            crate::store::applications::check_scope_token(token)
+                .map_err(|_| ApiError::invalid_scope(format!("malformed scope {token:?}")))?;
+            scopes.insert(token.to_owned());
+        }
+        Ok(Self(scopes))
+    }
+
+    /// Parses a stored, trusted list.
+    pub fn from_stored(value: &str) -> Self {
+        Self(value.split_whitespace().map(str::to_owned).collect())
+    }
+
+    /// Whether the set holds `scope`.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(scope)
+    }
+
+    /// Whether every scope of `self` is in `other`.
+    pub fn is_subset(&self, other: &Scopes) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The scopes a client gets: those requested (or the tenant's defaults), which must
+    /// all be in the tenant's catalogue and among the client's allowed scopes (empty
+    /// allowed list: the whole catalogue). RFC 6749 §3.3.
+    pub fn grant(
+        requested: Option<Scopes>,
+        settings: &OAuthSettings,
+        allowed: &Scopes,
+    ) -> Result<Scopes, ApiError> {
+        let in_catalogue = |scope: &String| settings.scopes.contains_key(scope);
+        let permitted = |scope: &String| allowed.is_empty() || allowed.contains(scope);
+        match requested {
+            Some(requested) if !requested.is_empty() => {
+                if let Some(scope) = requested.0.iter().find(|scope| !in_catalogue(scope)) {
+                    return Err(ApiError::invalid_scope(format!("unknown scope {scope:?}")));
+                }
+                if let Some(scope) = requested.0.iter().find(|scope| !permitted(scope)) {
+                    return Err(ApiError::invalid_scope(format!(
+                        "scope {scope:?} is not allowed for this client"
+                    )));
+                }
+                Ok(requested)
+            }
+            _ => Ok(Scopes(
+                settings
+                    .default_scopes
+                    .iter()
+                    .filter(|scope| permitted(scope))
+                    .cloned()
+                    .collect(),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for scope in &self.0 {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(scope)?;
+            first = false;
+        }
+        Ok(())
+    }
+}

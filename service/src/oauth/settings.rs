@@ -1,0 +1,148 @@
+//! Per-tenant OAuth settings: lifetimes, scope catalogue, refresh-token policy.
+//!
+//! `[oauth]` in the configuration sets the defaults for every tenant;
+//! `[tenants.SLUG.oauth]` overrides single keys for one tenant. Defaults follow Django
+//! OAuth Toolkit 3.4 where it is not less safe: refresh rotation on, reuse protection
+//! on (DOT: off), access tokens for one hour (DOT: ten hours).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use figment::Figment;
+use figment::providers::Serialized;
+use router_policies::TenantSlug;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// One tenant's OAuth behaviour.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthSettings {
+    /// Access token lifetime (RFC 6749 §5.1 `expires_in`).
+    pub access_token_lifetime_secs: u64,
+    /// Absolute refresh token lifetime; unset: refresh tokens live until revoked or
+    /// rotated. Also how long `cleartokens` keeps revoked refresh tokens (DOT's
+    /// `REFRESH_TOKEN_EXPIRE_SECONDS`).
+    pub refresh_token_lifetime_secs: Option<u64>,
+    /// A refresh token unused this long is refused.
+    pub refresh_token_idle_secs: Option<u64>,
+    /// Authorization code lifetime (RFC 6749 §4.1.2 recommends at most ten minutes).
+    pub authorization_code_lifetime_secs: u64,
+    /// Issue a new refresh token on every refresh (RFC 6749 §6, OAuth 2.1 §4.3.1).
+    pub rotate_refresh_tokens: bool,
+    /// Replaying a rotated refresh token revokes its whole family.
+    pub refresh_token_reuse_protection: bool,
+    /// Seconds after a rotation during which replaying the immediate predecessor
+    /// returns the same new pair instead of counting as reuse.
+    pub refresh_token_grace_period_secs: u64,
+    /// Whether the resource owner password grant is available at all.
+    pub allow_password_grant: bool,
+    /// The scope catalogue: name → description.
+    pub scopes: BTreeMap<String, String>,
+    /// Scopes granted when a request names none.
+    pub default_scopes: Vec<String>,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        let scopes = [
+            ("read", "Read your data"),
+            ("write", "Change your data"),
+            ("introspection", "Introspect tokens (RFC 7662)"),
+        ]
+        .into_iter()
+        .map(|(name, description)| (name.to_owned(), description.to_owned()))
+        .collect();
+        Self {
+            access_token_lifetime_secs: 3600,
+            refresh_token_lifetime_secs: None,
+            refresh_token_idle_secs: None,
+            authorization_code_lifetime_secs: 60,
+            rotate_refresh_tokens: true,
+            refresh_token_reuse_protection: true,
+            refresh_token_grace_period_secs: 0,
+            allow_password_grant: true,
+            scopes,
+            default_scopes: vec!["read".to_owned(), "write".to_owned()],
+        }
+    }
+}
+
+impl OAuthSettings {
+    /// Checks the settings hang together; `key` prefixes messages.
+    pub fn check(&self, key: &str) -> Result<(), String> {
+        if self.access_token_lifetime_secs == 0 {
+            return Err(format!(
+                "{key}.access_token_lifetime_secs: must be at least 1"
+            ));
+        }
+        if self.authorization_code_lifetime_secs == 0 || self.authorization_code_lifetime_secs > 600
+        {
+            return Err(format!(
+                "{key}.authorization_code_lifetime_secs: use 1 to 600 (RFC 6749 §4.1.2)"
+            ));
+        }
+        for scope in self.scopes.keys() {
+            crate::store::applications::check_scope_token(scope)
+                .map_err(|error| format!("{key}.scopes: {error}"))?;
+        }
+        if let Some(unknown) = self
+            .default_scopes
+            .iter()
+            .find(|scope| !self.scopes.contains_key(*scope))
+        {
+            return Err(format!(
+                "{key}.default_scopes: {unknown:?} is not in the scope catalogue"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Names of the catalogue.
+    pub fn scope_names(&self) -> BTreeSet<&str> {
+        self.scopes.keys().map(String::as_str).collect()
+    }
+}
+
+/// Settings of every tenant: the defaults plus per-tenant overrides, resolved once.
+#[derive(Clone, Debug, Default)]
+pub struct SettingsBook {
+    default: Arc<OAuthSettings>,
+    per_tenant: HashMap<TenantSlug, Arc<OAuthSettings>>,
+}
+
+impl SettingsBook {
+    /// Merges each tenant's overrides over the defaults, naming the key of any error.
+    pub fn build(
+        default: &OAuthSettings,
+        overrides: &BTreeMap<TenantSlug, figment::value::Dict>,
+    ) -> Result<Self, Error> {
+        default.check("oauth").map_err(Error::Config)?;
+        let mut per_tenant = HashMap::new();
+        for (slug, dict) in overrides {
+            if dict.is_empty() {
+                continue;
+            }
+            let key = format!("tenants.{slug}.oauth");
+            let merged: OAuthSettings = Figment::from(Serialized::defaults(default))
+                .merge(Serialized::defaults(dict))
+                .extract()
+                .map_err(|error| Error::Config(format!("{key}: {error}")))?;
+            merged.check(&key).map_err(Error::Config)?;
+            per_tenant.insert(slug.clone(), Arc::new(merged));
+        }
+        Ok(Self {
+            default: Arc::new(default.clone()),
+            per_tenant,
+        })
+    }
+
+    /// The settings of `slug`.
+    pub fn for_tenant(&self, slug: &TenantSlug) -> Arc<OAuthSettings> {
+        self.per_tenant
+            .get(slug)
+            .cloned()
+            .unwrap_or_else(|| Arc::clone(&self.default))
+    }
+}
