@@ -59,7 +59,21 @@ impl Databases {
                         .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                         // FULL: a revocation that answered 200 survives a power loss.
                         .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
-                        .busy_timeout(Duration::from_secs(10))
+                                                .busy_timeout(Duration::from_secs(10))
+                })
+                .map_sqlx_mysql_pool_opts(|options| {
+                    // READ COMMITTED, PostgreSQL's default: no gap locks, so concurrent
+                    // token flows (rotation, family revocation, inserts) do not deadlock
+                    // on index ranges as they do under InnoDB's REPEATABLE READ.
+                    options.after_connect(|connection, _| {
+                        Box::pin(async move {
+                            use sea_orm::sqlx::Executor;
+                            connection
+                                .execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                                .await
+                                .map(|_| ())
+                        })
+                    })
                 });
             let connection = Database::connect(options)
                 .await

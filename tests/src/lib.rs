@@ -317,3 +317,169 @@ macro_rules! on_every_backend {
         )*
     };
 }
+
+/// A registered client: its id and (for confidential clients) its secret.
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+}
+
+/// An HTTP answer, decoded.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+    pub text: String,
+}
+
+impl TestApp {
+    /// The loaded tenant `slug` (declared in the config or created before).
+    pub async fn tenant(&self, slug: &str) -> std::sync::Arc<tessera::tenancy::Tenant> {
+        self.state
+            .tenants
+            .resolve(&self.state.databases, slug)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("tenant {slug} does not exist"))
+    }
+
+    /// Registers a client in `tenant` through the store, as `tessera app create` does.
+    pub async fn client(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        confidential: bool,
+        grant_types: &str,
+        scopes: &str,
+        origins: &str,
+    ) -> TestClient {
+        use tessera::store::applications::{self, ClientType, NewApplication};
+        let tenant = self.tenant(tenant).await;
+        let secret = confidential
+            .then(|| tessera::secrets::generate(tessera::secrets::prefix::CLIENT_SECRET).unwrap());
+        let new = NewApplication {
+            client_id: client_id.to_owned(),
+            name: client_id.to_owned(),
+            client_type: if confidential {
+                ClientType::Confidential
+            } else {
+                ClientType::Public
+            },
+            grant_types: applications::parse_grant_types(grant_types).unwrap(),
+            redirect_uris: vec!["https://app.example/cb".to_owned()],
+            post_logout_redirect_uris: Vec::new(),
+            allowed_origins: applications::parse_origins(origins).unwrap(),
+            client_secret: secret
+                .as_deref()
+                .map(|secret| tessera::secrets::hash_client_secret(secret).unwrap())
+                .unwrap_or_default(),
+            hash_client_secret: true,
+            skip_authorization: false,
+            algorithm: String::new(),
+            allowed_scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+            owner_user_id: None,
+        };
+        let db = tenant
+            .routes
+            .connection(
+                &self.state.databases,
+                router_policies::EntityGroup::Applications,
+                router_policies::Role::Write,
+            )
+            .unwrap();
+        applications::create(db, tenant.id, new).await.unwrap();
+        TestClient {
+            client_id: client_id.to_owned(),
+            client_secret: secret,
+        }
+    }
+
+    /// Creates a user with an argon2id password.
+    pub async fn user(&self, tenant: &str, username: &str, password: &str) -> i64 {
+        let tenant = self.tenant(tenant).await;
+        let db = tenant
+            .routes
+            .connection(
+                &self.state.databases,
+                router_policies::EntityGroup::Users,
+                router_policies::Role::Write,
+            )
+            .unwrap();
+        let hash = tessera::secrets::hash_password(password).unwrap();
+        tessera::store::users::create(db, tenant.id, username, None, hash)
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// POSTs a form to `path`, with HTTP Basic credentials when `basic` is given
+    /// (both parts form-urlencoded first, RFC 6749 §2.3.1).
+    pub async fn post_form(
+        &self,
+        path: &str,
+        basic: Option<&TestClient>,
+        params: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.client.post(self.url(path));
+        if let Some(client) = basic {
+            request = request.header(
+                "authorization",
+                basic_header(&client.client_id, client.client_secret.as_deref().unwrap_or("")),
+            );
+        }
+        self.send_form(request, params).await
+    }
+
+    /// Sends `params` as a form body on an already prepared request.
+    pub async fn send_form(&self, request: reqwest::RequestBuilder, params: &[(&str, &str)]) -> Answer {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let response = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Answer::read(response).await
+    }
+}
+
+impl Answer {
+    /// Reads status, headers and (JSON when possible) body.
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// The `error` code of an RFC 6749 error body.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+pub fn basic_header(client_id: &str, secret: &str) -> String {
+    use base64::Engine;
+    let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", encode(client_id), encode(secret)))
+    )
+}

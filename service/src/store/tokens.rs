@@ -6,7 +6,6 @@
 
 use entity::{access_token, refresh_token};
 use router_policies::{EntityGroup, Role};
-use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
@@ -17,6 +16,27 @@ use crate::db::Databases;
 use crate::error::Error;
 use crate::tenancy::Tenant;
 use crate::time::now;
+
+/// Evaluates `$attempt` (an expression running one whole transaction) again, up to
+/// three times in all, when the database aborted it as a deadlock or serialization
+/// failure — transient by definition ("try restarting transaction"). Each attempt
+/// is a fresh transaction. (A macro, not a function taking a closure: the futures
+/// must stay `Send` for axum.)
+macro_rules! with_retry {
+    ($attempt:expr) => {{
+        let mut tries: u64 = 0;
+        loop {
+            tries += 1;
+            match $attempt {
+                Err(Error::Database(error)) if tries < 3 && is_transient(&error) => {
+                    tracing::debug!(%error, tries, "retrying a token transaction");
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
 
 /// An access token to store (its checksum, never the token).
 #[derive(Clone, Debug)]
@@ -67,8 +87,18 @@ pub async fn issue(
     access: NewAccessToken,
     refresh: Option<NewRefreshToken>,
 ) -> Result<IssuedTokens, Error> {
-    let transaction = begin_write(token_pool(databases, tenant)?).await?;
-    let issued = insert_pair(&transaction, tenant.id, access, refresh).await;
+            let pool = token_pool(databases, tenant)?;
+    with_retry!(issue_once(pool, tenant.id, access.clone(), refresh.clone()).await)
+}
+
+async fn issue_once(
+    pool: &DatabaseConnection,
+    tenant_id: i64,
+    access: NewAccessToken,
+    refresh: Option<NewRefreshToken>,
+) -> Result<IssuedTokens, Error> {
+    let transaction = begin_write(pool).await?;
+    let issued = insert_pair(&transaction, tenant_id, access, refresh).await;
     finish(transaction, issued).await
 }
 
@@ -92,6 +122,17 @@ pub async fn begin_write(pool: &DatabaseConnection) -> Result<DatabaseTransactio
             ..Default::default()
         })
         .await?)
+}
+
+/// Deadlocks (MySQL 1213 / SQLSTATE 40001, PostgreSQL 40P01) and serialization
+/// failures (40001).
+fn is_transient(error: &sea_orm::DbErr) -> bool {
+    let text = error.to_string();
+    text.contains("Deadlock")
+        || text.contains("deadlock")
+        || text.contains("40001")
+        || text.contains("40P01")
+        || text.contains("could not serialize")
 }
 
 /// Commits on `Ok`, rolls back on `Err` (explicitly, so the connection returns to the
@@ -134,9 +175,32 @@ pub async fn rotate(
     refresh: NewRefreshToken,
     sealed: Option<String>,
 ) -> Result<Rotation, Error> {
-    let transaction = begin_write(token_pool(databases, tenant)?).await?;
-    let result = async {
-        let Some(_live) = lock_live_refresh_token(&transaction, tenant.id, old.id).await? else {
+            let pool = token_pool(databases, tenant)?;
+    with_retry!({
+        let transaction = begin_write(pool).await?;
+        let result = rotate_in(
+            &transaction,
+            tenant,
+            old,
+            access.clone(),
+            refresh.clone(),
+            sealed.clone(),
+        )
+        .await;
+        finish(transaction, result).await
+    })
+}
+
+async fn rotate_in(
+    transaction: &DatabaseTransaction,
+    tenant: &Tenant,
+    old: &refresh_token::Model,
+    access: NewAccessToken,
+    refresh: NewRefreshToken,
+    sealed: Option<String>,
+) -> Result<Rotation, Error> {
+    {
+        let Some(_live) = lock_live_refresh_token(transaction, tenant.id, old.id).await? else {
             return Ok(Rotation::AlreadyUsed);
         };
         let now = now();
@@ -147,18 +211,16 @@ pub async fn rotate(
                 successor_sealed: Set(sealed),
                 ..Default::default()
             })
-            .filter(refresh_token::Column::Id.eq(old.id))
-            .exec(&transaction)
+                        .filter(refresh_token::Column::Id.eq(old.id))
+            .exec(transaction)
             .await?;
         if let Some(access_id) = old.access_token_id {
-            revoke_access_by_id(&transaction, tenant.id, access_id, now).await?;
+            revoke_access_by_id(transaction, tenant.id, access_id, now).await?;
         }
         Ok(Rotation::Rotated(
-            insert_pair(&transaction, tenant.id, access, Some(refresh)).await?,
+            insert_pair(transaction, tenant.id, access, Some(refresh)).await?,
         ))
     }
-    .await;
-    finish(transaction, result).await
 }
 
 /// Uses a refresh token without rotating it (`rotate_refresh_tokens = false`): stores
@@ -170,28 +232,39 @@ pub async fn refresh_in_place(
     old: &refresh_token::Model,
     access: NewAccessToken,
 ) -> Result<Option<access_token::Model>, Error> {
-    let transaction = begin_write(token_pool(databases, tenant)?).await?;
-    let result = async {
-        if lock_live_refresh_token(&transaction, tenant.id, old.id)
+            let pool = token_pool(databases, tenant)?;
+    with_retry!({
+        let transaction = begin_write(pool).await?;
+        let result = refresh_in_place_in(&transaction, tenant, old, access.clone()).await;
+        finish(transaction, result).await
+    })
+}
+
+async fn refresh_in_place_in(
+    transaction: &DatabaseTransaction,
+    tenant: &Tenant,
+    old: &refresh_token::Model,
+    access: NewAccessToken,
+) -> Result<Option<access_token::Model>, Error> {
+    {
+        if lock_live_refresh_token(transaction, tenant.id, old.id)
             .await?
             .is_none()
         {
             return Ok(None);
         }
-        let issued = insert_pair(&transaction, tenant.id, access, None).await?;
+                let issued = insert_pair(transaction, tenant.id, access, None).await?;
         refresh_token::Entity::update_many()
             .set(refresh_token::ActiveModel {
                 access_token_id: Set(Some(issued.access.id)),
                 last_used_at: Set(Some(now())),
                 ..Default::default()
             })
-            .filter(refresh_token::Column::Id.eq(old.id))
-            .exec(&transaction)
+                        .filter(refresh_token::Column::Id.eq(old.id))
+            .exec(transaction)
             .await?;
         Ok(Some(issued.access))
     }
-    .await;
-    finish(transaction, result).await
 }
 
 /// The refresh token row, locked for the rest of the transaction, if still live.
@@ -239,56 +312,67 @@ pub async fn revoke_access_token(
 /// Revokes a whole refresh-token family — every refresh token of the grant and every
 /// access token minted with or from them — in one transaction. Used by revocation of
 /// a refresh token (RFC 7009 §2.1) and by reuse detection.
+///
+/// Locks are taken in the order [`rotate`] takes them (refresh tokens, then access
+/// tokens), and rows are updated by id, so a concurrent rotation waits instead of
+/// deadlocking.
 pub async fn revoke_family(
     databases: &Databases,
     tenant: &Tenant,
     family_id: &str,
 ) -> Result<(), Error> {
-    let transaction = begin_write(token_pool(databases, tenant)?).await?;
-    let result = async {
-        let now = now();
-        let family_member = |column: refresh_token::Column| {
-            Query::select()
-                .column(column)
-                .from(refresh_token::Entity)
-                .and_where(refresh_token::Column::TenantId.eq(tenant.id))
-                .and_where(refresh_token::Column::FamilyId.eq(family_id))
-                .to_owned()
-        };
-        access_token::Entity::update_many()
-            .set(access_token::ActiveModel {
-                revoked_at: Set(Some(now)),
-                ..Default::default()
-            })
-            .filter(access_token::Column::TenantId.eq(tenant.id))
-            .filter(access_token::Column::RevokedAt.is_null())
-            .filter(
-                Condition::any()
-                    .add(
-                        access_token::Column::Id
-                            .in_subquery(family_member(refresh_token::Column::AccessTokenId)),
-                    )
-                    .add(
-                        access_token::Column::SourceRefreshTokenId
-                            .in_subquery(family_member(refresh_token::Column::Id)),
-                    ),
-            )
-            .exec(&transaction)
-            .await?;
-        refresh_token::Entity::update_many()
-            .set(refresh_token::ActiveModel {
-                revoked_at: Set(Some(now)),
-                ..Default::default()
-            })
-            .filter(refresh_token::Column::TenantId.eq(tenant.id))
-            .filter(refresh_token::Column::FamilyId.eq(family_id))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&transaction)
-            .await?;
-        Ok(())
+        let pool = token_pool(databases, tenant)?;
+    with_retry!({
+        let transaction = begin_write(pool).await?;
+        let result = revoke_family_in(&transaction, tenant.id, family_id).await;
+        finish(transaction, result).await
+    })
+}
+
+async fn revoke_family_in(
+    transaction: &DatabaseTransaction,
+    tenant_id: i64,
+    family_id: &str,
+) -> Result<(), Error> {
+    let now = now();
+    let members = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TenantId.eq(tenant_id))
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .lock_exclusive()
+        .all(transaction)
+        .await?;
+    if members.is_empty() {
+        return Ok(());
     }
-    .await;
-    finish(transaction, result).await
+    let refresh_ids: Vec<i64> = members.iter().map(|member| member.id).collect();
+    let access_ids: Vec<i64> = members
+        .iter()
+        .filter_map(|member| member.access_token_id)
+        .collect();
+    refresh_token::Entity::update_many()
+        .set(refresh_token::ActiveModel {
+            revoked_at: Set(Some(now)),
+            ..Default::default()
+        })
+        .filter(refresh_token::Column::Id.is_in(refresh_ids.clone()))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(transaction)
+        .await?;
+    access_token::Entity::update_many()
+        .set(access_token::ActiveModel {
+            revoked_at: Set(Some(now)),
+            ..Default::default()
+        })
+        .filter(access_token::Column::TenantId.eq(tenant_id))
+        .filter(access_token::Column::RevokedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(access_token::Column::Id.is_in(access_ids))
+                .add(access_token::Column::SourceRefreshTokenId.is_in(refresh_ids)),
+        )
+        .exec(transaction)
+        .await?;
+    Ok(())
 }
 
 /// Inserts the pair on `db` (a transaction in [`issue`]).

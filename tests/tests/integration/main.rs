@@ -4,5 +4,6 @@
 mod cli;
 mod health;
 mod migrations;
+mod oauth;
 mod routing;
 mod token_store;

@@ -47,6 +47,8 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
         Some(NewRefreshToken {
             token_checksum: checksum(&refresh_token),
             family_id: uuid::Uuid::new_v4().to_string(),
+            scope: "read write".to_owned(),
+            expires_at: None,
         }),
     )
     .await
@@ -74,6 +76,8 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
         Some(NewRefreshToken {
             token_checksum: checksum(&refresh_token),
             family_id: uuid::Uuid::new_v4().to_string(),
+            scope: "read write".to_owned(),
+            expires_at: None,
         }),
     )
     .await;
