@@ -53,6 +53,13 @@ impl MigrationTrait for Migration {
                 &["authorization_code_id"],
             ))
             .await?;
+        manager
+            .create_index(index_per_tenant(
+                "access_tokens",
+                "source",
+                &["source_refresh_token_id"],
+            ))
+            .await?;
 
         manager
             .create_table(

@@ -17,8 +17,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use entity::{access_token, authorization_code, device_grant, id_token, refresh_token};
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
 
 use crate::db::Databases;
@@ -112,12 +114,17 @@ async fn clear_tenant(
         )
         .await?;
     }
+    // NOT EXISTS over the indexed back reference, not NOT IN: PostgreSQL turns it into
+    // an anti-join however many rows the subquery has.
+    let live_refresh = Alias::new("live_refresh");
     let still_referenced = Query::select()
-        .column(refresh_token::Column::AccessTokenId)
-        .from(refresh_token::Entity)
-        .and_where(refresh_token::Column::TenantId.eq(id))
-        .and_where(refresh_token::Column::RevokedAt.is_null())
-        .and_where(refresh_token::Column::AccessTokenId.is_not_null())
+        .expr(Expr::val(1))
+        .from_as(refresh_token::Entity, live_refresh.clone())
+        .and_where(
+            Expr::col((live_refresh.clone(), refresh_token::Column::AccessTokenId))
+                .equals((access_token::Entity, access_token::Column::Id)),
+        )
+        .and_where(Expr::col((live_refresh, refresh_token::Column::RevokedAt)).is_null())
         .to_owned();
     report.access_tokens += batch_delete::<access_token::Entity>(
         db,
@@ -129,15 +136,18 @@ async fn clear_tenant(
                     .add(access_token::Column::ExpiresAt.lt(now))
                     .add(access_token::Column::RevokedAt.is_not_null()),
             )
-            .add(access_token::Column::Id.not_in_subquery(still_referenced)),
+            .add(Expr::exists(still_referenced).not()),
         batch,
     )
     .await?;
+    let using_access = Alias::new("using_access");
     let id_token_in_use = Query::select()
-        .column(access_token::Column::IdTokenId)
-        .from(access_token::Entity)
-        .and_where(access_token::Column::TenantId.eq(id))
-        .and_where(access_token::Column::IdTokenId.is_not_null())
+        .expr(Expr::val(1))
+        .from_as(access_token::Entity, using_access.clone())
+        .and_where(
+            Expr::col((using_access, access_token::Column::IdTokenId))
+                .equals((id_token::Entity, id_token::Column::Id)),
+        )
         .to_owned();
     report.id_tokens += batch_delete::<id_token::Entity>(
         db,
@@ -145,7 +155,7 @@ async fn clear_tenant(
         Condition::all()
             .add(id_token::Column::TenantId.eq(id))
             .add(id_token::Column::ExpiresAt.lt(now))
-            .add(id_token::Column::Id.not_in_subquery(id_token_in_use)),
+            .add(Expr::exists(id_token_in_use).not()),
         batch,
     )
     .await?;
@@ -158,6 +168,22 @@ async fn clear_tenant(
         batch,
     )
     .await?;
+    // A rotated token's sealed successor is only needed during the grace period.
+    let grace =
+        i64::try_from(tenant.settings.refresh_token_grace_period_secs).unwrap_or(i64::MAX / 2);
+    let grace_over = now
+        .checked_sub(time::Duration::seconds(grace))
+        .unwrap_or(entity::Timestamp::MIN);
+    refresh_token::Entity::update_many()
+        .set(refresh_token::ActiveModel {
+            successor_sealed: sea_orm::ActiveValue::Set(None),
+            ..Default::default()
+        })
+        .filter(refresh_token::Column::TenantId.eq(id))
+        .filter(refresh_token::Column::SuccessorSealed.is_not_null())
+        .filter(refresh_token::Column::RevokedAt.lt(grace_over))
+        .exec(db)
+        .await?;
     report.device_grants += batch_delete::<device_grant::Entity>(
         db,
         device_grant::Column::Id,
@@ -170,7 +196,9 @@ async fn clear_tenant(
     Ok(())
 }
 
-/// Deletes rows matching `condition`, `batch` at a time; returns how many.
+/// Deletes rows matching `condition`, `batch` at a time, walking the primary key
+/// (`id > last … ORDER BY id LIMIT batch`) so no batch rescans what was already
+/// passed; returns how many.
 async fn batch_delete<E>(
     db: &impl ConnectionTrait,
     id: E::Column,
@@ -182,18 +210,22 @@ where
     E::Column: ColumnTrait,
 {
     let mut removed = 0;
+    let mut after = i64::MIN;
     loop {
         let ids: Vec<i64> = E::find()
             .select_only()
             .column(id)
             .filter(condition.clone())
+            .filter(id.gt(after))
+            .order_by_asc(id)
             .limit(batch)
             .into_tuple()
             .all(db)
             .await?;
-        if ids.is_empty() {
+        let Some(&last) = ids.last() else {
             break;
-        }
+        };
+        after = last;
         let count = ids.len() as u64;
         removed += E::delete_many()
             .filter(id.is_in(ids))

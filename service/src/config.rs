@@ -47,6 +47,9 @@ pub struct Config {
     /// Optional Redis, shared by all nodes.
     pub redis: Option<RedisConfig>,
     /// OAuth defaults for every tenant (`[tenants.X.oauth]` overrides single keys).
+    /// Not part of the serialized defaults: figment would merge a configured
+    /// `scopes` table into the built-in catalogue instead of replacing it.
+    #[serde(default, skip_serializing)]
     pub oauth: OAuthSettings,
 }
 
@@ -553,6 +556,18 @@ mod tests {
             .to_string();
         assert!(error.contains("tenants.acme.oauth"), "{error}");
         assert!(error.contains("rotate_refresh_token"), "{error}");
+        // A scope catalogue replaces the built-in one, in [oauth] and per tenant.
+        let config = Config::from_toml(
+            "[oauth.scopes]\nprofile = \"Profile\"\n[oauth]\ndefault_scopes = [\"profile\"]\n\
+             [tenants.acme.oauth]\nscopes = { orders = \"Orders\" }\ndefault_scopes = []\n",
+        )
+        .unwrap();
+        assert_eq!(config.oauth.scopes.keys().collect::<Vec<_>>(), ["profile"]);
+        let acme = config
+            .settings_book()
+            .unwrap()
+            .for_tenant(&TenantSlug::new("acme").unwrap());
+        assert_eq!(acme.scopes.keys().collect::<Vec<_>>(), ["orders"]);
         let error = Config::from_toml("[oauth]\ndefault_scopes = [\"admin\"]\n")
             .unwrap_err()
             .to_string();

@@ -59,7 +59,7 @@ impl Databases {
                         .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                         // FULL: a revocation that answered 200 survives a power loss.
                         .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
-                                                .busy_timeout(Duration::from_secs(10))
+                        .busy_timeout(Duration::from_secs(10))
                 })
                 .map_sqlx_mysql_pool_opts(|options| {
                     // READ COMMITTED, PostgreSQL's default: no gap locks, so concurrent

@@ -194,6 +194,9 @@ impl Application {
                 databases: Arc::new(connected.databases),
                 tenants: Arc::new(tenants),
                 redis,
+                slow_hashes: Arc::new(tokio::sync::Semaphore::new(
+                    2 * std::thread::available_parallelism().map_or(2, usize::from),
+                )),
             },
         })
     }

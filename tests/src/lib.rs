@@ -426,14 +426,21 @@ impl TestApp {
         if let Some(client) = basic {
             request = request.header(
                 "authorization",
-                basic_header(&client.client_id, client.client_secret.as_deref().unwrap_or("")),
+                basic_header(
+                    &client.client_id,
+                    client.client_secret.as_deref().unwrap_or(""),
+                ),
             );
         }
         self.send_form(request, params).await
     }
 
     /// Sends `params` as a form body on an already prepared request.
-    pub async fn send_form(&self, request: reqwest::RequestBuilder, params: &[(&str, &str)]) -> Answer {
+    pub async fn send_form(
+        &self,
+        request: reqwest::RequestBuilder,
+        params: &[(&str, &str)],
+    ) -> Answer {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(params)
             .finish();
@@ -476,10 +483,14 @@ impl Answer {
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
 pub fn basic_header(client_id: &str, secret: &str) -> String {
     use base64::Engine;
-    let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    let encode =
+        |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
     format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", encode(client_id), encode(secret)))
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            encode(client_id),
+            encode(secret)
+        ))
     )
 }

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use entity::{access_token, refresh_token};
+use entity::{access_token, application, refresh_token};
 use router_policies::{EntityGroup, Role};
 use serde::Serialize;
 
@@ -82,7 +82,7 @@ pub async fn introspect(
             }
         }
         let token = form.require("token")?;
-        inspect(&state, &tenant, token).await
+        inspect(&state, &tenant, token, application.as_ref()).await
     }
     .await;
     let response = match result {
@@ -103,7 +103,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 async fn authorize_bearer(state: &AppState, tenant: &Tenant, bearer: &str) -> Result<(), ApiError> {
     let pool = tokens::token_pool(&state.databases, tenant)?;
     let token = tokens::find_access_token(pool, tenant.id, &checksum(bearer)).await?;
-    let Some(token) = token.filter(|token| is_live_access(token)) else {
+    let Some(token) = token.filter(is_live_access) else {
         return Err(ApiError::invalid_token());
     };
     if !Scopes::from_stored(&token.scope).contains(INTROSPECTION_SCOPE) {
@@ -124,46 +124,72 @@ fn is_live_refresh(token: &refresh_token::Model, tenant: &Tenant) -> bool {
     token.revoked_at.is_none() && token.expires_at.is_none_or(|expires| expires > now) && idle_ok
 }
 
-/// Looks the token up among access tokens, then refresh tokens (`token_type_hint` is
-/// not needed: checksums are unique per kind), and describes it when active.
+/// Looks the token up — access tokens first unless its prefix says refresh token
+/// (`token_type_hint` is not needed: the prefix is authoritative for tokens Tessera
+/// minted, and both tables are tried for others) — and describes it when active.
+/// Refresh tokens are described only to the client that holds them (RFC 7662 §4).
+/// `caller` is the authenticated client, `None` for a bearer caller.
 pub async fn inspect(
     state: &AppState,
     tenant: &Tenant,
     token: &str,
+    caller: Option<&application::Model>,
 ) -> Result<Introspection, ApiError> {
     let pool = tokens::token_pool(&state.databases, tenant)?;
     let checksum = checksum(token);
-    let (application_id, user_id, scope, token_type, exp, iat) =
-        match tokens::find_access_token(pool, tenant.id, &checksum).await? {
-            Some(access) if is_live_access(&access) => (
-                access.application_id,
-                access.user_id,
-                access.scope,
-                "Bearer",
-                Some(unix_seconds(access.expires_at)),
-                unix_seconds(access.created_at),
-            ),
-            Some(_) => return Ok(Introspection::default()),
-            None => match tokens::find_refresh_token(pool, tenant.id, &checksum).await? {
-                Some(refresh) if is_live_refresh(&refresh, tenant) => (
-                    refresh.application_id,
-                    refresh.user_id,
-                    refresh.scope,
-                    "refresh_token",
-                    refresh.expires_at.map(unix_seconds),
-                    unix_seconds(refresh.created_at),
-                ),
-                _ => return Ok(Introspection::default()),
-            },
+    let refresh_first = token.starts_with(crate::secrets::prefix::REFRESH_TOKEN);
+    let mut found = None;
+    for look_in_refresh in [refresh_first, !refresh_first] {
+        found = if look_in_refresh {
+            tokens::find_refresh_token(pool, tenant.id, &checksum)
+                .await?
+                .map(Found::Refresh)
+        } else {
+            tokens::find_access_token(pool, tenant.id, &checksum)
+                .await?
+                .map(Found::Access)
         };
-    let applications_pool =
-        tenant
-            .routes
-            .connection(&state.databases, EntityGroup::Applications, Role::Read)?;
-    let Some(application) =
-        applications::find_by_id(applications_pool, tenant.id, application_id).await?
-    else {
-        return Ok(Introspection::default());
+        if found.is_some() {
+            break;
+        }
+    }
+    let (application_id, user_id, scope, token_type, exp, iat) = match found {
+        Some(Found::Access(access)) if is_live_access(&access) => (
+            access.application_id,
+            access.user_id,
+            access.scope,
+            "Bearer",
+            Some(unix_seconds(access.expires_at)),
+            unix_seconds(access.created_at),
+        ),
+        Some(Found::Refresh(refresh))
+            if is_live_refresh(&refresh, tenant)
+                && caller.is_some_and(|caller| caller.id == refresh.application_id) =>
+        {
+            (
+                refresh.application_id,
+                refresh.user_id,
+                refresh.scope,
+                "refresh_token",
+                refresh.expires_at.map(unix_seconds),
+                unix_seconds(refresh.created_at),
+            )
+        }
+        _ => return Ok(Introspection::default()),
+    };
+    let client_id = match caller.filter(|caller| caller.id == application_id) {
+        Some(caller) => caller.client_id.clone(),
+        None => {
+            let applications_pool = tenant.routes.connection(
+                &state.databases,
+                EntityGroup::Applications,
+                Role::Read,
+            )?;
+            match applications::find_by_id(applications_pool, tenant.id, application_id).await? {
+                Some(application) => application.client_id,
+                None => return Ok(Introspection::default()),
+            }
+        }
     };
     let (username, sub) = match user_id {
         Some(user_id) => {
@@ -176,12 +202,12 @@ pub async fn inspect(
                 _ => return Ok(Introspection::default()),
             }
         }
-        None => (None, application.client_id.clone()),
+        None => (None, client_id.clone()),
     };
     Ok(Introspection {
         active: true,
         scope: Some(scope),
-        client_id: Some(application.client_id),
+        client_id: Some(client_id),
         username,
         sub: Some(sub),
         token_type: Some(token_type),
@@ -189,4 +215,9 @@ pub async fn inspect(
         iat: Some(iat),
         iss: Some(state.config.issuer(&tenant.slug)),
     })
+}
+
+enum Found {
+    Access(access_token::Model),
+    Refresh(refresh_token::Model),
 }

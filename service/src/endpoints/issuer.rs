@@ -46,3 +46,16 @@ pub async fn unknown_endpoint(
         Err(error) => error,
     }
 }
+
+/// A method the endpoint does not serve (`GET /t/{tenant}/token`): 404 for an unknown
+/// tenant, else 405 with a JSON body.
+pub async fn wrong_method(State(state): State<AppState>, Path(slug): Path<String>) -> ApiError {
+    match resolve_tenant(&state, &slug).await {
+        Ok(_) => ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "this endpoint accepts POST only",
+        ),
+        Err(error) => error,
+    }
+}

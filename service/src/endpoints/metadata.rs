@@ -5,6 +5,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::header;
 use serde_json::{Value, json};
 
 use crate::endpoints::AppState;
@@ -18,26 +19,31 @@ const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "n
 pub async fn metadata(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<([(header::HeaderName, &'static str); 1], Json<Value>), ApiError> {
     let tenant = resolve_tenant(&state, &slug).await?;
     let issuer = state.config.issuer(&tenant.slug);
     let mut grant_types = vec!["client_credentials", "refresh_token"];
     if tenant.settings.allow_password_grant {
         grant_types.push("password");
     }
-    Ok(Json(json!({
-        "issuer": issuer,
-        "token_endpoint": format!("{issuer}/token"),
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
-        "revocation_endpoint": format!("{issuer}/revoke"),
-        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
-        "introspection_endpoint": format!("{issuer}/introspect"),
-        // Public clients cannot introspect; bearer tokens with the introspection
-        // scope can (RFC 7662 §2.1), which has no registered method name.
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "grant_types_supported": grant_types,
-        // No authorization endpoint yet: no response type is supported.
-        "response_types_supported": [],
-        "scopes_supported": tenant.settings.scopes.keys().collect::<Vec<_>>(),
-    })))
+    // A public document: any browser origin may read it.
+    let cors = [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
+    Ok((
+        cors,
+        Json(json!({
+            "issuer": issuer,
+            "token_endpoint": format!("{issuer}/token"),
+            "token_endpoint_auth_methods_supported": AUTH_METHODS,
+            "revocation_endpoint": format!("{issuer}/revoke"),
+            "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+            "introspection_endpoint": format!("{issuer}/introspect"),
+            // Public clients cannot introspect; bearer tokens with the introspection
+            // scope can (RFC 7662 §2.1), which has no registered method name.
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "grant_types_supported": grant_types,
+            // No authorization endpoint yet: no response type is supported.
+            "response_types_supported": [],
+                    "scopes_supported": tenant.settings.scopes.keys().collect::<Vec<_>>(),
+        })),
+    ))
 }

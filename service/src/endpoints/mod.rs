@@ -37,6 +37,26 @@ pub struct AppState {
     pub tenants: Arc<Tenants>,
     /// Redis, when configured.
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// Bounds concurrent slow-KDF work (argon2id, PBKDF2: ~19 MiB and ~50 ms each) so a
+    /// flood of password attempts queues instead of exhausting memory and threads.
+    pub slow_hashes: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// Runs a slow hash on a blocking thread, at most [`AppState::slow_hashes`] at once.
+    pub async fn slow_hash<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, crate::error::Error> {
+        let _permit = self
+            .slow_hashes
+            .acquire()
+            .await
+            .map_err(|error| crate::error::Error::Hashing(format!("hash queue: {error}")))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|error| crate::error::Error::Hashing(format!("hash task: {error}")))
+    }
 }
 
 /// The span of one request: method and path only. The query string is left out, as
@@ -57,15 +77,21 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{tenant}", get(issuer::describe))
         .route(
             "/t/{tenant}/token",
-            post(token::token).options(cors::preflight),
+            post(token::token)
+                .options(cors::preflight)
+                .fallback(issuer::wrong_method),
         )
         .route(
             "/t/{tenant}/revoke",
-            post(revoke::revoke).options(cors::preflight),
+            post(revoke::revoke)
+                .options(cors::preflight)
+                .fallback(issuer::wrong_method),
         )
         .route(
             "/t/{tenant}/introspect",
-            post(introspect::introspect).options(cors::preflight),
+            post(introspect::introspect)
+                .options(cors::preflight)
+                .fallback(issuer::wrong_method),
         )
         .route(
             "/t/{tenant}/.well-known/oauth-authorization-server",

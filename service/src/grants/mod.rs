@@ -48,8 +48,17 @@ impl TokenRequest {
     /// Decodes the grant from the form. A missing `grant_type` is `invalid_request`; one
     /// this server does not implement is `unsupported_grant_type` (RFC 6749 §5.2).
     pub fn from_form(form: &Form) -> Result<Self, ApiError> {
+        let grant_type = form.require("grant_type")?;
+        if !matches!(
+            grant_type,
+            "client_credentials" | "password" | "refresh_token"
+        ) {
+            return Err(ApiError::unsupported_grant_type(format!(
+                "grant_type {grant_type:?} is not supported"
+            )));
+        }
         let scope = form.get("scope").map(Scopes::parse).transpose()?;
-        match form.require("grant_type")? {
+        match grant_type {
             "client_credentials" => Ok(TokenRequest::ClientCredentials { scope }),
             "password" => Ok(TokenRequest::Password {
                 username: form.require("username")?.to_owned(),
@@ -140,33 +149,50 @@ pub(crate) async fn mint(
     };
     let issued_at = now();
     let scope = scopes.to_string();
-    let issued = tokens::issue(
-        &state.databases,
-        tenant,
-        NewAccessToken {
-            token_checksum: checksum(&access_token),
-            application_id: client.application.id,
-            user_id,
-            scope: scope.clone(),
-            expires_at: plus_seconds(issued_at, settings.access_token_lifetime_secs),
-            source_refresh_token_id: None,
-            authorization_code_id: None,
-        },
-        refresh_token.as_ref().map(|token| NewRefreshToken {
-            token_checksum: checksum(token),
-            family_id: uuid::Uuid::new_v4().to_string(),
-            scope: scope.clone(),
-            expires_at: settings
-                .refresh_token_lifetime_secs
-                .map(|lifetime| plus_seconds(issued_at, lifetime)),
-        }),
-    )
-    .await?;
+    let expires_at = plus_seconds(issued_at, settings.access_token_lifetime_secs);
+    let access = NewAccessToken {
+        token_checksum: checksum(&access_token),
+        application_id: client.application.id,
+        user_id,
+        scope: scope.clone(),
+        expires_at,
+        source_refresh_token_id: None,
+        authorization_code_id: None,
+    };
+    match &refresh_token {
+        None => tokens::issue_access_only(&state.databases, tenant, access).await?,
+        Some(token) => {
+            tokens::issue(
+                &state.databases,
+                tenant,
+                access,
+                Some(NewRefreshToken {
+                    token_checksum: checksum(token),
+                    family_id: uuid::Uuid::new_v4().to_string(),
+                    scope: scope.clone(),
+                    expires_at: refresh_expiry(settings, issued_at),
+                }),
+            )
+            .await?;
+        }
+    }
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: seconds_until(issued.access.expires_at),
+        expires_in: seconds_until(expires_at),
         refresh_token,
         scope,
     })
+}
+
+/// When a refresh token issued at `issued_at` expires: `refresh_token_lifetime_secs`
+/// after its issue, renewed with every rotation (a sliding window, like DOT's
+/// `REFRESH_TOKEN_EXPIRE_SECONDS` counted from the last access token).
+pub(crate) fn refresh_expiry(
+    settings: &crate::oauth::settings::OAuthSettings,
+    issued_at: entity::Timestamp,
+) -> Option<entity::Timestamp> {
+    settings
+        .refresh_token_lifetime_secs
+        .map(|lifetime| plus_seconds(issued_at, lifetime))
 }

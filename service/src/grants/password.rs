@@ -5,7 +5,6 @@ use router_policies::{EntityGroup, Role};
 
 use crate::endpoints::AppState;
 use crate::endpoints::error::ApiError;
-use crate::error::Error;
 use crate::grants::{TokenResponse, mint};
 use crate::oauth::client_auth::Client;
 use crate::oauth::scope::Scopes;
@@ -35,6 +34,11 @@ pub async fn grant(
     }
     let allowed = Scopes::from_stored(&client.application.allowed_scopes);
     let scopes = Scopes::grant(requested, &tenant.settings, &allowed)?;
+    if username.len() > 150 || username.chars().any(char::is_control) {
+        return Err(ApiError::invalid_grant(
+            "invalid resource owner credentials",
+        ));
+    }
     let users_pool = tenant
         .routes
         .connection(&state.databases, EntityGroup::Users, Role::Read)?;
@@ -43,10 +47,9 @@ pub async fn grant(
         .as_ref()
         .map(|user| user.password_hash.clone())
         .unwrap_or_else(|| DUMMY_PASSWORD_HASH.to_owned());
-    let matches =
-        tokio::task::spawn_blocking(move || secrets::verify_password(&stored_hash, &password))
-            .await
-            .map_err(|error| Error::Hashing(format!("password check: {error}")))?;
+    let matches = state
+        .slow_hash(move || secrets::verify_password(&stored_hash, &password))
+        .await?;
     let user = match user {
         Some(user) if matches && user.is_active => user,
         _ => {

@@ -122,8 +122,7 @@ pub async fn grant(
         token_checksum: checksum(&refresh_token),
         family_id: row.family_id.clone(),
         scope: row.scope.clone(),
-        // The family keeps the absolute lifetime of the original grant.
-        expires_at: row.expires_at,
+        expires_at: crate::grants::refresh_expiry(settings, now),
     };
     match tokens::rotate(&state.databases, tenant, &row, access, refresh, sealed).await? {
         Rotation::Rotated(issued) => Ok(TokenResponse {
@@ -133,7 +132,23 @@ pub async fn grant(
             refresh_token: Some(refresh_token),
             scope,
         }),
-        // A concurrent request rotated it first: that one wins.
+        // A concurrent request rotated it first and won. With a grace period this
+        // request is a retry like any other and gets the same pair; without one it is
+        // refused, without revoking the family (it raced, it did not replay).
+        Rotation::AlreadyUsed if settings.refresh_token_grace_period_secs > 0 => {
+            let pool = tokens::token_pool(&state.databases, tenant)?;
+            match tokens::find_refresh_token(pool, tenant.id, &row.token_checksum).await? {
+                Some(current) => match current.revoked_at {
+                    Some(revoked_at) => {
+                        replayed(state, tenant, &current, presented, revoked_at).await
+                    }
+                    None => Err(ApiError::invalid_grant(
+                        "the refresh token was already used",
+                    )),
+                },
+                None => Err(ApiError::invalid_grant("unknown refresh token")),
+            }
+        }
         Rotation::AlreadyUsed => Err(ApiError::invalid_grant(
             "the refresh token was already used",
         )),

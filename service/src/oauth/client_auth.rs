@@ -44,7 +44,7 @@ impl Client {
         self.application
             .grant_types
             .split(',')
-            .any(|name| name == grant.as_str())
+            .any(|name| name.trim() == grant.as_str())
     }
 }
 
@@ -75,14 +75,20 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, Ap
     let (id, secret) = decoded
         .split_once(':')
         .ok_or_else(ApiError::invalid_client)?;
-    Ok(Some((form_decode(id), form_decode(secret))))
+    match (form_decode(id), form_decode(secret)) {
+        (Some(id), Some(secret)) => Ok(Some((id, secret))),
+        _ => Err(ApiError::invalid_client()),
+    }
 }
 
-fn form_decode(value: &str) -> String {
-    url::form_urlencoded::parse(format!("x={value}").as_bytes())
-        .next()
-        .map(|(_, decoded)| decoded.into_owned())
-        .unwrap_or_default()
+/// `application/x-www-form-urlencoded` decoding of one value (`+` is a space); `None`
+/// when the result is not UTF-8.
+fn form_decode(value: &str) -> Option<String> {
+    let spaced = value.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 /// Which credentials the request carries; more than one method is refused
@@ -95,10 +101,16 @@ fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, ApiError> {
             if body_secret.is_some() || body_id.is_some_and(|body_id| body_id != id) {
                 return Err(ApiError::invalid_client());
             }
+            // An empty password is no secret: a public client may name itself this way.
+            let (secret, method) = if secret.is_empty() {
+                (None, AuthMethod::None)
+            } else {
+                (Some(secret), AuthMethod::ClientSecretBasic)
+            };
             Ok(Presented {
                 client_id: id,
-                secret: Some(secret),
-                method: AuthMethod::ClientSecretBasic,
+                secret,
+                method,
             })
         }
         None => match (body_id, body_secret) {
@@ -127,6 +139,11 @@ pub async fn authenticate(
     form: &Form,
 ) -> Result<Client, ApiError> {
     let presented = presented(headers, form)?;
+    // Refuse malformed ids before they reach a query (a NUL byte is an error in
+    // PostgreSQL text, not a miss).
+    if applications::check_client_id(&presented.client_id).is_err() {
+        return Err(ApiError::invalid_client());
+    }
     let applications_pool =
         tenant
             .routes
@@ -150,7 +167,7 @@ pub async fn authenticate(
             method: AuthMethod::None,
         }),
         (ClientType::Confidential, Some(secret)) => {
-            match check_secret(&application, secret).await? {
+            match check_secret(state, &application, secret).await? {
                 SecretMatch::No => Err(ApiError::invalid_client()),
                 SecretMatch::Yes => Ok(Client {
                     application,
@@ -174,6 +191,7 @@ const DUMMY_HASH: &str =
     "hmac-sha256$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 async fn check_secret(
+    state: &AppState,
     application: &application::Model,
     secret: &str,
 ) -> Result<SecretMatch, Error> {
@@ -185,11 +203,9 @@ async fn check_secret(
         ));
     }
     let secret = secret.to_owned();
-    tokio::task::spawn_blocking(move || {
-        secrets::verify_stored_client_secret(&stored, hashed, &secret)
-    })
-    .await
-    .map_err(|error| Error::Hashing(format!("verification task: {error}")))
+    state
+        .slow_hash(move || secrets::verify_stored_client_secret(&stored, hashed, &secret))
+        .await
 }
 
 /// Replaces a slow imported hash after a successful check. Failing to upgrade is
@@ -200,7 +216,12 @@ async fn upgrade_secret(
     application: &application::Model,
     secret: &str,
 ) {
-    let upgraded = match secrets::upgraded_hash(secret) {
+    let presented = secret.to_owned();
+    let upgraded = match state
+        .slow_hash(move || secrets::upgraded_hash(&presented))
+        .await
+        .and_then(|hash| hash)
+    {
         Ok(upgraded) => upgraded,
         Err(error) => {
             tracing::warn!(tenant = %tenant.slug, client_id = %application.client_id, %error, "secret upgrade failed");

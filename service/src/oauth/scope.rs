@@ -44,14 +44,19 @@ impl Scopes {
 
     /// The scopes a client gets: those requested (or the tenant's defaults), which must
     /// all be in the tenant's catalogue and among the client's allowed scopes (empty
-    /// allowed list: the whole catalogue). RFC 6749 §3.3.
+    /// allowed list: the whole catalogue, except `introspection`, which a client gets
+    /// only when it lists it). An empty result is `invalid_scope`. RFC 6749 §3.3.
     pub fn grant(
         requested: Option<Scopes>,
         settings: &OAuthSettings,
         allowed: &Scopes,
     ) -> Result<Scopes, ApiError> {
         let in_catalogue = |scope: &String| settings.scopes.contains_key(scope);
-        let permitted = |scope: &String| allowed.is_empty() || allowed.contains(scope);
+        let permitted = |scope: &String| {
+            allowed.contains(scope)
+                || (allowed.is_empty()
+                    && scope != crate::endpoints::introspect::INTROSPECTION_SCOPE)
+        };
         match requested {
             Some(requested) if !requested.is_empty() => {
                 if let Some(scope) = requested.0.iter().find(|scope| !in_catalogue(scope)) {
@@ -64,14 +69,20 @@ impl Scopes {
                 }
                 Ok(requested)
             }
-            _ => Ok(Scopes(
-                settings
+            _ => {
+                let defaults: BTreeSet<String> = settings
                     .default_scopes
                     .iter()
                     .filter(|scope| permitted(scope))
                     .cloned()
-                    .collect(),
-            )),
+                    .collect();
+                if defaults.is_empty() {
+                    return Err(ApiError::invalid_scope(
+                        "no default scope is allowed for this client: request a scope",
+                    ));
+                }
+                Ok(Scopes(defaults))
+            }
         }
     }
 }

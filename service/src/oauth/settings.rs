@@ -8,8 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use figment::Figment;
-use figment::providers::Serialized;
 use router_policies::TenantSlug;
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +47,10 @@ impl Default for OAuthSettings {
         let scopes = [
             ("read", "Read your data"),
             ("write", "Change your data"),
-            ("introspection", "Introspect tokens (RFC 7662)"),
+            (
+                "introspection",
+                "Introspect tokens (RFC 7662); granted only to clients that list it",
+            ),
         ]
         .into_iter()
         .map(|(name, description)| (name.to_owned(), description.to_owned()))
@@ -105,6 +106,22 @@ impl OAuthSettings {
     }
 }
 
+/// `default` with each key of `overrides` replaced whole (a `scopes` override replaces
+/// the catalogue; it is not merged into it).
+fn override_keys(
+    default: &OAuthSettings,
+    overrides: &figment::value::Dict,
+) -> Result<OAuthSettings, String> {
+    let mut merged = serde_json::to_value(default).map_err(|error| error.to_string())?;
+    let overrides = serde_json::to_value(overrides).map_err(|error| error.to_string())?;
+    if let (Some(merged), Some(overrides)) = (merged.as_object_mut(), overrides.as_object()) {
+        for (key, value) in overrides {
+            merged.insert(key.clone(), value.clone());
+        }
+    }
+    serde_json::from_value(merged).map_err(|error| error.to_string())
+}
+
 /// Settings of every tenant: the defaults plus per-tenant overrides, resolved once.
 #[derive(Clone, Debug, Default)]
 pub struct SettingsBook {
@@ -125,9 +142,7 @@ impl SettingsBook {
                 continue;
             }
             let key = format!("tenants.{slug}.oauth");
-            let merged: OAuthSettings = Figment::from(Serialized::defaults(default))
-                .merge(Serialized::defaults(dict))
-                .extract()
+            let merged = override_keys(default, dict)
                 .map_err(|error| Error::Config(format!("{key}: {error}")))?;
             merged.check(&key).map_err(Error::Config)?;
             per_tenant.insert(slug.clone(), Arc::new(merged));

@@ -87,8 +87,44 @@ pub async fn issue(
     access: NewAccessToken,
     refresh: Option<NewRefreshToken>,
 ) -> Result<IssuedTokens, Error> {
-            let pool = token_pool(databases, tenant)?;
+    let pool = token_pool(databases, tenant)?;
     with_retry!(issue_once(pool, tenant.id, access.clone(), refresh.clone()).await)
+}
+
+/// Stores a lone access token (client credentials, or a grant without refresh token):
+/// one `INSERT` in autocommit — a single statement needs no explicit transaction, and
+/// nothing is read back (one round trip on every backend).
+pub async fn issue_access_only(
+    databases: &Databases,
+    tenant: &Tenant,
+    access: NewAccessToken,
+) -> Result<(), Error> {
+    let pool = token_pool(databases, tenant)?;
+    access_token::Entity::insert(access_row(tenant.id, access, now()))
+        .exec_without_returning(pool)
+        .await?;
+    Ok(())
+}
+
+fn access_row(
+    tenant_id: i64,
+    access: NewAccessToken,
+    created: entity::Timestamp,
+) -> access_token::ActiveModel {
+    access_token::ActiveModel {
+        tenant_id: Set(tenant_id),
+        token_checksum: Set(access.token_checksum),
+        application_id: Set(access.application_id),
+        user_id: Set(access.user_id),
+        scope: Set(access.scope),
+        source_refresh_token_id: Set(access.source_refresh_token_id),
+        id_token_id: Set(None),
+        authorization_code_id: Set(access.authorization_code_id),
+        expires_at: Set(access.expires_at),
+        revoked_at: Set(None),
+        created_at: Set(created),
+        ..Default::default()
+    }
 }
 
 async fn issue_once(
@@ -156,7 +192,7 @@ async fn finish<T>(transaction: DatabaseTransaction, result: Result<T, Error>) -
 #[derive(Clone, Debug)]
 pub enum Rotation {
     /// The old token is revoked and the new pair stored, in one transaction.
-    Rotated(IssuedTokens),
+    Rotated(Box<IssuedTokens>),
     /// Another request rotated or revoked the old token first.
     AlreadyUsed,
 }
@@ -175,7 +211,7 @@ pub async fn rotate(
     refresh: NewRefreshToken,
     sealed: Option<String>,
 ) -> Result<Rotation, Error> {
-            let pool = token_pool(databases, tenant)?;
+    let pool = token_pool(databases, tenant)?;
     with_retry!({
         let transaction = begin_write(pool).await?;
         let result = rotate_in(
@@ -200,7 +236,7 @@ async fn rotate_in(
     sealed: Option<String>,
 ) -> Result<Rotation, Error> {
     {
-        let Some(_live) = lock_live_refresh_token(transaction, tenant.id, old.id).await? else {
+        let Some(live) = lock_live_refresh_token(transaction, tenant.id, old.id).await? else {
             return Ok(Rotation::AlreadyUsed);
         };
         let now = now();
@@ -211,15 +247,15 @@ async fn rotate_in(
                 successor_sealed: Set(sealed),
                 ..Default::default()
             })
-                        .filter(refresh_token::Column::Id.eq(old.id))
+            .filter(refresh_token::Column::Id.eq(old.id))
             .exec(transaction)
             .await?;
-        if let Some(access_id) = old.access_token_id {
+        if let Some(access_id) = live.access_token_id {
             revoke_access_by_id(transaction, tenant.id, access_id, now).await?;
         }
-        Ok(Rotation::Rotated(
+        Ok(Rotation::Rotated(Box::new(
             insert_pair(transaction, tenant.id, access, Some(refresh)).await?,
-        ))
+        )))
     }
 }
 
@@ -232,7 +268,7 @@ pub async fn refresh_in_place(
     old: &refresh_token::Model,
     access: NewAccessToken,
 ) -> Result<Option<access_token::Model>, Error> {
-            let pool = token_pool(databases, tenant)?;
+    let pool = token_pool(databases, tenant)?;
     with_retry!({
         let transaction = begin_write(pool).await?;
         let result = refresh_in_place_in(&transaction, tenant, old, access.clone()).await;
@@ -247,20 +283,22 @@ async fn refresh_in_place_in(
     access: NewAccessToken,
 ) -> Result<Option<access_token::Model>, Error> {
     {
-        if lock_live_refresh_token(transaction, tenant.id, old.id)
-            .await?
-            .is_none()
-        {
+        let Some(live) = lock_live_refresh_token(transaction, tenant.id, old.id).await? else {
             return Ok(None);
+        };
+        // As DOT does without rotation: the previous access token of this refresh
+        // token stops working.
+        if let Some(previous) = live.access_token_id {
+            revoke_access_by_id(transaction, tenant.id, previous, now()).await?;
         }
-                let issued = insert_pair(transaction, tenant.id, access, None).await?;
+        let issued = insert_pair(transaction, tenant.id, access, None).await?;
         refresh_token::Entity::update_many()
             .set(refresh_token::ActiveModel {
                 access_token_id: Set(Some(issued.access.id)),
                 last_used_at: Set(Some(now())),
                 ..Default::default()
             })
-                        .filter(refresh_token::Column::Id.eq(old.id))
+            .filter(refresh_token::Column::Id.eq(old.id))
             .exec(transaction)
             .await?;
         Ok(Some(issued.access))
@@ -321,7 +359,7 @@ pub async fn revoke_family(
     tenant: &Tenant,
     family_id: &str,
 ) -> Result<(), Error> {
-        let pool = token_pool(databases, tenant)?;
+    let pool = token_pool(databases, tenant)?;
     with_retry!({
         let transaction = begin_write(pool).await?;
         let result = revoke_family_in(&transaction, tenant.id, family_id).await;
@@ -335,29 +373,35 @@ async fn revoke_family_in(
     family_id: &str,
 ) -> Result<(), Error> {
     let now = now();
-    let members = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TenantId.eq(tenant_id))
-        .filter(refresh_token::Column::FamilyId.eq(family_id))
-        .lock_exclusive()
-        .all(transaction)
-        .await?;
-    if members.is_empty() {
+    let family = || {
+        refresh_token::Entity::find()
+            .filter(refresh_token::Column::TenantId.eq(tenant_id))
+            .filter(refresh_token::Column::FamilyId.eq(family_id))
+    };
+    // Lock the family first (a concurrent rotation holds one of these rows and waits
+    // or is waited for; nobody takes access-token locks first).
+    let locked = family().lock_exclusive().all(transaction).await?;
+    if locked.is_empty() {
         return Ok(());
     }
-    let refresh_ids: Vec<i64> = members.iter().map(|member| member.id).collect();
-    let access_ids: Vec<i64> = members
-        .iter()
-        .filter_map(|member| member.access_token_id)
-        .collect();
+    // New statements, so under READ COMMITTED they see a successor that a concurrent
+    // rotation committed while we waited for the lock.
     refresh_token::Entity::update_many()
         .set(refresh_token::ActiveModel {
             revoked_at: Set(Some(now)),
             ..Default::default()
         })
-        .filter(refresh_token::Column::Id.is_in(refresh_ids.clone()))
+        .filter(refresh_token::Column::TenantId.eq(tenant_id))
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(transaction)
         .await?;
+    let members = family().all(transaction).await?;
+    let refresh_ids: Vec<i64> = members.iter().map(|member| member.id).collect();
+    let access_ids: Vec<i64> = members
+        .iter()
+        .filter_map(|member| member.access_token_id)
+        .collect();
     access_token::Entity::update_many()
         .set(access_token::ActiveModel {
             revoked_at: Set(Some(now)),
@@ -383,22 +427,7 @@ pub async fn insert_pair(
     refresh: Option<NewRefreshToken>,
 ) -> Result<IssuedTokens, Error> {
     let created = now();
-    let access = access_token::ActiveModel {
-        tenant_id: Set(tenant_id),
-        token_checksum: Set(access.token_checksum),
-        application_id: Set(access.application_id),
-        user_id: Set(access.user_id),
-        scope: Set(access.scope),
-        source_refresh_token_id: Set(access.source_refresh_token_id),
-        id_token_id: Set(None),
-        authorization_code_id: Set(access.authorization_code_id),
-        expires_at: Set(access.expires_at),
-        revoked_at: Set(None),
-        created_at: Set(created),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    let access = access_row(tenant_id, access, created).insert(db).await?;
     let refresh = match refresh {
         Some(refresh) => Some(
             refresh_token::ActiveModel {
