@@ -36,6 +36,10 @@ pub struct Config {
     /// Tenant created on first start when the directory is empty and no tenant is
     /// declared below. Empty string: none.
     pub bootstrap_tenant: String,
+    /// How long a node reuses a client registration it read (0: always read). A
+    /// client changed elsewhere (new secret, fewer grant types) is seen by every node
+    /// within this time; token revocation is never cached.
+    pub client_cache_ttl_secs: u64,
     /// Logging.
     pub log: LogConfig,
     /// Named connection pools. Empty: one `default` pool on [`DEFAULT_DATABASE_URL`].
@@ -60,6 +64,7 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8080".to_owned(),
             migrate_on_start: None,
             bootstrap_tenant: "default".to_owned(),
+            client_cache_ttl_secs: 5,
             log: LogConfig::default(),
             databases: BTreeMap::new(),
             router: RouterConfig::default(),

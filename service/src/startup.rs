@@ -12,6 +12,7 @@ use crate::config::{Config, read_secret};
 use crate::db::{Databases, MigrationReport};
 use crate::endpoints::{self, AppState};
 use crate::error::Error;
+use crate::oauth::client_cache::ClientCache;
 use crate::routing::{router_from_config, tenant_entries, validate};
 use crate::tenancy::{self, Tenant, Tenants, load_directory, stored_placements};
 
@@ -180,6 +181,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, Error> {
         let connected = connect(config).await?;
         let tenants = connected.prepare().await?;
+        let client_cache_ttl = connected.config.client_cache_ttl_secs;
         let redis = match &connected.config.redis {
             Some(redis) => {
                 let url = read_secret("redis.url", redis.url.as_ref(), redis.url_file.as_ref())?;
@@ -194,6 +196,9 @@ impl Application {
                 databases: Arc::new(connected.databases),
                 tenants: Arc::new(tenants),
                 redis,
+                clients: Arc::new(ClientCache::new(std::time::Duration::from_secs(
+                    client_cache_ttl,
+                ))),
                 slow_hashes: Arc::new(tokio::sync::Semaphore::new(
                     2 * std::thread::available_parallelism().map_or(2, usize::from),
                 )),

@@ -82,14 +82,14 @@ pub async fn introspect(
             }
         }
         let token = form.require("token")?;
-        inspect(&state, &tenant, token, application.as_ref()).await
+        inspect(&state, &tenant, token, application.as_deref()).await
     }
     .await;
     let response = match result {
         Ok(answer) => (NO_STORE, Json(answer)).into_response(),
         Err(error) => error.into_response(),
     };
-    cors::apply(&state, &slug, &headers, application.as_ref(), response).await
+    cors::apply(&state, &slug, &headers, application.as_deref(), response).await
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {

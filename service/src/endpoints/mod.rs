@@ -37,6 +37,8 @@ pub struct AppState {
     pub tenants: Arc<Tenants>,
     /// Redis, when configured.
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// Recently read client registrations (hot-path client authentication).
+    pub clients: Arc<crate::oauth::client_cache::ClientCache>,
     /// Bounds concurrent slow-KDF work (argon2id, PBKDF2: ~19 MiB and ~50 ms each) so a
     /// flood of password attempts queues instead of exhausting memory and threads.
     pub slow_hashes: Arc<tokio::sync::Semaphore>,

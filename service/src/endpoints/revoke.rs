@@ -4,6 +4,8 @@
 //! refresh token revokes its whole grant: every refresh and access token of the
 //! family (§2.1). The 200 is sent only after the revocation committed.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -31,7 +33,7 @@ pub async fn revoke(
         let tenant = resolve_tenant(&state, &slug).await?;
         let form = Form::parse(&headers, &body)?;
         let client = authenticate(&state, &tenant, &headers, &form).await?;
-        application = Some(client.application.clone());
+        application = Some(Arc::clone(&client.application));
         let token = form.require("token")?;
         let pool = tokens::token_pool(&state.databases, &tenant)?;
         let checksum = checksum(token);
@@ -51,5 +53,5 @@ pub async fn revoke(
         Ok(()) => (StatusCode::OK, NO_STORE).into_response(),
         Err(error) => error.into_response(),
     };
-    cors::apply(&state, &slug, &headers, application.as_ref(), response).await
+    cors::apply(&state, &slug, &headers, application.as_deref(), response).await
 }

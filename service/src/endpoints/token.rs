@@ -1,6 +1,8 @@
 //! `POST /t/{tenant}/token` (RFC 6749 §3.2, §5): client authentication, then the grant.
 //! Responses carry `Cache-Control: no-store` and `Pragma: no-cache` (§5.1).
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -32,7 +34,7 @@ pub async fn token(
         let tenant = resolve_tenant(&state, &slug).await?;
         let form = Form::parse(&headers, &body)?;
         let client = authenticate(&state, &tenant, &headers, &form).await?;
-        application = Some(client.application.clone());
+        application = Some(Arc::clone(&client.application));
         let request = TokenRequest::from_form(&form)?;
         grants::handle(&state, &tenant, &client, request).await
     }
@@ -41,5 +43,5 @@ pub async fn token(
         Ok(tokens) => (NO_STORE, Json(tokens)).into_response(),
         Err(error) => error.into_response(),
     };
-    cors::apply(&state, &slug, &headers, application.as_ref(), response).await
+    cors::apply(&state, &slug, &headers, application.as_deref(), response).await
 }

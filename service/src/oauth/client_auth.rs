@@ -3,6 +3,8 @@
 //! clients. Every failure — unknown client, wrong secret, wrong or mixed method — is
 //! the same `401 invalid_client` (oxide-auth's rule): the answer never tells which.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -32,8 +34,8 @@ pub enum AuthMethod {
 /// An authenticated client.
 #[derive(Clone, Debug)]
 pub struct Client {
-    /// Its registration.
-    pub application: application::Model,
+    /// Its registration (shared with the client cache).
+    pub application: Arc<application::Model>,
     /// How it proved who it is.
     pub method: AuthMethod,
 }
@@ -144,12 +146,24 @@ pub async fn authenticate(
     if applications::check_client_id(&presented.client_id).is_err() {
         return Err(ApiError::invalid_client());
     }
-    let applications_pool =
-        tenant
-            .routes
-            .connection(&state.databases, EntityGroup::Applications, Role::Read)?;
-    let found =
-        applications::find_by_client_id(applications_pool, tenant.id, &presented.client_id).await?;
+    let found = match state.clients.get(tenant.id, &presented.client_id) {
+        Some(cached) => Some(cached),
+        None => {
+            let applications_pool = tenant.routes.connection(
+                &state.databases,
+                EntityGroup::Applications,
+                Role::Read,
+            )?;
+            let found =
+                applications::find_by_client_id(applications_pool, tenant.id, &presented.client_id)
+                    .await?
+                    .map(Arc::new);
+            if let Some(application) = &found {
+                state.clients.put(Arc::clone(application));
+            }
+            found
+        }
+    };
     let Some(application) = found else {
         // Spend what a real check would, so timing does not reveal unknown clients.
         if let Some(secret) = &presented.secret {
@@ -248,6 +262,7 @@ async fn upgrade_secret(
         Ok::<(), Error>(())
     }
     .await;
+    state.clients.forget(tenant.id, &application.client_id);
     match result {
         Ok(()) => {
             tracing::info!(tenant = %tenant.slug, client_id = %application.client_id, "client secret hash upgraded")

@@ -2,6 +2,7 @@
 //! strict form parsing, client authentication and sealing of rotated pairs.
 
 pub mod client_auth;
+pub mod client_cache;
 pub mod form;
 pub mod scope;
 pub mod seal;

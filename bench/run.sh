@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Load Tessera's token endpoint (client_credentials, HTTP Basic) and introspection with
+# wrk, through ../shared/bench-peers/run-target.sh, on SQLite and PostgreSQL, at 32 and
+# 64 connections. Peers (DOT, node oidc-provider) run in the same invocation with
+# --peers, so the figures compare as ratios of one run.
+#
+#   cargo build --release -j2
+#   bench/run.sh                 # Tessera only: sqlite + postgres, c32 + c64
+#   bench/run.sh --peers         # DOT (PostgreSQL, sync and gthread) and oidc-provider too
+#   BENCH_DBS=postgres BENCH_CONNS=64 bench/run.sh
+#
+# Results: JSON lines in $PEERS_WORK/results/<stamp>-tessera.jsonl and a SUMMARY
+# report at the end (rps median, p50/p99, errors, peak RSS).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PEERS="${PEERS_DIR:-$ROOT/../shared/bench-peers}"
+BIN="$ROOT/target/release/tessera"
+PORT="${BENCH_PORT:-18082}"
+DBS="${BENCH_DBS:-sqlite postgres}"
+CONNS="${BENCH_CONNS:-32 64}"
+PG_ADMIN="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+PEERS_WORK="${PEERS_WORK:-$HOME/.cache/bench-peers}"
+export PEERS_WORK
+mkdir -p "$PEERS_WORK/results"
+stamp="$(date +%Y%m%d-%H%M%S)"
+out="$PEERS_WORK/results/$stamp-tessera.jsonl"
+
+[ -x "$BIN" ] || { echo "bench: $BIN missing: run 'cargo build --release -j2' first" >&2; exit 2; }
+[ -d "$PEERS" ] || { echo "bench: $PEERS missing (set PEERS_DIR)" >&2; exit 2; }
+
+if [ "${1:-}" = "--peers" ]; then
+  for conns in $CONNS; do
+    PEERS_CONNS=$conns "$PEERS/run-dot.sh" --db postgres --worker-class sync,gthread --secret plain --out "$out"
+    PEERS_CONNS=$conns "$PEERS/run-oidc-provider.sh" --out "$out"
+  done
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# A generated-strength secret (≥ 43 characters): verified with one keyed hash.
+secret="tss_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+
+for db in $DBS; do
+  case "$db" in
+    sqlite) url="sqlite://$work/bench.db?mode=rwc" ;;
+    postgres)
+      psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS tessera_bench WITH (FORCE)" -c "CREATE DATABASE tessera_bench" >/dev/null
+      url="${PG_ADMIN%/*}/tessera_bench" ;;
+    *) echo "bench: unknown database $db (sqlite, postgres)" >&2; exit 2 ;;
+  esac
+  config="$work/$db.toml"
+  cat > "$config" <<TOML
+listen = "127.0.0.1:$PORT"
+public_url = "http://127.0.0.1:$PORT"
+bootstrap_tenant = ""
+migrate_on_start = true
+[log]
+level = "warn"
+[databases.default]
+url = "$url"
+max_connections = 16
+[tenants.bench]
+TOML
+  env -u TESSERA_CONFIG "$BIN" --config "$config" migrate >/dev/null
+  printf '%s' "$secret" | env -u TESSERA_CONFIG "$BIN" --config "$config" app create --tenant bench \
+    --name bench --client-type confidential --grant-types client_credentials \
+    --scopes "read write introspection" --client-id bench-client --client-secret-stdin >/dev/null
+  for conns in $CONNS; do
+    "$PEERS/run-target.sh" --out "$out" --name tessera --config "$db" --conns "$conns" \
+      --port "$PORT" --start-cmd "$BIN --config $config serve" \
+      --token-url "http://127.0.0.1:$PORT/t/bench/token" \
+      --introspect-url "http://127.0.0.1:$PORT/t/bench/introspect" \
+      --client-id bench-client --client-secret "$secret"
+  done
+  if [ "$db" = postgres ]; then
+    psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS tessera_bench WITH (FORCE)" >/dev/null
+  fi
+done
+echo "== report ($out)"
+python3 "$PEERS/lib/bench.py" report "$out" | grep -v '^META'
