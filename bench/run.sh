@@ -45,7 +45,8 @@ for db in $DBS; do
     sqlite) url="sqlite://$work/bench.db?mode=rwc" ;;
     postgres)
       psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS tessera_bench WITH (FORCE)" -c "CREATE DATABASE tessera_bench" >/dev/null
-      url="${PG_ADMIN%/*}/tessera_bench" ;;
+      # Loopback: no TLS (sqlx would negotiate it with the server's snakeoil certificate).
+      url="${PG_ADMIN%/*}/tessera_bench?sslmode=disable" ;;
     *) echo "bench: unknown database $db (sqlite, postgres)" >&2; exit 2 ;;
   esac
   config="$work/$db.toml"

@@ -191,10 +191,14 @@ pub struct AppCreate {
     #[arg(long)]
     pub client_id: Option<String>,
     /// Read the client secret from standard input instead of generating one (imports).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "client_secret_hash_stdin")]
     pub client_secret_stdin: bool,
-    /// Store the secret in the clear (needed by HS256 ID tokens).
+    /// Read an already hashed secret from standard input (imports from DOT:
+    /// `pbkdf2_sha256$…`, or an argon2 PHC string); upgraded on first successful use.
     #[arg(long)]
+    pub client_secret_hash_stdin: bool,
+    /// Store the secret in the clear (needed by HS256 ID tokens).
+    #[arg(long, conflicts_with = "client_secret_hash_stdin")]
     pub no_hash_client_secret: bool,
     /// Username of the owning user.
     #[arg(long)]
@@ -663,7 +667,24 @@ async fn create_app(
         Some(client_id) => client_id.clone(),
         None => secrets::generate_identifier()?,
     };
+    let imported_hash = if arguments.client_secret_hash_stdin {
+        if client_type == applications::ClientType::Public {
+            return Err(invalid(
+                "a public client has no secret: drop --client-secret-hash-stdin",
+            ));
+        }
+        let hash = read_line(input, "the client secret hash")?;
+        if !secrets::is_slow_hash(&hash) {
+            return Err(invalid(
+                "--client-secret-hash-stdin takes a DOT hash (pbkdf2_sha256$…) or an argon2 PHC string",
+            ));
+        }
+        Some(hash)
+    } else {
+        None
+    };
     let plain_secret = match (client_type, arguments.client_secret_stdin) {
+        _ if imported_hash.is_some() => None,
         (applications::ClientType::Public, true) => {
             return Err(invalid(
                 "a public client has no secret: drop --client-secret-stdin",
@@ -688,7 +709,7 @@ async fn create_app(
             secrets::hash_password(secret)?
         }
         Some(secret) => secrets::hash_client_secret(secret)?,
-        None => String::new(),
+        None => imported_hash.unwrap_or_default(),
     };
     let mut new = applications::NewApplication {
         client_id,

@@ -17,11 +17,14 @@ use entity::application;
 /// that large is rare, and a refill costs one query per client).
 const MAX_ENTRIES: usize = 100_000;
 
+/// (tenant id, client_id) → (read at, registration).
+type Entries = HashMap<(i64, String), (Instant, Arc<application::Model>)>;
+
 /// Cached client registrations.
 #[derive(Debug)]
 pub struct ClientCache {
     ttl: Duration,
-    entries: RwLock<HashMap<(i64, String), (Instant, Arc<application::Model>)>>,
+    entries: RwLock<Entries>,
 }
 
 impl ClientCache {

@@ -4,6 +4,8 @@
 //!
 //! Only SHA-256 checksums of tokens are stored; lookups go by `(tenant_id, checksum)`.
 
+use std::sync::Arc;
+
 use entity::{access_token, refresh_token};
 use router_policies::{EntityGroup, Role};
 use sea_orm::{
@@ -87,8 +89,8 @@ pub async fn issue(
     access: NewAccessToken,
     refresh: Option<NewRefreshToken>,
 ) -> Result<IssuedTokens, Error> {
-    let pool = token_pool(databases, tenant)?;
-    with_retry!(issue_once(pool, tenant.id, access.clone(), refresh.clone()).await)
+    let writer = token_writer(databases, tenant)?;
+    with_retry!(issue_once(&writer, tenant.id, access.clone(), refresh.clone()).await)
 }
 
 /// Stores a lone access token (client credentials, or a grant without refresh token):
@@ -99,9 +101,10 @@ pub async fn issue_access_only(
     tenant: &Tenant,
     access: NewAccessToken,
 ) -> Result<(), Error> {
-    let pool = token_pool(databases, tenant)?;
+    let writer = token_writer(databases, tenant)?;
+    let _turn = writer.turn().await;
     access_token::Entity::insert(access_row(tenant.id, access, now()))
-        .exec_without_returning(pool)
+        .exec_without_returning(writer.connection)
         .await?;
     Ok(())
 }
@@ -128,14 +131,50 @@ fn access_row(
 }
 
 async fn issue_once(
-    pool: &DatabaseConnection,
+    writer: &TokenWriter<'_>,
     tenant_id: i64,
     access: NewAccessToken,
     refresh: Option<NewRefreshToken>,
 ) -> Result<IssuedTokens, Error> {
-    let transaction = begin_write(pool).await?;
-    let issued = insert_pair(&transaction, tenant_id, access, refresh).await;
+    let transaction = begin_write(writer).await?;
+    let issued = insert_pair(&transaction.inner, tenant_id, access, refresh).await;
     finish(transaction, issued).await
+}
+
+/// The tenant's token pool for writing, with its writer queue when it is SQLite.
+pub struct TokenWriter<'a> {
+    /// The pool.
+    pub connection: &'a DatabaseConnection,
+    queue: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl TokenWriter<'_> {
+    /// Waits for this writer's turn (SQLite); `None` where the database queues itself.
+    pub async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.queue {
+            Some(queue) => Some(Arc::clone(queue).lock_owned().await),
+            None => None,
+        }
+    }
+}
+
+/// The writer for the tenant's token pool.
+pub fn token_writer<'a>(
+    databases: &'a Databases,
+    tenant: &Tenant,
+) -> Result<TokenWriter<'a>, Error> {
+    let name = tenant.routes.pool(EntityGroup::Tokens, Role::Write)?;
+    Ok(TokenWriter {
+        connection: databases.pool(name)?,
+        queue: databases.writer_queue(name),
+    })
+}
+
+/// A write transaction holding its writer's turn until commit or rollback.
+pub struct WriteTransaction {
+    /// The transaction.
+    pub inner: DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// The tenant's token pool (reads and writes: validation keeps them on one primary).
@@ -148,16 +187,19 @@ pub fn token_pool<'a>(
         .connection(databases, EntityGroup::Tokens, Role::Write)
 }
 
-/// Begins a write transaction on a token pool. On SQLite it is `BEGIN IMMEDIATE`: the
-/// write lock is taken at once, so a read-then-write flow never fails to upgrade
-/// (`SQLITE_BUSY`) and concurrent writers queue on the busy timeout instead.
-pub async fn begin_write(pool: &DatabaseConnection) -> Result<DatabaseTransaction, Error> {
-    Ok(pool
+/// Begins a write transaction on a token pool. On SQLite it first waits for the
+/// writer's turn, then runs `BEGIN IMMEDIATE`: the write lock is taken at once, so a
+/// read-then-write flow never fails to upgrade (`SQLITE_BUSY`).
+pub async fn begin_write(writer: &TokenWriter<'_>) -> Result<WriteTransaction, Error> {
+    let turn = writer.turn().await;
+    let inner = writer
+        .connection
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         })
-        .await?)
+        .await?;
+    Ok(WriteTransaction { inner, _turn: turn })
 }
 
 /// Deadlocks (MySQL 1213 / SQLSTATE 40001, PostgreSQL 40P01) and serialization
@@ -173,14 +215,14 @@ fn is_transient(error: &sea_orm::DbErr) -> bool {
 
 /// Commits on `Ok`, rolls back on `Err` (explicitly, so the connection returns to the
 /// pool at once).
-async fn finish<T>(transaction: DatabaseTransaction, result: Result<T, Error>) -> Result<T, Error> {
+async fn finish<T>(transaction: WriteTransaction, result: Result<T, Error>) -> Result<T, Error> {
     match result {
         Ok(value) => {
-            transaction.commit().await?;
+            transaction.inner.commit().await?;
             Ok(value)
         }
         Err(error) => {
-            if let Err(rollback) = transaction.rollback().await {
+            if let Err(rollback) = transaction.inner.rollback().await {
                 tracing::warn!(error = %rollback, "rollback failed");
             }
             Err(error)
@@ -211,11 +253,11 @@ pub async fn rotate(
     refresh: NewRefreshToken,
     sealed: Option<String>,
 ) -> Result<Rotation, Error> {
-    let pool = token_pool(databases, tenant)?;
+    let writer = token_writer(databases, tenant)?;
     with_retry!({
-        let transaction = begin_write(pool).await?;
+        let transaction = begin_write(&writer).await?;
         let result = rotate_in(
-            &transaction,
+            &transaction.inner,
             tenant,
             old,
             access.clone(),
@@ -268,10 +310,10 @@ pub async fn refresh_in_place(
     old: &refresh_token::Model,
     access: NewAccessToken,
 ) -> Result<Option<access_token::Model>, Error> {
-    let pool = token_pool(databases, tenant)?;
+    let writer = token_writer(databases, tenant)?;
     with_retry!({
-        let transaction = begin_write(pool).await?;
-        let result = refresh_in_place_in(&transaction, tenant, old, access.clone()).await;
+        let transaction = begin_write(&writer).await?;
+        let result = refresh_in_place_in(&transaction.inner, tenant, old, access.clone()).await;
         finish(transaction, result).await
     })
 }
@@ -344,7 +386,9 @@ pub async fn revoke_access_token(
     tenant: &Tenant,
     id: i64,
 ) -> Result<(), Error> {
-    revoke_access_by_id(token_pool(databases, tenant)?, tenant.id, id, now()).await
+    let writer = token_writer(databases, tenant)?;
+    let _turn = writer.turn().await;
+    revoke_access_by_id(writer.connection, tenant.id, id, now()).await
 }
 
 /// Revokes a whole refresh-token family — every refresh token of the grant and every
@@ -359,10 +403,10 @@ pub async fn revoke_family(
     tenant: &Tenant,
     family_id: &str,
 ) -> Result<(), Error> {
-    let pool = token_pool(databases, tenant)?;
+    let writer = token_writer(databases, tenant)?;
     with_retry!({
-        let transaction = begin_write(pool).await?;
-        let result = revoke_family_in(&transaction, tenant.id, family_id).await;
+        let transaction = begin_write(&writer).await?;
+        let result = revoke_family_in(&transaction.inner, tenant.id, family_id).await;
         finish(transaction, result).await
     })
 }

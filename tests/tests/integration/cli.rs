@@ -453,3 +453,110 @@ async fn imported_client_credentials_and_check_output() {
     assert!(check.stdout.contains("bench"), "{}", check.stdout);
     assert!(check.stdout.contains("OK:"), "{}", check.stdout);
 }
+
+#[tokio::test]
+async fn dot_hashes_are_imported_and_upgraded_on_first_use() {
+    // Django's make_password(SECRET, salt="djangosalt", hasher=pbkdf2_sha256), 1000
+    // iterations, computed with Python's hashlib.
+    const SECRET: &str = "tss_importedsecretimportedsecretimportedsecret0";
+    const DOT_HASH: &str =
+        "pbkdf2_sha256$1000$djangosalt$gM9KI3Yob9PWvMN/LnCUbeFEx/PqwKmFiS0qkNkDWFo=";
+    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let toml = single_pool_toml(&db.url);
+    let (_dir, path) = config_file(&toml);
+    let bad = run_cli(
+        &[
+            "--config",
+            &path,
+            "app",
+            "create",
+            "--tenant",
+            "default",
+            "--name",
+            "Old",
+            "--client-type",
+            "confidential",
+            "--grant-types",
+            "client_credentials",
+            "--client-secret-hash-stdin",
+        ],
+        "md5$abc\n",
+    )
+    .await;
+    assert_eq!(bad.code(), 2, "{}", bad.message());
+    let imported = run_cli(
+        &[
+            "--config",
+            &path,
+            "app",
+            "create",
+            "--tenant",
+            "default",
+            "--name",
+            "Old",
+            "--client-type",
+            "confidential",
+            "--grant-types",
+            "client_credentials",
+            "--client-id",
+            "legacy",
+            "--client-secret-hash-stdin",
+        ],
+        &format!("{DOT_HASH}\n"),
+    )
+    .await;
+    assert_eq!(imported.code(), 0, "{}", imported.message());
+
+    let app = tessera_tests::spawn_app_with(&toml).await.unwrap();
+    let client = tessera_tests::TestClient {
+        client_id: "legacy".into(),
+        client_secret: Some(SECRET.into()),
+    };
+    let wrong = tessera_tests::TestClient {
+        client_id: "legacy".into(),
+        client_secret: Some("tss_not_the_secret".into()),
+    };
+    let refused = app
+        .post_form(
+            "/t/default/token",
+            Some(&wrong),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    let answer = app
+        .post_form(
+            "/t/default/token",
+            Some(&client),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+
+    let connection = sea_orm::Database::connect(db.url.as_str()).await.unwrap();
+    let stored = entity::application::Entity::find()
+        .filter(entity::application::Column::ClientId.eq("legacy"))
+        .one(&connection)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.client_secret.starts_with("hmac-sha256$"),
+        "upgraded: {}",
+        stored.client_secret
+    );
+    assert!(secrets::verify_client_secret(&stored.client_secret, SECRET));
+    connection.close().await.unwrap();
+    // Still works after the upgrade.
+    let again = app
+        .post_form(
+            "/t/default/token",
+            Some(&client),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    app.stop().await;
+}
