@@ -14,10 +14,8 @@ use axum::response::{IntoResponse, Response};
 use crate::endpoints::AppState;
 use crate::endpoints::cors;
 use crate::endpoints::error::ApiError;
-use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::token::NO_STORE;
-use crate::oauth::client_auth::authenticate;
-use crate::oauth::form::Form;
+use crate::oauth::client_auth::authenticated_request;
 use crate::secrets::checksum;
 use crate::store::tokens;
 
@@ -30,9 +28,7 @@ pub async fn revoke(
 ) -> Response {
     let mut application = None;
     let result: Result<(), ApiError> = async {
-        let tenant = resolve_tenant(&state, &slug).await?;
-        let form = Form::parse(&headers, &body)?;
-        let client = authenticate(&state, &tenant, &headers, &form).await?;
+        let (tenant, form, client) = authenticated_request(&state, &slug, &headers, &body).await?;
         application = Some(Arc::clone(&client.application));
         let token = form.require("token")?;
         let pool = tokens::token_pool(&state.databases, &tenant)?;

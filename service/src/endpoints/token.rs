@@ -11,10 +11,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::endpoints::AppState;
 use crate::endpoints::cors;
-use crate::endpoints::issuer::resolve_tenant;
 use crate::grants::{self, TokenRequest};
-use crate::oauth::client_auth::authenticate;
-use crate::oauth::form::Form;
+use crate::oauth::client_auth::authenticated_request;
 
 /// Headers every token-bearing response carries (RFC 6749 §5.1).
 pub const NO_STORE: [(header::HeaderName, &str); 2] = [
@@ -31,9 +29,7 @@ pub async fn token(
 ) -> Response {
     let mut application = None;
     let result = async {
-        let tenant = resolve_tenant(&state, &slug).await?;
-        let form = Form::parse(&headers, &body)?;
-        let client = authenticate(&state, &tenant, &headers, &form).await?;
+        let (tenant, form, client) = authenticated_request(&state, &slug, &headers, &body).await?;
         application = Some(Arc::clone(&client.application));
         let request = TokenRequest::from_form(&form)?;
         grants::handle(&state, &tenant, &client, request).await

@@ -272,3 +272,17 @@ async fn upgrade_secret(
         }
     }
 }
+
+/// The start of every client-authenticated endpoint (token, revocation): the tenant of
+/// the path, the strict form, and the authenticated client.
+pub async fn authenticated_request(
+    state: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Arc<Tenant>, Form, Client), ApiError> {
+    let tenant = crate::endpoints::issuer::resolve_tenant(state, slug).await?;
+    let form = Form::parse(headers, body)?;
+    let client = authenticate(state, &tenant, headers, &form).await?;
+    Ok((tenant, form, client))
+}
