@@ -3,6 +3,7 @@
 
 mod cli;
 mod health;
+mod logging;
 mod migrations;
 mod oauth;
 mod routing;

@@ -1,0 +1,173 @@
+//! DESIGN.md §5: secrets, tokens, codes and verifiers never reach a log line. A whole
+//! set of flows runs with every log level on, captured, and the capture is searched
+//! for each secret value that crossed the wire.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use tessera_tests::{Backend, TestClient, TestDatabase, spawn_app_with};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// One thread: the server's tasks run where the capturing subscriber is the default.
+#[tokio::test(flavor = "current_thread")]
+async fn no_secret_reaches_a_log_line() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let toml = format!(
+        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n[tenants.acme.oauth]\nrefresh_token_grace_period_secs = 30\n",
+        db.url
+    );
+    let app = spawn_app_with(&toml).await.unwrap();
+    let client = app
+        .client(
+            "acme",
+            "web",
+            true,
+            "client_credentials,password,refresh_token",
+            "",
+            "",
+        )
+        .await;
+    app.user("acme", "alice", "hunter2-password").await;
+    let secret = client.client_secret.clone().unwrap();
+    let mut secrets = vec![secret.clone(), "hunter2-password".to_owned()];
+
+    let answer = app
+        .post_form(
+            "/t/acme/token",
+            Some(&client),
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "hunter2-password"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let refresh_token = answer.body["refresh_token"].as_str().unwrap().to_owned();
+    secrets.push(answer.body["access_token"].as_str().unwrap().to_owned());
+    secrets.push(refresh_token.clone());
+    let rotated = app
+        .post_form(
+            "/t/acme/token",
+            Some(&client),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh_token),
+            ],
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    secrets.push(rotated.body["access_token"].as_str().unwrap().to_owned());
+    secrets.push(rotated.body["refresh_token"].as_str().unwrap().to_owned());
+    let cc = app
+        .post_form(
+            "/t/acme/token",
+            Some(&client),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    let cc_token = cc.body["access_token"].as_str().unwrap().to_owned();
+    secrets.push(cc_token.clone());
+    app.post_form("/t/acme/introspect", Some(&client), &[("token", &cc_token)])
+        .await;
+    app.post_form("/t/acme/revoke", Some(&client), &[("token", &cc_token)])
+        .await;
+    // A retry within the grace period opens the sealed pair; a second rotation makes
+    // the first token a reuse.
+    let second = rotated.body["refresh_token"].as_str().unwrap().to_owned();
+    let retried = app
+        .post_form(
+            "/t/acme/token",
+            Some(&client),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh_token),
+            ],
+        )
+        .await;
+    assert_eq!(retried.body["refresh_token"], second.as_str());
+    let third = app
+        .post_form(
+            "/t/acme/token",
+            Some(&client),
+            &[("grant_type", "refresh_token"), ("refresh_token", &second)],
+        )
+        .await;
+    assert_eq!(third.status, 200, "{}", third.text);
+    secrets.push(third.body["access_token"].as_str().unwrap().to_owned());
+    secrets.push(third.body["refresh_token"].as_str().unwrap().to_owned());
+    // Failures log too: a wrong secret, a reused refresh token, a wrong password.
+    let wrong = TestClient {
+        client_id: "web".into(),
+        client_secret: Some("tss_wrong-secret-value".into()),
+    };
+    secrets.push("tss_wrong-secret-value".to_owned());
+    app.post_form(
+        "/t/acme/token",
+        Some(&wrong),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    app.post_form(
+        "/t/acme/token",
+        Some(&client),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token),
+        ],
+    )
+    .await;
+    app.post_form(
+        "/t/acme/token",
+        Some(&client),
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "wrong-password-value"),
+        ],
+    )
+    .await;
+    secrets.push("wrong-password-value".to_owned());
+    app.stop().await;
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("/t/acme/token"),
+        "the capture must see the requests:\n{logs}"
+    );
+    assert!(
+        logs.contains("refresh token reuse detected"),
+        "warnings are captured too"
+    );
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "{secret} leaked into the logs"
+        );
+    }
+}
