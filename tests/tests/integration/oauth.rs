@@ -1224,3 +1224,71 @@ async fn expiry_and_cleartokens(backend: Backend) {
     );
     app.stop().await;
 }
+
+on_every_backend!(revocation_is_visible_on_every_node_at_once);
+
+/// DESIGN §5: a revocation that returned 200 is visible on every node at once. Two
+/// nodes share the databases; node A revokes, node B must see it on its very next
+/// request (token state is never cached).
+async fn revocation_is_visible_on_every_node_at_once(backend: Backend) {
+    let Some((db, node_a)) = spawn(backend).await else {
+        return;
+    };
+    let node_b = spawn_app_with(&oauth_toml(&db.url)).await.unwrap();
+    let client = node_a
+        .client(
+            "acme",
+            "web",
+            true,
+            "client_credentials,password,refresh_token",
+            "",
+            "",
+        )
+        .await;
+    node_a.user("acme", "alice", "pw").await;
+    // Both nodes have read (and cached) the client.
+    let access = string(
+        &token(
+            &node_a,
+            "acme",
+            &client,
+            &[("grant_type", "client_credentials")],
+        )
+        .await,
+        "access_token",
+    );
+    assert_eq!(
+        introspect(&node_b, "acme", &client, &access).await["active"],
+        true
+    );
+    let (family_access, family_refresh) = pair(&node_b, "acme", &client).await;
+
+    let answer = node_a
+        .post_form("/t/acme/revoke", Some(&client), &[("token", &access)])
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        introspect(&node_b, "acme", &client, &access).await,
+        json!({"active": false})
+    );
+
+    let answer = node_b
+        .post_form(
+            "/t/acme/revoke",
+            Some(&client),
+            &[("token", &family_refresh)],
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        introspect(&node_a, "acme", &client, &family_access).await,
+        json!({"active": false})
+    );
+    assert_error(
+        &refresh(&node_a, "acme", &client, &family_refresh, None).await,
+        400,
+        "invalid_grant",
+    );
+    node_a.stop().await;
+    node_b.stop().await;
+}
