@@ -778,7 +778,9 @@ async fn create_app(
                 writeln!(out, "client_secret: (as given on standard input)")?;
             } else {
                 writeln!(out, "client_secret: {secret}")?;
-                writeln!(out, "  (shown once: store it now; only a hash is kept)")?;
+                if hash_client_secret {
+                    writeln!(out, "  (shown once: store it now; only a hash is kept)")?;
+                }
             }
         }
     }

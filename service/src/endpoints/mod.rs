@@ -71,6 +71,32 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
+/// Answers the layers' own refusals (body too large, too slow) with RFC 6749 §5.2
+/// JSON bodies like every other error, instead of their plain-text defaults.
+async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE if !is_json => error::ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response(),
+        StatusCode::REQUEST_TIMEOUT if !is_json => error::ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "temporarily_unavailable",
+            "the request took too long; retry",
+        )
+        .into_response(),
+        _ => response,
+    }
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -113,6 +139,7 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(axum::middleware::map_response(json_errors))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

@@ -3,7 +3,6 @@
 
 mod cli;
 mod health;
-mod logging;
 mod migrations;
 mod oauth;
 mod routing;

@@ -340,7 +340,7 @@ async fn request_format_is_strict(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 413);
+    assert_error(&Answer::read(response).await, 413, "invalid_request");
     // A charset parameter on the content type is fine.
     let response = app
         .client

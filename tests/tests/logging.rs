@@ -1,6 +1,9 @@
 //! DESIGN.md §5: secrets, tokens, codes and verifiers never reach a log line. A whole
-//! set of flows runs with every log level on, captured, and the capture is searched
-//! for each secret value that crossed the wire.
+//! set of flows runs with every log level on, captured by the process-wide subscriber
+//! (this test binary runs nothing else), and the capture is searched for each secret
+//! value that crossed the wire. The database file is searched too: tokens are stored
+//! only as checksums.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -22,8 +25,7 @@ impl Write for Capture {
     }
 }
 
-// One thread: the server's tasks run where the capturing subscriber is the default.
-#[tokio::test(flavor = "current_thread")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_a_log_line() {
     let capture = Capture::default();
     let writer = capture.clone();
@@ -32,7 +34,7 @@ async fn no_secret_reaches_a_log_line() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
         return;
@@ -84,17 +86,62 @@ async fn no_secret_reaches_a_log_line() {
     assert_eq!(rotated.status, 200, "{}", rotated.text);
     secrets.push(rotated.body["access_token"].as_str().unwrap().to_owned());
     secrets.push(rotated.body["refresh_token"].as_str().unwrap().to_owned());
+    // client_secret_post puts the secret in the body.
     let cc = app
         .post_form(
             "/t/acme/token",
-            Some(&client),
-            &[("grant_type", "client_credentials")],
+            None,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "web"),
+                ("client_secret", &secret),
+            ],
         )
         .await;
+    assert_eq!(cc.status, 200, "{}", cc.text);
     let cc_token = cc.body["access_token"].as_str().unwrap().to_owned();
     secrets.push(cc_token.clone());
     app.post_form("/t/acme/introspect", Some(&client), &[("token", &cc_token)])
         .await;
+    // A bearer caller, with its token in a query string too (RFC 6750 §2.3 style).
+    let introspector = app
+        .client(
+            "acme",
+            "rs",
+            true,
+            "client_credentials",
+            "introspection",
+            "",
+        )
+        .await;
+    secrets.push(introspector.client_secret.clone().unwrap());
+    let bearer = app
+        .post_form(
+            "/t/acme/token",
+            Some(&introspector),
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "introspection"),
+            ],
+        )
+        .await;
+    let bearer = bearer.body["access_token"].as_str().unwrap().to_owned();
+    secrets.push(bearer.clone());
+    let answer = app
+        .send_form(
+            app.client
+                .post(app.url(&format!("/t/acme/introspect?access_token={bearer}")))
+                .header("authorization", format!("Bearer {bearer}")),
+            &[("token", &cc_token)],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    // The encoded Basic credentials are a secret too.
+    secrets.push(
+        tessera_tests::basic_header("web", &secret)
+            .trim_start_matches("Basic ")
+            .to_owned(),
+    );
     app.post_form("/t/acme/revoke", Some(&client), &[("token", &cc_token)])
         .await;
     // A retry within the grace period opens the sealed pair; a second rotation makes
@@ -168,6 +215,35 @@ async fn no_secret_reaches_a_log_line() {
         assert!(
             !logs.contains(secret.as_str()),
             "{secret} leaked into the logs"
+        );
+    }
+
+    // DESIGN §5: tokens are stored only as SHA-256 checksums — no token, secret or
+    // password is anywhere in the database file (its WAL included), sealed
+    // grace-period pairs included.
+    let path = db
+        .url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut stored = Vec::new();
+    for file in [path.clone(), format!("{path}-wal")] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            stored.extend(bytes);
+        }
+    }
+    assert!(stored.len() > 4096, "the database file was read");
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(
+        stored.contains(&tessera::secrets::checksum(&cc_token)),
+        "checksums are stored"
+    );
+    for secret in &secrets {
+        assert!(
+            !stored.contains(secret.as_str()),
+            "{secret} is stored in the clear"
         );
     }
 }
