@@ -113,15 +113,11 @@ async fn authorize_bearer(state: &AppState, tenant: &Tenant, bearer: &str) -> Re
 }
 
 fn is_live_access(token: &access_token::Model) -> bool {
-    token.revoked_at.is_none() && token.expires_at > now()
+    tokens::access_is_live(token, now())
 }
 
 fn is_live_refresh(token: &refresh_token::Model, tenant: &Tenant) -> bool {
-    let now = now();
-    let idle_ok = tenant.settings.refresh_token_idle_secs.is_none_or(|idle| {
-        crate::time::plus_seconds(token.last_used_at.unwrap_or(token.created_at), idle) > now
-    });
-    token.revoked_at.is_none() && token.expires_at.is_none_or(|expires| expires > now) && idle_ok
+    token.revoked_at.is_none() && tokens::refresh_unusable(token, &tenant.settings, now()).is_none()
 }
 
 /// Looks the token up — access tokens first unless its prefix says refresh token

@@ -48,16 +48,8 @@ pub async fn grant(
     if let Some(revoked_at) = row.revoked_at {
         return replayed(state, tenant, &row, presented, revoked_at).await;
     }
-    if row.expires_at.is_some_and(|expires_at| expires_at <= now) {
-        return Err(ApiError::invalid_grant("the refresh token has expired"));
-    }
-    if let Some(idle) = settings.refresh_token_idle_secs {
-        let last_use = row.last_used_at.unwrap_or(row.created_at);
-        if plus_seconds(last_use, idle) <= now {
-            return Err(ApiError::invalid_grant(
-                "the refresh token has been idle too long",
-            ));
-        }
+    if let Some(reason) = tokens::refresh_unusable(&row, settings, now) {
+        return Err(ApiError::invalid_grant(reason));
     }
     let original = Scopes::from_stored(&row.scope);
     let scopes = match requested {
@@ -203,9 +195,7 @@ async fn same_pair_if_live(
     let access = tokens::find_access_token(pool, tenant.id, &checksum(&pair.access_token)).await?;
     match (refresh, access) {
         (Some(refresh), Some(access))
-            if refresh.revoked_at.is_none()
-                && access.revoked_at.is_none()
-                && access.expires_at > now() =>
+            if refresh.revoked_at.is_none() && tokens::access_is_live(&access, now()) =>
         {
             Ok(Some(TokenResponse {
                 access_token: pair.access_token,

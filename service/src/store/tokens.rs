@@ -361,10 +361,36 @@ async fn lock_live_refresh_token(
         .filter(|row| row.revoked_at.is_none()))
 }
 
-async fn revoke_access_by_id(
+/// Whether an access token is usable at `now`: not revoked, not expired.
+pub fn access_is_live(token: &access_token::Model, now: entity::Timestamp) -> bool {
+    token.revoked_at.is_none() && token.expires_at > now
+}
+
+/// Why a refresh token cannot be used at `now`, revocation aside: past its lifetime,
+/// or idle longer than the tenant allows. `None`: usable.
+pub fn refresh_unusable(
+    token: &refresh_token::Model,
+    settings: &crate::oauth::settings::OAuthSettings,
+    now: entity::Timestamp,
+) -> Option<&'static str> {
+    if token.expires_at.is_some_and(|expires_at| expires_at <= now) {
+        return Some("the refresh token has expired");
+    }
+    let last_use = token.last_used_at.unwrap_or(token.created_at);
+    if settings
+        .refresh_token_idle_secs
+        .is_some_and(|idle| crate::time::plus_seconds(last_use, idle) <= now)
+    {
+        return Some("the refresh token has been idle too long");
+    }
+    None
+}
+
+/// Marks the tenant's live access tokens matching `which` revoked at `now`.
+async fn revoke_access_where(
     db: &impl ConnectionTrait,
     tenant_id: i64,
-    id: i64,
+    which: Condition,
     now: entity::Timestamp,
 ) -> Result<(), Error> {
     access_token::Entity::update_many()
@@ -373,11 +399,26 @@ async fn revoke_access_by_id(
             ..Default::default()
         })
         .filter(access_token::Column::TenantId.eq(tenant_id))
-        .filter(access_token::Column::Id.eq(id))
         .filter(access_token::Column::RevokedAt.is_null())
+        .filter(which)
         .exec(db)
         .await?;
     Ok(())
+}
+
+async fn revoke_access_by_id(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+    now: entity::Timestamp,
+) -> Result<(), Error> {
+    revoke_access_where(
+        db,
+        tenant_id,
+        Condition::all().add(access_token::Column::Id.eq(id)),
+        now,
+    )
+    .await
 }
 
 /// Revokes one access token (RFC 7009).
@@ -446,21 +487,15 @@ async fn revoke_family_in(
         .iter()
         .filter_map(|member| member.access_token_id)
         .collect();
-    access_token::Entity::update_many()
-        .set(access_token::ActiveModel {
-            revoked_at: Set(Some(now)),
-            ..Default::default()
-        })
-        .filter(access_token::Column::TenantId.eq(tenant_id))
-        .filter(access_token::Column::RevokedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(access_token::Column::Id.is_in(access_ids))
-                .add(access_token::Column::SourceRefreshTokenId.is_in(refresh_ids)),
-        )
-        .exec(transaction)
-        .await?;
-    Ok(())
+    revoke_access_where(
+        transaction,
+        tenant_id,
+        Condition::any()
+            .add(access_token::Column::Id.is_in(access_ids))
+            .add(access_token::Column::SourceRefreshTokenId.is_in(refresh_ids)),
+        now,
+    )
+    .await
 }
 
 /// Inserts the pair on `db` (a transaction in [`issue`]).
