@@ -13,6 +13,7 @@
 
 pub mod access_token;
 pub mod application;
+pub mod application_origin;
 pub mod authorization_code;
 pub mod device_grant;
 pub mod id_token;

@@ -16,6 +16,7 @@ mod m20261128_000001_applications;
 mod m20261128_000001_tenants;
 mod m20261128_000001_tokens;
 mod m20261128_000001_users;
+mod m20261201_000001_application_origins;
 mod schema;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
@@ -57,7 +58,10 @@ impl MigratorTraitSelf for GroupMigrator {
             EntityGroup::Tenants => vec![Box::new(m20261128_000001_tenants::Migration)],
             EntityGroup::Users => vec![Box::new(m20261128_000001_users::Migration)],
             EntityGroup::Applications => {
-                vec![Box::new(m20261128_000001_applications::Migration)]
+                vec![
+                    Box::new(m20261128_000001_applications::Migration),
+                    Box::new(m20261201_000001_application_origins::Migration),
+                ]
             }
             EntityGroup::Tokens => vec![Box::new(m20261128_000001_tokens::Migration)],
         }

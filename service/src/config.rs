@@ -15,7 +15,7 @@ use router_policies::{EntityGroup, PolicyConfig, PoolName, TenantSlug};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::oauth::settings::{OAuthSettings, SettingsBook};
+use crate::settings::{OAuthSettings, SettingsBook};
 
 /// The config file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
@@ -40,6 +40,11 @@ pub struct Config {
     /// client changed elsewhere (new secret, fewer grant types) is seen by every node
     /// within this time; token revocation is never cached.
     pub client_cache_ttl_secs: u64,
+    /// Proxies whose `X-Forwarded-For` names the client's address (addresses or CIDR
+    /// blocks); empty: the socket's peer address is the client's.
+    pub trusted_proxies: Vec<String>,
+    /// Bounds on slow hashing and on the failure counters.
+    pub limits: LimitsConfig,
     /// Logging.
     pub log: LogConfig,
     /// Named connection pools. Empty: one `default` pool on [`DEFAULT_DATABASE_URL`].
@@ -65,12 +70,49 @@ impl Default for Config {
             migrate_on_start: None,
             bootstrap_tenant: "default".to_owned(),
             client_cache_ttl_secs: 5,
+            trusted_proxies: Vec::new(),
+            limits: LimitsConfig::default(),
             log: LogConfig::default(),
             databases: BTreeMap::new(),
             router: RouterConfig::default(),
             tenants: BTreeMap::new(),
             redis: None,
             oauth: OAuthSettings::default(),
+        }
+    }
+}
+
+/// The `[limits]` section: resources the service bounds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Slow hashes (argon2id passwords, imported client secrets) running at once;
+    /// 0: twice the number of cores.
+    pub slow_hash_concurrency: usize,
+    /// How long a request waits for a slow-hash slot before 503 with `Retry-After`.
+    pub slow_hash_queue_timeout_ms: u64,
+    /// Keys (usernames, client ids, addresses) the failure counters track at most, on
+    /// each node: the limiter's memory bound (about 66 bytes a key).
+    pub max_tracked_failure_keys: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            slow_hash_concurrency: 0,
+            slow_hash_queue_timeout_ms: 2000,
+            max_tracked_failure_keys: 100_000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The slow-hash bound, `0` resolved to twice the cores.
+    pub fn slow_hash_concurrency(&self) -> usize {
+        if self.slow_hash_concurrency > 0 {
+            self.slow_hash_concurrency
+        } else {
+            2 * std::thread::available_parallelism().map_or(2, usize::from)
         }
     }
 }
@@ -307,6 +349,17 @@ impl Config {
         {
             problems.push(format!("bootstrap_tenant: {error}"));
         }
+        if let Err(error) = crate::network::TrustedProxies::parse(&self.trusted_proxies) {
+            problems.push(
+                error
+                    .to_string()
+                    .trim_start_matches("configuration: ")
+                    .to_owned(),
+            );
+        }
+        if self.limits.max_tracked_failure_keys == 0 {
+            problems.push("limits.max_tracked_failure_keys: must be at least 1".to_owned());
+        }
         if let Err(error) = self.settings_book() {
             problems.push(
                 error
@@ -402,18 +455,6 @@ fn check_database_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// A URL with its password replaced by `***`, for messages.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "(unparseable URL)".to_owned(),
-    }
-}
-
 fn describe_figment_error(error: figment::Error) -> String {
     let key = error.path.join(".");
     let origin = error
@@ -453,6 +494,7 @@ pub fn read_secret(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::error::redact_url;
 
     #[test]
     fn empty_config_serves_sqlite_default() {

@@ -41,6 +41,12 @@ pub enum Error {
     /// Hashing a password or secret failed.
     #[error("hashing: {0}")]
     Hashing(String),
+    /// A bounded resource is saturated (the slow-hash queue); retry later.
+    #[error("overloaded: retry in {retry_after_secs} s")]
+    Overloaded {
+        /// Seconds a client should wait.
+        retry_after_secs: u64,
+    },
     /// A stored value does not decode (corrupt row or hand edit).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -52,7 +58,7 @@ impl Error {
     pub fn pool(pool: impl ToString, error: &sea_orm::DbErr, url: Option<&str>) -> Self {
         let mut message = error.to_string();
         if let Some(url) = url {
-            message = message.replace(url, &crate::config::redact_url(url));
+            message = message.replace(url, &redact_url(url));
             if let Some(password) = url::Url::parse(url)
                 .ok()
                 .and_then(|parsed| parsed.password().map(str::to_owned))
@@ -81,4 +87,16 @@ pub fn render_violations(violations: &[Violation]) -> String {
         .map(|violation| format!("  - {violation}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A URL with its password replaced by `***`, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(unparseable URL)".to_owned(),
+    }
 }

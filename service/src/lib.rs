@@ -1,18 +1,23 @@
 //! Tessera: a multi-tenant, multi-database OAuth 2 / OpenID Connect token service.
 //!
 //! The binary is thin (`main.rs`); everything lives here so integration tests build
-//! the same application on port 0:
+//! the same application on port 0.
 //!
-//! * [`config`] — figment configuration (defaults → TOML → `TESSERA_` environment).
-//! * [`routing`] — the database router built from config (`router-policies` crate).
-//! * [`db`] — connection pools, migrations, and the connection for (tenant, group, role).
+//! The layers, each using only those below it (docs/layers.md):
+//!
+//! * [`cli`], [`startup`] — commands and the service's assembly.
+//! * [`endpoints`] — HTTP: probes and per-tenant issuers under `/t/{tenant}`; maps
+//!   protocol errors to responses.
+//! * [`grants`] — the token endpoint's grants.
+//! * [`oauth`] — protocol pieces: errors, scopes, forms, client authentication,
+//!   introspection.
+//! * [`state`], [`limits`] — what requests share; slow-hash and brute-force limits.
+//! * [`store`], [`cleanup`] — data access per entity group; [`store::tokens`] writes a
+//!   flow in one transaction on the tenant's token pool.
 //! * [`tenancy`] — the tenant directory, sticky placement, loaded tenants.
-//! * [`store`] — data access per entity group; [`store::tokens`] writes a flow in one
-//!   transaction on the tenant's token pool.
-//! * [`secrets`] — token generation, checksums, client secret and password hashes.
-//! * [`endpoints`] — HTTP: probes and per-tenant issuers under `/t/{tenant}`.
-//! * [`startup`] — connect, validate, migrate, load, serve.
-//! * [`cli`] — `tessera serve | check | migrate | tenant | user | app`.
+//! * [`db`], [`routing`] — pools, migrations, the connection for (tenant, group, role).
+//! * [`config`], [`settings`], [`network`], [`secrets`], [`syntax`], [`time`],
+//!   [`telemetry`], [`error`] — foundations.
 
 pub mod cleanup;
 pub mod cli;
@@ -21,11 +26,16 @@ pub mod db;
 pub mod endpoints;
 pub mod error;
 pub mod grants;
+pub mod limits;
+pub mod network;
 pub mod oauth;
 pub mod routing;
 pub mod secrets;
+pub mod settings;
 pub mod startup;
+pub mod state;
 pub mod store;
+pub mod syntax;
 pub mod telemetry;
 pub mod tenancy;
 pub mod time;

@@ -10,10 +10,14 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, read_secret};
 use crate::db::{Databases, MigrationReport};
-use crate::endpoints::{self, AppState};
+use crate::endpoints;
 use crate::error::Error;
-use crate::oauth::client_cache::ClientCache;
+use crate::limits::failures::InMemoryFailures;
+use crate::limits::hashing::HashPool;
+use crate::network::TrustedProxies;
 use crate::routing::{router_from_config, tenant_entries, validate};
+use crate::state::AppState;
+use crate::store::client_cache::ClientCache;
 use crate::tenancy::{self, Tenant, Tenants, load_directory, stored_placements};
 
 /// Every pool open, with the configuration they came from.
@@ -182,6 +186,8 @@ impl Application {
         let connected = connect(config).await?;
         let tenants = connected.prepare().await?;
         let client_cache_ttl = connected.config.client_cache_ttl_secs;
+        let limits = connected.config.limits.clone();
+        let trusted_proxies = TrustedProxies::parse(&connected.config.trusted_proxies)?;
         let redis = match &connected.config.redis {
             Some(redis) => {
                 let url = read_secret("redis.url", redis.url.as_ref(), redis.url_file.as_ref())?;
@@ -199,9 +205,12 @@ impl Application {
                 clients: Arc::new(ClientCache::new(std::time::Duration::from_secs(
                     client_cache_ttl,
                 ))),
-                slow_hashes: Arc::new(tokio::sync::Semaphore::new(
-                    2 * std::thread::available_parallelism().map_or(2, usize::from),
+                slow_hashes: Arc::new(HashPool::new(
+                    limits.slow_hash_concurrency(),
+                    std::time::Duration::from_millis(limits.slow_hash_queue_timeout_ms),
                 )),
+                failures: Arc::new(InMemoryFailures::new(limits.max_tracked_failure_keys)),
+                trusted_proxies: Arc::new(trusted_proxies),
             },
         })
     }
@@ -228,9 +237,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         let app = endpoints::router(self.state.clone());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        // With each connection's peer address (per-address brute-force limits).
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         // Close the pools when nothing else holds them (SQLite checkpoints its WAL).
         if let Ok(databases) = Arc::try_unwrap(self.state.databases) {
             databases.close().await;

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::db::{Databases, TenantRoutes};
 use crate::error::Error;
-use crate::oauth::settings::{OAuthSettings, SettingsBook};
+use crate::settings::{OAuthSettings, SettingsBook};
 use crate::time::now;
 
 /// A loaded tenant: directory row plus resolved routes.

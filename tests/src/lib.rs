@@ -19,7 +19,7 @@ use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
 use tessera::Application;
 use tessera::cli::{Cli, CliError};
-use tessera::endpoints::AppState;
+use tessera::state::AppState;
 use tokio::sync::oneshot;
 
 /// A database server kind the tests run against.

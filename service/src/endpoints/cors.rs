@@ -8,11 +8,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use entity::application;
 use router_policies::{EntityGroup, Role};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use crate::endpoints::AppState;
 use crate::endpoints::issuer::resolve_tenant;
 use crate::error::Error;
+use crate::state::AppState;
+use crate::store::applications;
 use crate::tenancy::Tenant;
 
 /// Whether `application` lists `origin`.
@@ -24,21 +24,11 @@ pub fn application_allows(application: &application::Model, origin: &str) -> boo
 }
 
 /// Whether any application of the tenant lists `origin`.
-pub async fn tenant_allows(state: &AppState, tenant: &Tenant, origin: &str) -> Result<bool, Error> {
+async fn tenant_allows(state: &AppState, tenant: &Tenant, origin: &str) -> Result<bool, Error> {
     let pool = tenant
         .routes
         .connection(&state.databases, EntityGroup::Applications, Role::Read)?;
-    let candidates: Vec<String> = application::Entity::find()
-        .select_only()
-        .column(application::Column::AllowedOrigins)
-        .filter(application::Column::TenantId.eq(tenant.id))
-        .filter(application::Column::AllowedOrigins.contains(origin))
-        .into_tuple()
-        .all(pool)
-        .await?;
-    Ok(candidates
-        .iter()
-        .any(|list| list.split_whitespace().any(|allowed| allowed == origin)))
+    applications::any_lists_origin(pool, tenant.id, origin).await
 }
 
 /// Adds CORS headers to `response` when the request's origin is allowed: by the

@@ -1,5 +1,7 @@
 //! Error responses. OAuth endpoints answer with RFC 6749 §5.2 bodies
-//! (`{"error", "error_description"}`); internal causes are logged, never sent.
+//! (`{"error", "error_description"}`); this is where a protocol error
+//! ([`OAuthError`]) becomes a status code and headers. Internal causes are logged,
+//! never sent.
 
 use axum::Json;
 use axum::http::{StatusCode, header};
@@ -7,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::oauth::error::OAuthError;
 
 /// An error body as RFC 6749 §5.2 shapes it.
 #[derive(Debug, Serialize)]
@@ -26,6 +29,10 @@ pub struct ApiError {
     pub body: ErrorBody,
     /// `WWW-Authenticate` challenge, for 401 answers.
     pub challenge: Option<String>,
+    /// `Retry-After` seconds, for 429 and 503 answers.
+    pub retry_after_secs: Option<u64>,
+    /// `Allow`, for 405 answers.
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -38,104 +45,63 @@ impl ApiError {
                 error_description: description.into(),
             },
             challenge: None,
+            retry_after_secs: None,
+            allow: None,
         }
     }
 
-    /// `invalid_request` (RFC 6749 §5.2): malformed, missing or repeated parameter.
-    pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
-    }
-
-    /// `invalid_client` (RFC 6749 §5.2): every client authentication failure gets this
-    /// one answer, whatever failed, with a `WWW-Authenticate` challenge.
-    pub fn invalid_client() -> Self {
+    /// 405 for a method the endpoint does not serve, with the `Allow` header RFC 9110
+    /// §15.5.6 requires.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
         let mut error = Self::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            format!("this endpoint accepts {allow} only"),
         );
-        error.challenge = Some("Basic realm=\"tessera\"".to_owned());
+        error.allow = Some(allow);
         error
     }
+}
 
-    /// `invalid_grant` (RFC 6749 §5.2): bad, expired, revoked or foreign grant.
-    pub fn invalid_grant(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
-    }
-
-    /// `unauthorized_client` (RFC 6749 §5.2): the client may not use this grant type.
-    pub fn unauthorized_client(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", description)
-    }
-
-    /// `unsupported_grant_type` (RFC 6749 §5.2).
-    pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            description,
-        )
-    }
-
-    /// `invalid_scope` (RFC 6749 §5.2).
-    pub fn invalid_scope(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
-    }
-
-    /// `invalid_token` (RFC 6750 §3.1): a bearer token that does not authorize.
-    pub fn invalid_token() -> Self {
-        let mut error = Self::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the access token is invalid, expired or revoked",
-        );
-        error.challenge = Some("Bearer error=\"invalid_token\"".to_owned());
-        error
-    }
-
-    /// `insufficient_scope` (RFC 6750 §3.1).
-    pub fn insufficient_scope(scope: &str) -> Self {
-        let mut error = Self::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            format!("the access token lacks the {scope:?} scope"),
-        );
-        error.challenge = Some(format!(
-            "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
-        ));
-        error
-    }
-
-    /// 404 for a tenant the directory does not hold.
-    pub fn unknown_tenant(slug: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("unknown tenant {slug:?}"),
-        )
+/// The HTTP answer to a protocol error: RFC 6749 §5.2 (400, or 401 with a challenge
+/// for client authentication), RFC 6750 §3.1 for bearer tokens, 429 or 503 with
+/// `Retry-After` for limits. Internal causes are logged here and never sent.
+impl From<OAuthError> for ApiError {
+    fn from(error: OAuthError) -> Self {
+        let status = match &error {
+            OAuthError::InvalidClient | OAuthError::InvalidToken => StatusCode::UNAUTHORIZED,
+            OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            OAuthError::UnknownTenant(_) => StatusCode::NOT_FOUND,
+            OAuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            OAuthError::Busy { .. } | OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        match &error {
+            OAuthError::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+            OAuthError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "request failed: unavailable")
+            }
+            _ => {}
+        }
+        let challenge = match &error {
+            OAuthError::InvalidClient => Some("Basic realm=\"tessera\"".to_owned()),
+            OAuthError::InvalidToken => Some("Bearer error=\"invalid_token\"".to_owned()),
+            OAuthError::InsufficientScope(scope) => Some(format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+            )),
+            _ => None,
+        };
+        let mut answer = Self::new(status, error.code(), error.description());
+        answer.challenge = challenge;
+        answer.retry_after_secs = error.retry_after_secs();
+        answer
     }
 }
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
-        tracing::error!(%error, "request failed");
-        match error {
-            // A pool that does not answer is temporary (RFC 6749 §5.2 has no code for
-            // it; `temporarily_unavailable` is the authorization endpoint's).
-            Error::Pool { .. }
-            | Error::Database(sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)) => {
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "a database is unavailable; retry later",
-                )
-            }
-            _ => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "the server could not complete the request",
-            ),
-        }
+        OAuthError::from(error).into()
     }
 }
 
@@ -150,13 +116,18 @@ impl IntoResponse for ApiError {
             Json(self.body),
         )
             .into_response();
+        let headers = response.headers_mut();
         if let Some(challenge) = self
             .challenge
             .and_then(|challenge| header::HeaderValue::from_str(&challenge).ok())
         {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, challenge);
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(seconds) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        if let Some(allow) = self.allow {
+            headers.insert(header::ALLOW, header::HeaderValue::from_static(allow));
         }
         response
     }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::endpoints::AppState;
+use crate::state::AppState;
 
 /// How long `/readyz` waits for each pool and for Redis.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);

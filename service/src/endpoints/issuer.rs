@@ -9,17 +9,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::endpoints::AppState;
 use crate::endpoints::error::ApiError;
+use crate::oauth::error::OAuthError;
+use crate::state::AppState;
 use crate::tenancy::Tenant;
 
 /// Finds the tenant named in the path, or answers 404.
-pub async fn resolve_tenant(state: &AppState, slug: &str) -> Result<Arc<Tenant>, ApiError> {
+pub async fn resolve_tenant(state: &AppState, slug: &str) -> Result<Arc<Tenant>, OAuthError> {
     state
-        .tenants
-        .resolve(&state.databases, slug)
+        .tenant(slug)
         .await?
-        .ok_or_else(|| ApiError::unknown_tenant(slug))
+        .ok_or_else(|| OAuthError::UnknownTenant(slug.to_owned()))
 }
 
 /// `GET /t/{tenant}`: the tenant's issuer identifier.
@@ -43,19 +43,15 @@ pub async fn unknown_endpoint(
 ) -> ApiError {
     match resolve_tenant(&state, &slug).await {
         Ok(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
-        Err(error) => error,
+        Err(error) => error.into(),
     }
 }
 
 /// A method the endpoint does not serve (`GET /t/{tenant}/token`): 404 for an unknown
-/// tenant, else 405 with a JSON body.
+/// tenant, else 405 with a JSON body and `Allow` (RFC 9110 §15.5.6).
 pub async fn wrong_method(State(state): State<AppState>, Path(slug): Path<String>) -> ApiError {
     match resolve_tenant(&state, &slug).await {
-        Ok(_) => ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request",
-            "this endpoint accepts POST only",
-        ),
-        Err(error) => error,
+        Ok(_) => ApiError::method_not_allowed("POST, OPTIONS"),
+        Err(error) => error.into(),
     }
 }

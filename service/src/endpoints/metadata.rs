@@ -8,9 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use serde_json::{Value, json};
 
-use crate::endpoints::AppState;
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
+use crate::state::AppState;
 
 /// Client authentication methods of the token and revocation endpoints.
 const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];

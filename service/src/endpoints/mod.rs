@@ -7,10 +7,10 @@ pub mod health;
 pub mod introspect;
 pub mod issuer;
 pub mod metadata;
+pub mod request;
 pub mod revoke;
 pub mod token;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,47 +19,10 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
-use crate::db::Databases;
-use crate::tenancy::Tenants;
+use crate::state::AppState;
 
 /// Largest request body accepted (forms and JSON are small).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// What every handler shares. Cloning is cheap (reference counts only).
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The loaded configuration.
-    pub config: Arc<Config>,
-    /// Every pool and the router.
-    pub databases: Arc<Databases>,
-    /// Loaded tenants.
-    pub tenants: Arc<Tenants>,
-    /// Redis, when configured.
-    pub redis: Option<redis::aio::ConnectionManager>,
-    /// Recently read client registrations (hot-path client authentication).
-    pub clients: Arc<crate::oauth::client_cache::ClientCache>,
-    /// Bounds concurrent slow-KDF work (argon2id, PBKDF2: ~19 MiB and ~50 ms each) so a
-    /// flood of password attempts queues instead of exhausting memory and threads.
-    pub slow_hashes: Arc<tokio::sync::Semaphore>,
-}
-
-impl AppState {
-    /// Runs a slow hash on a blocking thread, at most [`AppState::slow_hashes`] at once.
-    pub async fn slow_hash<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, crate::error::Error> {
-        let _permit = self
-            .slow_hashes
-            .acquire()
-            .await
-            .map_err(|error| crate::error::Error::Hashing(format!("hash queue: {error}")))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|error| crate::error::Error::Hashing(format!("hash task: {error}")))
-    }
-}
 
 /// The span of one request: method and path only. The query string is left out, as
 /// it may carry secrets (RFC 6750 §2.3 `access_token`, `id_token_hint`).
@@ -71,16 +34,33 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
-/// Answers the layers' own refusals (body too large, too slow) with RFC 6749 §5.2
-/// JSON bodies like every other error, instead of their plain-text defaults.
+/// Answers the layers' own refusals (body too large, too slow, wrong method) with
+/// RFC 6749 §5.2 JSON bodies like every other error, instead of their plain-text
+/// defaults. A refused body (413, 408) may be partly unread: the answer says
+/// `Connection: close`, so a keep-alive client opens a new connection instead of
+/// writing its next request into one the server is closing.
 async fn json_errors(response: axum::response::Response) -> axum::response::Response {
-    use axum::http::StatusCode;
+    use axum::http::{HeaderValue, StatusCode, header};
     use axum::response::IntoResponse;
     let is_json = response
         .headers()
-        .get(axum::http::header::CONTENT_TYPE)
+        .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-    match response.status() {
+    let status = response.status();
+    let mut response = match status {
+        StatusCode::METHOD_NOT_ALLOWED if !is_json => {
+            let allow = response.headers().get(header::ALLOW).cloned();
+            let mut answer = error::ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "this endpoint does not accept that method",
+            )
+            .into_response();
+            if let Some(allow) = allow {
+                answer.headers_mut().insert(header::ALLOW, allow);
+            }
+            answer
+        }
         StatusCode::PAYLOAD_TOO_LARGE if !is_json => error::ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request",
@@ -94,7 +74,16 @@ async fn json_errors(response: axum::response::Response) -> axum::response::Resp
         )
         .into_response(),
         _ => response,
+    };
+    if matches!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+    ) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    response
 }
 
 /// The whole HTTP application.

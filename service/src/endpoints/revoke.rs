@@ -11,24 +11,27 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::endpoints::AppState;
 use crate::endpoints::cors;
 use crate::endpoints::error::ApiError;
+use crate::endpoints::request::{Peer, authenticated_request};
 use crate::endpoints::token::NO_STORE;
-use crate::oauth::client_auth::authenticated_request;
+use crate::oauth::error::OAuthError;
 use crate::secrets::checksum;
+use crate::state::AppState;
 use crate::store::tokens;
 
 /// The revocation endpoint.
 pub async fn revoke(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut application = None;
-    let result: Result<(), ApiError> = async {
-        let (tenant, form, client) = authenticated_request(&state, &slug, &headers, &body).await?;
+    let result: Result<(), OAuthError> = async {
+        let (tenant, form, client, _) =
+            authenticated_request(&state, &slug, &peer, &headers, &body).await?;
         application = Some(Arc::clone(&client.application));
         let token = form.require("token")?;
         let pool = tokens::token_pool(&state.databases, &tenant)?;
@@ -47,7 +50,7 @@ pub async fn revoke(
     .await;
     let response = match result {
         Ok(()) => (StatusCode::OK, NO_STORE).into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     };
     cors::apply(&state, &slug, &headers, application.as_deref(), response).await
 }

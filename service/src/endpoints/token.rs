@@ -9,10 +9,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::endpoints::AppState;
 use crate::endpoints::cors;
+use crate::endpoints::error::ApiError;
+use crate::endpoints::request::{Peer, authenticated_request};
 use crate::grants::{self, TokenRequest};
-use crate::oauth::client_auth::authenticated_request;
+use crate::state::AppState;
 
 /// Headers every token-bearing response carries (RFC 6749 §5.1).
 pub const NO_STORE: [(header::HeaderName, &str); 2] = [
@@ -24,20 +25,22 @@ pub const NO_STORE: [(header::HeaderName, &str); 2] = [
 pub async fn token(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut application = None;
     let result = async {
-        let (tenant, form, client) = authenticated_request(&state, &slug, &headers, &body).await?;
+        let (tenant, form, client, address) =
+            authenticated_request(&state, &slug, &peer, &headers, &body).await?;
         application = Some(Arc::clone(&client.application));
         let request = TokenRequest::from_form(&form)?;
-        grants::handle(&state, &tenant, &client, request).await
+        grants::handle(&state, &tenant, &client, request, address).await
     }
     .await;
     let response = match result {
         Ok(tokens) => (NO_STORE, Json(tokens)).into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     };
     cors::apply(&state, &slug, &headers, application.as_deref(), response).await
 }

@@ -1,11 +1,11 @@
 //! Client credentials grant (RFC 6749 §4.4): a confidential client acting on its own
 //! behalf. No refresh token (§4.4.3).
 
-use crate::endpoints::AppState;
-use crate::endpoints::error::ApiError;
 use crate::grants::{TokenResponse, mint};
 use crate::oauth::client_auth::{AuthMethod, Client};
+use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scopes;
+use crate::state::AppState;
 use crate::tenancy::Tenant;
 
 /// Issues an access token to the client itself.
@@ -14,10 +14,10 @@ pub async fn grant(
     tenant: &Tenant,
     client: &Client,
     requested: Option<Scopes>,
-) -> Result<TokenResponse, ApiError> {
+) -> Result<TokenResponse, OAuthError> {
     // §4.4: "MUST only be used by confidential clients".
     if client.method == AuthMethod::None {
-        return Err(ApiError::unauthorized_client(
+        return Err(OAuthError::unauthorized_client(
             "client_credentials needs a confidential client",
         ));
     }

@@ -5,14 +5,16 @@ pub mod client_credentials;
 pub mod password;
 pub mod refresh_token;
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 
-use crate::endpoints::AppState;
-use crate::endpoints::error::ApiError;
 use crate::oauth::client_auth::Client;
+use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
 use crate::oauth::scope::Scopes;
 use crate::secrets::{self, checksum, prefix};
+use crate::state::AppState;
 use crate::store::applications::GrantType;
 use crate::store::tokens::{self, NewAccessToken, NewRefreshToken};
 use crate::tenancy::Tenant;
@@ -47,13 +49,13 @@ pub enum TokenRequest {
 impl TokenRequest {
     /// Decodes the grant from the form. A missing `grant_type` is `invalid_request`; one
     /// this server does not implement is `unsupported_grant_type` (RFC 6749 §5.2).
-    pub fn from_form(form: &Form) -> Result<Self, ApiError> {
+    pub fn from_form(form: &Form) -> Result<Self, OAuthError> {
         let grant_type = form.require("grant_type")?;
         if !matches!(
             grant_type,
             "client_credentials" | "password" | "refresh_token"
         ) {
-            return Err(ApiError::unsupported_grant_type(format!(
+            return Err(OAuthError::unsupported_grant_type(format!(
                 "grant_type {grant_type:?} is not supported"
             )));
         }
@@ -69,7 +71,7 @@ impl TokenRequest {
                 refresh_token: form.require("refresh_token")?.to_owned(),
                 scope,
             }),
-            other => Err(ApiError::unsupported_grant_type(format!(
+            other => Err(OAuthError::unsupported_grant_type(format!(
                 "grant_type {other:?} is not supported"
             ))),
         }
@@ -107,10 +109,11 @@ pub async fn handle(
     tenant: &Tenant,
     client: &Client,
     request: TokenRequest,
-) -> Result<TokenResponse, ApiError> {
+    address: IpAddr,
+) -> Result<TokenResponse, OAuthError> {
     let grant = request.grant_type();
     if !client.holds(grant) {
-        return Err(ApiError::unauthorized_client(format!(
+        return Err(OAuthError::unauthorized_client(format!(
             "this client may not use the {grant} grant"
         )));
     }
@@ -122,7 +125,14 @@ pub async fn handle(
             username,
             password,
             scope,
-        } => password::grant(state, tenant, client, &username, password, scope).await,
+        } => {
+            let attempt = password::Attempt {
+                username: &username,
+                password,
+                address,
+            };
+            password::grant(state, tenant, client, attempt, scope).await
+        }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
@@ -139,7 +149,7 @@ pub(crate) async fn mint(
     user_id: Option<i64>,
     scopes: &Scopes,
     with_refresh_token: bool,
-) -> Result<TokenResponse, ApiError> {
+) -> Result<TokenResponse, OAuthError> {
     let settings = &tenant.settings;
     let access_token = secrets::generate(prefix::ACCESS_TOKEN)?;
     let refresh_token = if with_refresh_token {
@@ -189,7 +199,7 @@ pub(crate) async fn mint(
 /// after its issue, renewed with every rotation (a sliding window, like DOT's
 /// `REFRESH_TOKEN_EXPIRE_SECONDS` counted from the last access token).
 pub(crate) fn refresh_expiry(
-    settings: &crate::oauth::settings::OAuthSettings,
+    settings: &crate::settings::OAuthSettings,
     issued_at: entity::Timestamp,
 ) -> Option<entity::Timestamp> {
     settings

@@ -12,13 +12,13 @@
 use entity::refresh_token;
 use router_policies::{EntityGroup, Role};
 
-use crate::endpoints::AppState;
-use crate::endpoints::error::ApiError;
 use crate::grants::TokenResponse;
 use crate::oauth::client_auth::Client;
+use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scopes;
 use crate::oauth::seal::{self, SealedPair};
 use crate::secrets::{self, checksum, prefix};
+use crate::state::AppState;
 use crate::store::tokens::{self, NewAccessToken, NewRefreshToken, Rotation};
 use crate::store::users;
 use crate::tenancy::Tenant;
@@ -32,15 +32,15 @@ pub async fn grant(
     client: &Client,
     presented: &str,
     requested: Option<Scopes>,
-) -> Result<TokenResponse, ApiError> {
+) -> Result<TokenResponse, OAuthError> {
     let settings = &tenant.settings;
     let pool = tokens::token_pool(&state.databases, tenant)?;
     let found = tokens::find_refresh_token(pool, tenant.id, &checksum(presented)).await?;
     let Some(row) = found else {
-        return Err(ApiError::invalid_grant("unknown refresh token"));
+        return Err(OAuthError::invalid_grant("unknown refresh token"));
     };
     if row.application_id != client.application.id {
-        return Err(ApiError::invalid_grant(
+        return Err(OAuthError::invalid_grant(
             "the refresh token was issued to another client",
         ));
     }
@@ -48,28 +48,40 @@ pub async fn grant(
     if let Some(revoked_at) = row.revoked_at {
         return replayed(state, tenant, &row, presented, revoked_at).await;
     }
-    if let Some(reason) = tokens::refresh_unusable(&row, settings, now) {
-        return Err(ApiError::invalid_grant(reason));
+    if let Some(reason) = tokens::refresh_unusable(&row, settings.refresh_token_idle_secs, now) {
+        return Err(OAuthError::invalid_grant(reason));
     }
-    let original = Scopes::from_stored(&row.scope);
+    // What the grant may still carry: a scope removed from the tenant's catalogue or
+    // from the client's allowed scopes since is no longer minted.
+    let allowed = Scopes::from_stored(&client.application.allowed_scopes);
+    let original = Scopes::from_stored(&row.scope).still_grantable(settings, &allowed);
+    if original.is_empty() {
+        return Err(OAuthError::invalid_scope(
+            "none of this grant's scopes is allowed any more: authorize again",
+        ));
+    }
+    let grant_scope = original.to_string();
     let scopes = match requested {
         Some(requested) if !requested.is_empty() => {
             if !requested.is_subset(&original) {
-                return Err(ApiError::invalid_scope(
-                    "a refresh may only narrow the original scope (RFC 6749 §6)",
+                return Err(OAuthError::invalid_scope(
+                    "a refresh may only narrow the original scope (RFC 6749 §6) to scopes still allowed",
                 ));
             }
             requested
         }
         _ => original,
     };
+    // Read from the primary: a deactivation counts at once, whatever a replica's lag.
     if let Some(user_id) = row.user_id {
         let users_pool =
             tenant
                 .routes
-                .connection(&state.databases, EntityGroup::Users, Role::Read)?;
+                .connection(&state.databases, EntityGroup::Users, Role::Write)?;
         if !users::is_active(users_pool, tenant.id, user_id).await? {
-            return Err(ApiError::invalid_grant("the resource owner is not active"));
+            return Err(OAuthError::invalid_grant(
+                "the resource owner is not active",
+            ));
         }
     }
 
@@ -87,7 +99,7 @@ pub async fn grant(
     if !settings.rotate_refresh_tokens {
         let Some(issued) = tokens::refresh_in_place(&state.databases, tenant, &row, access).await?
         else {
-            return Err(ApiError::invalid_grant("the refresh token was revoked"));
+            return Err(OAuthError::invalid_grant("the refresh token was revoked"));
         };
         return Ok(TokenResponse {
             access_token,
@@ -113,7 +125,8 @@ pub async fn grant(
     let refresh = NewRefreshToken {
         token_checksum: checksum(&refresh_token),
         family_id: row.family_id.clone(),
-        scope: row.scope.clone(),
+        // The grant keeps what it may still carry (never a removed scope again).
+        scope: grant_scope,
         expires_at: crate::grants::refresh_expiry(settings, now),
     };
     match tokens::rotate(&state.databases, tenant, &row, access, refresh, sealed).await? {
@@ -134,14 +147,14 @@ pub async fn grant(
                     Some(revoked_at) => {
                         replayed(state, tenant, &current, presented, revoked_at).await
                     }
-                    None => Err(ApiError::invalid_grant(
+                    None => Err(OAuthError::invalid_grant(
                         "the refresh token was already used",
                     )),
                 },
-                None => Err(ApiError::invalid_grant("unknown refresh token")),
+                None => Err(OAuthError::invalid_grant("unknown refresh token")),
             }
         }
-        Rotation::AlreadyUsed => Err(ApiError::invalid_grant(
+        Rotation::AlreadyUsed => Err(OAuthError::invalid_grant(
             "the refresh token was already used",
         )),
     }
@@ -156,7 +169,7 @@ async fn replayed(
     row: &refresh_token::Model,
     presented: &str,
     revoked_at: entity::Timestamp,
-) -> Result<TokenResponse, ApiError> {
+) -> Result<TokenResponse, OAuthError> {
     let settings = &tenant.settings;
     let in_grace = settings.refresh_token_grace_period_secs > 0
         && plus_seconds(revoked_at, settings.refresh_token_grace_period_secs) > now();
@@ -177,7 +190,7 @@ async fn replayed(
             "refresh token reuse detected: family revoked"
         );
     }
-    Err(ApiError::invalid_grant(
+    Err(OAuthError::invalid_grant(
         "the refresh token was already used",
     ))
 }
@@ -188,7 +201,7 @@ async fn same_pair_if_live(
     state: &AppState,
     tenant: &Tenant,
     pair: SealedPair,
-) -> Result<Option<TokenResponse>, ApiError> {
+) -> Result<Option<TokenResponse>, OAuthError> {
     let pool = tokens::token_pool(&state.databases, tenant)?;
     let refresh =
         tokens::find_refresh_token(pool, tenant.id, &checksum(&pair.refresh_token)).await?;

@@ -2,7 +2,13 @@
 //! (RFC 6749 §2.3): `client_secret_basic`, `client_secret_post`, and `none` for public
 //! clients. Every failure — unknown client, wrong secret, wrong or mixed method — is
 //! the same `401 invalid_client` (oxide-auth's rule): the answer never tells which.
+//!
+//! Failures are counted per (tenant, client_id as presented) and per source address
+//! (RFC 6749 §2.3.1: the server MUST protect this endpoint against brute force); a
+//! client or address over its limit is refused with `TooManyAttempts` before any
+//! lookup or hash.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
@@ -12,11 +18,12 @@ use entity::application;
 use router_policies::{EntityGroup, Role};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::endpoints::AppState;
-use crate::endpoints::error::ApiError;
 use crate::error::Error;
-use crate::oauth::form::Form;
+use crate::limits::failures::{FailureKey, Limit};
+use crate::oauth::error::OAuthError;
+use crate::oauth::form::{Form, form_decode};
 use crate::secrets::{self, SecretMatch};
+use crate::state::AppState;
 use crate::store::applications::{self, ClientType, GrantType};
 use crate::tenancy::Tenant;
 
@@ -59,11 +66,11 @@ struct Presented {
 
 /// Decodes `Authorization: Basic` (RFC 6749 §2.3.1: both parts form-urlencoded, then
 /// joined by `:` and base64-encoded). `Ok(None)`: no Basic credentials.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiError> {
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| ApiError::invalid_client())?;
+    let value = value.to_str().map_err(|_| OAuthError::InvalidClient)?;
     let Some((scheme, encoded)) = value.split_once(' ') else {
         return Ok(None);
     };
@@ -72,36 +79,24 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, Ap
     }
     let decoded = STANDARD
         .decode(encoded.trim())
-        .map_err(|_| ApiError::invalid_client())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| ApiError::invalid_client())?;
-    let (id, secret) = decoded
-        .split_once(':')
-        .ok_or_else(ApiError::invalid_client)?;
+        .map_err(|_| OAuthError::InvalidClient)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::InvalidClient)?;
+    let (id, secret) = decoded.split_once(':').ok_or(OAuthError::InvalidClient)?;
     match (form_decode(id), form_decode(secret)) {
         (Some(id), Some(secret)) => Ok(Some((id, secret))),
-        _ => Err(ApiError::invalid_client()),
+        _ => Err(OAuthError::InvalidClient),
     }
-}
-
-/// `application/x-www-form-urlencoded` decoding of one value (`+` is a space); `None`
-/// when the result is not UTF-8.
-fn form_decode(value: &str) -> Option<String> {
-    let spaced = value.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8()
-        .ok()
-        .map(|decoded| decoded.into_owned())
 }
 
 /// Which credentials the request carries; more than one method is refused
 /// (RFC 6749 §2.3: "MUST NOT use more than one authentication method").
-fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, ApiError> {
+fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> {
     let body_id = form.get("client_id");
     let body_secret = form.get("client_secret");
     match basic_credentials(headers)? {
         Some((id, secret)) => {
             if body_secret.is_some() || body_id.is_some_and(|body_id| body_id != id) {
-                return Err(ApiError::invalid_client());
+                return Err(OAuthError::InvalidClient);
             }
             // An empty password is no secret: a public client may name itself this way.
             let (secret, method) = if secret.is_empty() {
@@ -126,25 +121,73 @@ fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, ApiError> {
                 secret: None,
                 method: AuthMethod::None,
             }),
-            _ => Err(ApiError::invalid_client()),
+            _ => Err(OAuthError::InvalidClient),
         },
     }
 }
 
-/// Authenticates the client of a request to `tenant`. One indexed read; a generated
-/// secret costs one keyed hash. Slow stored hashes (imported) are checked on a
-/// blocking thread and upgraded after a success.
+/// Authenticates the client of a request to `tenant` coming from `address`. One
+/// indexed read; a generated secret costs one keyed hash. Slow stored hashes
+/// (imported) are checked on a blocking thread and upgraded after a success.
 pub async fn authenticate(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
     form: &Form,
-) -> Result<Client, ApiError> {
+    address: IpAddr,
+) -> Result<Client, OAuthError> {
     let presented = presented(headers, form)?;
+    let settings = &tenant.settings;
+    let client_key = FailureKey::Client {
+        tenant_id: tenant.id,
+        client_id: &presented.client_id,
+    };
+    let address_key = FailureKey::Address {
+        tenant_id: tenant.id,
+        address,
+    };
+    let client_limit = Limit::new(
+        settings.max_failures_per_client,
+        settings.failure_window_secs,
+    );
+    let address_limit = Limit::new(
+        settings.max_failures_per_address,
+        settings.failure_window_secs,
+    );
+    for (key, limit) in [(client_key, client_limit), (address_key, address_limit)] {
+        state
+            .failures
+            .check(key, limit)
+            .map_err(|retry| OAuthError::TooManyAttempts {
+                retry_after_secs: retry.seconds(),
+            })?;
+    }
+    match verify(state, tenant, &presented).await {
+        Err(OAuthError::InvalidClient) => {
+            state.failures.record_failure(client_key, client_limit);
+            state.failures.record_failure(address_key, address_limit);
+            Err(OAuthError::InvalidClient)
+        }
+        Ok(client) => {
+            if client.method != AuthMethod::None {
+                state.failures.record_success(client_key);
+            }
+            Ok(client)
+        }
+        other => other,
+    }
+}
+
+/// Looks the presented client up and checks its secret.
+async fn verify(
+    state: &AppState,
+    tenant: &Tenant,
+    presented: &Presented,
+) -> Result<Client, OAuthError> {
     // Refuse malformed ids before they reach a query (a NUL byte is an error in
     // PostgreSQL text, not a miss).
-    if applications::check_client_id(&presented.client_id).is_err() {
-        return Err(ApiError::invalid_client());
+    if crate::syntax::check_client_id(&presented.client_id).is_err() {
+        return Err(OAuthError::InvalidClient);
     }
     let found = match state.clients.get(tenant.id, &presented.client_id) {
         Some(cached) => Some(cached),
@@ -169,12 +212,12 @@ pub async fn authenticate(
         if let Some(secret) = &presented.secret {
             let _ = secrets::verify_client_secret(DUMMY_HASH, secret);
         }
-        return Err(ApiError::invalid_client());
+        return Err(OAuthError::InvalidClient);
     };
     let client_type = application
         .client_type
         .parse::<ClientType>()
-        .map_err(|_| ApiError::invalid_client())?;
+        .map_err(|_| OAuthError::InvalidClient)?;
     match (client_type, &presented.secret) {
         (ClientType::Public, None) => Ok(Client {
             application,
@@ -182,7 +225,7 @@ pub async fn authenticate(
         }),
         (ClientType::Confidential, Some(secret)) => {
             match check_secret(state, &application, secret).await? {
-                SecretMatch::No => Err(ApiError::invalid_client()),
+                SecretMatch::No => Err(OAuthError::InvalidClient),
                 SecretMatch::Yes => Ok(Client {
                     application,
                     method: presented.method,
@@ -196,7 +239,7 @@ pub async fn authenticate(
                 }
             }
         }
-        _ => Err(ApiError::invalid_client()),
+        _ => Err(OAuthError::InvalidClient),
     }
 }
 
@@ -218,7 +261,8 @@ async fn check_secret(
     }
     let secret = secret.to_owned();
     state
-        .slow_hash(move || secrets::verify_stored_client_secret(&stored, hashed, &secret))
+        .slow_hashes
+        .run(move || secrets::verify_stored_client_secret(&stored, hashed, &secret))
         .await
 }
 
@@ -232,7 +276,8 @@ async fn upgrade_secret(
 ) {
     let presented = secret.to_owned();
     let upgraded = match state
-        .slow_hash(move || secrets::upgraded_hash(&presented))
+        .slow_hashes
+        .run(move || secrets::upgraded_hash(&presented))
         .await
         .and_then(|hash| hash)
     {
@@ -271,18 +316,4 @@ async fn upgrade_secret(
             tracing::warn!(tenant = %tenant.slug, client_id = %application.client_id, %error, "secret upgrade failed")
         }
     }
-}
-
-/// The start of every client-authenticated endpoint (token, revocation): the tenant of
-/// the path, the strict form, and the authenticated client.
-pub async fn authenticated_request(
-    state: &AppState,
-    slug: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Arc<Tenant>, Form, Client), ApiError> {
-    let tenant = crate::endpoints::issuer::resolve_tenant(state, slug).await?;
-    let form = Form::parse(headers, body)?;
-    let client = authenticate(state, &tenant, headers, &form).await?;
-    Ok((tenant, form, client))
 }

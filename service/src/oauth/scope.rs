@@ -3,8 +3,13 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::endpoints::error::ApiError;
-use crate::oauth::settings::OAuthSettings;
+use crate::oauth::error::OAuthError;
+use crate::settings::OAuthSettings;
+
+/// The scope a bearer token needs to call the introspection endpoint (RFC 7662 §2.1
+/// leaves the authorization of its callers to the server). A client gets it only
+/// when its registration lists it.
+pub const INTROSPECTION_SCOPE: &str = "introspection";
 
 /// A set of scope tokens.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -12,11 +17,11 @@ pub struct Scopes(BTreeSet<String>);
 
 impl Scopes {
     /// Parses a `scope` parameter; a malformed token is `invalid_scope`.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
+    pub fn parse(value: &str) -> Result<Self, OAuthError> {
         let mut scopes = BTreeSet::new();
         for token in value.split(' ').filter(|token| !token.is_empty()) {
-            crate::store::applications::check_scope_token(token)
-                .map_err(|_| ApiError::invalid_scope(format!("malformed scope {token:?}")))?;
+            crate::syntax::check_scope_token(token)
+                .map_err(|_| OAuthError::invalid_scope(format!("malformed scope {token:?}")))?;
             scopes.insert(token.to_owned());
         }
         Ok(Self(scopes))
@@ -50,20 +55,18 @@ impl Scopes {
         requested: Option<Scopes>,
         settings: &OAuthSettings,
         allowed: &Scopes,
-    ) -> Result<Scopes, ApiError> {
+    ) -> Result<Scopes, OAuthError> {
         let in_catalogue = |scope: &String| settings.scopes.contains_key(scope);
-        let permitted = |scope: &String| {
-            allowed.contains(scope)
-                || (allowed.is_empty()
-                    && scope != crate::endpoints::introspect::INTROSPECTION_SCOPE)
-        };
+        let permitted = |scope: &String| is_permitted(scope, allowed);
         match requested {
             Some(requested) if !requested.is_empty() => {
                 if let Some(scope) = requested.0.iter().find(|scope| !in_catalogue(scope)) {
-                    return Err(ApiError::invalid_scope(format!("unknown scope {scope:?}")));
+                    return Err(OAuthError::invalid_scope(format!(
+                        "unknown scope {scope:?}"
+                    )));
                 }
                 if let Some(scope) = requested.0.iter().find(|scope| !permitted(scope)) {
-                    return Err(ApiError::invalid_scope(format!(
+                    return Err(OAuthError::invalid_scope(format!(
                         "scope {scope:?} is not allowed for this client"
                     )));
                 }
@@ -77,13 +80,37 @@ impl Scopes {
                     .cloned()
                     .collect();
                 if defaults.is_empty() {
-                    return Err(ApiError::invalid_scope(
+                    return Err(OAuthError::invalid_scope(
                         "no default scope is allowed for this client: request a scope",
                     ));
                 }
                 Ok(Scopes(defaults))
             }
         }
+    }
+}
+
+/// Whether a client whose registration allows `allowed` may hold `scope` (empty
+/// list: every scope of the catalogue but [`INTROSPECTION_SCOPE`]).
+fn is_permitted(scope: &str, allowed: &Scopes) -> bool {
+    allowed.contains(scope) || (allowed.is_empty() && scope != INTROSPECTION_SCOPE)
+}
+
+impl Scopes {
+    /// What of a stored grant may still be minted now: scopes removed since from the
+    /// tenant's catalogue or from the client's allowed scopes drop out (a refresh,
+    /// RFC 6749 §6, never mints a scope the server no longer grants). Empty when
+    /// nothing is left.
+    pub fn still_grantable(&self, settings: &OAuthSettings, allowed: &Scopes) -> Scopes {
+        Scopes(
+            self.0
+                .iter()
+                .filter(|scope| {
+                    settings.scopes.contains_key(*scope) && is_permitted(scope, allowed)
+                })
+                .cloned()
+                .collect(),
+        )
     }
 }
 

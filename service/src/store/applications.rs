@@ -4,15 +4,16 @@
 use std::fmt;
 use std::str::FromStr;
 
-use entity::application;
+use entity::{application, application_origin};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
 
 use crate::error::Error;
 use crate::store::is_unique_violation;
+use crate::syntax::{check_client_id, check_scope_token};
 use crate::time::now;
 
 /// Client type (RFC 6749 §2.1).
@@ -202,37 +203,6 @@ pub fn parse_origins(list: &str) -> Result<Vec<String>, Error> {
         .collect()
 }
 
-/// A client_id: 1–100 visible ASCII characters (RFC 6749 Appendix A.1, VSCHAR), no
-/// `:` (it would break HTTP Basic), matching DOT's 100-character column.
-pub fn check_client_id(client_id: &str) -> Result<(), Error> {
-    if client_id.is_empty()
-        || client_id.len() > 100
-        || !client_id
-            .bytes()
-            .all(|byte| (0x21..=0x7e).contains(&byte) && byte != b':')
-    {
-        return Err(Error::InvalidInput(format!(
-            "client_id {client_id:?}: use 1 to 100 visible ASCII characters without ':'"
-        )));
-    }
-    Ok(())
-}
-
-/// A scope token (RFC 6749 §3.3: `%x21 / %x23-5B / %x5D-7E`).
-pub fn check_scope_token(scope: &str) -> Result<(), Error> {
-    let valid = !scope.is_empty()
-        && scope.bytes().all(|byte| {
-            byte == 0x21 || (0x23..=0x5b).contains(&byte) || (0x5d..=0x7e).contains(&byte)
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput(format!(
-            "scope {scope:?} is not a valid scope token (RFC 6749 §3.3)"
-        )))
-    }
-}
-
 /// Refuses a value longer than its column (`max` characters), naming the option.
 pub fn check_length(option: &str, value: &str, max: usize) -> Result<(), Error> {
     if value.chars().count() > max {
@@ -372,10 +342,10 @@ impl From<&application::Model> for ApplicationSummary {
     }
 }
 
-/// Inserts a validated application. A `client_id` taken in this tenant is
-/// [`Error::Conflict`].
+/// Inserts a validated application and its CORS origins, in one transaction. A
+/// `client_id` taken in this tenant is [`Error::Conflict`].
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     tenant_id: i64,
     new: NewApplication,
 ) -> Result<application::Model, Error> {
@@ -388,7 +358,8 @@ pub async fn create(
     };
     let created = now();
     let grant_types: Vec<&str> = new.grant_types.iter().map(|grant| grant.as_str()).collect();
-    application::ActiveModel {
+    let transaction = db.begin().await?;
+    let model = application::ActiveModel {
         tenant_id: Set(tenant_id),
         client_id: Set(new.client_id.clone()),
         owner_user_id: Set(new.owner_user_id),
@@ -408,7 +379,7 @@ pub async fn create(
         updated_at: Set(created),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&transaction)
     .await
     .map_err(|error| {
         if is_unique_violation(&error) {
@@ -416,7 +387,44 @@ pub async fn create(
         } else {
             Error::Database(error)
         }
-    })
+    })?;
+    let mut origins: Vec<&String> = new.allowed_origins.iter().collect();
+    origins.sort();
+    origins.dedup();
+    // One row per origin; a client lists a handful, far below any parameter limit.
+    if !origins.is_empty() {
+        application_origin::Entity::insert_many(origins.into_iter().map(|origin| {
+            application_origin::ActiveModel {
+                tenant_id: Set(tenant_id),
+                origin: Set(origin.clone()),
+                application_id: Set(model.id),
+                ..Default::default()
+            }
+        }))
+        .exec_without_returning(&transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(model)
+}
+
+/// Whether any application of the tenant lists `origin` (CORS before the client is
+/// known): one exact, indexed lookup — no pattern, so `%` or `_` in an `Origin`
+/// header match nothing but themselves.
+pub async fn any_lists_origin(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    origin: &str,
+) -> Result<bool, Error> {
+    Ok(application_origin::Entity::find()
+        .select_only()
+        .column(application_origin::Column::Id)
+        .filter(application_origin::Column::TenantId.eq(tenant_id))
+        .filter(application_origin::Column::Origin.eq(origin))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .is_some())
 }
 
 /// The application with `client_id` in the tenant.

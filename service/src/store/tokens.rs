@@ -10,12 +10,13 @@ use entity::{access_token, refresh_token};
 use router_policies::{EntityGroup, Role};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QuerySelect,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 
 use crate::db::Databases;
 use crate::error::Error;
+use crate::store::is_transient;
 use crate::tenancy::Tenant;
 use crate::time::now;
 
@@ -202,17 +203,6 @@ pub async fn begin_write(writer: &TokenWriter<'_>) -> Result<WriteTransaction, E
     Ok(WriteTransaction { inner, _turn: turn })
 }
 
-/// Deadlocks (MySQL 1213 / SQLSTATE 40001, PostgreSQL 40P01) and serialization
-/// failures (40001).
-fn is_transient(error: &sea_orm::DbErr) -> bool {
-    let text = error.to_string();
-    text.contains("Deadlock")
-        || text.contains("deadlock")
-        || text.contains("40001")
-        || text.contains("40P01")
-        || text.contains("could not serialize")
-}
-
 /// Commits on `Ok`, rolls back on `Err` (explicitly, so the connection returns to the
 /// pool at once).
 async fn finish<T>(transaction: WriteTransaction, result: Result<T, Error>) -> Result<T, Error> {
@@ -370,17 +360,14 @@ pub fn access_is_live(token: &access_token::Model, now: entity::Timestamp) -> bo
 /// or idle longer than the tenant allows. `None`: usable.
 pub fn refresh_unusable(
     token: &refresh_token::Model,
-    settings: &crate::oauth::settings::OAuthSettings,
+    idle_secs: Option<u64>,
     now: entity::Timestamp,
 ) -> Option<&'static str> {
     if token.expires_at.is_some_and(|expires_at| expires_at <= now) {
         return Some("the refresh token has expired");
     }
     let last_use = token.last_used_at.unwrap_or(token.created_at);
-    if settings
-        .refresh_token_idle_secs
-        .is_some_and(|idle| crate::time::plus_seconds(last_use, idle) <= now)
-    {
+    if idle_secs.is_some_and(|idle| crate::time::plus_seconds(last_use, idle) <= now) {
         return Some("the refresh token has been idle too long");
     }
     None
@@ -436,9 +423,12 @@ pub async fn revoke_access_token(
 /// access token minted with or from them — in one transaction. Used by revocation of
 /// a refresh token (RFC 7009 §2.1) and by reuse detection.
 ///
-/// Locks are taken in the order [`rotate`] takes them (refresh tokens, then access
-/// tokens), and rows are updated by id, so a concurrent rotation waits instead of
-/// deadlocking.
+/// Four statements whatever the family's size, each keyed by `(tenant_id,
+/// family_id)`; no list of ids is ever bound (a family rotated every five minutes
+/// for a year has 100,000 members, above every backend's parameter limit). The
+/// family's refresh rows are locked first, in id order, so two revocations of one
+/// family queue instead of deadlocking, and a concurrent rotation (which locks one of
+/// those rows, then an access token) waits or is waited for.
 pub async fn revoke_family(
     databases: &Databases,
     tenant: &Tenant,
@@ -458,16 +448,14 @@ async fn revoke_family_in(
     family_id: &str,
 ) -> Result<(), Error> {
     let now = now();
-    let family = || {
-        refresh_token::Entity::find()
-            .filter(refresh_token::Column::TenantId.eq(tenant_id))
-            .filter(refresh_token::Column::FamilyId.eq(family_id))
-    };
-    // Lock the family first (a concurrent rotation holds one of these rows and waits
-    // or is waited for; nobody takes access-token locks first).
-    let locked = family().lock_exclusive().all(transaction).await?;
-    if locked.is_empty() {
-        return Ok(());
+    let backend = transaction.get_database_backend();
+    let sql = FamilySql::for_backend(backend);
+    let key = || -> Vec<Value> { vec![tenant_id.into(), family_id.into()] };
+    // SQLite's BEGIN IMMEDIATE already holds the database's write lock.
+    if let Some(lock) = sql.lock {
+        transaction
+            .query_one_raw(Statement::from_sql_and_values(backend, lock, key()))
+            .await?;
     }
     // New statements, so under READ COMMITTED they see a successor that a concurrent
     // rotation committed while we waited for the lock.
@@ -481,21 +469,77 @@ async fn revoke_family_in(
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(transaction)
         .await?;
-    let members = family().all(transaction).await?;
-    let refresh_ids: Vec<i64> = members.iter().map(|member| member.id).collect();
-    let access_ids: Vec<i64> = members
-        .iter()
-        .filter_map(|member| member.access_token_id)
-        .collect();
-    revoke_access_where(
-        transaction,
-        tenant_id,
-        Condition::any()
-            .add(access_token::Column::Id.is_in(access_ids))
-            .add(access_token::Column::SourceRefreshTokenId.is_in(refresh_ids)),
-        now,
-    )
-    .await
+    for statement in [sql.revoke_issued_with, sql.revoke_minted_from] {
+        let mut values: Vec<Value> = vec![now.into()];
+        values.extend(key());
+        transaction
+            .execute_raw(Statement::from_sql_and_values(backend, statement, values))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The family statements of [`revoke_family`] in each dialect. Parameters: the lock
+/// takes (tenant_id, family_id); the access-token updates (revoked_at, tenant_id,
+/// family_id). The updates join the family through its indexes
+/// (`ix_refresh_tokens_family`, the access tokens' primary key and
+/// `ix_access_tokens_source`) instead of an `IN (subquery)`, which MariaDB before 11.1
+/// runs once per access token of the tenant.
+struct FamilySql {
+    lock: Option<&'static str>,
+    /// Access tokens issued together with a member (`refresh_tokens.access_token_id`).
+    revoke_issued_with: &'static str,
+    /// Access tokens minted from a member (`access_tokens.source_refresh_token_id`).
+    revoke_minted_from: &'static str,
+}
+
+impl FamilySql {
+    fn for_backend(backend: DbBackend) -> Self {
+        match backend {
+            DbBackend::Postgres => Self {
+                lock: Some(
+                    "SELECT count(*) FROM (SELECT id FROM refresh_tokens \
+                     WHERE tenant_id = $1 AND family_id = $2 ORDER BY id FOR UPDATE) AS locked",
+                ),
+                revoke_issued_with: "UPDATE access_tokens AS a SET revoked_at = $1 \
+                     FROM refresh_tokens AS r \
+                     WHERE r.tenant_id = $2 AND r.family_id = $3 \
+                     AND a.tenant_id = $2 AND a.id = r.access_token_id AND a.revoked_at IS NULL",
+                revoke_minted_from: "UPDATE access_tokens AS a SET revoked_at = $1 \
+                     FROM refresh_tokens AS r \
+                     WHERE r.tenant_id = $2 AND r.family_id = $3 \
+                     AND a.tenant_id = $2 AND a.source_refresh_token_id = r.id \
+                     AND a.revoked_at IS NULL",
+            },
+            DbBackend::MySql => Self {
+                lock: Some(
+                    "SELECT COUNT(*) FROM (SELECT id FROM refresh_tokens \
+                     WHERE tenant_id = ? AND family_id = ? ORDER BY id FOR UPDATE) AS locked",
+                ),
+                revoke_issued_with: "UPDATE access_tokens AS a \
+                     JOIN refresh_tokens AS r ON a.id = r.access_token_id AND a.tenant_id = r.tenant_id \
+                     SET a.revoked_at = ? \
+                     WHERE r.tenant_id = ? AND r.family_id = ? AND a.revoked_at IS NULL",
+                revoke_minted_from: "UPDATE access_tokens AS a \
+                     JOIN refresh_tokens AS r ON a.source_refresh_token_id = r.id AND a.tenant_id = r.tenant_id \
+                     SET a.revoked_at = ? \
+                     WHERE r.tenant_id = ? AND r.family_id = ? AND a.revoked_at IS NULL",
+            },
+            // SQLite (3.33+ has UPDATE … FROM); `?NNN` numbers the parameters.
+            _ => Self {
+                lock: None,
+                revoke_issued_with: "UPDATE access_tokens AS a SET revoked_at = ?1 \
+                     FROM refresh_tokens AS r \
+                     WHERE r.tenant_id = ?2 AND r.family_id = ?3 \
+                     AND a.tenant_id = ?2 AND a.id = r.access_token_id AND a.revoked_at IS NULL",
+                revoke_minted_from: "UPDATE access_tokens AS a SET revoked_at = ?1 \
+                     FROM refresh_tokens AS r \
+                     WHERE r.tenant_id = ?2 AND r.family_id = ?3 \
+                     AND a.tenant_id = ?2 AND a.source_refresh_token_id = r.id \
+                     AND a.revoked_at IS NULL",
+            },
+        }
+    }
 }
 
 /// Inserts the pair on `db` (a transaction in [`issue`]).

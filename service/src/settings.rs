@@ -40,6 +40,16 @@ pub struct OAuthSettings {
     pub scopes: BTreeMap<String, String>,
     /// Scopes granted when a request names none.
     pub default_scopes: Vec<String>,
+    /// Failed password-grant attempts per username (as typed, existing or not) within
+    /// `failure_window_secs` before further attempts get 429 (RFC 6749 §4.3.2). 0: off.
+    pub max_failures_per_username: u32,
+    /// Failed client authentications per client_id within the window (RFC 6749
+    /// §2.3.1). 0: off.
+    pub max_failures_per_client: u32,
+    /// Failed attempts of either kind per source address within the window. 0: off.
+    pub max_failures_per_address: u32,
+    /// The sliding window the failure limits count in.
+    pub failure_window_secs: u64,
 }
 
 impl Default for OAuthSettings {
@@ -66,6 +76,10 @@ impl Default for OAuthSettings {
             allow_password_grant: true,
             scopes,
             default_scopes: vec!["read".to_owned(), "write".to_owned()],
+            max_failures_per_username: 10,
+            max_failures_per_client: 10,
+            max_failures_per_address: 100,
+            failure_window_secs: 300,
         }
     }
 }
@@ -84,8 +98,25 @@ impl OAuthSettings {
                 "{key}.authorization_code_lifetime_secs: use 1 to 600 (RFC 6749 §4.1.2)"
             ));
         }
+        // The same pair is returned only while its access token lives; a longer grace
+        // period would promise retries it cannot keep (they would count as reuse and
+        // revoke the family).
+        if self.refresh_token_grace_period_secs > self.access_token_lifetime_secs {
+            return Err(format!(
+                "{key}.refresh_token_grace_period_secs: {} is longer than \
+                 access_token_lifetime_secs ({}): a retry after the access token expired \
+                 cannot get the same pair back and would revoke the whole family; use at \
+                 most {} (seconds, not minutes: a few are enough for a retry)",
+                self.refresh_token_grace_period_secs,
+                self.access_token_lifetime_secs,
+                self.access_token_lifetime_secs
+            ));
+        }
+        if self.failure_window_secs == 0 {
+            return Err(format!("{key}.failure_window_secs: must be at least 1"));
+        }
         for scope in self.scopes.keys() {
-            crate::store::applications::check_scope_token(scope)
+            crate::syntax::check_scope_token(scope)
                 .map_err(|error| format!("{key}.scopes: {error}"))?;
         }
         if let Some(unknown) = self

@@ -1,0 +1,142 @@
+//! The protocol error: RFC 6749 §5.2 error codes (and RFC 6750 §3.1 for bearer tokens)
+//! with a description for the developer. It knows no HTTP: the endpoints decide the
+//! status, headers and body (`endpoints::error`). Internal causes stay inside
+//! [`OAuthError::Internal`] and are logged there, never sent.
+
+use crate::error::Error;
+
+/// Why a protocol request failed.
+#[derive(Debug)]
+pub enum OAuthError {
+    /// `invalid_request`: malformed, missing or repeated parameter.
+    InvalidRequest(String),
+    /// `invalid_client`: every client authentication failure gets this one answer,
+    /// whatever failed (oxide-auth's rule).
+    InvalidClient,
+    /// `invalid_grant`: bad, expired, revoked or foreign grant.
+    InvalidGrant(String),
+    /// `unauthorized_client`: the client may not use this grant type.
+    UnauthorizedClient(String),
+    /// `unsupported_grant_type`.
+    UnsupportedGrantType(String),
+    /// `invalid_scope`.
+    InvalidScope(String),
+    /// `invalid_token` (RFC 6750 §3.1): a bearer token that does not authorize.
+    InvalidToken,
+    /// `insufficient_scope` (RFC 6750 §3.1), naming the scope needed.
+    InsufficientScope(&'static str),
+    /// A tenant the directory does not hold.
+    UnknownTenant(String),
+    /// Too many failed attempts (RFC 6749 §2.3.1, §4.3.2: the server MUST protect the
+    /// endpoint against brute force). Retry after this many seconds.
+    TooManyAttempts {
+        /// Seconds until the window lets an attempt through again.
+        retry_after_secs: u64,
+    },
+    /// The server is saturated (slow-hash queue full); retry after this many seconds.
+    Busy {
+        /// Seconds a client should wait.
+        retry_after_secs: u64,
+    },
+    /// A database or Redis that does not answer: temporary.
+    Unavailable(Error),
+    /// Anything else: logged, answered as `server_error`.
+    Internal(Error),
+}
+
+impl OAuthError {
+    /// `invalid_request` with a description.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::InvalidRequest(description.into())
+    }
+
+    /// `invalid_grant` with a description.
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::InvalidGrant(description.into())
+    }
+
+    /// `invalid_scope` with a description.
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::InvalidScope(description.into())
+    }
+
+    /// `unauthorized_client` with a description.
+    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+        Self::UnauthorizedClient(description.into())
+    }
+
+    /// `unsupported_grant_type` with a description.
+    pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
+        Self::UnsupportedGrantType(description.into())
+    }
+
+    /// The error code sent in the body (RFC 6749 §5.2, RFC 6750 §3.1).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::UnauthorizedClient(_) => "unauthorized_client",
+            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::UnknownTenant(_) => "not_found",
+            // RFC 6749 has no code for these; `temporarily_unavailable` is the
+            // authorization endpoint's (§4.1.2.1) and says "retry later".
+            Self::TooManyAttempts { .. } | Self::Busy { .. } | Self::Unavailable(_) => {
+                "temporarily_unavailable"
+            }
+            Self::Internal(_) => "server_error",
+        }
+    }
+
+    /// The description sent in the body: for the developer, never an internal cause.
+    pub fn description(&self) -> String {
+        match self {
+            Self::InvalidRequest(text)
+            | Self::InvalidGrant(text)
+            | Self::UnauthorizedClient(text)
+            | Self::UnsupportedGrantType(text)
+            | Self::InvalidScope(text) => text.clone(),
+            Self::InvalidClient => "client authentication failed".to_owned(),
+            Self::InvalidToken => "the access token is invalid, expired or revoked".to_owned(),
+            Self::InsufficientScope(scope) => format!("the access token lacks the {scope:?} scope"),
+            Self::UnknownTenant(slug) => format!("unknown tenant {slug:?}"),
+            Self::TooManyAttempts { retry_after_secs } => {
+                format!("too many failed attempts; retry in {retry_after_secs} s")
+            }
+            Self::Busy { retry_after_secs } => {
+                format!("the server is busy; retry in {retry_after_secs} s")
+            }
+            Self::Unavailable(_) => "a database is unavailable; retry later".to_owned(),
+            Self::Internal(_) => "the server could not complete the request".to_owned(),
+        }
+    }
+
+    /// Seconds a client should wait before retrying, when the error says so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts { retry_after_secs } | Self::Busy { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for OAuthError {
+    fn from(error: Error) -> Self {
+        if let Error::Overloaded { retry_after_secs } = error {
+            return Self::Busy { retry_after_secs };
+        }
+        match &error {
+            Error::Pool { .. }
+            | Error::Redis(_)
+            | Error::Database(sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)) => {
+                Self::Unavailable(error)
+            }
+            _ => Self::Internal(error),
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Token liveness and introspection (RFC 7662 §2.2). One definition of "live" serves
+//! the introspection answer and the bearer token that authorizes an introspection
+//! call: not revoked, not expired (refresh tokens: not idle too long either), its
+//! client still registered, and its user, if any, still present and active — the
+//! user read from the users group's primary, never a replica, so a deactivation
+//! counts at once (DESIGN.md §5).
+
+use entity::{access_token, application, refresh_token};
+use router_policies::{EntityGroup, Role};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::oauth::error::OAuthError;
+use crate::oauth::scope::{INTROSPECTION_SCOPE, Scopes};
+use crate::secrets::{checksum, prefix};
+use crate::state::AppState;
+use crate::store::{applications, tokens, users};
+use crate::tenancy::Tenant;
+use crate::time::{now, unix_seconds};
+
+/// An introspection answer (RFC 7662 §2.2).
+#[derive(Debug, Default, Serialize)]
+pub struct Introspection {
+    /// Whether the token is active.
+    pub active: bool,
+    /// Space-separated scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The client it was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The resource owner's username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The resource owner's id, or the client_id for client credentials tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// Expiry, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issue time, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// The tenant's issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+/// What a token row grants, whichever table it came from.
+struct Grant {
+    application_id: i64,
+    user_id: Option<i64>,
+    scope: String,
+    token_type: &'static str,
+    expires_at: Option<entity::Timestamp>,
+    issued_at: entity::Timestamp,
+}
+
+impl Grant {
+    fn of_access(token: access_token::Model) -> Self {
+        Self {
+            application_id: token.application_id,
+            user_id: token.user_id,
+            scope: token.scope,
+            token_type: "Bearer",
+            expires_at: Some(token.expires_at),
+            issued_at: token.created_at,
+        }
+    }
+
+    fn of_refresh(token: refresh_token::Model) -> Self {
+        Self {
+            application_id: token.application_id,
+            user_id: token.user_id,
+            scope: token.scope,
+            token_type: "refresh_token",
+            expires_at: token.expires_at,
+            issued_at: token.created_at,
+        }
+    }
+}
+
+/// Who holds a live grant, as read now.
+struct Holder {
+    client_id: String,
+    username: Option<String>,
+    sub: String,
+}
+
+/// The holder of `grant` if its client is still registered and its user, if any, is
+/// present and active (both read from the primary). `known` is a client already
+/// loaded (the authenticated caller), saving a read when it is the grant's.
+async fn holder_if_live(
+    state: &AppState,
+    tenant: &Tenant,
+    grant: &Grant,
+    known: Option<&application::Model>,
+) -> Result<Option<Holder>, Error> {
+    let client_id = match known.filter(|known| known.id == grant.application_id) {
+        Some(known) => known.client_id.clone(),
+        None => {
+            let pool = tenant.routes.connection(
+                &state.databases,
+                EntityGroup::Applications,
+                Role::Write,
+            )?;
+            match applications::find_by_id(pool, tenant.id, grant.application_id).await? {
+                Some(application) => application.client_id,
+                None => return Ok(None),
+            }
+        }
+    };
+    let Some(user_id) = grant.user_id else {
+        return Ok(Some(Holder {
+            sub: client_id.clone(),
+            client_id,
+            username: None,
+        }));
+    };
+    let pool = tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
+    Ok(match users::find_by_id(pool, tenant.id, user_id).await? {
+        Some(user) if user.is_active => Some(Holder {
+            client_id,
+            username: Some(user.username),
+            sub: user.id.to_string(),
+        }),
+        _ => None,
+    })
+}
+
+/// The access token `token` of `tenant` with its holder, if it is live.
+async fn live_access(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+    known: Option<&application::Model>,
+) -> Result<Option<(Grant, Holder)>, Error> {
+    let pool = tokens::token_pool(&state.databases, tenant)?;
+    let Some(row) = tokens::find_access_token(pool, tenant.id, &checksum(token)).await? else {
+        return Ok(None);
+    };
+    if !tokens::access_is_live(&row, now()) {
+        return Ok(None);
+    }
+    let grant = Grant::of_access(row);
+    Ok(holder_if_live(state, tenant, &grant, known)
+        .await?
+        .map(|holder| (grant, holder)))
+}
+
+/// A bearer caller of the introspection endpoint must hold a live access token of
+/// this tenant (by the same definition introspection uses) with the `introspection`
+/// scope; RFC 6750 §3.1 errors otherwise.
+pub async fn authorize_bearer(
+    state: &AppState,
+    tenant: &Tenant,
+    bearer: &str,
+) -> Result<(), OAuthError> {
+    let Some((grant, _)) = live_access(state, tenant, bearer, None).await? else {
+        return Err(OAuthError::InvalidToken);
+    };
+    if !Scopes::from_stored(&grant.scope).contains(INTROSPECTION_SCOPE) {
+        return Err(OAuthError::InsufficientScope(INTROSPECTION_SCOPE));
+    }
+    Ok(())
+}
+
+/// Describes `token` if it is live. The table its prefix names is looked in first
+/// (`token_type_hint` is not needed: the prefix is authoritative for tokens Tessera
+/// minted), then the other. Refresh tokens are described only to the client that
+/// holds them (RFC 7662 §4). `caller` is the authenticated client, `None` for a
+/// bearer caller. Anything else is exactly `{"active": false}`.
+pub async fn inspect(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+    caller: Option<&application::Model>,
+) -> Result<Introspection, Error> {
+    let refresh_first = token.starts_with(prefix::REFRESH_TOKEN);
+    let mut live = None;
+    for look_in_refresh in [refresh_first, !refresh_first] {
+        live = if look_in_refresh {
+            live_refresh(state, tenant, token, caller).await?
+        } else {
+            live_access(state, tenant, token, caller).await?
+        };
+        if live.is_some() {
+            break;
+        }
+    }
+    let Some((grant, holder)) = live else {
+        return Ok(Introspection::default());
+    };
+    Ok(Introspection {
+        active: true,
+        scope: Some(grant.scope),
+        client_id: Some(holder.client_id),
+        username: holder.username,
+        sub: Some(holder.sub),
+        token_type: Some(grant.token_type),
+        exp: grant.expires_at.map(unix_seconds),
+        iat: Some(unix_seconds(grant.issued_at)),
+        iss: Some(state.config.issuer(&tenant.slug)),
+    })
+}
+
+/// The refresh token `token`, if it is live and held by `caller`.
+async fn live_refresh(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+    caller: Option<&application::Model>,
+) -> Result<Option<(Grant, Holder)>, Error> {
+    let Some(caller) = caller else {
+        return Ok(None);
+    };
+    let pool = tokens::token_pool(&state.databases, tenant)?;
+    let Some(row) = tokens::find_refresh_token(pool, tenant.id, &checksum(token)).await? else {
+        return Ok(None);
+    };
+    if row.application_id != caller.id
+        || row.revoked_at.is_some()
+        || tokens::refresh_unusable(&row, tenant.settings.refresh_token_idle_secs, now()).is_some()
+    {
+        return Ok(None);
+    }
+    let grant = Grant::of_refresh(row);
+    Ok(holder_if_live(state, tenant, &grant, Some(caller))
+        .await?
+        .map(|holder| (grant, holder)))
+}

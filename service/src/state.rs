@@ -1,0 +1,44 @@
+//! What every request shares: configuration, pools, tenants and the process-wide
+//! caches and limits. It sits below the protocol logic and the endpoints, which both
+//! take it as an argument; it knows nothing of HTTP.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::Databases;
+use crate::error::Error;
+use crate::limits::failures::FailureLimiter;
+use crate::limits::hashing::HashPool;
+use crate::network::TrustedProxies;
+use crate::store::client_cache::ClientCache;
+use crate::tenancy::{Tenant, Tenants};
+
+/// Shared state of the service. Cloning is cheap (reference counts only).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The loaded configuration.
+    pub config: Arc<Config>,
+    /// Every pool and the router.
+    pub databases: Arc<Databases>,
+    /// Loaded tenants.
+    pub tenants: Arc<Tenants>,
+    /// Redis, when configured.
+    pub redis: Option<redis::aio::ConnectionManager>,
+    /// Recently read client registrations (hot-path client authentication).
+    pub clients: Arc<ClientCache>,
+    /// Bounds concurrent slow-KDF work (argon2id, PBKDF2: ~19 MiB and ~50 ms each) so a
+    /// flood of password attempts queues, briefly, instead of exhausting memory and
+    /// threads.
+    pub slow_hashes: Arc<HashPool>,
+    /// Failed authentications per username, client and address (brute force).
+    pub failures: Arc<dyn FailureLimiter>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<TrustedProxies>,
+}
+
+impl AppState {
+    /// The tenant named `slug`, loaded or found in the directory; `None` if unknown.
+    pub async fn tenant(&self, slug: &str) -> Result<Option<Arc<Tenant>>, Error> {
+        self.tenants.resolve(&self.databases, slug).await
+    }
+}
