@@ -17,6 +17,7 @@ mod m20261128_000001_tenants;
 mod m20261128_000001_tokens;
 mod m20261128_000001_users;
 mod m20261201_000001_application_origins;
+mod m20261201_000002_tokens_id_token_index;
 mod schema;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
@@ -63,7 +64,10 @@ impl MigratorTraitSelf for GroupMigrator {
                     Box::new(m20261201_000001_application_origins::Migration),
                 ]
             }
-            EntityGroup::Tokens => vec![Box::new(m20261128_000001_tokens::Migration)],
+            EntityGroup::Tokens => vec![
+                Box::new(m20261128_000001_tokens::Migration),
+                Box::new(m20261201_000002_tokens_id_token_index::Migration),
+            ],
         }
     }
 

@@ -10,8 +10,8 @@
 //! * ID tokens expired and no longer referenced by an access token;
 //! * authorization codes and device grants past their expiry.
 //!
-//! Rows go in batches (`SELECT id … LIMIT n`, then `DELETE … WHERE id IN (…)`, which
-//! works on every backend), so no statement holds locks for long.
+//! Rows go in batches of primary-key ranges (`DELETE … WHERE id > a AND id <= b`),
+//! so no statement holds locks for long and none binds a list of ids.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -120,6 +120,13 @@ async fn clear_tenant(
     let still_referenced = Query::select()
         .expr(Expr::val(1))
         .from_as(refresh_token::Entity, live_refresh.clone())
+        // The tenant condition lets the back reference use its index
+        // (`ix_refresh_tokens_access`: tenant_id, access_token_id); without it MariaDB
+        // scans every refresh token for each access token.
+        .and_where(
+            Expr::col((live_refresh.clone(), refresh_token::Column::TenantId))
+                .equals((access_token::Entity, access_token::Column::TenantId)),
+        )
         .and_where(
             Expr::col((live_refresh.clone(), refresh_token::Column::AccessTokenId))
                 .equals((access_token::Entity, access_token::Column::Id)),
@@ -144,6 +151,10 @@ async fn clear_tenant(
     let id_token_in_use = Query::select()
         .expr(Expr::val(1))
         .from_as(access_token::Entity, using_access.clone())
+        .and_where(
+            Expr::col((using_access.clone(), access_token::Column::TenantId))
+                .equals((id_token::Entity, id_token::Column::TenantId)),
+        )
         .and_where(
             Expr::col((using_access, access_token::Column::IdTokenId))
                 .equals((id_token::Entity, id_token::Column::Id)),
@@ -196,9 +207,12 @@ async fn clear_tenant(
     Ok(())
 }
 
-/// Deletes rows matching `condition`, `batch` at a time, walking the primary key
-/// (`id > last … ORDER BY id LIMIT batch`) so no batch rescans what was already
-/// passed; returns how many.
+/// Deletes rows matching `condition`, `batch` at a time, walking the primary key:
+/// each round finds the id that closes the next batch (`… ORDER BY id LIMIT 1 OFFSET
+/// batch − 1`) and deletes the matching rows in `(after, that id]`. No statement binds
+/// a list of ids, so any `--batch-size` works on every backend (parameter limits:
+/// SQLite 32,766, PostgreSQL and MySQL 65,535), and no batch rescans what was passed.
+/// Returns how many rows went.
 async fn batch_delete<E>(
     db: &impl ConnectionTrait,
     id: E::Column,
@@ -212,28 +226,27 @@ where
     let mut removed = 0;
     let mut after = i64::MIN;
     loop {
-        let ids: Vec<i64> = E::find()
+        let closing: Option<i64> = E::find()
             .select_only()
             .column(id)
             .filter(condition.clone())
             .filter(id.gt(after))
             .order_by_asc(id)
-            .limit(batch)
+            .offset(batch.saturating_sub(1))
+            .limit(1)
             .into_tuple()
-            .all(db)
+            .one(db)
             .await?;
-        let Some(&last) = ids.last() else {
-            break;
-        };
-        after = last;
-        let count = ids.len() as u64;
-        removed += E::delete_many()
-            .filter(id.is_in(ids))
-            .exec(db)
-            .await?
-            .rows_affected;
-        if count < batch {
-            break;
+        let mut delete = E::delete_many()
+            .filter(condition.clone())
+            .filter(id.gt(after));
+        if let Some(closing) = closing {
+            delete = delete.filter(id.lte(closing));
+        }
+        removed += delete.exec(db).await?.rows_affected;
+        match closing {
+            Some(closing) => after = closing,
+            None => break,
         }
     }
     Ok(removed)

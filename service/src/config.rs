@@ -615,6 +615,17 @@ mod tests {
             .unwrap()
             .for_tenant(&TenantSlug::new("acme").unwrap());
         assert_eq!(acme.scopes.keys().collect::<Vec<_>>(), ["orders"]);
+        // A grace period outliving the access token it would hand out again.
+        let error = Config::from_toml(
+            "[tenants.acme.oauth]\naccess_token_lifetime_secs = 60\nrefresh_token_grace_period_secs = 120\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("tenants.acme.oauth.refresh_token_grace_period_secs"),
+            "{error}"
+        );
+        assert!(error.contains("revoke the whole family"), "{error}");
         let error = Config::from_toml("[oauth]\ndefault_scopes = [\"admin\"]\n")
             .unwrap_err()
             .to_string();

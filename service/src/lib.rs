@@ -3,7 +3,7 @@
 //! The binary is thin (`main.rs`); everything lives here so integration tests build
 //! the same application on port 0.
 //!
-//! The layers, each using only those below it (docs/layers.md):
+//! The layers, each using only those below it ([`layering`], docs/layers.md):
 //!
 //! * [`cli`], [`startup`] — commands and the service's assembly.
 //! * [`endpoints`] — HTTP: probes and per-tenant issuers under `/t/{tenant}`; maps
@@ -26,6 +26,7 @@ pub mod db;
 pub mod endpoints;
 pub mod error;
 pub mod grants;
+pub mod layering;
 pub mod limits;
 pub mod network;
 pub mod oauth;

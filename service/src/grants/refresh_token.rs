@@ -56,7 +56,7 @@ pub async fn grant(
     let allowed = Scopes::from_stored(&client.application.allowed_scopes);
     let original = Scopes::from_stored(&row.scope).still_grantable(settings, &allowed);
     if original.is_empty() {
-        return Err(OAuthError::invalid_scope(
+        return Err(OAuthError::invalid_grant(
             "none of this grant's scopes is allowed any more: authorize again",
         ));
     }

@@ -25,6 +25,7 @@ pub struct HashPool {
     queue_timeout: Duration,
     running: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
+    runs: Arc<AtomicUsize>,
 }
 
 /// Counts a running hash for as long as it lives (decrements even if the work
@@ -48,6 +49,7 @@ impl HashPool {
             queue_timeout,
             running: Arc::new(AtomicUsize::new(0)),
             peak: Arc::new(AtomicUsize::new(0)),
+            runs: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -64,6 +66,11 @@ impl HashPool {
     /// The most hashes that ever ran at once (what a test checks against the bound).
     pub fn peak(&self) -> usize {
         self.peak.load(Ordering::SeqCst)
+    }
+
+    /// Hashes started since the pool was made (a test checks a refusal computed none).
+    pub fn runs(&self) -> usize {
+        self.runs.load(Ordering::SeqCst)
     }
 
     /// Runs `work` on a blocking thread once a permit is free. The permit travels with
@@ -89,8 +96,10 @@ impl HashPool {
         };
         let running = Arc::clone(&self.running);
         let peak = Arc::clone(&self.peak);
+        let runs = Arc::clone(&self.runs);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            runs.fetch_add(1, Ordering::SeqCst);
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
             let _running = Running(running);

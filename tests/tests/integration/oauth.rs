@@ -19,13 +19,13 @@ fn oauth_toml(url: &str) -> String {
     )
 }
 
-async fn spawn(backend: Backend) -> Option<(TestDatabase, TestApp)> {
+pub(crate) async fn spawn(backend: Backend) -> Option<(TestDatabase, TestApp)> {
     let db = TestDatabase::create(backend).await?;
     let app = spawn_app_with(&oauth_toml(&db.url)).await.unwrap();
     Some((db, app))
 }
 
-async fn token(
+pub(crate) async fn token(
     app: &TestApp,
     tenant: &str,
     client: &TestClient,
@@ -35,7 +35,12 @@ async fn token(
         .await
 }
 
-async fn introspect(app: &TestApp, tenant: &str, caller: &TestClient, token: &str) -> Value {
+pub(crate) async fn introspect(
+    app: &TestApp,
+    tenant: &str,
+    caller: &TestClient,
+    token: &str,
+) -> Value {
     let answer = app
         .post_form(
             &format!("/t/{tenant}/introspect"),
@@ -47,14 +52,14 @@ async fn introspect(app: &TestApp, tenant: &str, caller: &TestClient, token: &st
     answer.body
 }
 
-fn string(answer: &Answer, field: &str) -> String {
+pub(crate) fn string(answer: &Answer, field: &str) -> String {
     answer.body[field]
         .as_str()
         .unwrap_or_else(|| panic!("no {field} in {}", answer.text))
         .to_owned()
 }
 
-fn assert_error(answer: &Answer, status: u16, error: &str) {
+pub(crate) fn assert_error(answer: &Answer, status: u16, error: &str) {
     assert_eq!(answer.status, status, "{}", answer.text);
     assert_eq!(answer.error(), error, "{}", answer.text);
     assert!(
@@ -340,7 +345,44 @@ async fn request_format_is_strict(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_error(&Answer::read(response).await, 413, "invalid_request");
+    let too_large = Answer::read(response).await;
+    assert_error(&too_large, 413, "invalid_request");
+    // The server may not have read the body: it closes, and says so, so a
+    // keep-alive client does not write its next request into a dead connection.
+    assert_eq!(too_large.header("connection"), Some("close"));
+    // A value that is not UTF-8 after percent-decoding.
+    let response = app
+        .client
+        .post(app.url("/t/acme/token"))
+        .header("authorization", &auth)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&scope=%FF")
+        .send()
+        .await
+        .unwrap();
+    assert_error(&Answer::read(response).await, 400, "invalid_request");
+    // A wrong method: 405 with Allow (RFC 9110 §15.5.6), on tenant and service routes.
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/t/acme/token", "POST, OPTIONS"),
+        (reqwest::Method::PUT, "/t/acme/revoke", "POST, OPTIONS"),
+        (reqwest::Method::POST, "/healthz", "GET,HEAD"),
+    ] {
+        let answer = Answer::read(
+            app.client
+                .request(method.clone(), app.url(path))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(answer.status, 405, "{method} {path}: {}", answer.text);
+        assert_eq!(answer.error(), "invalid_request", "{}", answer.text);
+        assert_eq!(
+            answer.header("allow").map(|allow| allow.replace(' ', "")),
+            Some(allow.replace(' ', "")),
+            "{method} {path}"
+        );
+    }
     // A charset parameter on the content type is fine.
     let response = app
         .client
@@ -498,7 +540,7 @@ async fn password_grant(backend: Backend) {
 }
 
 /// A password-grant pair for alice, with `client`.
-async fn pair(app: &TestApp, tenant: &str, client: &TestClient) -> (String, String) {
+pub(crate) async fn pair(app: &TestApp, tenant: &str, client: &TestClient) -> (String, String) {
     let answer = token(
         app,
         tenant,
@@ -517,7 +559,7 @@ async fn pair(app: &TestApp, tenant: &str, client: &TestClient) -> (String, Stri
     )
 }
 
-async fn refresh(
+pub(crate) async fn refresh(
     app: &TestApp,
     tenant: &str,
     client: &TestClient,
@@ -1008,19 +1050,28 @@ async fn introspection(backend: Backend) {
             .unwrap(),
         "https://app.example"
     );
-    let denied = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/t/acme/introspect"))
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        denied
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    // Pattern characters match nothing but themselves: the lookup is exact.
+    for origin in [
+        "https://evil.example",
+        "%",
+        "https://app.exampl_",
+        "https://app.example%",
+    ] {
+        let denied = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url("/t/acme/introspect"))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            denied
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{origin}"
+        );
+    }
     let answer = app
         .send_form(
             app.client
