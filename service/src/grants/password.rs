@@ -12,7 +12,8 @@ use std::net::IpAddr;
 use router_policies::{EntityGroup, Role};
 
 use crate::grants::{TokenResponse, mint};
-use crate::limits::failures::{FailureKey, Limit};
+use crate::limits::failures::FailureKey;
+use crate::oauth::brute_force::Guard;
 use crate::oauth::client_auth::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scopes;
@@ -57,30 +58,17 @@ pub async fn grant(
     if attempt.username.len() > 150 || attempt.username.chars().any(char::is_control) {
         return Err(refused());
     }
-    let username_key = FailureKey::Username {
-        tenant_id: tenant.id,
-        username: attempt.username,
-    };
-    let address_key = FailureKey::Address {
-        tenant_id: tenant.id,
-        address: attempt.address,
-    };
-    let username_limit = Limit::new(
+    let guard = Guard::new(
+        state,
+        tenant,
+        FailureKey::Username {
+            tenant_id: tenant.id,
+            username: attempt.username,
+        },
         settings.max_failures_per_username,
-        settings.failure_window_secs,
+        attempt.address,
     );
-    let address_limit = Limit::new(
-        settings.max_failures_per_address,
-        settings.failure_window_secs,
-    );
-    for (key, limit) in [(username_key, username_limit), (address_key, address_limit)] {
-        state
-            .failures
-            .check(key, limit)
-            .map_err(|retry| OAuthError::TooManyAttempts {
-                retry_after_secs: retry.seconds(),
-            })?;
-    }
+    guard.check()?;
     let users_pool = tenant
         .routes
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
@@ -97,12 +85,11 @@ pub async fn grant(
     let user = match user {
         Some(user) if matches && user.is_active => user,
         _ => {
-            state.failures.record_failure(username_key, username_limit);
-            state.failures.record_failure(address_key, address_limit);
+            guard.failed();
             return Err(refused());
         }
     };
-    state.failures.record_success(username_key);
+    guard.succeeded();
     let with_refresh = client.holds(GrantType::RefreshToken);
     mint(state, tenant, client, Some(user.id), &scopes, with_refresh).await
 }

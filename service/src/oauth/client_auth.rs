@@ -19,7 +19,8 @@ use router_policies::{EntityGroup, Role};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::error::Error;
-use crate::limits::failures::{FailureKey, Limit};
+use crate::limits::failures::FailureKey;
+use crate::oauth::brute_force::Guard;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::{Form, form_decode};
 use crate::secrets::{self, SecretMatch};
@@ -137,40 +138,25 @@ pub async fn authenticate(
     address: IpAddr,
 ) -> Result<Client, OAuthError> {
     let presented = presented(headers, form)?;
-    let settings = &tenant.settings;
-    let client_key = FailureKey::Client {
-        tenant_id: tenant.id,
-        client_id: &presented.client_id,
-    };
-    let address_key = FailureKey::Address {
-        tenant_id: tenant.id,
+    let guard = Guard::new(
+        state,
+        tenant,
+        FailureKey::Client {
+            tenant_id: tenant.id,
+            client_id: &presented.client_id,
+        },
+        tenant.settings.max_failures_per_client,
         address,
-    };
-    let client_limit = Limit::new(
-        settings.max_failures_per_client,
-        settings.failure_window_secs,
     );
-    let address_limit = Limit::new(
-        settings.max_failures_per_address,
-        settings.failure_window_secs,
-    );
-    for (key, limit) in [(client_key, client_limit), (address_key, address_limit)] {
-        state
-            .failures
-            .check(key, limit)
-            .map_err(|retry| OAuthError::TooManyAttempts {
-                retry_after_secs: retry.seconds(),
-            })?;
-    }
+    guard.check()?;
     match verify(state, tenant, &presented).await {
         Err(OAuthError::InvalidClient) => {
-            state.failures.record_failure(client_key, client_limit);
-            state.failures.record_failure(address_key, address_limit);
+            guard.failed();
             Err(OAuthError::InvalidClient)
         }
         Ok(client) => {
             if client.method != AuthMethod::None {
-                state.failures.record_success(client_key);
+                guard.succeeded();
             }
             Ok(client)
         }

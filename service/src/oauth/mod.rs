@@ -3,6 +3,7 @@
 //! liveness and introspection, and sealing of rotated pairs. Nothing here knows HTTP
 //! status codes: the endpoints map [`error::OAuthError`] to responses.
 
+pub mod brute_force;
 pub mod client_auth;
 pub mod error;
 pub mod form;

@@ -103,6 +103,30 @@ async fn grow_family(app: &TestApp, live_refresh_token: &str, members: usize) ->
     live.family_id
 }
 
+/// Activates or deactivates a user of `acme` on the users group's primary.
+async fn set_active(app: &TestApp, backend: Backend, user_id: i64, active: bool) {
+    let flag = match (backend, active) {
+        (Backend::Postgres, true) => "true",
+        (Backend::Postgres, false) => "false",
+        (_, true) => "1",
+        (_, false) => "0",
+    };
+    app.tenant("acme")
+        .await
+        .routes
+        .connection(
+            &app.state.databases,
+            router_policies::EntityGroup::Users,
+            router_policies::Role::Write,
+        )
+        .unwrap()
+        .execute_unprepared(&format!(
+            "UPDATE users SET is_active = {flag} WHERE id = {user_id}"
+        ))
+        .await
+        .unwrap();
+}
+
 /// Members of `family` not revoked, and the tenant's access tokens not revoked.
 async fn still_live(app: &TestApp, family: &str) -> (u64, u64) {
     let tenant = app.tenant("acme").await;
@@ -243,25 +267,7 @@ async fn security_decisions_read_the_primary(backend: Backend) {
     let access_token = string(&answer, "access_token");
 
     // Deactivated on the primary; the replica still says active.
-    let users = tenant
-        .routes
-        .connection(
-            &app.state.databases,
-            router_policies::EntityGroup::Users,
-            router_policies::Role::Write,
-        )
-        .unwrap();
-    users
-        .execute_unprepared(&format!(
-            "UPDATE users SET is_active = {} WHERE id = {user_id}",
-            if backend == Backend::Postgres {
-                "false"
-            } else {
-                "0"
-            }
-        ))
-        .await
-        .unwrap();
+    set_active(&app, backend, user_id, false).await;
     assert_error(
         &refresh(&app, "acme", &client, &refresh_token, None).await,
         400,
@@ -400,27 +406,7 @@ async fn bearer_introspection_needs_a_live_owner(backend: Backend) {
     };
     assert_eq!(call().await.unwrap().status(), 200);
     let tenant = app.tenant("acme").await;
-    let users = tenant
-        .routes
-        .connection(
-            &app.state.databases,
-            router_policies::EntityGroup::Users,
-            router_policies::Role::Write,
-        )
-        .unwrap();
-    let flag = |on: bool| match (backend, on) {
-        (Backend::Postgres, true) => "true",
-        (Backend::Postgres, false) => "false",
-        (_, true) => "1",
-        (_, false) => "0",
-    };
-    users
-        .execute_unprepared(&format!(
-            "UPDATE users SET is_active = {} WHERE id = {user_id}",
-            flag(false)
-        ))
-        .await
-        .unwrap();
+    set_active(&app, backend, user_id, false).await;
     let refused = tessera_tests::Answer::read(call().await.unwrap()).await;
     assert_error(&refused, 401, "invalid_token");
     assert_eq!(
@@ -428,13 +414,7 @@ async fn bearer_introspection_needs_a_live_owner(backend: Backend) {
         Some("Bearer error=\"invalid_token\"")
     );
     // Active again, but the client is gone.
-    users
-        .execute_unprepared(&format!(
-            "UPDATE users SET is_active = {} WHERE id = {user_id}",
-            flag(true)
-        ))
-        .await
-        .unwrap();
+    set_active(&app, backend, user_id, true).await;
     assert_eq!(call().await.unwrap().status(), 200);
     tenant
         .routes
