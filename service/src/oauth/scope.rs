@@ -88,15 +88,7 @@ impl Scopes {
             }
         }
     }
-}
 
-/// Whether a client whose registration allows `allowed` may hold `scope` (empty
-/// list: every scope of the catalogue but [`INTROSPECTION_SCOPE`]).
-fn is_permitted(scope: &str, allowed: &Scopes) -> bool {
-    allowed.contains(scope) || (allowed.is_empty() && scope != INTROSPECTION_SCOPE)
-}
-
-impl Scopes {
     /// What of a stored grant may still be minted now: scopes removed since from the
     /// tenant's catalogue or from the client's allowed scopes drop out (a refresh,
     /// RFC 6749 §6, never mints a scope the server no longer grants). Empty when
@@ -112,6 +104,12 @@ impl Scopes {
                 .collect(),
         )
     }
+}
+
+/// Whether a client whose registration allows `allowed` may hold `scope` (empty
+/// list: every scope of the catalogue but [`INTROSPECTION_SCOPE`]).
+fn is_permitted(scope: &str, allowed: &Scopes) -> bool {
+    allowed.contains(scope) || (allowed.is_empty() && scope != INTROSPECTION_SCOPE)
 }
 
 impl fmt::Display for Scopes {
