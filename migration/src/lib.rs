@@ -18,6 +18,8 @@ mod m20261128_000001_tokens;
 mod m20261128_000001_users;
 mod m20261201_000001_application_origins;
 mod m20261201_000002_tokens_id_token_index;
+mod m20261201_000003_sessions;
+mod m20261201_000004_interactions;
 mod schema;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
@@ -57,7 +59,10 @@ impl MigratorTraitSelf for GroupMigrator {
     fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
         match self.group {
             EntityGroup::Tenants => vec![Box::new(m20261128_000001_tenants::Migration)],
-            EntityGroup::Users => vec![Box::new(m20261128_000001_users::Migration)],
+            EntityGroup::Users => vec![
+                Box::new(m20261128_000001_users::Migration),
+                Box::new(m20261201_000003_sessions::Migration),
+            ],
             EntityGroup::Applications => {
                 vec![
                     Box::new(m20261128_000001_applications::Migration),
@@ -67,6 +72,7 @@ impl MigratorTraitSelf for GroupMigrator {
             EntityGroup::Tokens => vec![
                 Box::new(m20261128_000001_tokens::Migration),
                 Box::new(m20261201_000002_tokens_id_token_index::Migration),
+                Box::new(m20261201_000004_interactions::Migration),
             ],
         }
     }

@@ -43,6 +43,10 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client's address (addresses or CIDR
     /// blocks); empty: the socket's peer address is the client's.
     pub trusted_proxies: Vec<String>,
+    /// A folder of templates replacing the built-in pages: a file there named like a
+    /// built-in template (`login.html`, `consent.html`, …) is used instead of it.
+    /// Read at startup; a template that does not compile stops the start.
+    pub templates_dir: Option<std::path::PathBuf>,
     /// Bounds on slow hashing and on the failure counters.
     pub limits: LimitsConfig,
     /// Logging.
@@ -71,6 +75,7 @@ impl Default for Config {
             bootstrap_tenant: "default".to_owned(),
             client_cache_ttl_secs: 5,
             trusted_proxies: Vec::new(),
+            templates_dir: None,
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
             databases: BTreeMap::new(),

@@ -47,6 +47,9 @@ pub enum Error {
         /// Seconds a client should wait.
         retry_after_secs: u64,
     },
+    /// A page template failed to render.
+    #[error("page template: {0}")]
+    Template(String),
     /// A stored value does not decode (corrupt row or hand edit).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

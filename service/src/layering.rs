@@ -9,7 +9,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["syntax", "secrets", "network"],
     &["settings"],
     &["config"],
-    &["routing", "db", "telemetry"],
+    &["routing", "db", "telemetry", "pages"],
     &["tenancy"],
     &["store"],
     &["cleanup", "limits"],

@@ -30,6 +30,7 @@ pub mod layering;
 pub mod limits;
 pub mod network;
 pub mod oauth;
+pub mod pages;
 pub mod routing;
 pub mod secrets;
 pub mod settings;

@@ -79,6 +79,19 @@ pub fn checksum(value: &str) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Constant-time equality of two secret strings (lengths may differ; the length is
+/// not secret).
+pub fn equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The anti-CSRF token of a form bound to `browser_secret` (an interaction's or a
+/// session's cookie value): a checksum the page carries in a hidden field. A forged
+/// cross-site POST cannot know it, as it cannot read the cookie.
+pub fn csrf_token(browser_secret: &str) -> String {
+    checksum(&format!("tessera-csrf\0{browser_secret}"))
+}
+
 /// Stored form of a generated client secret: `hmac-sha256$<salt>$<mac>` (base64url).
 pub fn hash_client_secret(secret: &str) -> Result<String, Error> {
     let salt = random_bytes(16)?;

@@ -50,6 +50,39 @@ pub struct OAuthSettings {
     pub max_failures_per_address: u32,
     /// The sliding window the failure limits count in.
     pub failure_window_secs: u64,
+    /// Confidential clients must send a PKCE challenge too (RFC 7636; OAuth 2.1
+    /// §4.1.1). Public clients always must. Off: PKCE is optional for confidential
+    /// clients, and still verified when sent.
+    pub pkce_required_for_confidential_clients: bool,
+    /// Accept `code_challenge_method=plain` (RFC 7636 §4.2). Off by default: `plain`
+    /// protects nothing against an attacker who can read the authorization request.
+    pub allow_plain_pkce: bool,
+    /// Consent when the request has no `approval_prompt`: `force` shows it every time
+    /// (DOT's default), `auto` skips it when the user already holds a live token of
+    /// that application covering the scopes.
+    pub approval_prompt: ApprovalPrompt,
+    /// Redirect URI schemes the authorization endpoint sends browsers to. Private-use
+    /// schemes of native apps (`com.example.app`, RFC 8252 §7.1) are allowed when
+    /// registered, whatever this list says.
+    pub allowed_redirect_uri_schemes: Vec<String>,
+    /// How long a browser session lasts after the login.
+    pub session_lifetime_secs: u64,
+    /// How long a started authorization request waits for its login and consent.
+    pub interaction_lifetime_secs: u64,
+    /// Device code and user code lifetime (RFC 8628 §3.2 `expires_in`).
+    pub device_code_lifetime_secs: u64,
+    /// Minimum polling interval of the device flow (RFC 8628 §3.2 `interval`).
+    pub device_poll_interval_secs: u32,
+}
+
+/// DOT's `approval_prompt` (consent policy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalPrompt {
+    /// Show consent every time.
+    Force,
+    /// Skip consent when a live token of the application already covers the scopes.
+    Auto,
 }
 
 impl Default for OAuthSettings {
@@ -80,6 +113,14 @@ impl Default for OAuthSettings {
             max_failures_per_client: 10,
             max_failures_per_address: 100,
             failure_window_secs: 300,
+            pkce_required_for_confidential_clients: true,
+            allow_plain_pkce: false,
+            approval_prompt: ApprovalPrompt::Force,
+            allowed_redirect_uri_schemes: vec!["https".to_owned(), "http".to_owned()],
+            session_lifetime_secs: 8 * 3600,
+            interaction_lifetime_secs: 600,
+            device_code_lifetime_secs: 600,
+            device_poll_interval_secs: 5,
         }
     }
 }
@@ -110,6 +151,30 @@ impl OAuthSettings {
                 self.refresh_token_grace_period_secs,
                 self.access_token_lifetime_secs,
                 self.access_token_lifetime_secs
+            ));
+        }
+        for (name, value) in [
+            ("session_lifetime_secs", self.session_lifetime_secs),
+            ("interaction_lifetime_secs", self.interaction_lifetime_secs),
+            ("device_code_lifetime_secs", self.device_code_lifetime_secs),
+        ] {
+            if value == 0 {
+                return Err(format!("{key}.{name}: must be at least 1"));
+            }
+        }
+        if self.device_poll_interval_secs == 0 || self.device_poll_interval_secs > 60 {
+            return Err(format!(
+                "{key}.device_poll_interval_secs: use 1 to 60 (RFC 8628 §3.2 suggests 5)"
+            ));
+        }
+        if let Some(scheme) = self.allowed_redirect_uri_schemes.iter().find(|scheme| {
+            matches!(
+                scheme.as_str(),
+                "javascript" | "data" | "file" | "vbscript" | "blob"
+            )
+        }) {
+            return Err(format!(
+                "{key}.allowed_redirect_uri_schemes: {scheme:?} can run code or read files: remove it"
             ));
         }
         if self.failure_window_secs == 0 {

@@ -188,6 +188,7 @@ impl Application {
         let client_cache_ttl = connected.config.client_cache_ttl_secs;
         let limits = connected.config.limits.clone();
         let trusted_proxies = TrustedProxies::parse(&connected.config.trusted_proxies)?;
+        let pages = crate::pages::Pages::load(connected.config.templates_dir.as_deref())?;
         let redis = match &connected.config.redis {
             Some(redis) => {
                 let url = read_secret("redis.url", redis.url.as_ref(), redis.url_file.as_ref())?;
@@ -211,6 +212,7 @@ impl Application {
                 )),
                 failures: Arc::new(InMemoryFailures::new(limits.max_tracked_failure_keys)),
                 trusted_proxies: Arc::new(trusted_proxies),
+                pages: Arc::new(pages),
             },
         })
     }

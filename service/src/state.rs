@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::limits::failures::FailureLimiter;
 use crate::limits::hashing::HashPool;
 use crate::network::TrustedProxies;
+use crate::pages::Pages;
 use crate::store::client_cache::ClientCache;
 use crate::tenancy::{Tenant, Tenants};
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub failures: Arc<dyn FailureLimiter>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// The page templates (login, consent, device, authorized tokens, errors).
+    pub pages: Arc<Pages>,
 }
 
 impl AppState {

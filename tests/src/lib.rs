@@ -318,6 +318,21 @@ macro_rules! on_every_backend {
     };
 }
 
+/// What [`TestApp::register`] registers.
+#[derive(Clone, Copy, Debug)]
+pub struct Registration<'a> {
+    pub client_id: &'a str,
+    pub confidential: bool,
+    /// Comma-separated grant types.
+    pub grant_types: &'a str,
+    /// Allowed scopes, space-separated (empty: the catalogue).
+    pub scopes: &'a str,
+    pub origins: &'a str,
+    /// Space-separated redirect URIs.
+    pub redirect_uris: &'a str,
+    pub skip_authorization: bool,
+}
+
 /// A registered client: its id and (for confidential clients) its secret.
 #[derive(Clone, Debug)]
 pub struct TestClient {
@@ -345,7 +360,8 @@ impl TestApp {
             .unwrap_or_else(|| panic!("tenant {slug} does not exist"))
     }
 
-    /// Registers a client in `tenant` through the store, as `tessera app create` does.
+    /// Registers a client in `tenant` through the store, as `tessera app create` does,
+    /// with the redirect URI `https://app.example/cb`.
     pub async fn client(
         &self,
         tenant: &str,
@@ -355,30 +371,56 @@ impl TestApp {
         scopes: &str,
         origins: &str,
     ) -> TestClient {
+        self.register(
+            tenant,
+            Registration {
+                client_id,
+                confidential,
+                grant_types,
+                scopes,
+                origins,
+                redirect_uris: "https://app.example/cb",
+                skip_authorization: false,
+            },
+        )
+        .await
+    }
+
+    /// Registers a client in `tenant` through the store.
+    pub async fn register(&self, tenant: &str, registration: Registration<'_>) -> TestClient {
         use tessera::store::applications::{self, ClientType, NewApplication};
         let tenant = self.tenant(tenant).await;
-        let secret = confidential
+        let secret = registration
+            .confidential
             .then(|| tessera::secrets::generate(tessera::secrets::prefix::CLIENT_SECRET).unwrap());
         let new = NewApplication {
-            client_id: client_id.to_owned(),
-            name: client_id.to_owned(),
-            client_type: if confidential {
+            client_id: registration.client_id.to_owned(),
+            name: format!("App {}", registration.client_id),
+            client_type: if registration.confidential {
                 ClientType::Confidential
             } else {
                 ClientType::Public
             },
-            grant_types: applications::parse_grant_types(grant_types).unwrap(),
-            redirect_uris: vec!["https://app.example/cb".to_owned()],
+            grant_types: applications::parse_grant_types(registration.grant_types).unwrap(),
+            redirect_uris: applications::parse_redirect_uris(
+                "redirect URI",
+                registration.redirect_uris,
+            )
+            .unwrap(),
             post_logout_redirect_uris: Vec::new(),
-            allowed_origins: applications::parse_origins(origins).unwrap(),
+            allowed_origins: applications::parse_origins(registration.origins).unwrap(),
             client_secret: secret
                 .as_deref()
                 .map(|secret| tessera::secrets::hash_client_secret(secret).unwrap())
                 .unwrap_or_default(),
             hash_client_secret: true,
-            skip_authorization: false,
+            skip_authorization: registration.skip_authorization,
             algorithm: String::new(),
-            allowed_scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+            allowed_scopes: registration
+                .scopes
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
             owner_user_id: None,
         };
         let db = tenant
@@ -391,7 +433,7 @@ impl TestApp {
             .unwrap();
         applications::create(db, tenant.id, new).await.unwrap();
         TestClient {
-            client_id: client_id.to_owned(),
+            client_id: registration.client_id.to_owned(),
             client_secret: secret,
         }
     }
@@ -493,4 +535,127 @@ pub fn basic_header(client_id: &str, secret: &str) -> String {
             encode(secret)
         ))
     )
+}
+
+/// A minimal browser over HTTP: keeps cookies (name → value, whatever their path:
+/// tests use one tenant per browser unless they mean to cross), follows no redirects.
+pub struct Browser {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookies: std::collections::BTreeMap<String, String>,
+}
+
+/// A page or redirect as the browser saw it.
+#[derive(Debug)]
+pub struct Seen {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Seen {
+    /// `Location`, if any.
+    pub fn location(&self) -> Option<&str> {
+        self.headers
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+    }
+
+    /// The value of hidden or text input `name` in the page.
+    pub fn input(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker)? + marker.len();
+        let end = self.body[start..].find('"')? + start;
+        Some(self.body[start..end].to_owned())
+    }
+
+    /// The query (or fragment) parameters of the `Location`.
+    pub fn location_params(&self) -> std::collections::BTreeMap<String, String> {
+        let location = self.location().expect("a Location header");
+        let query = location
+            .split_once('#')
+            .map(|(_, fragment)| fragment)
+            .or_else(|| location.split_once('?').map(|(_, query)| query))
+            .unwrap_or("");
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+}
+
+impl Browser {
+    /// A browser with no cookies, for the app at `base`.
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Default::default(),
+        }
+    }
+
+    fn absolute(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> Seen {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Seen {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    /// `GET`.
+    pub async fn get(&mut self, path_or_url: &str) -> Seen {
+        let response = self
+            .http
+            .get(self.absolute(path_or_url))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    /// `POST` a form.
+    pub async fn post(&mut self, path_or_url: &str, params: &[(&str, &str)]) -> Seen {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let response = self
+            .http
+            .post(self.absolute(path_or_url))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
 }

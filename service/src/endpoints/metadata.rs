@@ -22,9 +22,20 @@ pub async fn metadata(
 ) -> Result<([(header::HeaderName, &'static str); 1], Json<Value>), ApiError> {
     let tenant = resolve_tenant(&state, &slug).await?;
     let issuer = state.config.issuer(&tenant.slug);
-    let mut grant_types = vec!["client_credentials", "refresh_token"];
-    if tenant.settings.allow_password_grant {
+    let settings = &tenant.settings;
+    let mut grant_types = vec![
+        "authorization_code",
+        "implicit",
+        "client_credentials",
+        "refresh_token",
+        crate::grants::DEVICE_CODE_GRANT,
+    ];
+    if settings.allow_password_grant {
         grant_types.push("password");
+    }
+    let mut challenge_methods = vec!["S256"];
+    if settings.allow_plain_pkce {
+        challenge_methods.push("plain");
     }
     // A public document: any browser origin may read it.
     let cors = [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
@@ -32,7 +43,9 @@ pub async fn metadata(
         cors,
         Json(json!({
             "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
             "token_endpoint": format!("{issuer}/token"),
+            "device_authorization_endpoint": format!("{issuer}/device_authorization"),
             "token_endpoint_auth_methods_supported": AUTH_METHODS,
             "revocation_endpoint": format!("{issuer}/revoke"),
             "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
@@ -41,9 +54,13 @@ pub async fn metadata(
             // scope can (RFC 7662 §2.1), which has no registered method name.
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "grant_types_supported": grant_types,
-            // No authorization endpoint yet: no response type is supported.
-            "response_types_supported": [],
-                    "scopes_supported": tenant.settings.scopes.keys().collect::<Vec<_>>(),
+            // `token` only for applications registered with the implicit grant.
+            "response_types_supported": ["code", "token"],
+            "response_modes_supported": ["query", "fragment"],
+            "code_challenge_methods_supported": challenge_methods,
+            // RFC 9207 §3: every authorization response carries `iss`.
+            "authorization_response_iss_parameter_supported": true,
+            "scopes_supported": settings.scopes.keys().collect::<Vec<_>>(),
         })),
     ))
 }

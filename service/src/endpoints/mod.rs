@@ -1,12 +1,19 @@
 //! HTTP endpoints, one module per protocol concept. Each tenant is an issuer under
 //! `/t/{tenant}` (DESIGN.md §3); service-wide probes live at the root.
 
+pub mod authorize;
+pub mod authorized_tokens;
+pub mod browser;
+pub mod consent;
 pub mod cors;
+pub mod device;
 pub mod error;
 pub mod health;
 pub mod introspect;
 pub mod issuer;
+pub mod login;
 pub mod metadata;
+pub mod page;
 pub mod request;
 pub mod revoke;
 pub mod token;
@@ -91,7 +98,37 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/assets/tessera.css", get(page::stylesheet))
         .route("/t/{tenant}", get(issuer::describe))
+        .route(
+            "/t/{tenant}/authorize",
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(
+            "/t/{tenant}/login",
+            get(login::login_page).post(login::login),
+        )
+        .route(
+            "/t/{tenant}/logout",
+            get(login::logout_page).post(login::logout),
+        )
+        .route(
+            "/t/{tenant}/consent",
+            get(consent::consent_page).post(consent::consent),
+        )
+        .route(
+            "/t/{tenant}/device",
+            get(device::device_page).post(device::device_decision),
+        )
+        .route(
+            "/t/{tenant}/device_authorization",
+            post(device::device_authorization).fallback(issuer::wrong_method),
+        )
+        .route(
+            "/t/{tenant}/authorized-tokens",
+            get(authorized_tokens::authorized_tokens_page)
+                .post(authorized_tokens::revoke_application),
+        )
         .route(
             "/t/{tenant}/token",
             post(token::token)

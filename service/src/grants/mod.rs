@@ -1,7 +1,9 @@
 //! The token endpoint's grants (RFC 6749 §4, §6), decoded from the form as a tagged
 //! enum on `grant_type`, and the token response (RFC 6749 §5.1).
 
+pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod password;
 pub mod refresh_token;
 
@@ -20,6 +22,9 @@ use crate::store::tokens::{self, NewAccessToken, NewRefreshToken};
 use crate::tenancy::Tenant;
 use crate::time::{now, plus_seconds, seconds_until};
 
+/// The device grant's `grant_type` (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 /// A token request, by `grant_type`.
 #[derive(Debug)]
 pub enum TokenRequest {
@@ -37,6 +42,20 @@ pub enum TokenRequest {
         /// Requested scope, if any.
         scope: Option<Scopes>,
     },
+    /// RFC 6749 §4.1.3, with RFC 7636 §4.5.
+    AuthorizationCode {
+        /// The code.
+        code: String,
+        /// Must equal the authorization request's, when that one named it.
+        redirect_uri: Option<String>,
+        /// PKCE verifier.
+        code_verifier: Option<String>,
+    },
+    /// RFC 8628 §3.4.
+    DeviceCode {
+        /// The device code.
+        device_code: String,
+    },
     /// RFC 6749 §6.
     RefreshToken {
         /// The refresh token presented.
@@ -53,7 +72,11 @@ impl TokenRequest {
         let grant_type = form.require("grant_type")?;
         if !matches!(
             grant_type,
-            "client_credentials" | "password" | "refresh_token"
+            "client_credentials"
+                | "password"
+                | "refresh_token"
+                | "authorization_code"
+                | DEVICE_CODE_GRANT
         ) {
             return Err(OAuthError::unsupported_grant_type(format!(
                 "grant_type {grant_type:?} is not supported"
@@ -66,6 +89,14 @@ impl TokenRequest {
                 username: form.require("username")?.to_owned(),
                 password: form.require("password")?.to_owned(),
                 scope,
+            }),
+            "authorization_code" => Ok(TokenRequest::AuthorizationCode {
+                code: form.require("code")?.to_owned(),
+                redirect_uri: form.get("redirect_uri").map(str::to_owned),
+                code_verifier: form.get("code_verifier").map(str::to_owned),
+            }),
+            DEVICE_CODE_GRANT => Ok(TokenRequest::DeviceCode {
+                device_code: form.require("device_code")?.to_owned(),
             }),
             "refresh_token" => Ok(TokenRequest::RefreshToken {
                 refresh_token: form.require("refresh_token")?.to_owned(),
@@ -83,6 +114,8 @@ impl TokenRequest {
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
             TokenRequest::Password { .. } => GrantType::Password,
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -126,7 +159,7 @@ pub async fn handle(
             password,
             scope,
         } => {
-            let attempt = password::Attempt {
+            let attempt = crate::oauth::credentials::Attempt {
                 username: &username,
                 password,
                 address,
@@ -137,6 +170,21 @@ pub async fn handle(
             refresh_token,
             scope,
         } => refresh_token::grant(state, tenant, client, &refresh_token, scope).await,
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            let presented = authorization_code::Presented {
+                code: &code,
+                redirect_uri: redirect_uri.as_deref(),
+                code_verifier: code_verifier.as_deref(),
+            };
+            authorization_code::grant(state, tenant, client, presented).await
+        }
+        TokenRequest::DeviceCode { device_code } => {
+            device_code::grant(state, tenant, client, &device_code).await
+        }
     }
 }
 
@@ -205,4 +253,73 @@ pub(crate) fn refresh_expiry(
     settings
         .refresh_token_lifetime_secs
         .map(|lifetime| plus_seconds(issued_at, lifetime))
+}
+
+/// Tokens generated for a grant, before they are stored: the values for the response
+/// and the rows (checksums) for the store.
+pub(crate) struct Prepared {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_at: entity::Timestamp,
+    scope: String,
+    /// The access token row.
+    pub access: NewAccessToken,
+    /// The refresh token row, starting a new family.
+    pub refresh: Option<NewRefreshToken>,
+}
+
+impl Prepared {
+    /// Fresh tokens for `user_id` and `scope` of the client `application_id`.
+    pub fn new(
+        tenant: &Tenant,
+        application_id: i64,
+        user_id: Option<i64>,
+        scope: String,
+        with_refresh_token: bool,
+        authorization_code_id: Option<i64>,
+    ) -> Result<Self, OAuthError> {
+        let settings = &tenant.settings;
+        let access_token = secrets::generate(prefix::ACCESS_TOKEN)?;
+        let refresh_token = if with_refresh_token {
+            Some(secrets::generate(prefix::REFRESH_TOKEN)?)
+        } else {
+            None
+        };
+        let issued_at = now();
+        let expires_at = plus_seconds(issued_at, settings.access_token_lifetime_secs);
+        let access = NewAccessToken {
+            token_checksum: checksum(&access_token),
+            application_id,
+            user_id,
+            scope: scope.clone(),
+            expires_at,
+            source_refresh_token_id: None,
+            authorization_code_id,
+        };
+        let refresh = refresh_token.as_ref().map(|token| NewRefreshToken {
+            token_checksum: checksum(token),
+            family_id: uuid::Uuid::new_v4().to_string(),
+            scope: scope.clone(),
+            expires_at: refresh_expiry(settings, issued_at),
+        });
+        Ok(Self {
+            access_token,
+            refresh_token,
+            expires_at,
+            scope,
+            access,
+            refresh,
+        })
+    }
+
+    /// The token response (RFC 6749 §5.1), once the rows are stored.
+    pub fn response(self) -> TokenResponse {
+        TokenResponse {
+            access_token: self.access_token,
+            token_type: "Bearer",
+            expires_in: seconds_until(self.expires_at),
+            refresh_token: self.refresh_token,
+            scope: self.scope,
+        }
+    }
 }

@@ -25,6 +25,16 @@ pub enum OAuthError {
     InvalidToken,
     /// `insufficient_scope` (RFC 6750 §3.1), naming the scope needed.
     InsufficientScope(&'static str),
+    /// `unsupported_response_type` (RFC 6749 §4.1.2.1).
+    UnsupportedResponseType(String),
+    /// `access_denied`: the user refused (RFC 6749 §4.1.2.1, RFC 8628 §3.5).
+    AccessDenied(String),
+    /// `authorization_pending` (RFC 8628 §3.5): the user has not decided yet.
+    AuthorizationPending,
+    /// `slow_down` (RFC 8628 §3.5): polled too fast; the interval grew by 5 s.
+    SlowDown,
+    /// `expired_token` (RFC 8628 §3.5): the device code expired.
+    ExpiredToken,
     /// A tenant the directory does not hold.
     UnknownTenant(String),
     /// Too many failed attempts (RFC 6749 §2.3.1, §4.3.2: the server MUST protect the
@@ -81,6 +91,11 @@ impl OAuthError {
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope(_) => "insufficient_scope",
+            Self::UnsupportedResponseType(_) => "unsupported_response_type",
+            Self::AccessDenied(_) => "access_denied",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
             Self::UnknownTenant(_) => "not_found",
             // RFC 6749 has no code for these; `temporarily_unavailable` is the
             // authorization endpoint's (§4.1.2.1) and says "retry later".
@@ -98,7 +113,12 @@ impl OAuthError {
             | Self::InvalidGrant(text)
             | Self::UnauthorizedClient(text)
             | Self::UnsupportedGrantType(text)
-            | Self::InvalidScope(text) => text.clone(),
+            | Self::InvalidScope(text)
+            | Self::UnsupportedResponseType(text)
+            | Self::AccessDenied(text) => text.clone(),
+            Self::AuthorizationPending => "the user has not approved the device yet".to_owned(),
+            Self::SlowDown => "polling too fast: wait the interval, now 5 s longer".to_owned(),
+            Self::ExpiredToken => "the device code has expired: start again".to_owned(),
             Self::InvalidClient => "client authentication failed".to_owned(),
             Self::InvalidToken => "the access token is invalid, expired or revoked".to_owned(),
             Self::InsufficientScope(scope) => format!("the access token lacks the {scope:?} scope"),

@@ -41,6 +41,12 @@ impl Form {
         }
         let body = std::str::from_utf8(body)
             .map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
+        Self::from_urlencoded(body)
+    }
+
+    /// Parses a query string (RFC 6749 §3.1: the authorization endpoint takes GET)
+    /// with the same rules as a body.
+    pub fn from_urlencoded(body: &str) -> Result<Self, OAuthError> {
         let mut values = HashMap::new();
         for pair in body.split('&').filter(|pair| !pair.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));

@@ -1,12 +1,20 @@
 //! OAuth 2 protocol pieces shared by the grants and endpoints: the protocol error
-//! (RFC 6749 §5.2), scopes, strict form parsing, client authentication, token
-//! liveness and introspection, and sealing of rotated pairs. Nothing here knows HTTP
-//! status codes: the endpoints map [`error::OAuthError`] to responses.
+//! (RFC 6749 §5.2), scopes, strict form parsing, client authentication, the password
+//! check, token liveness and introspection, sealing of rotated pairs, and the browser
+//! flows: sessions, the authorization request as a stored interaction, PKCE, redirect
+//! URI matching and device authorization. Nothing here knows HTTP status codes: the
+//! endpoints map [`error::OAuthError`] to responses.
 
+pub mod authorize;
 pub mod brute_force;
 pub mod client_auth;
+pub mod credentials;
+pub mod device;
 pub mod error;
 pub mod form;
 pub mod introspection;
+pub mod pkce;
+pub mod redirect_uri;
 pub mod scope;
 pub mod seal;
+pub mod session;

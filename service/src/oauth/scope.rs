@@ -42,7 +42,12 @@ impl Scopes {
         self.0.is_subset(&other.0)
     }
 
-    /// Whether the set is empty.
+    /// The scope names, sorted.
+    pub fn set(&self) -> &BTreeSet<String> {
+        &self.0
+    }
+
+    /// Whether no scope is in the set.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -452,6 +452,24 @@ pub async fn find_by_id(
         .await?)
 }
 
+/// The applications with these row ids in the tenant (one query; callers pass a
+/// bounded list, such as the applications one user authorized).
+pub async fn find_by_ids(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    ids: Vec<i64>,
+) -> Result<Vec<application::Model>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(application::Entity::find()
+        .filter(application::Column::TenantId.eq(tenant_id))
+        .filter(application::Column::Id.is_in(ids))
+        .order_by_asc(application::Column::Name)
+        .all(db)
+        .await?)
+}
+
 /// Every application of the tenant, by name.
 pub async fn list(
     db: &impl ConnectionTrait,

@@ -3,7 +3,11 @@
 //! query is scoped by `tenant_id`.
 
 pub mod applications;
+pub mod authorization_codes;
 pub mod client_cache;
+pub mod device_grants;
+pub mod interactions;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 

@@ -16,7 +16,6 @@ use sea_orm::{
 
 use crate::db::Databases;
 use crate::error::Error;
-use crate::store::is_transient;
 use crate::tenancy::Tenant;
 use crate::time::now;
 
@@ -31,7 +30,9 @@ macro_rules! with_retry {
         loop {
             tries += 1;
             match $attempt {
-                Err(Error::Database(error)) if tries < 3 && is_transient(&error) => {
+                Err($crate::error::Error::Database(error))
+                    if tries < 3 && $crate::store::is_transient(&error) =>
+                {
                     tracing::debug!(%error, tries, "retrying a token transaction");
                     tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
                 }
@@ -40,6 +41,7 @@ macro_rules! with_retry {
         }
     }};
 }
+pub(crate) use with_retry;
 
 /// An access token to store (its checksum, never the token).
 #[derive(Clone, Debug)]
@@ -205,7 +207,10 @@ pub async fn begin_write(writer: &TokenWriter<'_>) -> Result<WriteTransaction, E
 
 /// Commits on `Ok`, rolls back on `Err` (explicitly, so the connection returns to the
 /// pool at once).
-async fn finish<T>(transaction: WriteTransaction, result: Result<T, Error>) -> Result<T, Error> {
+pub(crate) async fn finish<T>(
+    transaction: WriteTransaction,
+    result: Result<T, Error>,
+) -> Result<T, Error> {
     match result {
         Ok(value) => {
             transaction.inner.commit().await?;
@@ -374,7 +379,7 @@ pub fn refresh_unusable(
 }
 
 /// Marks the tenant's live access tokens matching `which` revoked at `now`.
-async fn revoke_access_where(
+pub(crate) async fn revoke_access_where(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     which: Condition,
@@ -442,7 +447,7 @@ pub async fn revoke_family(
     })
 }
 
-async fn revoke_family_in(
+pub(crate) async fn revoke_family_in(
     transaction: &DatabaseTransaction,
     tenant_id: i64,
     family_id: &str,
@@ -600,4 +605,178 @@ pub async fn find_refresh_token(
         .filter(refresh_token::Column::TokenChecksum.eq(checksum))
         .one(db)
         .await?)
+}
+
+/// One application's live grants to a user, for the authorized-tokens page: the
+/// scopes of its live tokens, when the first was issued and until when they last.
+#[derive(Clone, Debug)]
+pub struct AuthorizedApplication {
+    /// The application's row id.
+    pub application_id: i64,
+    /// Every scope of a live token, sorted.
+    pub scopes: std::collections::BTreeSet<String>,
+    /// Earliest issue of a live token.
+    pub first_issued: entity::Timestamp,
+    /// Latest expiry of a live access token; `None` when a live refresh token never
+    /// expires.
+    pub valid_until: Option<entity::Timestamp>,
+}
+
+/// The applications holding live tokens of `user_id`, grouped in the database by
+/// (application, scope): the rows read grow with the user's distinct grants, not
+/// with how many tokens they hold.
+pub async fn authorized_applications(
+    databases: &Databases,
+    tenant: &Tenant,
+    user_id: i64,
+) -> Result<Vec<AuthorizedApplication>, Error> {
+    let db = token_pool(databases, tenant)?;
+    let now = now();
+    type Row = (i64, String, entity::Timestamp, Option<entity::Timestamp>);
+    let access: Vec<Row> = access_token::Entity::find()
+        .select_only()
+        .column(access_token::Column::ApplicationId)
+        .column(access_token::Column::Scope)
+        .column_as(access_token::Column::CreatedAt.min(), "first")
+        .column_as(access_token::Column::ExpiresAt.max(), "last")
+        .filter(access_token::Column::TenantId.eq(tenant.id))
+        .filter(access_token::Column::UserId.eq(user_id))
+        .filter(access_token::Column::RevokedAt.is_null())
+        .filter(access_token::Column::ExpiresAt.gt(now))
+        .group_by(access_token::Column::ApplicationId)
+        .group_by(access_token::Column::Scope)
+        .limit(500)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let refresh: Vec<(i64, String, entity::Timestamp)> = refresh_token::Entity::find()
+        .select_only()
+        .column(refresh_token::Column::ApplicationId)
+        .column(refresh_token::Column::Scope)
+        .column_as(refresh_token::Column::CreatedAt.min(), "first")
+        .filter(refresh_token::Column::TenantId.eq(tenant.id))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(refresh_token::Column::ExpiresAt.is_null())
+                .add(refresh_token::Column::ExpiresAt.gt(now)),
+        )
+        .group_by(refresh_token::Column::ApplicationId)
+        .group_by(refresh_token::Column::Scope)
+        .limit(500)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut by_application: std::collections::BTreeMap<i64, AuthorizedApplication> =
+        std::collections::BTreeMap::new();
+    let mut add = |application_id: i64,
+                   scope: &str,
+                   first: entity::Timestamp,
+                   last: Option<entity::Timestamp>,
+                   open_ended: bool| {
+        let entry = by_application
+            .entry(application_id)
+            .or_insert_with(|| AuthorizedApplication {
+                application_id,
+                scopes: Default::default(),
+                first_issued: first,
+                valid_until: last,
+            });
+        entry
+            .scopes
+            .extend(scope.split_whitespace().map(str::to_owned));
+        entry.first_issued = entry.first_issued.min(first);
+        entry.valid_until = if open_ended {
+            None
+        } else {
+            entry.valid_until.max(last)
+        };
+    };
+    for (application_id, scope, first, last) in access {
+        add(application_id, &scope, first, last, false);
+    }
+    for (application_id, scope, first) in refresh {
+        // A live refresh token keeps the grant alive past its access tokens.
+        add(application_id, &scope, first, None, true);
+    }
+    Ok(by_application.into_values().collect())
+}
+
+/// Whether `user_id` holds a live access token of the application whose scopes cover
+/// `scopes` (DOT's `approval_prompt=auto`). Reads the newest 50 at most.
+pub async fn holds_live_token_covering(
+    databases: &Databases,
+    tenant: &Tenant,
+    user_id: i64,
+    application_id: i64,
+    scopes: &std::collections::BTreeSet<String>,
+) -> Result<bool, Error> {
+    use sea_orm::QueryOrder;
+    let db = token_pool(databases, tenant)?;
+    let held: Vec<String> = access_token::Entity::find()
+        .select_only()
+        .column(access_token::Column::Scope)
+        .filter(access_token::Column::TenantId.eq(tenant.id))
+        .filter(access_token::Column::UserId.eq(user_id))
+        .filter(access_token::Column::ApplicationId.eq(application_id))
+        .filter(access_token::Column::RevokedAt.is_null())
+        .filter(access_token::Column::ExpiresAt.gt(now()))
+        .order_by_desc(access_token::Column::Id)
+        .limit(50)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(held.iter().any(|scope| {
+        let held: std::collections::BTreeSet<&str> = scope.split_whitespace().collect();
+        scopes.iter().all(|wanted| held.contains(wanted.as_str()))
+    }))
+}
+
+/// Revokes every access and refresh token of `user_id` for one application, in one
+/// transaction (DOT's authorized-token delete view). Two statements keyed by (tenant,
+/// user, application), whatever their number.
+pub async fn revoke_user_application(
+    databases: &Databases,
+    tenant: &Tenant,
+    user_id: i64,
+    application_id: i64,
+) -> Result<(), Error> {
+    let writer = token_writer(databases, tenant)?;
+    with_retry!({
+        let transaction = begin_write(&writer).await?;
+        let result =
+            revoke_user_application_in(&transaction.inner, tenant.id, user_id, application_id)
+                .await;
+        finish(transaction, result).await
+    })
+}
+
+async fn revoke_user_application_in(
+    transaction: &DatabaseTransaction,
+    tenant_id: i64,
+    user_id: i64,
+    application_id: i64,
+) -> Result<(), Error> {
+    let now = now();
+    refresh_token::Entity::update_many()
+        .set(refresh_token::ActiveModel {
+            revoked_at: Set(Some(now)),
+            ..Default::default()
+        })
+        .filter(refresh_token::Column::TenantId.eq(tenant_id))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::ApplicationId.eq(application_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(transaction)
+        .await?;
+    revoke_access_where(
+        transaction,
+        tenant_id,
+        Condition::all()
+            .add(access_token::Column::UserId.eq(user_id))
+            .add(access_token::Column::ApplicationId.eq(application_id)),
+        now,
+    )
+    .await
 }

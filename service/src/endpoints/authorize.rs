@@ -1,0 +1,88 @@
+//! `GET|POST /t/{tenant}/authorize` (RFC 6749 §3.1: GET must be supported, POST may
+//! be): thin over [`crate::oauth::authorize::begin`].
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::endpoints::browser::{signed_in, step_page};
+use crate::endpoints::issuer::resolve_tenant;
+use crate::endpoints::page::{Page, error_page, failure_page};
+use crate::oauth::authorize::{self, Refusal};
+use crate::oauth::form::Form;
+use crate::state::AppState;
+use crate::tenancy::Tenant;
+
+/// `GET`: parameters in the query.
+pub async fn authorize_get(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let form = Form::from_urlencoded(query.as_deref().unwrap_or(""));
+    answer(&state, &slug, form, &headers).await.into_response()
+}
+
+/// `POST`: parameters in a form body.
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&headers, &body);
+    answer(&state, &slug, form, &headers).await.into_response()
+}
+
+async fn answer(
+    state: &AppState,
+    slug: &str,
+    form: Result<Form, crate::oauth::error::OAuthError>,
+    headers: &HeaderMap,
+) -> Page {
+    let tenant = match resolve_tenant(state, slug).await {
+        Ok(tenant) => tenant,
+        Err(error) => return failure_page(state, "Tessera", error),
+    };
+    // A repeated or undecodable parameter leaves the redirect URI in doubt: a page.
+    let form = match form {
+        Ok(form) => form,
+        Err(error) => {
+            return refused(
+                state,
+                &tenant,
+                Refusal::Page {
+                    title: "Invalid request".to_owned(),
+                    message: error.description(),
+                },
+            );
+        }
+    };
+    let user = match signed_in(state, &tenant, headers).await {
+        Ok(user) => user.map(|signed_in| signed_in.user.id),
+        Err(error) => return failure_page(state, &tenant.display_name, error),
+    };
+    match authorize::begin(state, &tenant, &form, user).await {
+        Ok(begun) => step_page(state, &tenant, begun.step, begun.secret, None),
+        Err(refusal) => refused(state, &tenant, refusal),
+    }
+}
+
+/// The answer to a refused request: a page when the redirect URI cannot be trusted,
+/// else back to the client with the error.
+pub fn refused(state: &AppState, tenant: &Tenant, refusal: Refusal) -> Page {
+    match refusal {
+        Refusal::Page { title, message } => error_page(
+            state,
+            &tenant.display_name,
+            StatusCode::BAD_REQUEST,
+            &title,
+            &message,
+            Some("Nothing was sent back to the application. Tell its developer."),
+        ),
+        Refusal::Redirect(url) => Page::see_other(url),
+        Refusal::Failed(error) => failure_page(state, &tenant.display_name, error),
+    }
+}

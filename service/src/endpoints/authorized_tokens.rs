@@ -1,0 +1,155 @@
+//! `GET|POST /t/{tenant}/authorized-tokens`: the signed-in user's authorized
+//! applications, each with its scopes and dates; revoking one revokes its access and
+//! refresh tokens together (DOT's authorized-token views). The HTML contract: each
+//! application is an element with `data-client-id` holding a form whose button is
+//! `revoke`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use router_policies::{EntityGroup, Role};
+use serde::Serialize;
+
+use crate::endpoints::browser::{csrf_ok, require_login, signed_in, tenant_path};
+use crate::endpoints::issuer::resolve_tenant;
+use crate::endpoints::page::{Page, error_page, failure_page, render};
+use crate::oauth::form::Form;
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::{applications, tokens};
+
+#[derive(Serialize)]
+struct Line {
+    id: i64,
+    client_id: String,
+    name: String,
+    scopes: Vec<String>,
+    first_authorized: String,
+    valid_until: String,
+}
+
+#[derive(Serialize)]
+struct TokensContext<'a> {
+    tenant_name: &'a str,
+    title: &'a str,
+    action: String,
+    logout_action: String,
+    csrf: String,
+    username: &'a str,
+    applications: Vec<Line>,
+}
+
+fn shown(at: entity::Timestamp) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
+/// `GET /t/{tenant}/authorized-tokens`.
+pub async fn authorized_tokens_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        let Some(current) = signed_in(&state, &tenant, &headers).await? else {
+            return require_login(&state, &tenant, tenant_path(&tenant, "authorized-tokens")).await;
+        };
+        let grants =
+            tokens::authorized_applications(&state.databases, &tenant, current.user.id).await?;
+        let db =
+            tenant
+                .routes
+                .connection(&state.databases, EntityGroup::Applications, Role::Write)?;
+        let registered = applications::find_by_ids(
+            db,
+            tenant.id,
+            grants.iter().map(|grant| grant.application_id).collect(),
+        )
+        .await?;
+        let lines = registered
+            .into_iter()
+            .filter_map(|application| {
+                let grant = grants
+                    .iter()
+                    .find(|grant| grant.application_id == application.id)?;
+                Some(Line {
+                    id: application.id,
+                    client_id: application.client_id,
+                    name: application.name,
+                    scopes: grant.scopes.iter().cloned().collect(),
+                    first_authorized: shown(grant.first_issued),
+                    valid_until: grant
+                        .valid_until
+                        .map_or_else(|| "revoked".to_owned(), shown),
+                })
+            })
+            .collect();
+        Ok(render(
+            &state,
+            &tenant,
+            "authorized_tokens.html",
+            TokensContext {
+                tenant_name: &tenant.display_name,
+                title: "Authorized applications",
+                action: tenant_path(&tenant, "authorized-tokens"),
+                logout_action: tenant_path(&tenant, "logout"),
+                csrf: secrets::csrf_token(&current.secret),
+                username: &current.user.username,
+                applications: lines,
+            },
+        ))
+    }
+    .await;
+    result
+        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
+        .into_response()
+}
+
+/// `POST /t/{tenant}/authorized-tokens`: revokes one application's tokens of the user.
+pub async fn revoke_application(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        let form = Form::parse(&headers, &body)?;
+        let Some(current) = signed_in(&state, &tenant, &headers).await? else {
+            return require_login(&state, &tenant, tenant_path(&tenant, "authorized-tokens")).await;
+        };
+        if !csrf_ok(&current.secret, form.get("csrf")) {
+            return Ok(error_page(
+                &state,
+                &tenant.display_name,
+                StatusCode::BAD_REQUEST,
+                "Start again",
+                "This form has expired. Reload the page and try again.",
+                None,
+            ));
+        }
+        let Some(application_id) = form.get("application").and_then(|id| id.parse().ok()) else {
+            return Err(crate::oauth::error::OAuthError::invalid_request(
+                "missing parameter \"application\"",
+            ));
+        };
+        tokens::revoke_user_application(&state.databases, &tenant, current.user.id, application_id)
+            .await?;
+        Ok::<Page, crate::oauth::error::OAuthError>(Page::see_other(tenant_path(
+            &tenant,
+            "authorized-tokens",
+        )))
+    }
+    .await;
+    result
+        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
+        .into_response()
+}

@@ -1,0 +1,103 @@
+//! The browser side of the interactions: which session a request carries, which
+//! interaction it is bound to, and how a [`Step`] becomes a 303 with its cookies.
+
+use axum::http::HeaderMap;
+use entity::interaction;
+
+use crate::endpoints::page::{
+    Page, cookie, expired_cookie, interaction_cookie_name, read_cookie, session_cookie_name,
+};
+use crate::oauth::authorize::{self, Begun, Step};
+use crate::oauth::error::OAuthError;
+use crate::oauth::session::{self, SignedIn};
+use crate::secrets;
+use crate::state::AppState;
+use crate::tenancy::Tenant;
+
+/// The browser's live session in `tenant`, if any.
+pub async fn signed_in(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+) -> Result<Option<SignedIn>, OAuthError> {
+    match read_cookie(headers, &session_cookie_name(tenant)) {
+        Some(secret) => Ok(session::resume(state, tenant, &secret).await?),
+        None => Ok(None),
+    }
+}
+
+/// The interaction `key` if this browser holds its secret, with the secret.
+pub async fn bound(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    key: &str,
+) -> Result<Option<(interaction::Model, String)>, OAuthError> {
+    let secret = read_cookie(headers, &interaction_cookie_name(key));
+    let found = authorize::bind(state, tenant, key, secret.as_deref()).await?;
+    Ok(found.zip(secret))
+}
+
+/// Whether a form's `csrf` field is the token of `browser_secret`.
+pub fn csrf_ok(browser_secret: &str, presented: Option<&str>) -> bool {
+    presented
+        .is_some_and(|presented| secrets::equal(&secrets::csrf_token(browser_secret), presented))
+}
+
+/// The page of a tenant at `path` (under `/t/{slug}/`).
+pub fn tenant_path(tenant: &Tenant, path: &str) -> String {
+    format!("/t/{}/{path}", tenant.slug)
+}
+
+/// The 303 for `step`. `begun_secret`: the secret of an interaction just stored (its
+/// cookie is set); when the browser leaves for the client, `finished_key`'s cookie is
+/// deleted.
+pub fn step_page(
+    state: &AppState,
+    tenant: &Tenant,
+    step: Step,
+    begun_secret: Option<String>,
+    finished_key: Option<&str>,
+) -> Page {
+    let lifetime = tenant.settings.interaction_lifetime_secs;
+    let (location, key) = match step {
+        Step::Redirect(url) => {
+            let page = Page::see_other(url);
+            return match finished_key {
+                Some(key) => {
+                    page.with_cookie(expired_cookie(state, tenant, &interaction_cookie_name(key)))
+                }
+                None => page,
+            };
+        }
+        Step::Login { key } => (
+            format!("{}?interaction={key}", tenant_path(tenant, "login")),
+            key,
+        ),
+        Step::Consent { key } => (
+            format!("{}?interaction={key}", tenant_path(tenant, "consent")),
+            key,
+        ),
+    };
+    let page = Page::see_other(location);
+    match begun_secret {
+        Some(secret) => page.with_cookie(cookie(
+            state,
+            tenant,
+            &interaction_cookie_name(&key),
+            &secret,
+            lifetime,
+        )),
+        None => page,
+    }
+}
+
+/// Sends a browser without a session to the login page, to come back to `return_to`.
+pub async fn require_login(
+    state: &AppState,
+    tenant: &Tenant,
+    return_to: String,
+) -> Result<Page, OAuthError> {
+    let Begun { step, secret } = authorize::begin_login(state, tenant, return_to).await?;
+    Ok(step_page(state, tenant, step, secret, None))
+}

@@ -1,0 +1,230 @@
+//! `GET|POST /t/{tenant}/login` and `GET|POST /t/{tenant}/logout`: Tessera's own
+//! login page over [`crate::oauth::credentials`] (argon2id, the brute-force limits)
+//! and [`crate::oauth::session`]. The HTML contract: one `<form>` with `username`,
+//! `password` and hidden fields.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::endpoints::authorize::refused;
+use crate::endpoints::browser::{bound, csrf_ok, require_login, signed_in, step_page, tenant_path};
+use crate::endpoints::issuer::resolve_tenant;
+use crate::endpoints::page::{
+    Page, cookie, error_page, expired_cookie, failure_page, render, session_cookie_name,
+    start_again,
+};
+use crate::endpoints::request::{Peer, client_address};
+use crate::oauth::authorize;
+use crate::oauth::credentials::{self, Attempt};
+use crate::oauth::error::OAuthError;
+use crate::oauth::form::Form;
+use crate::oauth::session;
+use crate::secrets;
+use crate::state::AppState;
+
+/// The login page's query.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    interaction: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LoginContext<'a> {
+    tenant_name: &'a str,
+    title: &'a str,
+    action: String,
+    interaction: &'a str,
+    csrf: String,
+    error: Option<&'static str>,
+    username: &'a str,
+    application_name: Option<String>,
+}
+
+/// `GET /t/{tenant}/login?interaction=KEY`. Without an interaction, a plain login
+/// that returns to the authorized-tokens page.
+pub async fn login_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<LoginQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        let Some(key) = query.interaction.as_deref() else {
+            return require_login(&state, &tenant, tenant_path(&tenant, "authorized-tokens")).await;
+        };
+        let Some((found, secret)) = bound(&state, &tenant, &headers, key).await? else {
+            return Ok(start_again(&state, &tenant));
+        };
+        let application_name = match found.application_id {
+            Some(id) => authorize::application_of(&state, &tenant, id)
+                .await?
+                .map(|application| application.name),
+            None => None,
+        };
+        let error = match query.error.as_deref() {
+            Some("credentials") => Some("Wrong username or password."),
+            Some("too_many") => Some("Too many failed attempts. Wait a few minutes and try again."),
+            Some("busy") => Some("The service is busy. Try again in a moment."),
+            _ => None,
+        };
+        Ok(render(
+            &state,
+            &tenant,
+            "login.html",
+            LoginContext {
+                tenant_name: &tenant.display_name,
+                title: "Sign in",
+                action: tenant_path(&tenant, "login"),
+                interaction: key,
+                csrf: secrets::csrf_token(&secret),
+                error,
+                username: "",
+                application_name,
+            },
+        ))
+    }
+    .await;
+    result
+        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
+        .into_response()
+}
+
+/// `POST /t/{tenant}/login`: checks the password, starts a session, resumes the
+/// interaction. A wrong password sends the browser back to the form (303).
+pub async fn login(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        let form = Form::parse(&headers, &body)?;
+        let key = form.get("interaction").unwrap_or_default().to_owned();
+        let Some((found, secret)) = bound(&state, &tenant, &headers, &key).await? else {
+            return Ok(start_again(&state, &tenant));
+        };
+        if !csrf_ok(&secret, form.get("csrf")) {
+            return Ok(start_again(&state, &tenant));
+        }
+        let attempt = Attempt {
+            username: form.get("username").unwrap_or_default(),
+            password: form.get("password").unwrap_or_default().to_owned(),
+            address: client_address(&state, &peer, &headers),
+        };
+        let again = |reason: &str| {
+            Page::see_other(format!(
+                "{}?interaction={key}&error={reason}",
+                tenant_path(&tenant, "login")
+            ))
+        };
+        let user = match credentials::check(&state, &tenant, attempt).await {
+            Ok(user) => user,
+            Err(OAuthError::InvalidGrant(_)) => return Ok(again("credentials")),
+            Err(OAuthError::TooManyAttempts { .. }) => return Ok(again("too_many")),
+            Err(OAuthError::Busy { .. }) => return Ok(again("busy")),
+            Err(error) => return Err(error),
+        };
+        let session_secret = session::start(&state, &tenant, user.id).await?;
+        let session_cookie = cookie(
+            &state,
+            &tenant,
+            &session_cookie_name(&tenant),
+            &session_secret,
+            tenant.settings.session_lifetime_secs,
+        );
+        let page = match authorize::resume_with_login(&state, &tenant, &found, user.id).await {
+            Ok(step) => step_page(&state, &tenant, step, None, Some(&key)),
+            Err(refusal) => refused(&state, &tenant, refusal),
+        };
+        Ok(page.with_cookie(session_cookie))
+    }
+    .await;
+    result
+        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
+        .into_response()
+}
+
+#[derive(Serialize)]
+struct LogoutContext<'a> {
+    tenant_name: &'a str,
+    title: &'a str,
+    message: &'a str,
+    link: Option<String>,
+    link_text: &'a str,
+}
+
+/// `GET /t/{tenant}/logout`: signed in, the authorized-tokens page has the sign-out
+/// button; signed out, a message.
+pub async fn logout_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        if signed_in(&state, &tenant, &headers).await?.is_some() {
+            return Ok(Page::see_other(tenant_path(&tenant, "authorized-tokens")));
+        }
+        Ok(render(
+            &state,
+            &tenant,
+            "message.html",
+            LogoutContext {
+                tenant_name: &tenant.display_name,
+                title: "Signed out",
+                message: "You are signed out.",
+                link: None,
+                link_text: "",
+            },
+        ))
+    }
+    .await;
+    result
+        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
+        .into_response()
+}
+
+/// `POST /t/{tenant}/logout`: ends the session (CSRF-checked) and deletes its cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        let form = Form::parse(&headers, &body)?;
+        let Some(current) = signed_in(&state, &tenant, &headers).await? else {
+            return Ok(Page::see_other(tenant_path(&tenant, "logout")));
+        };
+        if !csrf_ok(&current.secret, form.get("csrf")) {
+            return Ok(error_page(
+                &state,
+                &tenant.display_name,
+                StatusCode::BAD_REQUEST,
+                "Start again",
+                "This form has expired. Reload the page and try again.",
+                None,
+            ));
+        }
+        session::end(&state, &tenant, &current.secret).await?;
+        Ok(
+            Page::see_other(tenant_path(&tenant, "logout")).with_cookie(expired_cookie(
+                &state,
+                &tenant,
+                &session_cookie_name(&tenant),
+            )),
+        )
+    }
+    .await;
+    result
+        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
+        .into_response()
+}

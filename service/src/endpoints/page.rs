@@ -1,0 +1,246 @@
+//! What every HTML page shares: security headers, cookies, the 303 after a POST, and
+//! readable error pages ("start again") instead of JSON or traces.
+//!
+//! Headers (OWASP's clickjacking and XSS defences): `Content-Security-Policy` with
+//! `default-src 'none'`, styles from this origin only and `frame-ancestors 'none'`
+//! (plus `X-Frame-Options: DENY` for old browsers), `Referrer-Policy: no-referrer` (a
+//! URL with an interaction key or a code never leaks to another site), `no-store`.
+//! No `form-action`: Chromium applies it to the redirect after a form post, and the
+//! consent form's redirect goes to the client.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::oauth::error::OAuthError;
+use crate::state::AppState;
+use crate::tenancy::Tenant;
+
+/// The Content-Security-Policy of every page.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// An HTML answer (or a 303) with cookies to set.
+#[derive(Debug)]
+pub struct Page {
+    status: StatusCode,
+    body: String,
+    location: Option<String>,
+    cookies: Vec<String>,
+}
+
+impl Page {
+    /// A rendered page.
+    pub fn html(status: StatusCode, body: String) -> Self {
+        Self {
+            status,
+            body,
+            location: None,
+            cookies: Vec::new(),
+        }
+    }
+
+    /// `303 See Other` to `location` (the answer to every POST, and the authorization
+    /// endpoint's redirects).
+    pub fn see_other(location: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SEE_OTHER,
+            body: String::new(),
+            location: Some(location.into()),
+            cookies: Vec::new(),
+        }
+    }
+
+    /// Adds a `Set-Cookie`.
+    pub fn with_cookie(mut self, cookie: String) -> Self {
+        self.cookies.push(cookie);
+        self
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        let headers = response.headers_mut();
+        if self.location.is_none() {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+        }
+        for (name, value) in [
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "no-store"),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        if let Some(location) = self.location {
+            match HeaderValue::from_str(&location) {
+                Ok(value) => {
+                    headers.insert(header::LOCATION, value);
+                }
+                Err(_) => {
+                    tracing::warn!("a redirect URL is not a valid header value");
+                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                }
+            }
+        }
+        for cookie in self.cookies {
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        response
+    }
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(found, _)| *found == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The path every cookie of a tenant is scoped to: `/t/{slug}/`.
+pub fn cookie_path(tenant: &Tenant) -> String {
+    format!("/t/{}/", tenant.slug)
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, `Secure` when the service is
+/// reached over https, scoped to the tenant's path.
+pub fn cookie(state: &AppState, tenant: &Tenant, name: &str, value: &str, max_age: u64) -> String {
+    let secure = if state.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{name}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        cookie_path(tenant)
+    )
+}
+
+/// A `Set-Cookie` that deletes cookie `name`.
+pub fn expired_cookie(state: &AppState, tenant: &Tenant, name: &str) -> String {
+    cookie(state, tenant, name, "", 0)
+}
+
+/// The session cookie's name: per tenant (its path is the tenant's too).
+pub fn session_cookie_name(tenant: &Tenant) -> String {
+    format!("tessera_session_{}", tenant.slug)
+}
+
+/// The cookie binding interaction `key` to the browser.
+pub fn interaction_cookie_name(key: &str) -> String {
+    format!("tsi_{key}")
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    tenant_name: &'a str,
+    title: &'a str,
+    message: &'a str,
+    hint: Option<&'a str>,
+}
+
+/// An error page of `tenant` (or of the service, for an unknown tenant).
+pub fn error_page(
+    state: &AppState,
+    tenant_name: &str,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    hint: Option<&str>,
+) -> Page {
+    let context = Message {
+        tenant_name,
+        title,
+        message,
+        hint,
+    };
+    match state.pages.render("error.html", context) {
+        Ok(body) => Page::html(status, body),
+        Err(error) => {
+            tracing::error!(%error, "the error page does not render");
+            Page::html(status, format!("{title}: {message}"))
+        }
+    }
+}
+
+/// The page for a request that cannot be tied to its interaction.
+pub fn start_again(state: &AppState, tenant: &Tenant) -> Page {
+    error_page(
+        state,
+        &tenant.display_name,
+        StatusCode::BAD_REQUEST,
+        "Start again",
+        "This page has expired, was already used, or was opened in another browser.",
+        Some("Go back to the application and sign in again."),
+    )
+}
+
+/// A protocol failure (unknown tenant, unavailable database, server error) as a page.
+pub fn failure_page(state: &AppState, tenant_name: &str, error: OAuthError) -> Page {
+    let (status, title, message) = match &error {
+        OAuthError::UnknownTenant(_) => (
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such organisation on this service.".to_owned(),
+        ),
+        OAuthError::TooManyAttempts { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            error.description(),
+        ),
+        OAuthError::Busy { .. } | OAuthError::Unavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The service cannot answer right now. Try again in a moment.".to_owned(),
+        ),
+        OAuthError::Internal(cause) => {
+            tracing::error!(error = %cause, "page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The service could not complete this step. Try again.".to_owned(),
+            )
+        }
+        other => (
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            other.description(),
+        ),
+    };
+    if let OAuthError::Unavailable(cause) = &error {
+        tracing::warn!(error = %cause, "page failed: unavailable");
+    }
+    error_page(state, tenant_name, status, title, &message, None)
+}
+
+/// Renders template `name`, or the failure page when it cannot.
+pub fn render(state: &AppState, tenant: &Tenant, name: &str, context: impl Serialize) -> Page {
+    match state.pages.render(name, context) {
+        Ok(body) => Page::html(StatusCode::OK, body),
+        Err(error) => failure_page(state, &tenant.display_name, OAuthError::Internal(error)),
+    }
+}
+
+/// `GET /assets/tessera.css`.
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        crate::pages::STYLESHEET,
+    )
+        .into_response()
+}

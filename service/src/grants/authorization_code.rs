@@ -1,0 +1,139 @@
+//! Authorization code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.6).
+//!
+//! The code must belong to this tenant and client, be unexpired and unused; the
+//! `redirect_uri` must equal the authorization request's when that one named it; the
+//! PKCE verifier must match the challenge, and a verifier for a code issued without a
+//! challenge is refused (downgrade). The code is consumed in the transaction that
+//! stores the tokens; a used code revokes what it minted (§4.1.2).
+
+use crate::grants::{Prepared, TokenResponse};
+use crate::oauth::client_auth::Client;
+use crate::oauth::error::OAuthError;
+use crate::oauth::scope::Scopes;
+use crate::oauth::{pkce, redirect_uri};
+use crate::secrets::{checksum, prefix};
+use crate::state::AppState;
+use crate::store::applications::{ClientType, GrantType};
+use crate::store::authorization_codes::{self, Redemption};
+use crate::store::users;
+use crate::tenancy::Tenant;
+use crate::time::now;
+use router_policies::{EntityGroup, Role};
+
+/// The token request's parameters for this grant.
+pub struct Presented<'a> {
+    /// The code.
+    pub code: &'a str,
+    /// `redirect_uri`, if sent.
+    pub redirect_uri: Option<&'a str>,
+    /// `code_verifier`, if sent.
+    pub code_verifier: Option<&'a str>,
+}
+
+/// Exchanges a code for an access token (and a refresh token when the client holds
+/// that grant).
+pub async fn grant(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    presented: Presented<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    let invalid = || OAuthError::invalid_grant("the authorization code is invalid or expired");
+    if !presented.code.starts_with(prefix::AUTHORIZATION_CODE) || presented.code.len() > 100 {
+        return Err(invalid());
+    }
+    let code = authorization_codes::find(&state.databases, tenant, &checksum(presented.code))
+        .await?
+        .ok_or_else(invalid)?;
+    // A code of another client is unknown to this one (and revokes nothing).
+    if code.application_id != client.application.id {
+        return Err(invalid());
+    }
+    if code.consumed_at.is_some() {
+        authorization_codes::revoke_minted(&state.databases, tenant, code.id).await?;
+        return Err(replayed());
+    }
+    if code.expires_at <= now() {
+        return Err(invalid());
+    }
+    let application = &client.application;
+    match (code.redirect_uri.as_str(), presented.redirect_uri) {
+        ("", None) => {}
+        ("", Some(uri))
+            if redirect_uri::find_registered(&application.redirect_uris, uri).is_some() => {}
+        (stored, Some(uri)) if stored == uri => {}
+        _ => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri must be identical to the authorization request's (RFC 6749 §4.1.3)",
+            ));
+        }
+    }
+    match (
+        code.code_challenge.as_deref(),
+        code.code_challenge_method.as_deref(),
+        presented.code_verifier,
+    ) {
+        (Some(challenge), Some(method), Some(verifier))
+            if !pkce::verify(verifier, challenge, method) =>
+        {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge (RFC 7636 §4.6)",
+            ));
+        }
+        // A challenge is always stored with its method; a row without is corrupt.
+        (Some(_), None, _) => return Err(invalid()),
+        (Some(_), _, None) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier is required: the authorization request sent a code_challenge",
+            ));
+        }
+        (None, _, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "a code_verifier was sent for a code issued without code_challenge",
+            ));
+        }
+        (None, _, None) if application.client_type == ClientType::Public.as_str() => {
+            return Err(invalid());
+        }
+        _ => {}
+    }
+    let users_pool = tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
+    if !users::is_active(users_pool, tenant.id, code.user_id).await? {
+        return Err(invalid());
+    }
+    let allowed = Scopes::from_stored(&application.allowed_scopes);
+    let scopes = Scopes::from_stored(&code.scope).still_grantable(&tenant.settings, &allowed);
+    if scopes.is_empty() {
+        return Err(OAuthError::invalid_grant(
+            "no scope of this code is granted any more",
+        ));
+    }
+    let prepared = Prepared::new(
+        tenant,
+        application.id,
+        Some(code.user_id),
+        scopes.to_string(),
+        client.holds(GrantType::RefreshToken),
+        Some(code.id),
+    )?;
+    match authorization_codes::redeem(
+        &state.databases,
+        tenant,
+        &code,
+        prepared.access.clone(),
+        prepared.refresh.clone(),
+    )
+    .await?
+    {
+        Redemption::Minted(_) => Ok(prepared.response()),
+        Redemption::Replayed => Err(replayed()),
+    }
+}
+
+fn replayed() -> OAuthError {
+    OAuthError::invalid_grant(
+        "the authorization code was used before; the tokens issued with it are revoked",
+    )
+}

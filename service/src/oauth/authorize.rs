@@ -1,0 +1,673 @@
+//! The authorization endpoint's logic (RFC 6749 §3.1, §4.1, §4.2; RFC 7636; RFC 9207),
+//! as public functions over which the HTTP handlers are thin (DESIGN.md §4):
+//!
+//! * [`begin`] validates a request. The client and `redirect_uri` come first: if
+//!   either is bad the answer is [`Refusal::Page`] and the browser is **not**
+//!   redirected (§4.1.2.1). Later errors redirect with `error`, `state` and `iss`.
+//!   When a login or a consent is still needed, the request is stored as an
+//!   interaction bound to the browser by a secret for its cookie.
+//! * [`resume_with_login`] records the subject a login named.
+//! * [`resume_with_consent`] applies the user's decision.
+//! * Each ends, when nothing more is needed, in [`Step::Redirect`] to the client with
+//!   a code (or, for `response_type=token`, a token in the fragment).
+//!
+//! A later handler (an external login application) drives the same functions.
+
+use std::collections::BTreeSet;
+
+use entity::{application, interaction};
+use router_policies::{EntityGroup, Role};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::oauth::error::OAuthError;
+use crate::oauth::form::Form;
+use crate::oauth::scope::Scopes;
+use crate::oauth::{pkce, redirect_uri};
+use crate::secrets::{self, checksum, prefix};
+use crate::settings::ApprovalPrompt;
+use crate::state::AppState;
+use crate::store::applications::{self, ClientType, GrantType};
+use crate::store::authorization_codes::{self, NewCode};
+use crate::store::interactions::{self, NewInteraction};
+use crate::store::tokens::{self, NewAccessToken};
+use crate::tenancy::Tenant;
+use crate::time::{now, plus_seconds, seconds_until};
+
+/// Longest `state` or `nonce` accepted (they come back in URLs).
+pub const MAX_ECHOED_CHARS: usize = 2048;
+
+/// `response_type` (RFC 6749 §3.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseType {
+    /// Authorization code (§4.1), answered in the query.
+    Code,
+    /// Implicit (§4.2), answered in the fragment; only for applications holding it.
+    Token,
+}
+
+/// A validated authorization request, as stored in its interaction.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    /// The client's row id.
+    pub application_id: i64,
+    /// The redirect URI the answer goes to (as presented, or the one registered).
+    pub redirect_uri: String,
+    /// Whether the request named `redirect_uri` (then the token request must too,
+    /// RFC 6749 §4.1.3).
+    pub redirect_uri_given: bool,
+    /// What to answer with.
+    pub response_type: ResponseType,
+    /// The scopes to grant.
+    pub scopes: BTreeSet<String>,
+    /// Echoed unchanged (RFC 6749 §4.1.2).
+    pub state: Option<String>,
+    /// PKCE challenge and method.
+    pub code_challenge: Option<(String, String)>,
+    /// OIDC nonce, bound to the code.
+    pub nonce: Option<String>,
+    /// The consent policy of this request.
+    pub approval_prompt: ApprovalPrompt,
+}
+
+/// What an interaction waits to do once its login (and consent) are done.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Pending {
+    /// Answer an authorization request.
+    Authorize(AuthorizationRequest),
+    /// Sign the user in and go back to a page of this tenant (device, tokens pages).
+    Login {
+        /// A path under `/t/{tenant}/`, built by the server.
+        return_to: String,
+    },
+}
+
+/// Where the browser goes next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Leave for this URL: the client's redirect URI with the answer, or a page of
+    /// the tenant.
+    Redirect(String),
+    /// Show the login page of interaction `key`.
+    Login {
+        /// The interaction's key.
+        key: String,
+    },
+    /// Show the consent page of interaction `key`.
+    Consent {
+        /// The interaction's key.
+        key: String,
+    },
+}
+
+/// What [`begin`] decided; `secret` is set when it stored an interaction, for the
+/// cookie that binds it to this browser.
+#[derive(Debug)]
+pub struct Begun {
+    /// Next step.
+    pub step: Step,
+    /// The interaction's browser secret, for its cookie.
+    pub secret: Option<String>,
+}
+
+/// Why an authorization request got no code.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The client or the redirect URI cannot be trusted: show this on a page and
+    /// never redirect (RFC 6749 §4.1.2.1).
+    Page {
+        /// One-line title.
+        title: String,
+        /// What went wrong and what to do.
+        message: String,
+    },
+    /// Send the browser back to the client with this error URL.
+    Redirect(String),
+    /// A database or another part failed.
+    Failed(OAuthError),
+}
+
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Refusal::Failed(error.into())
+    }
+}
+
+fn page(title: &str, message: impl Into<String>) -> Refusal {
+    Refusal::Page {
+        title: title.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The client and redirect URI an answer may go to, once both are validated.
+struct Destination<'a> {
+    redirect_uri: String,
+    response_type: ResponseType,
+    state: Option<&'a str>,
+    issuer: String,
+}
+
+impl Destination<'_> {
+    /// The redirect URI with `parameters` and `state` and `iss` added, in the query for
+    /// a code, in the fragment for a token (RFC 6749 §4.1.2, §4.2.2; RFC 9207 §2).
+    fn answer(&self, parameters: &[(&str, &str)]) -> String {
+        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in parameters {
+            pairs.append_pair(name, value);
+        }
+        if let Some(state) = self.state {
+            pairs.append_pair("state", state);
+        }
+        pairs.append_pair("iss", &self.issuer);
+        let encoded = pairs.finish();
+        match self.response_type {
+            ResponseType::Code => {
+                let separator = if self.redirect_uri.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                format!("{}{separator}{encoded}", self.redirect_uri)
+            }
+            ResponseType::Token => format!("{}#{encoded}", self.redirect_uri),
+        }
+    }
+
+    fn error(&self, error: &OAuthError) -> Refusal {
+        Refusal::Redirect(self.answer(&[
+            ("error", error.code()),
+            ("error_description", &error.description()),
+        ]))
+    }
+}
+
+fn applications_pool<'a>(
+    state: &'a AppState,
+    tenant: &Tenant,
+) -> Result<&'a sea_orm::DatabaseConnection, Error> {
+    tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Applications, Role::Write)
+}
+
+fn holds(application: &application::Model, grant: GrantType) -> bool {
+    application
+        .grant_types
+        .split(',')
+        .any(|name| name.trim() == grant.as_str())
+}
+
+/// Validates an authorization request for `tenant` and decides the next step.
+/// `signed_in`: the user of the browser's live session, if any.
+pub async fn begin(
+    state: &AppState,
+    tenant: &Tenant,
+    form: &Form,
+    signed_in: Option<i64>,
+) -> Result<Begun, Refusal> {
+    let settings = &tenant.settings;
+    // §4.1.2.1: without a valid client and redirect URI, tell the user, not the URI.
+    let client_id = form.get("client_id").ok_or_else(|| {
+        page(
+            "Invalid request",
+            "The request names no client (client_id).",
+        )
+    })?;
+    let unknown = || {
+        page(
+            "Unknown application",
+            "The application that sent you here is not registered with this service.",
+        )
+    };
+    if crate::syntax::check_client_id(client_id).is_err() {
+        return Err(unknown());
+    }
+    let application =
+        applications::find_by_client_id(applications_pool(state, tenant)?, tenant.id, client_id)
+            .await?
+            .ok_or_else(unknown)?;
+    let bad_redirect = |message: &str| page("Invalid redirect URI", message);
+    let (redirect_uri, redirect_uri_given) = match form.get("redirect_uri") {
+        Some(presented) => {
+            if redirect_uri::find_registered(&application.redirect_uris, presented).is_none() {
+                return Err(bad_redirect(
+                    "The redirect_uri does not match one the application registered. \
+                     The application's developer must send a registered URI, exactly.",
+                ));
+            }
+            (presented.to_owned(), true)
+        }
+        None => {
+            let mut registered = application.redirect_uris.split_whitespace();
+            match (registered.next(), registered.next()) {
+                (Some(only), None) => (only.to_owned(), false),
+                _ => {
+                    return Err(bad_redirect(
+                        "The request has no redirect_uri and the application registers \
+                         none or several: it must name one.",
+                    ));
+                }
+            }
+        }
+    };
+    if !redirect_uri::scheme_allowed(settings, &redirect_uri) {
+        return Err(bad_redirect(
+            "This service does not redirect to that URI scheme.",
+        ));
+    }
+    let response_type = match form.get("response_type") {
+        Some("token") => ResponseType::Token,
+        _ => ResponseType::Code,
+    };
+    let echoed_state = form.get("state");
+    let destination = Destination {
+        redirect_uri: redirect_uri.clone(),
+        response_type,
+        state: echoed_state.filter(|value| value.len() <= MAX_ECHOED_CHARS),
+        issuer: state.config.issuer(&tenant.slug),
+    };
+    let request = validate(
+        settings,
+        &application,
+        form,
+        redirect_uri,
+        redirect_uri_given,
+    )
+    .map_err(|error| destination.error(&error))?;
+    let Some(user_id) = signed_in else {
+        let (key, secret) = store(
+            state,
+            tenant,
+            &application,
+            Pending::Authorize(request),
+            None,
+        )
+        .await?;
+        return Ok(Begun {
+            step: Step::Login { key },
+            secret: Some(secret),
+        });
+    };
+    if !needs_consent(state, tenant, &application, &request, user_id).await? {
+        let url = finish(state, tenant, &request, user_id, None).await?;
+        return Ok(Begun {
+            step: Step::Redirect(url),
+            secret: None,
+        });
+    }
+    let (key, secret) = store(
+        state,
+        tenant,
+        &application,
+        Pending::Authorize(request),
+        Some(user_id),
+    )
+    .await?;
+    Ok(Begun {
+        step: Step::Consent { key },
+        secret: Some(secret),
+    })
+}
+
+/// The checks after the redirect URI is trusted; each failure is redirected.
+fn validate(
+    settings: &crate::settings::OAuthSettings,
+    application: &application::Model,
+    form: &Form,
+    redirect_uri: String,
+    redirect_uri_given: bool,
+) -> Result<AuthorizationRequest, OAuthError> {
+    let response_type = match form.get("response_type") {
+        None => {
+            return Err(OAuthError::invalid_request(
+                "missing parameter \"response_type\"",
+            ));
+        }
+        Some("code") => ResponseType::Code,
+        Some("token") => ResponseType::Token,
+        Some(other) => {
+            return Err(OAuthError::UnsupportedResponseType(format!(
+                "response_type {other:?} is not supported: use code"
+            )));
+        }
+    };
+    let needed = match response_type {
+        ResponseType::Code => GrantType::AuthorizationCode,
+        ResponseType::Token => GrantType::Implicit,
+    };
+    if !holds(application, needed) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this client may not use the {needed} grant"
+        )));
+    }
+    for echoed in ["state", "nonce"] {
+        if form
+            .get(echoed)
+            .is_some_and(|value| value.len() > MAX_ECHOED_CHARS)
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "{echoed} is longer than {MAX_ECHOED_CHARS} characters"
+            )));
+        }
+    }
+    let requested = form
+        .get("scope")
+        .map(Scopes::parse)
+        .transpose()
+        .map_err(|error| OAuthError::invalid_scope(error.description()))?;
+    let allowed = Scopes::from_stored(&application.allowed_scopes);
+    let scopes = Scopes::grant(requested, settings, &allowed)?;
+    let is_public = application.client_type == ClientType::Public.as_str();
+    let code_challenge = match response_type {
+        ResponseType::Code => pkce::check_challenge(
+            settings,
+            is_public,
+            form.get("code_challenge"),
+            form.get("code_challenge_method"),
+        )?,
+        ResponseType::Token => None,
+    };
+    let approval_prompt = match form.get("approval_prompt") {
+        None => settings.approval_prompt,
+        Some("force") => ApprovalPrompt::Force,
+        Some("auto") => ApprovalPrompt::Auto,
+        Some(other) => {
+            return Err(OAuthError::invalid_request(format!(
+                "approval_prompt {other:?}: use force or auto"
+            )));
+        }
+    };
+    Ok(AuthorizationRequest {
+        application_id: application.id,
+        redirect_uri,
+        redirect_uri_given,
+        response_type,
+        scopes: scopes.set().clone(),
+        state: form.get("state").map(str::to_owned),
+        code_challenge,
+        nonce: form.get("nonce").map(str::to_owned),
+        approval_prompt,
+    })
+}
+
+/// Whether the user must still approve: never for `skip_authorization` applications;
+/// with `approval_prompt=auto`, only when no live token of theirs for the application
+/// covers the scopes.
+async fn needs_consent(
+    state: &AppState,
+    tenant: &Tenant,
+    application: &application::Model,
+    request: &AuthorizationRequest,
+    user_id: i64,
+) -> Result<bool, Error> {
+    if application.skip_authorization {
+        return Ok(false);
+    }
+    match request.approval_prompt {
+        ApprovalPrompt::Force => Ok(true),
+        ApprovalPrompt::Auto => Ok(!tokens::holds_live_token_covering(
+            &state.databases,
+            tenant,
+            user_id,
+            application.id,
+            &request.scopes,
+        )
+        .await?),
+    }
+}
+
+/// Stores an interaction; returns its key and the browser secret.
+async fn store(
+    state: &AppState,
+    tenant: &Tenant,
+    application: &application::Model,
+    pending: Pending,
+    user_id: Option<i64>,
+) -> Result<(String, String), Error> {
+    store_pending(state, tenant, Some(application.id), pending, user_id).await
+}
+
+async fn store_pending(
+    state: &AppState,
+    tenant: &Tenant,
+    application_id: Option<i64>,
+    pending: Pending,
+    user_id: Option<i64>,
+) -> Result<(String, String), Error> {
+    let key = secrets::generate_identifier()?;
+    let secret = secrets::generate("tsi_")?;
+    let parameters = serde_json::to_string(&pending)
+        .map_err(|error| Error::Corrupt(format!("interaction parameters: {error}")))?;
+    let writer = tokens::token_writer(&state.databases, tenant)?;
+    let _turn = writer.turn().await;
+    interactions::create(
+        writer.connection,
+        tenant.id,
+        NewInteraction {
+            interaction_key: key.clone(),
+            secret_checksum: checksum(&secret),
+            application_id,
+            parameters,
+            user_id,
+            expires_at: plus_seconds(now(), tenant.settings.interaction_lifetime_secs),
+        },
+    )
+    .await?;
+    Ok((key, secret))
+}
+
+/// Stores a plain login (no client asking) that returns to `return_to`, a path of this
+/// tenant built by the server.
+pub async fn begin_login(
+    state: &AppState,
+    tenant: &Tenant,
+    return_to: String,
+) -> Result<Begun, Error> {
+    let (key, secret) =
+        store_pending(state, tenant, None, Pending::Login { return_to }, None).await?;
+    Ok(Begun {
+        step: Step::Login { key },
+        secret: Some(secret),
+    })
+}
+
+/// The live interaction `key` of the tenant if `secret` (from the browser's cookie)
+/// is its secret; `None` otherwise — the caller shows a "start again" page.
+pub async fn bind(
+    state: &AppState,
+    tenant: &Tenant,
+    key: &str,
+    secret: Option<&str>,
+) -> Result<Option<interaction::Model>, Error> {
+    let Some(secret) = secret else {
+        return Ok(None);
+    };
+    if key.len() > 43 {
+        return Ok(None);
+    }
+    let db = tokens::token_pool(&state.databases, tenant)?;
+    Ok(interactions::find_live(db, tenant.id, key)
+        .await?
+        .filter(|found| secrets::equal(&found.secret_checksum, &checksum(secret))))
+}
+
+/// What interaction `found` waits for.
+pub fn pending(found: &interaction::Model) -> Result<Pending, Error> {
+    serde_json::from_str(&found.parameters)
+        .map_err(|error| Error::Corrupt(format!("interaction {}: {error}", found.id)))
+}
+
+/// A login named `user_id` for interaction `found`: a plain login returns to its
+/// page; an authorization goes to consent, or straight back to the client.
+pub async fn resume_with_login(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+    user_id: i64,
+) -> Result<Step, Refusal> {
+    match pending(found)? {
+        Pending::Login { return_to } => {
+            let writer = tokens::token_writer(&state.databases, tenant)?;
+            let _turn = writer.turn().await;
+            interactions::take(writer.connection, tenant.id, found.id).await?;
+            Ok(Step::Redirect(return_to))
+        }
+        Pending::Authorize(request) => {
+            let application = applications::find_by_id(
+                applications_pool(state, tenant)?,
+                tenant.id,
+                request.application_id,
+            )
+            .await?
+            .ok_or_else(|| page("Unknown application", "The application was removed."))?;
+            if needs_consent(state, tenant, &application, &request, user_id).await? {
+                let writer = tokens::token_writer(&state.databases, tenant)?;
+                let _turn = writer.turn().await;
+                interactions::set_user(writer.connection, tenant.id, found.id, user_id).await?;
+                return Ok(Step::Consent {
+                    key: found.interaction_key.clone(),
+                });
+            }
+            let url = finish(state, tenant, &request, user_id, Some(found.id)).await?;
+            Ok(Step::Redirect(url))
+        }
+    }
+}
+
+/// The user's decision on interaction `found` (which a login or session named the
+/// user of): a code (or token) on `allow`, `access_denied` otherwise (RFC 6749
+/// §4.1.2.1). Either way the interaction is spent.
+pub async fn resume_with_consent(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+    allow: bool,
+) -> Result<Step, Refusal> {
+    let (Pending::Authorize(request), Some(user_id)) = (pending(found)?, found.user_id) else {
+        return Err(page(
+            "Nothing to approve",
+            "This sign-in has no pending authorization. Start again from the application.",
+        ));
+    };
+    let destination = Destination {
+        redirect_uri: request.redirect_uri.clone(),
+        response_type: request.response_type,
+        state: request.state.as_deref(),
+        issuer: state.config.issuer(&tenant.slug),
+    };
+    if !allow {
+        let writer = tokens::token_writer(&state.databases, tenant)?;
+        let _turn = writer.turn().await;
+        interactions::take(writer.connection, tenant.id, found.id).await?;
+        return Err(destination.error(&OAuthError::AccessDenied(
+            "the user refused the authorization".to_owned(),
+        )));
+    }
+    let url = finish(state, tenant, &request, user_id, Some(found.id)).await?;
+    Ok(Step::Redirect(url))
+}
+
+/// Issues the answer: a code bound to tenant, client, redirect URI, PKCE challenge,
+/// nonce and scopes (stored while the interaction is deleted, in one transaction),
+/// or an access token for the implicit grant. Returns the redirect URL.
+async fn finish(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &AuthorizationRequest,
+    user_id: i64,
+    interaction_id: Option<i64>,
+) -> Result<String, Refusal> {
+    let settings = &tenant.settings;
+    let destination = Destination {
+        redirect_uri: request.redirect_uri.clone(),
+        response_type: request.response_type,
+        state: request.state.as_deref(),
+        issuer: state.config.issuer(&tenant.slug),
+    };
+    let scope = request
+        .scopes
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let already_answered = || {
+        page(
+            "Already answered",
+            "This authorization was answered already. Go back to the application and start again.",
+        )
+    };
+    match request.response_type {
+        ResponseType::Code => {
+            let code = secrets::generate(prefix::AUTHORIZATION_CODE)?;
+            let stored = authorization_codes::create(
+                &state.databases,
+                tenant,
+                NewCode {
+                    code_checksum: checksum(&code),
+                    application_id: request.application_id,
+                    user_id,
+                    redirect_uri: if request.redirect_uri_given {
+                        request.redirect_uri.clone()
+                    } else {
+                        String::new()
+                    },
+                    scope,
+                    code_challenge: request.code_challenge.clone(),
+                    nonce: request.nonce.clone(),
+                    expires_at: plus_seconds(now(), settings.authorization_code_lifetime_secs),
+                },
+                interaction_id,
+            )
+            .await?;
+            if !stored {
+                return Err(already_answered());
+            }
+            Ok(destination.answer(&[("code", &code)]))
+        }
+        ResponseType::Token => {
+            // RFC 6749 §4.2.2: an access token in the fragment, never a refresh token.
+            if let Some(id) = interaction_id {
+                let writer = tokens::token_writer(&state.databases, tenant)?;
+                let _turn = writer.turn().await;
+                if !interactions::take(writer.connection, tenant.id, id).await? {
+                    return Err(already_answered());
+                }
+            }
+            let access_token = secrets::generate(prefix::ACCESS_TOKEN)?;
+            let expires_at = plus_seconds(now(), settings.access_token_lifetime_secs);
+            tokens::issue_access_only(
+                &state.databases,
+                tenant,
+                NewAccessToken {
+                    token_checksum: checksum(&access_token),
+                    application_id: request.application_id,
+                    user_id: Some(user_id),
+                    scope: scope.clone(),
+                    expires_at,
+                    source_refresh_token_id: None,
+                    authorization_code_id: None,
+                },
+            )
+            .await?;
+            let expires_in = seconds_until(expires_at).to_string();
+            Ok(destination.answer(&[
+                ("access_token", &access_token),
+                ("token_type", "Bearer"),
+                ("expires_in", &expires_in),
+                ("scope", &scope),
+            ]))
+        }
+    }
+}
+
+/// The application an interaction is for (its name on the consent page).
+pub async fn application_of(
+    state: &AppState,
+    tenant: &Tenant,
+    application_id: i64,
+) -> Result<Option<application::Model>, Error> {
+    applications::find_by_id(applications_pool(state, tenant)?, tenant.id, application_id).await
+}

@@ -1,0 +1,70 @@
+//! Browser sessions: a login stores one in the tenant's users pool and hands the
+//! browser a 256-bit secret for its cookie. A session names one tenant only; it is
+//! looked up on the primary with its user, so a logout or a deactivated user counts
+//! at once.
+
+use entity::user;
+use router_policies::{EntityGroup, Role};
+
+use crate::error::Error;
+use crate::secrets::{self, checksum};
+use crate::state::AppState;
+use crate::store::{sessions, users};
+use crate::tenancy::Tenant;
+use crate::time::{now, plus_seconds};
+
+/// Prefix of session secrets.
+pub const SESSION_PREFIX: &str = "tsx_";
+
+/// A live session and its (active) user.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    /// The user.
+    pub user: user::Model,
+    /// The cookie's secret (for the anti-CSRF token of the session's forms).
+    pub secret: String,
+}
+
+/// Starts a session of `user_id`; returns the cookie's secret.
+pub async fn start(state: &AppState, tenant: &Tenant, user_id: i64) -> Result<String, Error> {
+    let secret = secrets::generate(SESSION_PREFIX)?;
+    let db = tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
+    let expires_at = plus_seconds(now(), tenant.settings.session_lifetime_secs);
+    sessions::create(db, tenant.id, checksum(&secret), user_id, expires_at).await?;
+    Ok(secret)
+}
+
+/// The signed-in user of the session whose cookie holds `secret`, if it is live and
+/// its user active.
+pub async fn resume(
+    state: &AppState,
+    tenant: &Tenant,
+    secret: &str,
+) -> Result<Option<SignedIn>, Error> {
+    if !secret.starts_with(SESSION_PREFIX) || secret.len() > 100 {
+        return Ok(None);
+    }
+    let db = tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
+    let Some(session) = sessions::find_live(db, tenant.id, &checksum(secret)).await? else {
+        return Ok(None);
+    };
+    Ok(users::find_by_id(db, tenant.id, session.user_id)
+        .await?
+        .filter(|user| user.is_active)
+        .map(|user| SignedIn {
+            user,
+            secret: secret.to_owned(),
+        }))
+}
+
+/// Ends the session (logout).
+pub async fn end(state: &AppState, tenant: &Tenant, secret: &str) -> Result<(), Error> {
+    let db = tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
+    sessions::delete(db, tenant.id, &checksum(secret)).await
+}

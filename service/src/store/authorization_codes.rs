@@ -1,0 +1,229 @@
+//! Authorization codes (RFC 6749 §4.1.2), stored as checksums in the tokens group.
+//!
+//! A code is consumed **in the transaction that writes its tokens** (DOT deletes it in
+//! a separate step): the row is locked, marked consumed and the pair inserted, or
+//! nothing happens. A second redemption finds it consumed and revokes every token the
+//! first one minted (RFC 6749 §4.1.2, RFC 6819 §4.4.1.1) — that revocation commits even
+//! though the request is refused.
+
+use entity::{access_token, authorization_code, refresh_token};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
+    QueryFilter, QuerySelect,
+};
+
+use crate::db::Databases;
+use crate::error::Error;
+use crate::store::interactions;
+use crate::store::tokens::{
+    self, IssuedTokens, NewAccessToken, NewRefreshToken, begin_write, finish, token_writer,
+    with_retry,
+};
+use crate::tenancy::Tenant;
+use crate::time::now;
+
+/// A code to store (its checksum, never the code).
+#[derive(Clone, Debug)]
+pub struct NewCode {
+    /// SHA-256 hex of the code.
+    pub code_checksum: String,
+    /// The client it was issued to.
+    pub application_id: i64,
+    /// The user who approved.
+    pub user_id: i64,
+    /// The `redirect_uri` parameter as the request sent it; empty when it sent none.
+    pub redirect_uri: String,
+    /// Approved scopes, space-separated.
+    pub scope: String,
+    /// PKCE challenge and method (RFC 7636 §4.3).
+    pub code_challenge: Option<(String, String)>,
+    /// OIDC nonce.
+    pub nonce: Option<String>,
+    /// Expiry.
+    pub expires_at: entity::Timestamp,
+}
+
+/// Stores a code. With `interaction_id`, the interaction is deleted in the same
+/// transaction; `Ok(false)` when it was already gone (finished by a concurrent
+/// request), and then no code is stored.
+pub async fn create(
+    databases: &Databases,
+    tenant: &Tenant,
+    code: NewCode,
+    interaction_id: Option<i64>,
+) -> Result<bool, Error> {
+    let writer = token_writer(databases, tenant)?;
+    with_retry!({
+        let transaction = begin_write(&writer).await?;
+        let result = create_in(&transaction.inner, tenant.id, code.clone(), interaction_id).await;
+        finish(transaction, result).await
+    })
+}
+
+async fn create_in(
+    transaction: &DatabaseTransaction,
+    tenant_id: i64,
+    code: NewCode,
+    interaction_id: Option<i64>,
+) -> Result<bool, Error> {
+    if let Some(id) = interaction_id
+        && !interactions::take(transaction, tenant_id, id).await?
+    {
+        return Ok(false);
+    }
+    let (challenge, method) = code.code_challenge.unzip();
+    authorization_code::ActiveModel {
+        tenant_id: Set(tenant_id),
+        code_checksum: Set(code.code_checksum),
+        application_id: Set(code.application_id),
+        user_id: Set(code.user_id),
+        redirect_uri: Set(code.redirect_uri),
+        scope: Set(code.scope),
+        code_challenge: Set(challenge),
+        code_challenge_method: Set(method),
+        nonce: Set(code.nonce),
+        claims: Set(None),
+        resource: Set(None),
+        expires_at: Set(code.expires_at),
+        consumed_at: Set(None),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(transaction)
+    .await?;
+    Ok(true)
+}
+
+/// The code with `checksum` in the tenant, from the token pool's primary.
+pub async fn find(
+    databases: &Databases,
+    tenant: &Tenant,
+    checksum: &str,
+) -> Result<Option<authorization_code::Model>, Error> {
+    let db = tokens::token_pool(databases, tenant)?;
+    Ok(authorization_code::Entity::find()
+        .filter(authorization_code::Column::TenantId.eq(tenant.id))
+        .filter(authorization_code::Column::CodeChecksum.eq(checksum))
+        .one(db)
+        .await?)
+}
+
+/// What [`redeem`] did.
+#[derive(Debug)]
+pub enum Redemption {
+    /// The code is consumed and the tokens stored, in one transaction.
+    Minted(Box<IssuedTokens>),
+    /// The code had been redeemed before; what that redemption minted is revoked now.
+    Replayed,
+}
+
+/// Redeems a validated code: locks it, and if unused marks it consumed and stores the
+/// tokens; if used, revokes what it minted. Of N concurrent redemptions exactly one
+/// gets [`Redemption::Minted`].
+pub async fn redeem(
+    databases: &Databases,
+    tenant: &Tenant,
+    code: &authorization_code::Model,
+    access: NewAccessToken,
+    refresh: Option<NewRefreshToken>,
+) -> Result<Redemption, Error> {
+    let writer = token_writer(databases, tenant)?;
+    with_retry!({
+        let transaction = begin_write(&writer).await?;
+        let result = redeem_in(
+            &transaction.inner,
+            tenant.id,
+            code.id,
+            access.clone(),
+            refresh.clone(),
+        )
+        .await;
+        finish(transaction, result).await
+    })
+}
+
+async fn redeem_in(
+    transaction: &DatabaseTransaction,
+    tenant_id: i64,
+    code_id: i64,
+    access: NewAccessToken,
+    refresh: Option<NewRefreshToken>,
+) -> Result<Redemption, Error> {
+    let locked = authorization_code::Entity::find_by_id(code_id)
+        .filter(authorization_code::Column::TenantId.eq(tenant_id))
+        .lock_exclusive()
+        .one(transaction)
+        .await?
+        .ok_or_else(|| Error::Corrupt("an authorization code vanished".to_owned()))?;
+    if locked.consumed_at.is_some() {
+        revoke_minted_in(transaction, tenant_id, code_id).await?;
+        return Ok(Redemption::Replayed);
+    }
+    authorization_code::Entity::update_many()
+        .set(authorization_code::ActiveModel {
+            consumed_at: Set(Some(now())),
+            ..Default::default()
+        })
+        .filter(authorization_code::Column::Id.eq(code_id))
+        .exec(transaction)
+        .await?;
+    let issued = tokens::insert_pair(transaction, tenant_id, access, refresh).await?;
+    Ok(Redemption::Minted(Box::new(issued)))
+}
+
+/// Revokes what a replayed code minted: its access token(s) by
+/// `authorization_code_id`, and the whole refresh family started with them (rotations
+/// included). A code mints one access token, so the lists read here have one entry.
+pub async fn revoke_minted(
+    databases: &Databases,
+    tenant: &Tenant,
+    code_id: i64,
+) -> Result<(), Error> {
+    let writer = token_writer(databases, tenant)?;
+    with_retry!({
+        let transaction = begin_write(&writer).await?;
+        let result = revoke_minted_in(&transaction.inner, tenant.id, code_id).await;
+        finish(transaction, result).await
+    })
+}
+
+async fn revoke_minted_in(
+    transaction: &DatabaseTransaction,
+    tenant_id: i64,
+    code_id: i64,
+) -> Result<(), Error> {
+    let minted: Vec<i64> = access_token::Entity::find()
+        .select_only()
+        .column(access_token::Column::Id)
+        .filter(access_token::Column::TenantId.eq(tenant_id))
+        .filter(access_token::Column::AuthorizationCodeId.eq(code_id))
+        .limit(16)
+        .into_tuple()
+        .all(transaction)
+        .await?;
+    let families: Vec<String> = if minted.is_empty() {
+        Vec::new()
+    } else {
+        refresh_token::Entity::find()
+            .select_only()
+            .column(refresh_token::Column::FamilyId)
+            .filter(refresh_token::Column::TenantId.eq(tenant_id))
+            .filter(refresh_token::Column::AccessTokenId.is_in(minted))
+            .distinct()
+            .limit(16)
+            .into_tuple()
+            .all(transaction)
+            .await?
+    };
+    tokens::revoke_access_where(
+        transaction,
+        tenant_id,
+        Condition::all().add(access_token::Column::AuthorizationCodeId.eq(code_id)),
+        now(),
+    )
+    .await?;
+    for family in families {
+        tokens::revoke_family_in(transaction, tenant_id, &family).await?;
+    }
+    Ok(())
+}

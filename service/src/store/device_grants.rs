@@ -1,0 +1,230 @@
+//! Device authorization grants (RFC 8628) in the tokens group. Both codes are stored
+//! as checksums. A poll locks its row, so the `slow_down` bookkeeping (§3.5) and the
+//! single use of an approved device code hold under concurrent polls.
+
+use entity::device_grant;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+
+use crate::db::Databases;
+use crate::error::Error;
+use crate::store::tokens::{
+    self, IssuedTokens, NewAccessToken, NewRefreshToken, begin_write, finish, token_writer,
+    with_retry,
+};
+use crate::tenancy::Tenant;
+use crate::time::{now, plus_seconds};
+
+/// Stored `status` values.
+pub mod status {
+    /// Waiting for the user.
+    pub const PENDING: &str = "pending";
+    /// The user approved; the next poll gets tokens.
+    pub const APPROVED: &str = "approved";
+    /// The user refused.
+    pub const DENIED: &str = "denied";
+    /// Tokens were issued; the device code is spent.
+    pub const CONSUMED: &str = "consumed";
+}
+
+/// How much `slow_down` adds to the interval (RFC 8628 §3.5: 5 seconds).
+pub const SLOW_DOWN_STEP_SECS: i32 = 5;
+
+/// A device grant to store.
+#[derive(Clone, Debug)]
+pub struct NewDeviceGrant {
+    /// Checksum of the device code.
+    pub device_code_checksum: String,
+    /// Checksum of the normalised user code.
+    pub user_code_checksum: String,
+    /// The client.
+    pub application_id: i64,
+    /// Requested scopes.
+    pub scope: String,
+    /// Polling interval.
+    pub interval_seconds: i32,
+    /// Expiry.
+    pub expires_at: entity::Timestamp,
+}
+
+/// Stores a grant; a user code already taken in the tenant is [`Error::Conflict`]
+/// (the caller draws another).
+pub async fn create(
+    databases: &Databases,
+    tenant: &Tenant,
+    new: NewDeviceGrant,
+) -> Result<(), Error> {
+    let writer = token_writer(databases, tenant)?;
+    let _turn = writer.turn().await;
+    device_grant::Entity::insert(device_grant::ActiveModel {
+        tenant_id: Set(tenant.id),
+        device_code_checksum: Set(new.device_code_checksum),
+        user_code_checksum: Set(new.user_code_checksum),
+        application_id: Set(new.application_id),
+        user_id: Set(None),
+        scope: Set(new.scope),
+        status: Set(status::PENDING.to_owned()),
+        interval_seconds: Set(new.interval_seconds),
+        last_polled_at: Set(None),
+        expires_at: Set(new.expires_at),
+        created_at: Set(now()),
+        ..Default::default()
+    })
+    .exec_without_returning(writer.connection)
+    .await
+    .map_err(|error| {
+        if crate::store::is_unique_violation(&error) {
+            Error::Conflict("user code taken".to_owned())
+        } else {
+            Error::Database(error)
+        }
+    })?;
+    Ok(())
+}
+
+/// The pending, unexpired grant whose user code has `checksum`.
+pub async fn find_pending_by_user_code(
+    databases: &Databases,
+    tenant: &Tenant,
+    checksum: &str,
+) -> Result<Option<device_grant::Model>, Error> {
+    let db = tokens::token_pool(databases, tenant)?;
+    Ok(device_grant::Entity::find()
+        .filter(device_grant::Column::TenantId.eq(tenant.id))
+        .filter(device_grant::Column::UserCodeChecksum.eq(checksum))
+        .filter(device_grant::Column::Status.eq(status::PENDING))
+        .filter(device_grant::Column::ExpiresAt.gt(now()))
+        .one(db)
+        .await?)
+}
+
+/// The grant whose device code has `checksum`.
+pub async fn find_by_device_code(
+    databases: &Databases,
+    tenant: &Tenant,
+    checksum: &str,
+) -> Result<Option<device_grant::Model>, Error> {
+    let db = tokens::token_pool(databases, tenant)?;
+    Ok(device_grant::Entity::find()
+        .filter(device_grant::Column::TenantId.eq(tenant.id))
+        .filter(device_grant::Column::DeviceCodeChecksum.eq(checksum))
+        .one(db)
+        .await?)
+}
+
+/// Records the user's decision on a pending, unexpired grant; `false` when it was no
+/// longer pending (decided meanwhile, or expired).
+pub async fn decide(
+    databases: &Databases,
+    tenant: &Tenant,
+    id: i64,
+    user_id: i64,
+    approve: bool,
+) -> Result<bool, Error> {
+    let writer = token_writer(databases, tenant)?;
+    let _turn = writer.turn().await;
+    let updated = device_grant::Entity::update_many()
+        .set(device_grant::ActiveModel {
+            status: Set(if approve {
+                status::APPROVED
+            } else {
+                status::DENIED
+            }
+            .to_owned()),
+            user_id: Set(Some(user_id)),
+            ..Default::default()
+        })
+        .filter(device_grant::Column::TenantId.eq(tenant.id))
+        .filter(device_grant::Column::Id.eq(id))
+        .filter(device_grant::Column::Status.eq(status::PENDING))
+        .filter(device_grant::Column::ExpiresAt.gt(now()))
+        .exec(writer.connection)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// What a poll found (RFC 8628 §3.5).
+#[derive(Debug)]
+pub enum Poll {
+    /// `authorization_pending`.
+    Pending,
+    /// `slow_down`: polled sooner than the interval; the interval grew by 5 s.
+    SlowDown,
+    /// `access_denied`.
+    Denied,
+    /// `expired_token`.
+    Expired,
+    /// The device code was used already (`invalid_grant`).
+    Used,
+    /// Tokens stored and the device code spent, in one transaction.
+    Minted(Box<IssuedTokens>),
+}
+
+/// Polls grant `id`. `tokens` are the tokens to store if it is approved (the caller
+/// builds them from the row it read; when the approval lands between that read and
+/// this lock, the poll answers `Pending` and the next one mints).
+pub async fn poll(
+    databases: &Databases,
+    tenant: &Tenant,
+    id: i64,
+    tokens: Option<(NewAccessToken, Option<NewRefreshToken>)>,
+) -> Result<Poll, Error> {
+    let writer = token_writer(databases, tenant)?;
+    with_retry!({
+        let transaction = begin_write(&writer).await?;
+        let result = poll_in(&transaction.inner, tenant.id, id, tokens.clone()).await;
+        finish(transaction, result).await
+    })
+}
+
+async fn poll_in(
+    transaction: &DatabaseTransaction,
+    tenant_id: i64,
+    id: i64,
+    tokens: Option<(NewAccessToken, Option<NewRefreshToken>)>,
+) -> Result<Poll, Error> {
+    let row = device_grant::Entity::find_by_id(id)
+        .filter(device_grant::Column::TenantId.eq(tenant_id))
+        .lock_exclusive()
+        .one(transaction)
+        .await?
+        .ok_or_else(|| Error::Corrupt("a device grant vanished".to_owned()))?;
+    let now = now();
+    if row.status == status::CONSUMED {
+        return Ok(Poll::Used);
+    }
+    if row.expires_at <= now {
+        return Ok(Poll::Expired);
+    }
+    if row.status == status::DENIED {
+        return Ok(Poll::Denied);
+    }
+    let interval = u64::try_from(row.interval_seconds).unwrap_or(5);
+    let too_soon = row
+        .last_polled_at
+        .is_some_and(|last| plus_seconds(last, interval) > now);
+    let mut update = device_grant::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(row.id),
+        last_polled_at: Set(Some(now)),
+        ..Default::default()
+    };
+    if too_soon {
+        update.interval_seconds = Set(row.interval_seconds.saturating_add(SLOW_DOWN_STEP_SECS));
+        update.update(transaction).await?;
+        return Ok(Poll::SlowDown);
+    }
+    match (row.status.as_str(), tokens) {
+        (status::APPROVED, Some((access, refresh))) => {
+            update.status = Set(status::CONSUMED.to_owned());
+            update.update(transaction).await?;
+            let issued = tokens::insert_pair(transaction, tenant_id, access, refresh).await?;
+            Ok(Poll::Minted(Box::new(issued)))
+        }
+        _ => {
+            update.update(transaction).await?;
+            Ok(Poll::Pending)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Stored interactions (tokens group): an authorization request between its
+//! validation and its answer. Finishing one deletes the row in the transaction that
+//! stores what it produced, so it answers at most once.
+
+use entity::interaction;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+
+use crate::error::Error;
+use crate::time::now;
+
+/// An interaction to store.
+#[derive(Clone, Debug)]
+pub struct NewInteraction {
+    /// Public random id.
+    pub interaction_key: String,
+    /// Checksum of the browser-binding secret.
+    pub secret_checksum: String,
+    /// The client asking, if any.
+    pub application_id: Option<i64>,
+    /// The validated request, JSON.
+    pub parameters: String,
+    /// The subject, when a live session already names them.
+    pub user_id: Option<i64>,
+    /// Expiry.
+    pub expires_at: entity::Timestamp,
+}
+
+/// Stores an interaction.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    new: NewInteraction,
+) -> Result<(), Error> {
+    interaction::Entity::insert(interaction::ActiveModel {
+        tenant_id: Set(tenant_id),
+        interaction_key: Set(new.interaction_key),
+        secret_checksum: Set(new.secret_checksum),
+        application_id: Set(new.application_id),
+        parameters: Set(new.parameters),
+        user_id: Set(new.user_id),
+        expires_at: Set(new.expires_at),
+        created_at: Set(now()),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// The unexpired interaction `interaction_key` of the tenant.
+pub async fn find_live(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    interaction_key: &str,
+) -> Result<Option<interaction::Model>, Error> {
+    Ok(interaction::Entity::find()
+        .filter(interaction::Column::TenantId.eq(tenant_id))
+        .filter(interaction::Column::InteractionKey.eq(interaction_key))
+        .filter(interaction::Column::ExpiresAt.gt(now()))
+        .one(db)
+        .await?)
+}
+
+/// Records the subject a login named.
+pub async fn set_user(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+    user_id: i64,
+) -> Result<(), Error> {
+    interaction::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(id),
+        tenant_id: sea_orm::ActiveValue::Unchanged(tenant_id),
+        user_id: Set(Some(user_id)),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the interaction; `true` if this call deleted it (it was still there), so
+/// of two concurrent finishes exactly one goes on.
+pub async fn take(db: &impl ConnectionTrait, tenant_id: i64, id: i64) -> Result<bool, Error> {
+    let deleted = interaction::Entity::delete_many()
+        .filter(interaction::Column::TenantId.eq(tenant_id))
+        .filter(interaction::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected == 1)
+}
