@@ -8,7 +8,8 @@
 //! * access tokens expired or revoked, unless a live refresh token still points at
 //!   them (DOT keeps expired access tokens that have a refresh token);
 //! * ID tokens expired and no longer referenced by an access token;
-//! * authorization codes and device grants past their expiry.
+//! * authorization codes, device grants and interactions past their expiry;
+//! * browser sessions past their expiry (on each tenant's users pool).
 //!
 //! Rows go in batches of primary-key ranges (`DELETE … WHERE id > a AND id <= b`),
 //! so no statement holds locks for long and none binds a list of ids.
@@ -16,7 +17,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use entity::{access_token, authorization_code, device_grant, id_token, refresh_token};
+use entity::{
+    access_token, authorization_code, device_grant, id_token, interaction, refresh_token, session,
+};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -46,6 +49,10 @@ pub struct ClearReport {
     pub authorization_codes: u64,
     /// Device grants removed.
     pub device_grants: u64,
+    /// Unfinished interactions removed.
+    pub interactions: u64,
+    /// Browser sessions removed (from the users pools of these tenants).
+    pub sessions: u64,
 }
 
 /// Clears every tenant's expired and revoked rows, pool by pool, calling `progress`
@@ -77,6 +84,20 @@ pub async fn clear_expired(
                 tenant,
                 batch_size,
                 &mut report,
+            )
+            .await?;
+            let users = tenant.routes.connection(
+                databases,
+                router_policies::EntityGroup::Users,
+                router_policies::Role::Write,
+            )?;
+            report.sessions += batch_delete::<session::Entity>(
+                users,
+                session::Column::Id,
+                Condition::all()
+                    .add(session::Column::TenantId.eq(tenant.id))
+                    .add(session::Column::ExpiresAt.lt(now())),
+                batch_size,
             )
             .await?;
         }
@@ -201,6 +222,15 @@ async fn clear_tenant(
         Condition::all()
             .add(device_grant::Column::TenantId.eq(id))
             .add(device_grant::Column::ExpiresAt.lt(now)),
+        batch,
+    )
+    .await?;
+    report.interactions += batch_delete::<interaction::Entity>(
+        db,
+        interaction::Column::Id,
+        Condition::all()
+            .add(interaction::Column::TenantId.eq(id))
+            .add(interaction::Column::ExpiresAt.lt(now)),
         batch,
     )
     .await?;

@@ -406,14 +406,16 @@ async fn cleartokens(
             // Progress as each pool finishes; a failed write to stdout is not fatal here.
             let _ = writeln!(
                 out,
-                "pool {}: {} tenant(s): removed {} access token(s), {} refresh token(s), {} ID token(s), {} authorization code(s), {} device grant(s)",
+                "pool {}: {} tenant(s): removed {} access token(s), {} refresh token(s), {} ID token(s), {} authorization code(s), {} device grant(s), {} interaction(s), {} session(s)",
                 report.pool,
                 report.tenants,
                 report.access_tokens,
                 report.refresh_tokens,
                 report.id_tokens,
                 report.authorization_codes,
-                                report.device_grants
+                report.device_grants,
+                report.interactions,
+                report.sessions
             );
             let _ = out.flush();
         },

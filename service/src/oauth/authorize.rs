@@ -193,6 +193,28 @@ fn applications_pool<'a>(
         .connection(&state.databases, EntityGroup::Applications, Role::Write)
 }
 
+/// The client's registration, through the client cache the token endpoint uses
+/// (`client_cache_ttl_secs`): a changed registration reaches every node within it.
+async fn registration(
+    state: &AppState,
+    tenant: &Tenant,
+    client_id: &str,
+) -> Result<Option<std::sync::Arc<application::Model>>, Error> {
+    if let Some(cached) = state.clients.get(tenant.id, client_id) {
+        return Ok(Some(cached));
+    }
+    let pool = tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Applications, Role::Read)?;
+    let found = applications::find_by_client_id(pool, tenant.id, client_id)
+        .await?
+        .map(std::sync::Arc::new);
+    if let Some(application) = &found {
+        state.clients.put(std::sync::Arc::clone(application));
+    }
+    Ok(found)
+}
+
 fn holds(application: &application::Model, grant: GrantType) -> bool {
     application
         .grant_types
@@ -225,10 +247,10 @@ pub async fn begin(
     if crate::syntax::check_client_id(client_id).is_err() {
         return Err(unknown());
     }
-    let application =
-        applications::find_by_client_id(applications_pool(state, tenant)?, tenant.id, client_id)
-            .await?
-            .ok_or_else(unknown)?;
+    let registered = registration(state, tenant, client_id)
+        .await?
+        .ok_or_else(unknown)?;
+    let application: &application::Model = &registered;
     let bad_redirect = |message: &str| page("Invalid redirect URI", message);
     let (redirect_uri, redirect_uri_given) = match form.get("redirect_uri") {
         Some(presented) => {
@@ -271,7 +293,7 @@ pub async fn begin(
     };
     let request = validate(
         settings,
-        &application,
+        application,
         form,
         redirect_uri,
         redirect_uri_given,
@@ -281,7 +303,7 @@ pub async fn begin(
         let (key, secret) = store(
             state,
             tenant,
-            &application,
+            application,
             Pending::Authorize(request),
             None,
         )
@@ -291,7 +313,7 @@ pub async fn begin(
             secret: Some(secret),
         });
     };
-    if !needs_consent(state, tenant, &application, &request, user_id).await? {
+    if !needs_consent(state, tenant, application, &request, user_id).await? {
         let url = finish(state, tenant, &request, user_id, None).await?;
         return Ok(Begun {
             step: Step::Redirect(url),
@@ -301,7 +323,7 @@ pub async fn begin(
     let (key, secret) = store(
         state,
         tenant,
-        &application,
+        application,
         Pending::Authorize(request),
         Some(user_id),
     )

@@ -53,6 +53,12 @@ pub async fn create(
     interaction_id: Option<i64>,
 ) -> Result<bool, Error> {
     let writer = token_writer(databases, tenant)?;
+    let Some(interaction_id) = interaction_id else {
+        // One INSERT in autocommit: a single statement needs no transaction.
+        let _turn = writer.turn().await;
+        code_row(tenant.id, code).insert(writer.connection).await?;
+        return Ok(true);
+    };
     with_retry!({
         let transaction = begin_write(&writer).await?;
         let result = create_in(&transaction.inner, tenant.id, code.clone(), interaction_id).await;
@@ -64,13 +70,16 @@ async fn create_in(
     transaction: &DatabaseTransaction,
     tenant_id: i64,
     code: NewCode,
-    interaction_id: Option<i64>,
+    interaction_id: i64,
 ) -> Result<bool, Error> {
-    if let Some(id) = interaction_id
-        && !interactions::take(transaction, tenant_id, id).await?
-    {
+    if !interactions::take(transaction, tenant_id, interaction_id).await? {
         return Ok(false);
     }
+    code_row(tenant_id, code).insert(transaction).await?;
+    Ok(true)
+}
+
+fn code_row(tenant_id: i64, code: NewCode) -> authorization_code::ActiveModel {
     let (challenge, method) = code.code_challenge.unzip();
     authorization_code::ActiveModel {
         tenant_id: Set(tenant_id),
@@ -89,9 +98,6 @@ async fn create_in(
         created_at: Set(now()),
         ..Default::default()
     }
-    .insert(transaction)
-    .await?;
-    Ok(true)
 }
 
 /// The code with `checksum` in the tenant, from the token pool's primary.
@@ -117,8 +123,9 @@ pub enum Redemption {
     Replayed,
 }
 
-/// Redeems a validated code: locks it, and if unused marks it consumed and stores the
-/// tokens; if used, revokes what it minted. Of N concurrent redemptions exactly one
+/// Redeems a validated code: marks it consumed if it is unused (one conditional
+/// UPDATE, which takes the row lock) and stores the tokens; if it was used, revokes
+/// what it minted. Of N concurrent redemptions exactly one
 /// gets [`Redemption::Minted`].
 pub async fn redeem(
     databases: &Databases,
@@ -149,24 +156,23 @@ async fn redeem_in(
     access: NewAccessToken,
     refresh: Option<NewRefreshToken>,
 ) -> Result<Redemption, Error> {
-    let locked = authorization_code::Entity::find_by_id(code_id)
-        .filter(authorization_code::Column::TenantId.eq(tenant_id))
-        .lock_exclusive()
-        .one(transaction)
-        .await?
-        .ok_or_else(|| Error::Corrupt("an authorization code vanished".to_owned()))?;
-    if locked.consumed_at.is_some() {
-        revoke_minted_in(transaction, tenant_id, code_id).await?;
-        return Ok(Redemption::Replayed);
-    }
-    authorization_code::Entity::update_many()
+    // The UPDATE takes the row lock; a concurrent redemption waits for it, then
+    // re-reads the row, finds it consumed and updates nothing (PostgreSQL and
+    // MariaDB re-check the WHERE on the newest version; SQLite runs one writer).
+    let consumed = authorization_code::Entity::update_many()
         .set(authorization_code::ActiveModel {
             consumed_at: Set(Some(now())),
             ..Default::default()
         })
+        .filter(authorization_code::Column::TenantId.eq(tenant_id))
         .filter(authorization_code::Column::Id.eq(code_id))
+        .filter(authorization_code::Column::ConsumedAt.is_null())
         .exec(transaction)
         .await?;
+    if consumed.rows_affected == 0 {
+        revoke_minted_in(transaction, tenant_id, code_id).await?;
+        return Ok(Redemption::Replayed);
+    }
     let issued = tokens::insert_pair(transaction, tenant_id, access, refresh).await?;
     Ok(Redemption::Minted(Box::new(issued)))
 }

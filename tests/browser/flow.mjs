@@ -1,0 +1,216 @@
+// The real-browser test of Tessera's pages (issue 7), run by
+// tests/tests/integration/browser.rs against a server it started.
+//
+// Debian's Chromium, driven headless by playwright-core, signs a person in with
+// openid-client (a certified OpenID library, here in plain OAuth 2 mode):
+//   1. a confidential web application: authorization code + PKCE (RFC 6749 §4.1,
+//      RFC 7636), login page, consent page, `iss` checked (RFC 9207), refresh;
+//   2. a public application with PKCE: the live session skips the login page;
+//   3. a denied consent: access_denied with state and iss;
+//   4. the device flow (RFC 8628): user code typed in lower case without the dash;
+//   5. the authorized-tokens page: revoking the web application revokes its tokens.
+// Screenshots of every page go to $SCREENSHOT_DIR.
+//
+// Environment: ISSUER, USERNAME, PASSWORD, WEB_CLIENT_ID, WEB_CLIENT_SECRET,
+// SPA_CLIENT_ID, DEVICE_CLIENT_ID, SCREENSHOT_DIR.
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import * as client from 'openid-client';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+};
+const ISSUER = env('ISSUER');
+const USERNAME = env('USERNAME');
+const PASSWORD = env('PASSWORD');
+const SHOTS = env('SCREENSHOT_DIR');
+fs.mkdirSync(SHOTS, { recursive: true });
+
+const WAIT = 15_000;
+const options = { execute: [client.allowInsecureRequests], algorithm: 'oauth2' };
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+// The application's redirect target: a loopback server on any port (RFC 8252 §7.3).
+const callback = http.createServer((request, response) => {
+  response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  response.end('<!doctype html><title>callback</title><p>callback received</p>');
+});
+await new Promise((resolve) => callback.listen(0, '127.0.0.1', resolve));
+const REDIRECT_URI = `http://127.0.0.1:${callback.address().port}/cb`;
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 420, height: 860 } });
+const page = await context.newPage();
+page.setDefaultTimeout(WAIT);
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+}
+
+async function failWith(error) {
+  let excerpt = '';
+  try {
+    excerpt = (await page.innerText('body')).slice(0, 600);
+  } catch {
+    // the page may be gone
+  }
+  console.error(`FAILED: ${error.stack || error}\n  at page ${page.url()}\n  text: ${excerpt}`);
+  try {
+    await shot('failure.png');
+  } catch {
+    // best effort
+  }
+}
+
+// Starts an authorization request in the browser; returns its checks.
+async function startCodeFlow(config, scope = 'read write') {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope,
+    state,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  });
+  await page.goto(url.href);
+  return { verifier, state };
+}
+
+async function signIn() {
+  await page.waitForURL(/\/login\?interaction=/);
+  check((await page.locator('form').count()) === 1, 'the login page has one form');
+  await shot('login.png');
+  await page.fill('input[name="username"]', USERNAME);
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.click('button[type="submit"]');
+}
+
+async function consent(button) {
+  await page.waitForURL(/\/consent\?interaction=/);
+  const text = await page.innerText('body');
+  check(text.includes('Read your data'), `the consent page shows the scopes: ${text}`);
+  await page.click(`button[name="${button}"]`);
+}
+
+async function callbackUrl() {
+  await page.waitForURL((url) => url.href.startsWith(REDIRECT_URI));
+  return new URL(page.url());
+}
+
+try {
+  // 1. Confidential web application.
+  const web = await client.discovery(
+    new URL(ISSUER), env('WEB_CLIENT_ID'), env('WEB_CLIENT_SECRET'), undefined, options,
+  );
+  let checks = await startCodeFlow(web);
+  await signIn();
+  await page.waitForURL(/\/consent\?interaction=/);
+  await shot('consent.png');
+  const consentText = await page.innerText('body');
+  check(consentText.includes('Change your data'), 'the consent page lists write');
+  await consent('allow');
+  let back = await callbackUrl();
+  await shot('callback.png');
+  check(back.searchParams.get('iss') === ISSUER, `iss ${back.searchParams.get('iss')}`);
+  let tokens = await client.authorizationCodeGrant(web, back, {
+    pkceCodeVerifier: checks.verifier,
+    expectedState: checks.state,
+  });
+  check(tokens.access_token && tokens.refresh_token, 'web: access and refresh tokens');
+  check(tokens.token_type.toLowerCase() === 'bearer', `token_type ${tokens.token_type}`);
+  const refreshed = await client.refreshTokenGrant(web, tokens.refresh_token);
+  check(refreshed.access_token, 'web: refreshed');
+  const webRefresh = refreshed.refresh_token;
+  console.log('ok 1 confidential web application: login, consent, code, PKCE, iss, refresh');
+
+  // 2. Public application: the session is live, so consent comes at once.
+  const spa = await client.discovery(
+    new URL(ISSUER), env('SPA_CLIENT_ID'), undefined, client.None(), options,
+  );
+  checks = await startCodeFlow(spa);
+  await page.waitForURL(/\/consent\?interaction=/);
+  await consent('allow');
+  back = await callbackUrl();
+  tokens = await client.authorizationCodeGrant(spa, back, {
+    pkceCodeVerifier: checks.verifier,
+    expectedState: checks.state,
+  });
+  check(tokens.access_token, 'spa: access token');
+  console.log('ok 2 public PKCE application, live session: no login page');
+
+  // 3. A denied consent.
+  checks = await startCodeFlow(spa);
+  await consent('deny');
+  back = await callbackUrl();
+  check(back.searchParams.get('error') === 'access_denied', `deny: ${back.href}`);
+  check(back.searchParams.get('state') === checks.state, 'deny: state echoed');
+  check(back.searchParams.get('iss') === ISSUER, 'deny: iss');
+  check(!back.searchParams.has('code'), 'deny: no code');
+  console.log('ok 3 denied consent: access_denied, state, iss');
+
+  // 4. Device flow.
+  const tv = await client.discovery(
+    new URL(ISSUER), env('DEVICE_CLIENT_ID'), undefined, client.None(), options,
+  );
+  const device = await client.initiateDeviceAuthorization(tv, { scope: 'read' });
+  check(/^[A-Z]{4}-[A-Z]{4}$/.test(device.user_code), `user code ${device.user_code}`);
+  await page.goto(device.verification_uri);
+  await shot('device.png');
+  await page.fill('input[name="user_code"]', device.user_code.replace('-', '').toLowerCase());
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('button[name="allow"]');
+  await shot('device_confirm.png');
+  await page.click('button[name="allow"]');
+  await page.waitForURL(/result=approved/);
+  const doneText = await page.innerText('body');
+  check(/approved/i.test(doneText), `device: ${doneText}`);
+  await shot('device_done.png');
+  const deviceTokens = await client.pollDeviceAuthorizationGrant(tv, device, undefined, {
+    signal: AbortSignal.timeout(60_000),
+  });
+  check(deviceTokens.access_token, 'device: access token');
+  console.log('ok 4 device flow: user code typed in lower case, approved, polled');
+
+  // 5. Authorized applications: revoke the web application.
+  await page.goto(`${ISSUER}/authorized-tokens`);
+  const webEntry = page.locator(`[data-client-id="${env('WEB_CLIENT_ID')}"]`);
+  check((await webEntry.count()) === 1, 'the web application is listed');
+  await shot('authorized_tokens.png');
+  await webEntry.locator('button[name="revoke"]').click();
+  await page.waitForLoadState();
+  await page.waitForFunction(
+    (id) => !document.querySelector(`[data-client-id="${id}"]`),
+    env('WEB_CLIENT_ID'),
+  );
+  await shot('authorized_tokens_after.png');
+  let refused = null;
+  try {
+    await client.refreshTokenGrant(web, webRefresh);
+  } catch (error) {
+    refused = error;
+  }
+  check(refused && refused.error === 'invalid_grant',
+    `a revoked refresh token is refused with invalid_grant, got ${refused && (refused.error || refused.message)}`);
+  console.log('ok 5 authorized-tokens page: revoked the web application and its tokens');
+} catch (error) {
+  await failWith(error);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  callback.close();
+}
