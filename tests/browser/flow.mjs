@@ -68,7 +68,8 @@ async function failWith(error) {
   } catch {
     // the page may be gone
   }
-  console.error(`FAILED: ${error.stack || error}\n  at page ${page.url()}\n  text: ${excerpt}`);
+  const oauth = error && error.error ? ` (${error.error}: ${error.error_description ?? ''})` : '';
+  console.error(`FAILED: ${error.stack || error}${oauth}\n  cause: ${error && error.cause ? JSON.stringify(error.cause) : '-'}\n  at page ${page.url()}\n  text: ${excerpt}`);
   try {
     await shot('failure.png');
   } catch {
@@ -135,7 +136,7 @@ try {
   check(tokens.token_type.toLowerCase() === 'bearer', `token_type ${tokens.token_type}`);
   const refreshed = await client.refreshTokenGrant(web, tokens.refresh_token);
   check(refreshed.access_token, 'web: refreshed');
-  const webRefresh = refreshed.refresh_token;
+  const webRefresh = refreshed.refresh_token ?? tokens.refresh_token;
   console.log('ok 1 confidential web application: login, consent, code, PKCE, iss, refresh');
 
   // 2. Public application: the session is live, so consent comes at once.
@@ -143,7 +144,8 @@ try {
     new URL(ISSUER), env('SPA_CLIENT_ID'), undefined, client.None(), options,
   );
   checks = await startCodeFlow(spa);
-  await page.waitForURL(/\/consent\?interaction=/);
+  await page.waitForURL(/\/(consent|login)\?interaction=/);
+  check(page.url().includes('/consent?'), `a live session skips the login page, but got ${page.url()}`);
   await consent('allow');
   back = await callbackUrl();
   tokens = await client.authorizationCodeGrant(spa, back, {
@@ -191,8 +193,15 @@ try {
   const webEntry = page.locator(`[data-client-id="${env('WEB_CLIENT_ID')}"]`);
   check((await webEntry.count()) === 1, 'the web application is listed');
   await shot('authorized_tokens.png');
-  await webEntry.locator('button[name="revoke"]').click();
-  await page.waitForLoadState();
+  await Promise.all([
+    page.waitForNavigation(),
+    webEntry.locator('button[name="revoke"]').click(),
+  ]);
+  check(new URL(page.url()).pathname.endsWith('/authorized-tokens'),
+    `after revoking, back on the authorized-tokens page, not ${page.url()}`);
+  check((await page.innerText('h1')) === 'Authorized applications', 'the page itself, not an error');
+  check((await page.locator(`[data-client-id="${env('SPA_CLIENT_ID')}"]`).count()) === 1,
+    'the other applications stay listed');
   await page.waitForFunction(
     (id) => !document.querySelector(`[data-client-id="${id}"]`),
     env('WEB_CLIENT_ID'),
