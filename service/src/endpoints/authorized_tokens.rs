@@ -6,14 +6,14 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use router_policies::{EntityGroup, Role};
 use serde::Serialize;
 
 use crate::endpoints::browser::{csrf_ok, require_login, signed_in, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::page::{Page, error_page, failure_page, render};
+use crate::endpoints::page::{Page, form_expired, render, respond};
 use crate::oauth::form::Form;
 use crate::secrets;
 use crate::state::AppState;
@@ -108,9 +108,7 @@ pub async fn authorized_tokens_page(
         ))
     }
     .await;
-    result
-        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
-        .into_response()
+    respond(&state, result)
 }
 
 /// `POST /t/{tenant}/authorized-tokens`: revokes one application's tokens of the user.
@@ -127,13 +125,10 @@ pub async fn revoke_application(
             return require_login(&state, &tenant, tenant_path(&tenant, "authorized-tokens")).await;
         };
         if !csrf_ok(&current.secret, form.get("csrf")) {
-            return Ok(error_page(
+            return Ok(form_expired(
                 &state,
-                &tenant.display_name,
-                StatusCode::BAD_REQUEST,
-                "Start again",
-                "This form has expired. Reload the page and try again.",
-                None,
+                &tenant,
+                "Reload the page and try again.",
             ));
         }
         let Some(application_id) = form.get("application").and_then(|id| id.parse().ok()) else {
@@ -149,7 +144,5 @@ pub async fn revoke_application(
         )))
     }
     .await;
-    result
-        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
-        .into_response()
+    respond(&state, result)
 }

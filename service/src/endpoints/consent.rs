@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use router_policies::{EntityGroup, Role};
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +14,7 @@ use crate::endpoints::authorize::refused;
 use crate::endpoints::browser::{bound, csrf_ok, step_page, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
-    Page, expired_cookie, failure_page, interaction_cookie_name, render, start_again,
+    Page, expired_cookie, interaction_cookie_name, render, respond, start_again,
 };
 use crate::oauth::authorize::{self, Pending};
 use crate::oauth::form::Form;
@@ -123,9 +123,7 @@ pub async fn consent_page(
         ))
     }
     .await;
-    result
-        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
-        .into_response()
+    respond(&state, result)
 }
 
 /// `POST /t/{tenant}/consent`: `allow` → code, `deny` → `access_denied`; both 303 to
@@ -158,7 +156,5 @@ pub async fn consent(
         Ok::<Page, crate::oauth::error::OAuthError>(page)
     }
     .await;
-    result
-        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
-        .into_response()
+    respond(&state, result)
 }

@@ -14,7 +14,7 @@ use crate::endpoints::browser::{csrf_ok, require_login, signed_in, tenant_path};
 use crate::endpoints::consent::{ScopeLine, scope_lines};
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::page::{Page, error_page, failure_page, render};
+use crate::endpoints::page::{Page, error_page, render, respond};
 use crate::endpoints::request::{Peer, authenticated_request, client_address};
 use crate::endpoints::token::NO_STORE;
 use crate::oauth::authorize;
@@ -169,9 +169,7 @@ pub async fn device_page(
         ))
     }
     .await;
-    result
-        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
-        .into_response()
+    respond(&state, result)
 }
 
 /// `POST /t/{tenant}/device`: approve (`allow`) or deny (`deny`) the device whose
@@ -228,7 +226,5 @@ pub async fn device_decision(
         )))
     }
     .await;
-    result
-        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
-        .into_response()
+    respond(&state, result)
 }

@@ -5,16 +5,15 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use crate::endpoints::authorize::refused;
 use crate::endpoints::browser::{bound, csrf_ok, require_login, signed_in, step_page, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
-    Page, cookie, error_page, expired_cookie, failure_page, render, session_cookie_name,
-    start_again,
+    Page, cookie, expired_cookie, form_expired, render, respond, session_cookie_name, start_again,
 };
 use crate::endpoints::request::{Peer, client_address};
 use crate::oauth::authorize;
@@ -89,9 +88,7 @@ pub async fn login_page(
         ))
     }
     .await;
-    result
-        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
-        .into_response()
+    respond(&state, result)
 }
 
 /// `POST /t/{tenant}/login`: checks the password, starts a session, resumes the
@@ -146,9 +143,7 @@ pub async fn login(
         Ok(page.with_cookie(session_cookie))
     }
     .await;
-    result
-        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
-        .into_response()
+    respond(&state, result)
 }
 
 #[derive(Serialize)]
@@ -186,9 +181,7 @@ pub async fn logout_page(
         ))
     }
     .await;
-    result
-        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
-        .into_response()
+    respond(&state, result)
 }
 
 /// `POST /t/{tenant}/logout`: ends the session (CSRF-checked) and deletes its cookie.
@@ -205,13 +198,10 @@ pub async fn logout(
             return Ok(Page::see_other(tenant_path(&tenant, "logout")));
         };
         if !csrf_ok(&current.secret, form.get("csrf")) {
-            return Ok(error_page(
+            return Ok(form_expired(
                 &state,
-                &tenant.display_name,
-                StatusCode::BAD_REQUEST,
-                "Start again",
-                "This form has expired. Reload the page and try again.",
-                None,
+                &tenant,
+                "Reload the page and try again.",
             ));
         }
         session::end(&state, &tenant, &current.secret).await?;
@@ -224,7 +214,5 @@ pub async fn logout(
         )
     }
     .await;
-    result
-        .unwrap_or_else(|error| failure_page(&state, "Tessera", error))
-        .into_response()
+    respond(&state, result)
 }

@@ -187,6 +187,26 @@ pub fn start_again(state: &AppState, tenant: &Tenant) -> Page {
     )
 }
 
+/// The page for a form of the session (logout, revoke, device decision) whose CSRF
+/// field is missing or wrong.
+pub fn form_expired(state: &AppState, tenant: &Tenant, hint: &str) -> Page {
+    error_page(
+        state,
+        &tenant.display_name,
+        StatusCode::BAD_REQUEST,
+        "Start again",
+        "This form has expired.",
+        Some(hint),
+    )
+}
+
+/// The answer of a page handler: its page, or the page of its failure.
+pub fn respond(state: &AppState, result: Result<Page, OAuthError>) -> Response {
+    result
+        .unwrap_or_else(|error| failure_page(state, "Tessera", error))
+        .into_response()
+}
+
 /// A protocol failure (unknown tenant, unavailable database, server error) as a page.
 pub fn failure_page(state: &AppState, tenant_name: &str, error: OAuthError) -> Page {
     let (status, title, message) = match &error {

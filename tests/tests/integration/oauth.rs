@@ -524,7 +524,14 @@ async fn password_grant(backend: Backend) {
     );
     assert_eq!(
         metadata["grant_types_supported"],
-        json!(["client_credentials", "refresh_token", "password"])
+        json!([
+            "authorization_code",
+            "implicit",
+            "client_credentials",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "password"
+        ])
     );
     let same: Value = app
         .client
