@@ -127,7 +127,7 @@ pub async fn grant(
     )
     .await?
     {
-        Redemption::Minted(_) => Ok(prepared.response()),
+        Redemption::Minted => Ok(prepared.response()),
         Redemption::Replayed => Err(replayed()),
     }
 }

@@ -9,7 +9,7 @@ use router_policies::{EntityGroup, Role};
 use crate::error::Error;
 use crate::secrets::{self, checksum};
 use crate::state::AppState;
-use crate::store::{sessions, users};
+use crate::store::sessions;
 use crate::tenancy::Tenant;
 use crate::time::{now, plus_seconds};
 
@@ -49,12 +49,8 @@ pub async fn resume(
     let db = tenant
         .routes
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-    let Some(session) = sessions::find_live(db, tenant.id, &checksum(secret)).await? else {
-        return Ok(None);
-    };
-    Ok(users::find_by_id(db, tenant.id, session.user_id)
+    Ok(sessions::find_live_user(db, tenant.id, &checksum(secret))
         .await?
-        .filter(|user| user.is_active)
         .map(|user| SignedIn {
             user,
             secret: secret.to_owned(),

@@ -8,16 +8,15 @@
 
 use entity::{access_token, authorization_code, refresh_token};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
-    QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, Value,
 };
 
 use crate::db::Databases;
 use crate::error::Error;
 use crate::store::interactions;
 use crate::store::tokens::{
-    self, IssuedTokens, NewAccessToken, NewRefreshToken, begin_write, finish, token_writer,
-    with_retry,
+    self, NewAccessToken, NewRefreshToken, begin_write, finish, token_writer, with_retry,
 };
 use crate::tenancy::Tenant;
 use crate::time::now;
@@ -117,8 +116,8 @@ pub async fn find(
 /// What [`redeem`] did.
 #[derive(Debug)]
 pub enum Redemption {
-    /// The code is consumed and the tokens stored, in one transaction.
-    Minted(Box<IssuedTokens>),
+    /// The code is consumed and the tokens stored, atomically.
+    Minted,
     /// The code had been redeemed before; what that redemption minted is revoked now.
     Replayed,
 }
@@ -127,6 +126,11 @@ pub enum Redemption {
 /// UPDATE, which takes the row lock) and stores the tokens; if it was used, revokes
 /// what it minted. Of N concurrent redemptions exactly one
 /// gets [`Redemption::Minted`].
+///
+/// On PostgreSQL the happy path is **one statement** (data-modifying CTEs: consume,
+/// insert the access token, insert the refresh token), atomic as any statement; when
+/// it consumes nothing the code was used, and the transaction below revokes what it
+/// minted. MariaDB and SQLite, without data-modifying CTEs, run the transaction.
 pub async fn redeem(
     databases: &Databases,
     tenant: &Tenant,
@@ -135,6 +139,18 @@ pub async fn redeem(
     refresh: Option<NewRefreshToken>,
 ) -> Result<Redemption, Error> {
     let writer = token_writer(databases, tenant)?;
+    if writer.connection.get_database_backend() == DbBackend::Postgres
+        && redeem_in_one_statement(
+            writer.connection,
+            tenant.id,
+            code.id,
+            &access,
+            refresh.as_ref(),
+        )
+        .await?
+    {
+        return Ok(Redemption::Minted);
+    }
     with_retry!({
         let transaction = begin_write(&writer).await?;
         let result = redeem_in(
@@ -173,8 +189,64 @@ async fn redeem_in(
         revoke_minted_in(transaction, tenant_id, code_id).await?;
         return Ok(Redemption::Replayed);
     }
-    let issued = tokens::insert_pair(transaction, tenant_id, access, refresh).await?;
-    Ok(Redemption::Minted(Box::new(issued)))
+    tokens::insert_pair(transaction, tenant_id, access, refresh).await?;
+    Ok(Redemption::Minted)
+}
+
+/// PostgreSQL: consume the code and insert the tokens in one statement; `false` when
+/// the code was consumed already (nothing inserted).
+async fn redeem_in_one_statement(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    code_id: i64,
+    access: &NewAccessToken,
+    refresh: Option<&NewRefreshToken>,
+) -> Result<bool, Error> {
+    let now = now();
+    let mut values: Vec<Value> = vec![
+        now.into(),
+        tenant_id.into(),
+        code_id.into(),
+        access.token_checksum.clone().into(),
+        access.application_id.into(),
+        access.user_id.into(),
+        access.scope.clone().into(),
+        access.expires_at.into(),
+    ];
+    let consume_and_insert_access = "WITH consumed AS (\
+         UPDATE authorization_codes SET consumed_at = $1 \
+         WHERE tenant_id = $2 AND id = $3 AND consumed_at IS NULL RETURNING id), \
+         access AS (INSERT INTO access_tokens (tenant_id, token_checksum, application_id, \
+         user_id, scope, source_refresh_token_id, id_token_id, authorization_code_id, \
+         expires_at, revoked_at, created_at) \
+         SELECT $2, $4, $5, $6, $7, NULL, NULL, consumed.id, $8, NULL, $1 FROM consumed \
+         RETURNING id, application_id, user_id)";
+    let sql = match refresh {
+        None => format!("{consume_and_insert_access} SELECT id FROM access"),
+        Some(refresh) => {
+            values.extend([
+                refresh.token_checksum.clone().into(),
+                refresh.family_id.clone().into(),
+                refresh.scope.clone().into(),
+                refresh.expires_at.into(),
+            ]);
+            format!(
+                "{consume_and_insert_access} INSERT INTO refresh_tokens (tenant_id, \
+                 token_checksum, access_token_id, application_id, user_id, family_id, scope, \
+                 expires_at, revoked_at, successor_sealed, created_at, last_used_at) \
+                 SELECT $2, $9, access.id, access.application_id, access.user_id, $10, $11, \
+                 $12, NULL, NULL, $1, NULL FROM access RETURNING id"
+            )
+        }
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Revokes what a replayed code minted: its access token(s) by

@@ -2,7 +2,8 @@
 //! its checksum, looked up by `(tenant_id, session_checksum)`, so a session of one
 //! tenant never opens another.
 
-use entity::session;
+use entity::{session, user};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
@@ -32,17 +33,24 @@ pub async fn create(
     .await?)
 }
 
-/// The live session with `session_checksum` in the tenant (read on the primary: a
-/// logout must count at once).
-pub async fn find_live(
+/// The active user of the live session with `session_checksum`, in one query (the
+/// session as a subquery of the user lookup), on the primary.
+pub async fn find_live_user(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     session_checksum: &str,
-) -> Result<Option<session::Model>, Error> {
-    Ok(session::Entity::find()
-        .filter(session::Column::TenantId.eq(tenant_id))
-        .filter(session::Column::SessionChecksum.eq(session_checksum))
-        .filter(session::Column::ExpiresAt.gt(now()))
+) -> Result<Option<user::Model>, Error> {
+    let live_session = Query::select()
+        .column(session::Column::UserId)
+        .from(session::Entity)
+        .and_where(session::Column::TenantId.eq(tenant_id))
+        .and_where(session::Column::SessionChecksum.eq(session_checksum))
+        .and_where(session::Column::ExpiresAt.gt(now()))
+        .to_owned();
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::IsActive.eq(true))
+        .filter(user::Column::Id.in_subquery(live_session))
         .one(db)
         .await?)
 }
