@@ -57,8 +57,12 @@ const context = await browser.newContext({ viewport: { width: 420, height: 860 }
 const page = await context.newPage();
 page.setDefaultTimeout(WAIT);
 
+// Each page twice: as on a phone (420 px, the context's size) and on a desktop.
 async function shot(name) {
   await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.screenshot({ path: path.join(SHOTS, `wide-${name}`), fullPage: true });
+  await page.setViewportSize({ width: 420, height: 860 });
 }
 
 async function failWith(error) {

@@ -108,7 +108,7 @@ pub async fn device_page(
                     "Device approved. You can return to your device.",
                 )
             } else {
-                ("Device denied", "Device denied. It gets no access.")
+                ("Device denied", "The device gets no access.")
             };
             return Ok(render(
                 &state,
