@@ -103,10 +103,7 @@ pub async fn device_page(
         };
         if let Some(result) = query.result.as_deref() {
             let (title, message) = if result == "approved" {
-                (
-                    "Device approved",
-                    "Device approved. You can return to your device.",
-                )
+                ("Device approved", "You can return to your device.")
             } else {
                 ("Device denied", "The device gets no access.")
             };
