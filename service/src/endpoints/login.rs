@@ -39,7 +39,6 @@ struct LoginContext<'a> {
     interaction: &'a str,
     csrf: String,
     error: Option<&'static str>,
-    username: &'a str,
     application_name: Option<String>,
 }
 
@@ -82,7 +81,6 @@ pub async fn login_page(
                 interaction: key,
                 csrf: secrets::csrf_token(&secret),
                 error,
-                username: "",
                 application_name,
             },
         ))

@@ -198,49 +198,29 @@ pub(crate) async fn mint(
     scopes: &Scopes,
     with_refresh_token: bool,
 ) -> Result<TokenResponse, OAuthError> {
-    let settings = &tenant.settings;
-    let access_token = secrets::generate(prefix::ACCESS_TOKEN)?;
-    let refresh_token = if with_refresh_token {
-        Some(secrets::generate(prefix::REFRESH_TOKEN)?)
-    } else {
-        None
-    };
-    let issued_at = now();
-    let scope = scopes.to_string();
-    let expires_at = plus_seconds(issued_at, settings.access_token_lifetime_secs);
-    let access = NewAccessToken {
-        token_checksum: checksum(&access_token),
-        application_id: client.application.id,
+    let prepared = Prepared::new(
+        tenant,
+        client.application.id,
         user_id,
-        scope: scope.clone(),
-        expires_at,
-        source_refresh_token_id: None,
-        authorization_code_id: None,
-    };
-    match &refresh_token {
-        None => tokens::issue_access_only(&state.databases, tenant, access).await?,
-        Some(token) => {
+        scopes.to_string(),
+        with_refresh_token,
+        None,
+    )?;
+    match &prepared.refresh {
+        None => {
+            tokens::issue_access_only(&state.databases, tenant, prepared.access.clone()).await?
+        }
+        Some(refresh) => {
             tokens::issue(
                 &state.databases,
                 tenant,
-                access,
-                Some(NewRefreshToken {
-                    token_checksum: checksum(token),
-                    family_id: uuid::Uuid::new_v4().to_string(),
-                    scope: scope.clone(),
-                    expires_at: refresh_expiry(settings, issued_at),
-                }),
+                prepared.access.clone(),
+                Some(refresh.clone()),
             )
             .await?;
         }
     }
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: seconds_until(expires_at),
-        refresh_token,
-        scope,
-    })
+    Ok(prepared.response())
 }
 
 /// When a refresh token issued at `issued_at` expires: `refresh_token_lifetime_secs`

@@ -300,10 +300,10 @@ pub async fn begin(
     )
     .map_err(|error| destination.error(&error))?;
     let Some(user_id) = signed_in else {
-        let (key, secret) = store(
+        let (key, secret) = store_pending(
             state,
             tenant,
-            application,
+            Some(application.id),
             Pending::Authorize(request),
             None,
         )
@@ -320,10 +320,10 @@ pub async fn begin(
             secret: None,
         });
     }
-    let (key, secret) = store(
+    let (key, secret) = store_pending(
         state,
         tenant,
-        application,
+        Some(application.id),
         Pending::Authorize(request),
         Some(user_id),
     )
@@ -442,16 +442,6 @@ async fn needs_consent(
 }
 
 /// Stores an interaction; returns its key and the browser secret.
-async fn store(
-    state: &AppState,
-    tenant: &Tenant,
-    application: &application::Model,
-    pending: Pending,
-    user_id: Option<i64>,
-) -> Result<(String, String), Error> {
-    store_pending(state, tenant, Some(application.id), pending, user_id).await
-}
-
 async fn store_pending(
     state: &AppState,
     tenant: &Tenant,
