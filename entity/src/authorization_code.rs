@@ -40,6 +40,8 @@ pub struct Model {
     pub expires_at: crate::Timestamp,
     /// When the code was exchanged; a second exchange revokes what the first minted.
     pub consumed_at: Option<crate::Timestamp>,
+    /// When the user authenticated (OIDC Core §2 `auth_time`).
+    pub auth_time: Option<crate::Timestamp>,
     /// Creation time.
     pub created_at: crate::Timestamp,
 }

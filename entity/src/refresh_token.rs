@@ -38,6 +38,9 @@ pub struct Model {
     pub created_at: crate::Timestamp,
     /// Last use, for idle expiry.
     pub last_used_at: Option<crate::Timestamp>,
+    /// When the user authenticated for this grant (OIDC Core §12.2: refreshed ID
+    /// tokens report the original authentication); inherited on rotation.
+    pub auth_time: Option<crate::Timestamp>,
 }
 
 /// Soft references only.

@@ -16,14 +16,18 @@ pub struct Model {
     pub kid: String,
     /// The one algorithm this key signs with (pinned per key): RS256, ES256, …
     pub algorithm: String,
-    /// Private key, PKCS#8 PEM.
+    /// Private key (PKCS#8 DER) sealed under the key-encryption key, bound to the
+    /// tenant and `kid` (see `tessera::jose::sealing`); never stored in the clear.
     #[sea_orm(column_type = "Text")]
-    pub private_key_pem: String,
+    pub sealed_private_key: String,
     /// Public key as a JWK (JSON).
     #[sea_orm(column_type = "Text")]
     pub public_jwk: String,
     /// Creation time.
     pub created_at: crate::Timestamp,
+    /// When the key starts to sign; until then it is only published, so relying
+    /// parties that cache the JWKS know it before they see a token it signed.
+    pub signs_from: Option<crate::Timestamp>,
     /// When the key stopped signing; published until `published_until`.
     pub retired_at: Option<crate::Timestamp>,
     /// Removed from the JWKS after this instant.

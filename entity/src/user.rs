@@ -6,11 +6,13 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
-    /// Row id; the OIDC `sub` is derived from it.
+    /// Row id (per database: never shown outside; `subject` is).
     #[sea_orm(primary_key)]
     pub id: i64,
     /// Owning tenant.
     pub tenant_id: i64,
+    /// The OIDC `sub`: random, opaque, unique per tenant, never reassigned.
+    pub subject: String,
     /// Login name, unique per tenant.
     pub username: String,
     /// Optional e-mail address.
@@ -18,6 +20,10 @@ pub struct Model {
     /// argon2id PHC string.
     #[sea_orm(column_type = "Text")]
     pub password_hash: String,
+    /// Standard claims (OIDC Core §5.1) as a JSON object: `name`, `given_name`,
+    /// `phone_number`, `address` (an object), ….
+    #[sea_orm(column_type = "Text")]
+    pub claims: String,
     /// Inactive users cannot sign in or use their tokens.
     pub is_active: bool,
     /// Creation time.

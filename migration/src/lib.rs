@@ -20,6 +20,9 @@ mod m20261201_000001_application_origins;
 mod m20261201_000002_tokens_id_token_index;
 mod m20261201_000003_sessions;
 mod m20261201_000004_interactions;
+mod m20261202_000001_sealed_signing_keys;
+mod m20261202_000002_user_subjects;
+mod m20261202_000003_authentication_times;
 mod schema;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
@@ -58,10 +61,14 @@ impl GroupMigrator {
 impl MigratorTraitSelf for GroupMigrator {
     fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
         match self.group {
-            EntityGroup::Tenants => vec![Box::new(m20261128_000001_tenants::Migration)],
+            EntityGroup::Tenants => vec![
+                Box::new(m20261128_000001_tenants::Migration),
+                Box::new(m20261202_000001_sealed_signing_keys::Migration),
+            ],
             EntityGroup::Users => vec![
                 Box::new(m20261128_000001_users::Migration),
                 Box::new(m20261201_000003_sessions::Migration),
+                Box::new(m20261202_000002_user_subjects::Migration),
             ],
             EntityGroup::Applications => {
                 vec![
@@ -73,6 +80,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261128_000001_tokens::Migration),
                 Box::new(m20261201_000002_tokens_id_token_index::Migration),
                 Box::new(m20261201_000004_interactions::Migration),
+                Box::new(m20261202_000003_authentication_times::Migration),
             ],
         }
     }

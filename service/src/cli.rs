@@ -15,9 +15,13 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::{Error, render_violations};
+use crate::jose::jwk::SigningAlgorithm;
+use crate::jose::keyring;
+use crate::jose::sealing::KeyEncryptionKey;
 use crate::routing::{router_from_config, tenant_entries};
 use crate::secrets;
 use crate::startup::{self, Application, Connected};
+use crate::store::signing_keys;
 use crate::store::{applications, users};
 use crate::tenancy::{self, Tenant, Tenants};
 use std::sync::Arc;
@@ -81,6 +85,50 @@ pub enum Command {
         #[command(subcommand)]
         command: AppCommand,
     },
+    /// Manage signing keys and the key-encryption key.
+    Keys {
+        /// Keys command.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// `tessera keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random key-encryption key (or write it to a new file, mode 0600).
+    GenerateKek {
+        /// Write it to this file, which must not exist yet.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// List a tenant's signing keys and their state.
+    List {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make new signing keys: published now, signing after the publish-ahead time;
+    /// the current keys sign until then and stay published until their tokens expire.
+    Rotate {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Only this algorithm (RS256, ES256, EdDSA) [default: all].
+        #[arg(long)]
+        algorithm: Option<String>,
+        /// Seconds the new keys are published before they sign [default: the tenant's
+        /// key_publish_ahead_secs]. 0 signs at once (after a compromise: relying parties
+        /// that cached the JWKS must fetch it again).
+        #[arg(long)]
+        publish_ahead_secs: Option<u64>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `tessera tenant …`
@@ -122,6 +170,10 @@ pub enum UserCommand {
         /// E-mail address.
         #[arg(long)]
         email: Option<String>,
+        /// A standard claim (OpenID Connect Core §5.1), repeatable:
+        /// `--claim given_name=Ada --claim address.locality=London`.
+        #[arg(long = "claim", value_name = "NAME=VALUE")]
+        claims: Vec<String>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -256,6 +308,7 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
         Command::Tenant { command } => tenant(config, command, out).await,
         Command::User { command } => user(config, command, input, out).await,
         Command::App { command } => app(config, command, input, out).await,
+        Command::Keys { command } => keys(config, command, out).await,
     }
 }
 
@@ -465,12 +518,22 @@ async fn tenant(
                 return Err(invalid("--display-name is empty: give the tenant a name"));
             }
             applications::check_length("--display-name", &display_name, 255)?;
+            let kek = KeyEncryptionKey::from_config(&config)?;
             let (connected, tenants) = open(config).await?;
             let tenant = tenancy::create_tenant(
                 &connected.databases,
                 tenants.settings(),
                 &slug,
                 &display_name,
+            )
+            .await?;
+            // Its signing keys, one per algorithm, signing at once.
+            keyring::create_keys(
+                connected.databases.directory()?,
+                &kek,
+                tenant.id,
+                &SigningAlgorithm::ALL,
+                crate::time::now(),
             )
             .await?;
             let issuer = connected.config.issuer(&tenant.slug);
@@ -521,6 +584,144 @@ async fn tenant(
     }
 }
 
+async fn keys(config: Config, command: KeysCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    match command {
+        KeysCommand::GenerateKek { output } => {
+            let kek = KeyEncryptionKey::generate()?;
+            match output {
+                None => writeln!(out, "{kek}")?,
+                Some(path) => {
+                    write_new_secret_file(&path, &kek)?;
+                    writeln!(
+                        out,
+                        "wrote a new key-encryption key to {}; set key_encryption_key_file = {:?} \
+                         and back the file up: without it the signing keys cannot be opened",
+                        path.display(),
+                        path.display().to_string()
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        KeysCommand::List { tenant, json } => {
+            let (connected, tenant) = open_tenant(config, &tenant).await?;
+            let rows = signing_keys::all(connected.databases.directory()?, tenant.id).await?;
+            let now = crate::time::now();
+            let listed: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|row| {
+                    let signs_from = row.signs_from.unwrap_or(row.created_at);
+                    let state = match (row.retired_at, row.published_until) {
+                        (_, Some(until)) if until <= now => "expired",
+                        (Some(retired), _) if retired <= now => "retired",
+                        _ if signs_from > now => "published",
+                        _ => "signing",
+                    };
+                    json!({
+                        "kid": row.kid,
+                        "algorithm": row.algorithm,
+                        "state": state,
+                        "signs_from": crate::time::rfc3339(signs_from),
+                        "retired_at": row.retired_at.map(crate::time::rfc3339),
+                        "published_until": row.published_until.map(crate::time::rfc3339),
+                    })
+                })
+                .collect();
+            if json {
+                writeln!(out, "{:#}", json!(listed))?;
+            } else {
+                for key in &listed {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\tsigns from {}",
+                        key["kid"].as_str().unwrap_or_default(),
+                        key["algorithm"].as_str().unwrap_or_default(),
+                        key["state"].as_str().unwrap_or_default(),
+                        key["signs_from"].as_str().unwrap_or_default()
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate {
+            tenant,
+            algorithm,
+            publish_ahead_secs,
+            json,
+        } => {
+            let algorithms = match algorithm.as_deref() {
+                None => SigningAlgorithm::ALL.to_vec(),
+                Some(name) => vec![SigningAlgorithm::parse(name).ok_or_else(|| {
+                    invalid(format!("--algorithm {name:?}: use RS256, ES256 or EdDSA"))
+                })?],
+            };
+            let kek = KeyEncryptionKey::from_config(&config)?;
+            let (connected, tenant) = open_tenant(config, &tenant).await?;
+            let settings = &tenant.settings;
+            let signs_from = crate::time::plus_seconds(
+                crate::time::now(),
+                publish_ahead_secs.unwrap_or(settings.key_publish_ahead_secs),
+            );
+            // Retired keys stay published until every token they signed has expired.
+            let longest_token = settings
+                .id_token_lifetime_secs
+                .max(settings.access_token_lifetime_secs);
+            let published_until = crate::time::plus_seconds(signs_from, longest_token + 60);
+            let created = keyring::rotate(
+                connected.databases.directory()?,
+                &kek,
+                tenant.id,
+                &algorithms,
+                signs_from,
+                published_until,
+            )
+            .await?;
+            if json {
+                writeln!(out, "{:#}", json!(created))?;
+            } else {
+                for key in &created {
+                    writeln!(
+                        out,
+                        "new {} key {} of tenant {}: published now, signs from {}",
+                        key.algorithm, key.kid, tenant.slug, key.signs_from
+                    )?;
+                }
+                writeln!(
+                    out,
+                    "the keys it replaces sign until then and stay published until {}",
+                    crate::time::rfc3339(published_until)
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Creates `path` with `content`, readable by its owner only; never overwrites.
+fn write_new_secret_file(path: &std::path::Path, content: &str) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|error| {
+        if error.kind() == std::io::ErrorKind::AlreadyExists {
+            invalid(format!(
+                "{} exists already: it may be the key that opens your signing keys; \
+                 choose another path",
+                path.display()
+            ))
+        } else {
+            CliError::from(error)
+        }
+    })?;
+    writeln!(file, "{content}")?;
+    Ok(())
+}
+
 /// Reads one line from standard input, without its line ending.
 fn read_line(input: &mut dyn BufRead, what: &str) -> Result<String, CliError> {
     let mut line = String::new();
@@ -546,8 +747,13 @@ async fn user(
             username,
             password_stdin: _,
             email,
+            claims,
             json,
         } => {
+            let mut standard_claims = serde_json::Map::new();
+            for assignment in &claims {
+                crate::oauth::claims::assign(&mut standard_claims, assignment).map_err(invalid)?;
+            }
             if username.trim().is_empty() || username.chars().any(char::is_whitespace) {
                 return Err(invalid(format!(
                     "--username {username:?}: must be non-empty without spaces"
@@ -572,7 +778,15 @@ async fn user(
                     .connection(&connected.databases, EntityGroup::Users, Role::Write)?;
 
             let hash = secrets::hash_password(&password)?;
-            let created = users::create(db, tenant.id, &username, email.as_deref(), hash).await?;
+            let created = users::create(
+                db,
+                tenant.id,
+                &username,
+                email.as_deref(),
+                hash,
+                &standard_claims,
+            )
+            .await?;
             if json {
                 writeln!(out, "{:#}", json!(users::UserSummary::from(&created)))?;
             } else {

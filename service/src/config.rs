@@ -47,6 +47,15 @@ pub struct Config {
     /// built-in template (`login.html`, `consent.html`, …) is used instead of it.
     /// Read at startup; a template that does not compile stops the start.
     pub templates_dir: Option<std::path::PathBuf>,
+    /// The key-encryption key that seals the tenants' signing keys: 32 random bytes
+    /// in base64 or hex (`tessera keys generate-kek`). Prefer `key_encryption_key_file`
+    /// or the environment. Unset, both: `tessera.kek` in the working directory.
+    pub key_encryption_key: Option<Redacted>,
+    /// A file holding the key-encryption key.
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// How long a node reuses a tenant's signing keys it read (0: always read). A
+    /// rotation is seen by every node within this time.
+    pub key_cache_ttl_secs: u64,
     /// Bounds on slow hashing and on the failure counters.
     pub limits: LimitsConfig,
     /// Logging.
@@ -76,6 +85,9 @@ impl Default for Config {
             client_cache_ttl_secs: 5,
             trusted_proxies: Vec::new(),
             templates_dir: None,
+            key_encryption_key: None,
+            key_encryption_key_file: None,
+            key_cache_ttl_secs: 60,
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
             databases: BTreeMap::new(),
@@ -84,6 +96,17 @@ impl Default for Config {
             redis: None,
             oauth: OAuthSettings::default(),
         }
+    }
+}
+
+/// A secret kept in the configuration: serialized as is, never shown by `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("[redacted]")
     }
 }
 
@@ -619,7 +642,11 @@ mod tests {
             .settings_book()
             .unwrap()
             .for_tenant(&TenantSlug::new("acme").unwrap());
-        assert_eq!(acme.scopes.keys().collect::<Vec<_>>(), ["orders"]);
+        // … and the OpenID Connect scopes are always there.
+        assert_eq!(
+            acme.scopes.keys().collect::<Vec<_>>(),
+            ["address", "email", "openid", "orders", "phone", "profile"]
+        );
         // A grace period outliving the access token it would hand out again.
         let error = Config::from_toml(
             "[tenants.acme.oauth]\naccess_token_lifetime_secs = 60\nrefresh_token_grace_period_secs = 120\n",

@@ -50,6 +50,10 @@ pub enum Error {
     /// A page template failed to render.
     #[error("page template: {0}")]
     Template(String),
+    /// Signing keys: generation, sealing or signing failed, or the key-encryption key
+    /// does not open the stored keys.
+    #[error("signing keys: {0}")]
+    Keys(String),
     /// A stored value does not decode (corrupt row or hand edit).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

@@ -12,7 +12,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["routing", "db", "telemetry", "pages"],
     &["tenancy"],
     &["store"],
-    &["cleanup", "limits"],
+    &["cleanup", "limits", "jose"],
     &["state"],
     &["oauth"],
     &["grants"],

@@ -26,6 +26,7 @@ pub mod db;
 pub mod endpoints;
 pub mod error;
 pub mod grants;
+pub mod jose;
 pub mod layering;
 pub mod limits;
 pub mod network;

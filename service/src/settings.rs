@@ -73,6 +73,11 @@ pub struct OAuthSettings {
     pub device_code_lifetime_secs: u64,
     /// Minimum polling interval of the device flow (RFC 8628 §3.2 `interval`).
     pub device_poll_interval_secs: u32,
+    /// Lifetime of ID tokens (OIDC Core §2 `exp`).
+    pub id_token_lifetime_secs: u64,
+    /// How long a rotated-in signing key is published before it signs (longer than
+    /// the JWKS `Cache-Control` of 300 s and the nodes' key cache).
+    pub key_publish_ahead_secs: u64,
 }
 
 /// DOT's `approval_prompt` (consent policy).
@@ -121,11 +126,33 @@ impl Default for OAuthSettings {
             interaction_lifetime_secs: 600,
             device_code_lifetime_secs: 600,
             device_poll_interval_secs: 5,
+            id_token_lifetime_secs: 3600,
+            key_publish_ahead_secs: 900,
         }
     }
 }
 
+/// The scopes OpenID Connect defines (Core §3.1.2.1, §5.4), in every tenant's
+/// catalogue unless the tenant describes them itself.
+pub const OPENID_SCOPES: [(&str, &str); 5] = [
+    ("openid", "Sign you in with your account"),
+    ("profile", "Your name and profile details"),
+    ("email", "Your e-mail address"),
+    ("address", "Your postal address"),
+    ("phone", "Your phone number"),
+];
+
 impl OAuthSettings {
+    /// These settings with [`OPENID_SCOPES`] added to the catalogue where missing.
+    pub fn with_openid_scopes(mut self) -> Self {
+        for (name, description) in OPENID_SCOPES {
+            self.scopes
+                .entry(name.to_owned())
+                .or_insert_with(|| description.to_owned());
+        }
+        self
+    }
+
     /// Checks the settings hang together; `key` prefixes messages.
     pub fn check(&self, key: &str) -> Result<(), String> {
         if self.access_token_lifetime_secs == 0 {
@@ -232,19 +259,20 @@ impl SettingsBook {
         overrides: &BTreeMap<TenantSlug, figment::value::Dict>,
     ) -> Result<Self, Error> {
         default.check("oauth").map_err(Error::Config)?;
+        let default = default.clone().with_openid_scopes();
         let mut per_tenant = HashMap::new();
         for (slug, dict) in overrides {
             if dict.is_empty() {
                 continue;
             }
             let key = format!("tenants.{slug}.oauth");
-            let merged = override_keys(default, dict)
+            let merged = override_keys(&default, dict)
                 .map_err(|error| Error::Config(format!("{key}: {error}")))?;
             merged.check(&key).map_err(Error::Config)?;
-            per_tenant.insert(slug.clone(), Arc::new(merged));
+            per_tenant.insert(slug.clone(), Arc::new(merged.with_openid_scopes()));
         }
         Ok(Self {
-            default: Arc::new(default.clone()),
+            default: Arc::new(default),
             per_tenant,
         })
     }

@@ -12,6 +12,8 @@ use crate::config::{Config, read_secret};
 use crate::db::{Databases, MigrationReport};
 use crate::endpoints;
 use crate::error::Error;
+use crate::jose::keyring::Keyring;
+use crate::jose::sealing::KeyEncryptionKey;
 use crate::limits::failures::InMemoryFailures;
 use crate::limits::hashing::HashPool;
 use crate::network::TrustedProxies;
@@ -183,8 +185,19 @@ impl Application {
     /// Connects, validates, migrates (when configured) and loads tenants. Fails with
     /// every routing violation listed before anything listens.
     pub async fn build(config: Config) -> Result<Self, Error> {
+        let kek = KeyEncryptionKey::from_config(&config)?;
         let connected = connect(config).await?;
         let tenants = connected.prepare().await?;
+        let keys = Keyring::new(
+            kek,
+            std::time::Duration::from_secs(connected.config.key_cache_ttl_secs),
+            std::thread::available_parallelism().map_or(2, usize::from),
+        );
+        // Opens every tenant's keys (a wrong key-encryption key stops the start here)
+        // and creates those a tenant does not have yet.
+        for tenant in tenants.all() {
+            keys.tenant_keys(&connected.databases, &tenant).await?;
+        }
         let client_cache_ttl = connected.config.client_cache_ttl_secs;
         let limits = connected.config.limits.clone();
         let trusted_proxies = TrustedProxies::parse(&connected.config.trusted_proxies)?;
@@ -213,6 +226,7 @@ impl Application {
                 failures: Arc::new(InMemoryFailures::new(limits.max_tracked_failure_keys)),
                 trusted_proxies: Arc::new(trusted_proxies),
                 pages: Arc::new(pages),
+                keys: Arc::new(keys),
             },
         })
     }

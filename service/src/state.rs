@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::db::Databases;
 use crate::error::Error;
+use crate::jose::keyring::Keyring;
 use crate::limits::failures::FailureLimiter;
 use crate::limits::hashing::HashPool;
 use crate::network::TrustedProxies;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// The page templates (login, consent, device, authorized tokens, errors).
     pub pages: Arc<Pages>,
+    /// The tenants' signing keys.
+    pub keys: Arc<Keyring>,
 }
 
 impl AppState {

@@ -27,3 +27,10 @@ pub fn seconds_until(at: Timestamp) -> i64 {
 pub fn unix_seconds(at: Timestamp) -> i64 {
     at.assume_utc().unix_timestamp()
 }
+
+/// `at` as RFC 3339 UTC (`2026-12-02T01:02:03.456789Z`), for CLI output.
+pub fn rfc3339(at: Timestamp) -> String {
+    at.assume_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string())
+}

@@ -222,7 +222,12 @@ pub async fn spawn_app_with(toml: &str) -> Result<TestApp, tessera::Error> {
     init_logs();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let config = tessera::Config::from_toml(&format!("public_url = \"{address}\"\n{toml}"))?;
+    let kek = if toml.contains("key_encryption_key") {
+        String::new()
+    } else {
+        format!("key_encryption_key = \"{TEST_KEK}\"\n")
+    };
+    let config = tessera::Config::from_toml(&format!("public_url = \"{address}\"\n{kek}{toml}"))?;
     let application = Application::build(config).await?;
     let state = application.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -285,10 +290,19 @@ pub async fn run_cli(args: &[&str], stdin: &str) -> CliRun {
     }
 }
 
-/// Writes `toml` to a config file in a new temporary directory.
+/// The key-encryption key of test configurations (a fixed, public test value).
+pub const TEST_KEK: &str = "dGVzc2VyYS10ZXN0LWtlay0wMTIzNDU2Nzg5YWJjZGU=";
+
+/// Writes `toml` to a config file in a new temporary directory, with [`TEST_KEK`]
+/// unless `toml` sets a key-encryption key itself.
 pub fn config_file(toml: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tessera.toml");
+    let toml = if toml.contains("key_encryption_key") {
+        toml.to_owned()
+    } else {
+        format!("key_encryption_key = \"{TEST_KEK}\"\n{toml}")
+    };
     std::fs::write(&path, toml).unwrap();
     let path = path.display().to_string();
     (dir, path)
@@ -438,6 +452,49 @@ impl TestApp {
         }
     }
 
+    /// The OIDC subject of user `user_id`.
+    pub async fn subject(&self, tenant: &str, user_id: i64) -> String {
+        let tenant = self.tenant(tenant).await;
+        let db = tenant
+            .routes
+            .connection(
+                &self.state.databases,
+                router_policies::EntityGroup::Users,
+                router_policies::Role::Write,
+            )
+            .unwrap();
+        tessera::store::users::find_by_id(db, tenant.id, user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .subject
+    }
+
+    /// Creates a user with an e-mail address and standard claims.
+    pub async fn user_with_claims(
+        &self,
+        tenant: &str,
+        username: &str,
+        password: &str,
+        email: Option<&str>,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> i64 {
+        let tenant = self.tenant(tenant).await;
+        let db = tenant
+            .routes
+            .connection(
+                &self.state.databases,
+                router_policies::EntityGroup::Users,
+                router_policies::Role::Write,
+            )
+            .unwrap();
+        let hash = tessera::secrets::hash_password(password).unwrap();
+        tessera::store::users::create(db, tenant.id, username, email, hash, claims)
+            .await
+            .unwrap()
+            .id
+    }
+
     /// Creates a user with an argon2id password.
     pub async fn user(&self, tenant: &str, username: &str, password: &str) -> i64 {
         let tenant = self.tenant(tenant).await;
@@ -450,7 +507,7 @@ impl TestApp {
             )
             .unwrap();
         let hash = tessera::secrets::hash_password(password).unwrap();
-        tessera::store::users::create(db, tenant.id, username, None, hash)
+        tessera::store::users::create(db, tenant.id, username, None, hash, &serde_json::Map::new())
             .await
             .unwrap()
             .id

@@ -61,7 +61,10 @@ async fn answer(
         }
     };
     let user = match signed_in(state, &tenant, headers).await {
-        Ok(user) => user.map(|signed_in| signed_in.user.id),
+        Ok(user) => user.map(|signed_in| authorize::Authenticated {
+            user_id: signed_in.user.id,
+            at: signed_in.authenticated_at,
+        }),
         Err(error) => return failure_page(state, &tenant.display_name, error),
     };
     match authorize::begin(state, &tenant, &form, user).await {

@@ -6,13 +6,13 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use crate::endpoints::cors;
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::request::{Peer, client_address};
+use crate::endpoints::request::{Peer, bearer_token, client_address};
 use crate::endpoints::token::NO_STORE;
 use crate::oauth::client_auth::{AuthMethod, authenticate};
 use crate::oauth::error::OAuthError;
@@ -53,11 +53,4 @@ pub async fn introspect(
         Err(error) => ApiError::from(error).into_response(),
     };
     cors::apply(&state, &slug, &headers, application.as_deref(), response).await
-}
-
-/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1).
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

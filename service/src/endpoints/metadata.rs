@@ -1,5 +1,7 @@
-//! Authorization server metadata (RFC 8414), per tenant, at both
-//! `{issuer}/.well-known/oauth-authorization-server` and the RFC 8414 §3 form
+//! Authorization server metadata (RFC 8414) and OpenID Provider metadata (OpenID
+//! Connect Discovery 1.0 §3): one document per tenant, served at
+//! `{issuer}/.well-known/openid-configuration` (Discovery §4), at
+//! `{issuer}/.well-known/oauth-authorization-server` and at the RFC 8414 §3 form
 //! `/.well-known/oauth-authorization-server/t/{tenant}`. It lists exactly what the
 //! tenant supports.
 
@@ -61,6 +63,16 @@ pub async fn metadata(
             // RFC 9207 §3: every authorization response carries `iss`.
             "authorization_response_iss_parameter_supported": true,
             "scopes_supported": settings.scopes.keys().collect::<Vec<_>>(),
+            // OpenID Connect Discovery §3.
+            "jwks_uri": format!("{issuer}/jwks"),
+            "userinfo_endpoint": format!("{issuer}/userinfo"),
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA", "HS256"],
+            "claims_supported": crate::oauth::claims::supported(),
+            "claim_types_supported": ["normal"],
+            "claims_parameter_supported": false,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
         })),
     ))
 }

@@ -11,12 +11,14 @@ pub mod error;
 pub mod health;
 pub mod introspect;
 pub mod issuer;
+pub mod jwks;
 pub mod login;
 pub mod metadata;
 pub mod page;
 pub mod request;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 use std::time::Duration;
 
@@ -154,6 +156,17 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/.well-known/oauth-authorization-server/t/{tenant}",
             get(metadata::metadata),
+        )
+        .route(
+            "/t/{tenant}/.well-known/openid-configuration",
+            get(metadata::metadata),
+        )
+        .route("/t/{tenant}/jwks", get(jwks::jwks))
+        .route(
+            "/t/{tenant}/userinfo",
+            get(userinfo::userinfo_get)
+                .post(userinfo::userinfo_post)
+                .fallback(issuer::wrong_method),
         )
         .route(
             "/t/{tenant}/{*rest}",

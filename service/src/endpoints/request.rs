@@ -63,3 +63,13 @@ pub async fn authenticated_request(
     let client = authenticate(state, &tenant, headers, &form, address).await?;
     Ok((tenant, form, client, address))
 }
+
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1).
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}

@@ -9,6 +9,7 @@
 use crate::grants::{Prepared, TokenResponse};
 use crate::oauth::client_auth::Client;
 use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::scope::Scopes;
 use crate::oauth::{pkce, redirect_uri};
 use crate::secrets::{checksum, prefix};
@@ -100,9 +101,12 @@ pub async fn grant(
     let users_pool = tenant
         .routes
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-    if !users::is_active(users_pool, tenant.id, code.user_id).await? {
+    let Some(user) = users::find_by_id(users_pool, tenant.id, code.user_id)
+        .await?
+        .filter(|user| user.is_active)
+    else {
         return Err(invalid());
-    }
+    };
     let allowed = Scopes::from_stored(&application.allowed_scopes);
     let scopes = Scopes::from_stored(&code.scope).still_grantable(&tenant.settings, &allowed);
     if scopes.is_empty() {
@@ -110,7 +114,7 @@ pub async fn grant(
             "no scope of this code is granted any more",
         ));
     }
-    let prepared = Prepared::new(
+    let mut prepared = Prepared::new(
         tenant,
         application.id,
         Some(code.user_id),
@@ -118,6 +122,28 @@ pub async fn grant(
         client.holds(GrantType::RefreshToken),
         Some(code.id),
     )?;
+    if let Some(refresh) = &mut prepared.refresh {
+        refresh.auth_time = code.auth_time;
+    }
+    // OIDC Core §3.1.3.3: an ID token when the grant includes `openid`.
+    if scopes.contains(id_token::OPENID) {
+        let authentication = Authentication {
+            subject: &user.subject,
+            auth_time: code.auth_time,
+            nonce: code.nonce.as_deref(),
+            access_token: Some(prepared.access_token()),
+            ..Default::default()
+        };
+        let signed = id_token::issue(
+            state,
+            tenant,
+            application,
+            &scopes.to_string(),
+            &authentication,
+        )
+        .await?;
+        prepared = prepared.with_id_token(signed);
+    }
     match authorization_codes::redeem(
         &state.databases,
         tenant,

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::oauth::client_auth::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
+use crate::oauth::id_token::SignedIdToken;
 use crate::oauth::scope::Scopes;
 use crate::secrets::{self, checksum, prefix};
 use crate::state::AppState;
@@ -134,6 +135,9 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     /// Granted scopes (always sent, RFC 6749 §5.1 allows it).
     pub scope: String,
+    /// The ID token, when `openid` is granted (OIDC Core §3.1.3.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// Runs a decoded token request for an authenticated client.
@@ -242,6 +246,7 @@ pub(crate) struct Prepared {
     refresh_token: Option<String>,
     expires_at: entity::Timestamp,
     scope: String,
+    id_token: Option<String>,
     /// The access token row.
     pub access: NewAccessToken,
     /// The refresh token row, starting a new family.
@@ -275,21 +280,36 @@ impl Prepared {
             expires_at,
             source_refresh_token_id: None,
             authorization_code_id,
+            id_token: None,
         };
         let refresh = refresh_token.as_ref().map(|token| NewRefreshToken {
             token_checksum: checksum(token),
             family_id: uuid::Uuid::new_v4().to_string(),
             scope: scope.clone(),
             expires_at: refresh_expiry(settings, issued_at),
+            auth_time: None,
         });
         Ok(Self {
             access_token,
             refresh_token,
             expires_at,
             scope,
+            id_token: None,
             access,
             refresh,
         })
+    }
+
+    /// The access token (for `at_hash`).
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    /// Adds the signed ID token: its record is stored with the access token.
+    pub fn with_id_token(mut self, signed: SignedIdToken) -> Self {
+        self.access.id_token = Some(signed.record);
+        self.id_token = Some(signed.token);
+        self
     }
 
     /// The token response (RFC 6749 §5.1), once the rows are stored.
@@ -300,6 +320,7 @@ impl Prepared {
             expires_in: seconds_until(self.expires_at),
             refresh_token: self.refresh_token,
             scope: self.scope,
+            id_token: self.id_token,
         }
     }
 }

@@ -15,6 +15,7 @@ use router_policies::{EntityGroup, Role};
 use crate::grants::TokenResponse;
 use crate::oauth::client_auth::Client;
 use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::scope::Scopes;
 use crate::oauth::seal::{self, SealedPair};
 use crate::secrets::{self, checksum, prefix};
@@ -73,20 +74,50 @@ pub async fn grant(
         _ => original,
     };
     // Read from the primary: a deactivation counts at once, whatever a replica's lag.
-    if let Some(user_id) = row.user_id {
-        let users_pool =
-            tenant
-                .routes
-                .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-        if !users::is_active(users_pool, tenant.id, user_id).await? {
-            return Err(OAuthError::invalid_grant(
-                "the resource owner is not active",
-            ));
+    let user = match row.user_id {
+        Some(user_id) => {
+            let users_pool =
+                tenant
+                    .routes
+                    .connection(&state.databases, EntityGroup::Users, Role::Write)?;
+            match users::find_by_id(users_pool, tenant.id, user_id).await? {
+                Some(user) if user.is_active => Some(user),
+                _ => {
+                    return Err(OAuthError::invalid_grant(
+                        "the resource owner is not active",
+                    ));
+                }
+            }
         }
-    }
+        None => None,
+    };
 
     let access_token = secrets::generate(prefix::ACCESS_TOKEN)?;
     let scope = scopes.to_string();
+    // OIDC Core §12.2: a refreshed ID token keeps `sub`, `aud` and `auth_time`, gets a
+    // new `iat`, and carries no `nonce`.
+    let id_token = match &user {
+        Some(user) if scopes.contains(id_token::OPENID) => Some(
+            id_token::issue(
+                state,
+                tenant,
+                &client.application,
+                &scope,
+                &Authentication {
+                    subject: &user.subject,
+                    auth_time: row.auth_time,
+                    access_token: Some(&access_token),
+                    ..Default::default()
+                },
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    let (id_token, id_token_record) = match id_token {
+        Some(signed) => (Some(signed.token), Some(signed.record)),
+        None => (None, None),
+    };
     let access = NewAccessToken {
         token_checksum: checksum(&access_token),
         application_id: row.application_id,
@@ -95,6 +126,7 @@ pub async fn grant(
         expires_at: plus_seconds(now, settings.access_token_lifetime_secs),
         source_refresh_token_id: Some(row.id),
         authorization_code_id: None,
+        id_token: id_token_record,
     };
     if !settings.rotate_refresh_tokens {
         let Some(issued) = tokens::refresh_in_place(&state.databases, tenant, &row, access).await?
@@ -107,6 +139,7 @@ pub async fn grant(
             expires_in: seconds_until(issued.expires_at),
             refresh_token: Some(presented.to_owned()),
             scope,
+            id_token,
         });
     }
 
@@ -128,6 +161,7 @@ pub async fn grant(
         // The grant keeps what it may still carry (never a removed scope again).
         scope: grant_scope,
         expires_at: crate::grants::refresh_expiry(settings, now),
+        auth_time: row.auth_time,
     };
     match tokens::rotate(&state.databases, tenant, &row, access, refresh, sealed).await? {
         Rotation::Rotated(issued) => Ok(TokenResponse {
@@ -136,6 +170,7 @@ pub async fn grant(
             expires_in: seconds_until(issued.access.expires_at),
             refresh_token: Some(refresh_token),
             scope,
+            id_token,
         }),
         // A concurrent request rotated it first and won. With a grace period this
         // request is a retry like any other and gets the same pair; without one it is
@@ -216,6 +251,8 @@ async fn same_pair_if_live(
                 expires_in: seconds_until(access.expires_at),
                 refresh_token: Some(pair.refresh_token),
                 scope: access.scope,
+                // The retry gets the pair again; its ID token was not kept.
+                id_token: None,
             }))
         }
         _ => Ok(None),

@@ -69,6 +69,18 @@ pub struct AuthorizationRequest {
     pub nonce: Option<String>,
     /// The consent policy of this request.
     pub approval_prompt: ApprovalPrompt,
+    /// When the user authenticated, once known (OIDC Core §2 `auth_time`).
+    #[serde(default)]
+    pub authenticated_at: Option<entity::Timestamp>,
+}
+
+/// The user of the browser's live session and when they authenticated.
+#[derive(Clone, Copy, Debug)]
+pub struct Authenticated {
+    /// The user's row id.
+    pub user_id: i64,
+    /// When they authenticated.
+    pub at: entity::Timestamp,
 }
 
 /// What an interaction waits to do once its login (and consent) are done.
@@ -228,7 +240,7 @@ pub async fn begin(
     state: &AppState,
     tenant: &Tenant,
     form: &Form,
-    signed_in: Option<i64>,
+    signed_in: Option<Authenticated>,
 ) -> Result<Begun, Refusal> {
     let settings = &tenant.settings;
     // §4.1.2.1: without a valid client and redirect URI, tell the user, not the URI.
@@ -291,7 +303,7 @@ pub async fn begin(
         state: echoed_state.filter(|value| value.len() <= MAX_ECHOED_CHARS),
         issuer: state.config.issuer(&tenant.slug),
     };
-    let request = validate(
+    let mut request = validate(
         settings,
         application,
         form,
@@ -299,7 +311,7 @@ pub async fn begin(
         redirect_uri_given,
     )
     .map_err(|error| destination.error(&error))?;
-    let Some(user_id) = signed_in else {
+    let Some(Authenticated { user_id, at }) = signed_in else {
         let (key, secret) = store_pending(
             state,
             tenant,
@@ -313,6 +325,7 @@ pub async fn begin(
             secret: Some(secret),
         });
     };
+    request.authenticated_at = Some(at);
     if !needs_consent(state, tenant, application, &request, user_id).await? {
         let url = finish(state, tenant, &request, user_id, None).await?;
         return Ok(Begun {
@@ -412,6 +425,7 @@ fn validate(
         code_challenge,
         nonce: form.get("nonce").map(str::to_owned),
         approval_prompt,
+        authenticated_at: None,
     })
 }
 
@@ -527,7 +541,9 @@ pub async fn resume_with_login(
             interactions::take(writer.connection, tenant.id, found.id).await?;
             Ok(Step::Redirect(return_to))
         }
-        Pending::Authorize(request) => {
+        Pending::Authorize(mut request) => {
+            // The user authenticated just now (OIDC Core §2 `auth_time`).
+            request.authenticated_at = Some(now());
             let application = applications::find_by_id(
                 applications_pool(state, tenant)?,
                 tenant.id,
@@ -538,7 +554,10 @@ pub async fn resume_with_login(
             if needs_consent(state, tenant, &application, &request, user_id).await? {
                 let writer = tokens::token_writer(&state.databases, tenant)?;
                 let _turn = writer.turn().await;
-                interactions::set_user(writer.connection, tenant.id, found.id, user_id).await?;
+                let parameters = serde_json::to_string(&Pending::Authorize(request))
+                    .map_err(|error| Error::Corrupt(format!("interaction parameters: {error}")))?;
+                interactions::set_user(writer.connection, tenant.id, found.id, user_id, parameters)
+                    .await?;
                 return Ok(Step::Consent {
                     key: found.interaction_key.clone(),
                 });
@@ -629,6 +648,7 @@ async fn finish(
                     scope,
                     code_challenge: request.code_challenge.clone(),
                     nonce: request.nonce.clone(),
+                    auth_time: request.authenticated_at,
                     expires_at: plus_seconds(now(), settings.authorization_code_lifetime_secs),
                 },
                 interaction_id,
@@ -661,6 +681,7 @@ async fn finish(
                     expires_at,
                     source_refresh_token_id: None,
                     authorization_code_id: None,
+                    id_token: None,
                 },
             )
             .await?;

@@ -5,7 +5,7 @@
 //! user read from the users group's primary, never a replica, so a deactivation
 //! counts at once (DESIGN.md §5).
 
-use entity::{access_token, application, refresh_token};
+use entity::{access_token, application, refresh_token, user};
 use router_policies::{EntityGroup, Role};
 use serde::Serialize;
 
@@ -32,7 +32,8 @@ pub struct Introspection {
     /// The resource owner's username.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// The resource owner's id, or the client_id for client credentials tokens.
+    /// The resource owner's subject (the ID token's `sub`), or the client_id for
+    /// client credentials tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
@@ -86,7 +87,7 @@ impl Grant {
 /// Who holds a live grant, as read now.
 struct Holder {
     client_id: String,
-    username: Option<String>,
+    user: Option<user::Model>,
     sub: String,
 }
 
@@ -117,17 +118,19 @@ async fn holder_if_live(
         return Ok(Some(Holder {
             sub: client_id.clone(),
             client_id,
-            username: None,
+            user: None,
         }));
     };
     let pool = tenant
         .routes
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
     Ok(match users::find_by_id(pool, tenant.id, user_id).await? {
+        // `sub` is the stored, opaque subject that ID tokens carry (OIDC Core §2),
+        // never the row id.
         Some(user) if user.is_active => Some(Holder {
             client_id,
-            username: Some(user.username),
-            sub: user.id.to_string(),
+            sub: user.subject.clone(),
+            user: Some(user),
         }),
         _ => None,
     })
@@ -170,6 +173,23 @@ pub async fn authorize_bearer(
     Ok(())
 }
 
+/// The user and scopes of a live access token held for a user (the UserInfo
+/// endpoint's bearer, OIDC Core §5.3); `None` for anything else, client credentials
+/// tokens included.
+pub async fn live_user_token(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+) -> Result<Option<(Scopes, user::Model)>, Error> {
+    Ok(live_access(state, tenant, token, None)
+        .await?
+        .and_then(|(grant, holder)| {
+            holder
+                .user
+                .map(|user| (Scopes::from_stored(&grant.scope), user))
+        }))
+}
+
 /// Describes `token` if it is live. The table its prefix names is looked in first
 /// (`token_type_hint` is not needed: the prefix is authoritative for tokens Tessera
 /// minted), then the other. Refresh tokens are described only to the client that
@@ -200,7 +220,7 @@ pub async fn inspect(
         active: true,
         scope: Some(grant.scope),
         client_id: Some(holder.client_id),
-        username: holder.username,
+        username: holder.user.map(|user| user.username),
         sub: Some(holder.sub),
         token_type: Some(grant.token_type),
         exp: grant.expires_at.map(unix_seconds),

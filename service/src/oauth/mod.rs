@@ -7,11 +7,13 @@
 
 pub mod authorize;
 pub mod brute_force;
+pub mod claims;
 pub mod client_auth;
 pub mod credentials;
 pub mod device;
 pub mod error;
 pub mod form;
+pub mod id_token;
 pub mod introspection;
 pub mod pkce;
 pub mod redirect_uri;

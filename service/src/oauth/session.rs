@@ -21,6 +21,8 @@ pub const SESSION_PREFIX: &str = "tsx_";
 pub struct SignedIn {
     /// The user.
     pub user: user::Model,
+    /// When they authenticated (the login that started the session).
+    pub authenticated_at: entity::Timestamp,
     /// The cookie's secret (for the anti-CSRF token of the session's forms).
     pub secret: String,
 }
@@ -51,8 +53,9 @@ pub async fn resume(
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
     Ok(sessions::find_live_user(db, tenant.id, &checksum(secret))
         .await?
-        .map(|user| SignedIn {
+        .map(|(user, authenticated_at)| SignedIn {
             user,
+            authenticated_at,
             secret: secret.to_owned(),
         }))
 }

@@ -38,6 +38,8 @@ pub struct NewCode {
     pub code_challenge: Option<(String, String)>,
     /// OIDC nonce.
     pub nonce: Option<String>,
+    /// When the user authenticated (OIDC `auth_time`).
+    pub auth_time: Option<entity::Timestamp>,
     /// Expiry.
     pub expires_at: entity::Timestamp,
 }
@@ -94,6 +96,7 @@ fn code_row(tenant_id: i64, code: NewCode) -> authorization_code::ActiveModel {
         resource: Set(None),
         expires_at: Set(code.expires_at),
         consumed_at: Set(None),
+        auth_time: Set(code.auth_time),
         created_at: Set(now()),
         ..Default::default()
     }
@@ -193,8 +196,8 @@ async fn redeem_in(
     Ok(Redemption::Minted)
 }
 
-/// PostgreSQL: consume the code and insert the tokens in one statement; `false` when
-/// the code was consumed already (nothing inserted).
+/// PostgreSQL: consume the code and insert the tokens (and the ID token record) in
+/// one statement; `false` when the code was consumed already (nothing inserted).
 async fn redeem_in_one_statement(
     db: &impl ConnectionTrait,
     tenant_id: i64,
@@ -202,43 +205,67 @@ async fn redeem_in_one_statement(
     access: &NewAccessToken,
     refresh: Option<&NewRefreshToken>,
 ) -> Result<bool, Error> {
-    let now = now();
-    let mut values: Vec<Value> = vec![
-        now.into(),
-        tenant_id.into(),
-        code_id.into(),
-        access.token_checksum.clone().into(),
-        access.application_id.into(),
-        access.user_id.into(),
-        access.scope.clone().into(),
-        access.expires_at.into(),
-    ];
-    let consume_and_insert_access = "WITH consumed AS (\
-         UPDATE authorization_codes SET consumed_at = $1 \
-         WHERE tenant_id = $2 AND id = $3 AND consumed_at IS NULL RETURNING id), \
-         access AS (INSERT INTO access_tokens (tenant_id, token_checksum, application_id, \
-         user_id, scope, source_refresh_token_id, id_token_id, authorization_code_id, \
-         expires_at, revoked_at, created_at) \
-         SELECT $2, $4, $5, $6, $7, NULL, NULL, consumed.id, $8, NULL, $1 FROM consumed \
-         RETURNING id, application_id, user_id)";
-    let sql = match refresh {
-        None => format!("{consume_and_insert_access} SELECT id FROM access"),
-        Some(refresh) => {
-            values.extend([
-                refresh.token_checksum.clone().into(),
-                refresh.family_id.clone().into(),
-                refresh.scope.clone().into(),
-                refresh.expires_at.into(),
-            ]);
-            format!(
-                "{consume_and_insert_access} INSERT INTO refresh_tokens (tenant_id, \
-                 token_checksum, access_token_id, application_id, user_id, family_id, scope, \
-                 expires_at, revoked_at, successor_sealed, created_at, last_used_at) \
-                 SELECT $2, $9, access.id, access.application_id, access.user_id, $10, $11, \
-                 $12, NULL, NULL, $1, NULL FROM access RETURNING id"
-            )
+    let mut values: Vec<Value> = Vec::new();
+    let mut bind = |value: Value| {
+        values.push(value);
+        format!("${}", values.len())
+    };
+    let now = bind(now().into());
+    let tenant = bind(tenant_id.into());
+    let code = bind(code_id.into());
+    let application = bind(access.application_id.into());
+    let user = bind(access.user_id.into());
+    let mut sql = format!(
+        "WITH consumed AS (UPDATE authorization_codes SET consumed_at = {now} \
+         WHERE tenant_id = {tenant} AND id = {code} AND consumed_at IS NULL RETURNING id)"
+    );
+    let id_token_id = match &access.id_token {
+        None => "NULL".to_owned(),
+        Some(id_token) => {
+            let (jti, scope, expires) = (
+                bind(id_token.jti.clone().into()),
+                bind(id_token.scope.clone().into()),
+                bind(id_token.expires_at.into()),
+            );
+            sql.push_str(&format!(
+                ", id_token AS (INSERT INTO id_tokens (tenant_id, jti, application_id, user_id, \
+                 scope, expires_at, created_at) SELECT {tenant}, {jti}, {application}, {user}, \
+                 {scope}, {expires}, {now} FROM consumed RETURNING id)"
+            ));
+            "(SELECT id FROM id_token)".to_owned()
         }
     };
+    let (checksum, scope, expires) = (
+        bind(access.token_checksum.clone().into()),
+        bind(access.scope.clone().into()),
+        bind(access.expires_at.into()),
+    );
+    sql.push_str(&format!(
+        ", access AS (INSERT INTO access_tokens (tenant_id, token_checksum, application_id, \
+         user_id, scope, source_refresh_token_id, id_token_id, authorization_code_id, \
+         expires_at, revoked_at, created_at) \
+         SELECT {tenant}, {checksum}, {application}, {user}, {scope}, NULL, {id_token_id}, \
+         consumed.id, {expires}, NULL, {now} FROM consumed RETURNING id)"
+    ));
+    match refresh {
+        None => sql.push_str(" SELECT id FROM access"),
+        Some(refresh) => {
+            let (checksum, family, scope, expires, auth_time) = (
+                bind(refresh.token_checksum.clone().into()),
+                bind(refresh.family_id.clone().into()),
+                bind(refresh.scope.clone().into()),
+                bind(refresh.expires_at.into()),
+                bind(refresh.auth_time.into()),
+            );
+            sql.push_str(&format!(
+                " INSERT INTO refresh_tokens (tenant_id, token_checksum, access_token_id, \
+                 application_id, user_id, family_id, scope, expires_at, revoked_at, \
+                 successor_sealed, created_at, last_used_at, auth_time) \
+                 SELECT {tenant}, {checksum}, access.id, {application}, {user}, {family}, \
+                 {scope}, {expires}, NULL, NULL, {now}, NULL, {auth_time} FROM access RETURNING id"
+            ));
+        }
+    }
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

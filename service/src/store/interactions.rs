@@ -63,17 +63,20 @@ pub async fn find_live(
         .await?)
 }
 
-/// Records the subject a login named.
+/// Records the subject a login named, with the parameters updated by the login
+/// (its authentication time).
 pub async fn set_user(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     id: i64,
     user_id: i64,
+    parameters: String,
 ) -> Result<(), Error> {
     interaction::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(id),
         tenant_id: sea_orm::ActiveValue::Unchanged(tenant_id),
         user_id: Set(Some(user_id)),
+        parameters: Set(parameters),
         ..Default::default()
     }
     .update(db)

@@ -8,6 +8,7 @@ pub mod client_cache;
 pub mod device_grants;
 pub mod interactions;
 pub mod sessions;
+pub mod signing_keys;
 pub mod tokens;
 pub mod users;
 

@@ -3,9 +3,9 @@
 //! tenant never opens another.
 
 use entity::{session, user};
-use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType,
+    QueryFilter, QuerySelect, RelationDef,
 };
 
 use crate::error::Error;
@@ -33,26 +33,28 @@ pub async fn create(
     .await?)
 }
 
-/// The active user of the live session with `session_checksum`, in one query (the
-/// session as a subquery of the user lookup), on the primary.
+/// The active user of the live session with `session_checksum` and when they
+/// authenticated, in one query (users joined to their session), on the primary.
 pub async fn find_live_user(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     session_checksum: &str,
-) -> Result<Option<user::Model>, Error> {
-    let live_session = Query::select()
-        .column(session::Column::UserId)
-        .from(session::Entity)
-        .and_where(session::Column::TenantId.eq(tenant_id))
-        .and_where(session::Column::SessionChecksum.eq(session_checksum))
-        .and_where(session::Column::ExpiresAt.gt(now()))
-        .to_owned();
-    Ok(user::Entity::find()
+) -> Result<Option<(user::Model, entity::Timestamp)>, Error> {
+    let session_of_user = session::Entity::belongs_to(user::Entity)
+        .from(session::Column::UserId)
+        .to(user::Column::Id)
+        .into();
+    let found = user::Entity::find()
+        .join(JoinType::InnerJoin, RelationDef::rev(session_of_user))
+        .select_also(session::Entity)
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::IsActive.eq(true))
-        .filter(user::Column::Id.in_subquery(live_session))
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::SessionChecksum.eq(session_checksum))
+        .filter(session::Column::ExpiresAt.gt(now()))
         .one(db)
-        .await?)
+        .await?;
+    Ok(found.and_then(|(user, session)| session.map(|session| (user, session.authenticated_at))))
 }
 
 /// Ends the session (logout).

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use entity::{access_token, refresh_token};
+use entity::{access_token, id_token, refresh_token};
 use router_policies::{EntityGroup, Role};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
@@ -60,6 +60,19 @@ pub struct NewAccessToken {
     pub source_refresh_token_id: Option<i64>,
     /// Authorization code it was minted from.
     pub authorization_code_id: Option<i64>,
+    /// The ID token issued alongside (OIDC), stored in the same transaction.
+    pub id_token: Option<NewIdToken>,
+}
+
+/// The record of an issued ID token (the JWT itself is not stored).
+#[derive(Clone, Debug)]
+pub struct NewIdToken {
+    /// JWT ID.
+    pub jti: String,
+    /// Scopes of the grant.
+    pub scope: String,
+    /// Expiry.
+    pub expires_at: entity::Timestamp,
 }
 
 /// A refresh token to store alongside an access token.
@@ -73,6 +86,8 @@ pub struct NewRefreshToken {
     pub scope: String,
     /// Absolute expiry, when the tenant sets a refresh token lifetime.
     pub expires_at: Option<entity::Timestamp>,
+    /// When the user authenticated for the grant (OIDC `auth_time`), if known.
+    pub auth_time: Option<entity::Timestamp>,
 }
 
 /// What [`issue`] stored.
@@ -104,9 +119,13 @@ pub async fn issue_access_only(
     tenant: &Tenant,
     access: NewAccessToken,
 ) -> Result<(), Error> {
+    if access.id_token.is_some() {
+        // Two rows: a transaction.
+        return issue(databases, tenant, access, None).await.map(|_| ());
+    }
     let writer = token_writer(databases, tenant)?;
     let _turn = writer.turn().await;
-    access_token::Entity::insert(access_row(tenant.id, access, now()))
+    access_token::Entity::insert(access_row(tenant.id, access, None, now()))
         .exec_without_returning(writer.connection)
         .await?;
     Ok(())
@@ -115,6 +134,7 @@ pub async fn issue_access_only(
 fn access_row(
     tenant_id: i64,
     access: NewAccessToken,
+    id_token_id: Option<i64>,
     created: entity::Timestamp,
 ) -> access_token::ActiveModel {
     access_token::ActiveModel {
@@ -124,7 +144,7 @@ fn access_row(
         user_id: Set(access.user_id),
         scope: Set(access.scope),
         source_refresh_token_id: Set(access.source_refresh_token_id),
-        id_token_id: Set(None),
+        id_token_id: Set(id_token_id),
         authorization_code_id: Set(access.authorization_code_id),
         expires_at: Set(access.expires_at),
         revoked_at: Set(None),
@@ -555,7 +575,27 @@ pub async fn insert_pair(
     refresh: Option<NewRefreshToken>,
 ) -> Result<IssuedTokens, Error> {
     let created = now();
-    let access = access_row(tenant_id, access, created).insert(db).await?;
+    let id_token_id = match &access.id_token {
+        Some(id_token) => Some(
+            id_token::ActiveModel {
+                tenant_id: Set(tenant_id),
+                jti: Set(id_token.jti.clone()),
+                application_id: Set(access.application_id),
+                user_id: Set(access.user_id),
+                scope: Set(id_token.scope.clone()),
+                expires_at: Set(id_token.expires_at),
+                created_at: Set(created),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?
+            .id,
+        ),
+        None => None,
+    };
+    let access = access_row(tenant_id, access, id_token_id, created)
+        .insert(db)
+        .await?;
     let refresh = match refresh {
         Some(refresh) => Some(
             refresh_token::ActiveModel {
@@ -571,6 +611,7 @@ pub async fn insert_pair(
                 successor_sealed: Set(None),
                 created_at: Set(created),
                 last_used_at: Set(None),
+                auth_time: Set(refresh.auth_time),
                 ..Default::default()
             }
             .insert(db)

@@ -16,6 +16,8 @@ use crate::time::now;
 pub struct UserSummary {
     /// Row id.
     pub id: i64,
+    /// The OIDC subject (`sub`).
+    pub subject: String,
     /// Login name.
     pub username: String,
     /// E-mail, if any.
@@ -26,26 +28,40 @@ impl From<&user::Model> for UserSummary {
     fn from(model: &user::Model) -> Self {
         Self {
             id: model.id,
+            subject: model.subject.clone(),
             username: model.username.clone(),
             email: model.email.clone(),
         }
     }
 }
 
-/// Creates a user whose password is already hashed (argon2id). A username taken in
-/// this tenant is [`Error::InvalidInput`].
+/// A new subject: 128 random bits as 32 lowercase hex digits, opaque and never
+/// reassigned (OIDC Core §2 `sub`: "locally unique and never reassigned").
+pub fn new_subject() -> Result<String, Error> {
+    Ok(crate::secrets::random_bytes(16)?
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect())
+}
+
+/// Creates a user whose password is already hashed (argon2id), with standard claims
+/// (`claims`, a JSON object, OIDC Core §5.1). A username taken in this tenant is
+/// [`Error::Conflict`].
 pub async fn create(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     username: &str,
     email: Option<&str>,
     password_hash: String,
+    claims: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<user::Model, Error> {
     let taken = || Error::Conflict(format!("username {username:?} is taken in this tenant"));
     let created = now();
     user::ActiveModel {
         tenant_id: Set(tenant_id),
+        subject: Set(new_subject()?),
         username: Set(username.to_owned()),
+        claims: Set(serde_json::Value::Object(claims.clone()).to_string()),
         email: Set(email.map(str::to_owned)),
         password_hash: Set(password_hash),
         is_active: Set(true),

@@ -16,7 +16,7 @@ use crate::oauth::{assert_error, introspect, string, token};
 /// RFC 7636 Appendix B.
 pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const REDIRECT: &str = "https://app.example/cb";
+pub(crate) const REDIRECT: &str = "https://app.example/cb";
 const REDIRECTS: &str = "https://app.example/cb http://127.0.0.1/cb com.example.app:/cb";
 
 fn flows_toml(url: &str) -> String {
@@ -110,7 +110,7 @@ fn registration<'a>(client_id: &'a str, confidential: bool, grants: &'a str) -> 
     }
 }
 
-fn query(params: &[(&str, &str)]) -> String {
+pub(crate) fn query(params: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish()
@@ -129,7 +129,11 @@ fn code_request(client_id: &str) -> Vec<(&str, &str)> {
     ]
 }
 
-async fn authorize(browser: &mut Browser, tenant: &str, params: &[(&str, &str)]) -> Seen {
+pub(crate) async fn authorize(
+    browser: &mut Browser,
+    tenant: &str,
+    params: &[(&str, &str)],
+) -> Seen {
     browser
         .get(&format!("/t/{tenant}/authorize?{}", query(params)))
         .await
@@ -144,7 +148,12 @@ fn assert_page_headers(seen: &Seen) {
 }
 
 /// Follows a 303 to the login page and signs in; returns the answer to the POST.
-async fn sign_in(browser: &mut Browser, to_login: &Seen, username: &str, password: &str) -> Seen {
+pub(crate) async fn sign_in(
+    browser: &mut Browser,
+    to_login: &Seen,
+    username: &str,
+    password: &str,
+) -> Seen {
     assert_eq!(to_login.status, 303, "{}", to_login.body);
     let location = to_login.location().unwrap().to_owned();
     assert!(location.contains("/login?interaction="), "{location}");
@@ -174,7 +183,7 @@ async fn sign_in(browser: &mut Browser, to_login: &Seen, username: &str, passwor
 }
 
 /// Follows a 303 to the consent page and presses `allow` or `deny`.
-async fn decide(browser: &mut Browser, to_consent: &Seen, allow: bool) -> Seen {
+pub(crate) async fn decide(browser: &mut Browser, to_consent: &Seen, allow: bool) -> Seen {
     let location = to_consent.location().unwrap().to_owned();
     assert!(location.contains("/consent?interaction="), "{location}");
     let page = browser.get(&location).await;
@@ -219,7 +228,7 @@ async fn code_via_pages(
     (browser, params)
 }
 
-async fn exchange(
+pub(crate) async fn exchange(
     app: &TestApp,
     tenant: &str,
     client: &TestClient,

@@ -253,6 +253,7 @@ async fn security_decisions_read_the_primary(backend: Backend) {
         "alice",
         None,
         tessera::secrets::hash_password("old password").unwrap(),
+        &serde_json::Map::new(),
     )
     .await
     .unwrap();

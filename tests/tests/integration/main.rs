@@ -8,5 +8,6 @@ mod hardening;
 mod health;
 mod migrations;
 mod oauth;
+mod openid_connect;
 mod routing;
 mod token_store;

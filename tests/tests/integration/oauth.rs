@@ -433,7 +433,9 @@ async fn password_grant(backend: Backend) {
     assert!(string(&answer, "refresh_token").starts_with("tsr_"));
     let described = introspect(&app, "acme", &client, &string(&answer, "access_token")).await;
     assert_eq!(described["username"], "alice");
-    assert_eq!(described["sub"], user_id.to_string());
+    // `sub` is the stored, opaque subject (the ID token's), never the row id.
+    assert_eq!(described["sub"], app.subject("acme", user_id).await);
+    assert_ne!(described["sub"], user_id.to_string());
 
     for (username, password) in [("alice", "wrong"), ("mallory", "correct horse")] {
         let answer = token(

@@ -76,6 +76,7 @@ async fn issue_one(app: &tessera_tests::TestApp, slug: &str) {
             expires_at: tessera::time::now() + time::Duration::hours(1),
             source_refresh_token_id: None,
             authorization_code_id: None,
+            id_token: None,
         },
         None,
     )

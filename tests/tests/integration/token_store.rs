@@ -17,6 +17,7 @@ fn access(token: &str) -> NewAccessToken {
         expires_at: tessera::time::now() + time::Duration::hours(1),
         source_refresh_token_id: None,
         authorization_code_id: None,
+        id_token: None,
     }
 }
 
@@ -49,6 +50,7 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
             family_id: uuid::Uuid::new_v4().to_string(),
             scope: "read write".to_owned(),
             expires_at: None,
+            auth_time: None,
         }),
     )
     .await
@@ -78,6 +80,7 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
             family_id: uuid::Uuid::new_v4().to_string(),
             scope: "read write".to_owned(),
             expires_at: None,
+            auth_time: None,
         }),
     )
     .await;

@@ -1,0 +1,358 @@
+//! Each tenant's keys: one signing key per algorithm at a time, plus keys published
+//! ahead of signing and retired keys published until the tokens they signed expire
+//! (DESIGN.md §5; rotation in docs/openid-connect.md).
+//!
+//! A node keeps a tenant's opened keys for `key_cache_ttl_secs`, then reads them again,
+//! so a rotation made by the CLI or another node is seen within that time. A rotated-in
+//! key is published `key_publish_ahead_secs` before it signs, longer than this cache
+//! and the JWKS `Cache-Control`, so no relying party sees a token whose key it could
+//! not have fetched.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use entity::signing_key;
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use crate::db::Databases;
+use crate::error::Error;
+use crate::jose::jwk::{self, PrivateKey, SigningAlgorithm};
+use crate::jose::jws::{self, Header};
+use crate::jose::sealing::{KeyEncryptionKey, OpenError};
+use crate::store::signing_keys::{self, NewSigningKey};
+use crate::tenancy::Tenant;
+use crate::time::now;
+
+/// An opened key.
+#[derive(Debug)]
+pub struct LoadedKey {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// The one algorithm it signs with.
+    pub algorithm: SigningAlgorithm,
+    /// The key pair.
+    pub private: Arc<PrivateKey>,
+    /// The published JWK.
+    pub public_jwk: Value,
+    /// When it starts to sign.
+    pub signs_from: entity::Timestamp,
+    /// When it stops signing, once rotated out.
+    pub retired_at: Option<entity::Timestamp>,
+}
+
+/// A tenant's published keys, as loaded.
+#[derive(Debug)]
+pub struct TenantKeys {
+    loaded_at: Instant,
+    /// Published keys, oldest first.
+    pub keys: Vec<Arc<LoadedKey>>,
+    /// The JWK Set document (RFC 7517 §5).
+    pub jwks: Value,
+}
+
+impl TenantKeys {
+    /// The key that signs with `algorithm` at `at`: of the keys already signing and
+    /// not yet retired, the newest.
+    pub fn signing_key(
+        &self,
+        algorithm: SigningAlgorithm,
+        at: entity::Timestamp,
+    ) -> Option<&Arc<LoadedKey>> {
+        self.keys
+            .iter()
+            .filter(|key| key.algorithm == algorithm && key.signs_from <= at)
+            .filter(|key| key.retired_at.is_none_or(|retired| retired > at))
+            .max_by_key(|key| key.signs_from)
+    }
+
+    /// The published key `kid`.
+    pub fn find(&self, kid: &str) -> Option<&Arc<LoadedKey>> {
+        self.keys.iter().find(|key| key.kid == kid)
+    }
+}
+
+/// The keyring of every tenant this node has used.
+#[derive(Debug)]
+pub struct Keyring {
+    kek: KeyEncryptionKey,
+    cache_ttl: Duration,
+    tenants: RwLock<HashMap<i64, Arc<TenantKeys>>>,
+    /// RSA signatures take milliseconds: they run on blocking threads, at most this
+    /// many at once (the permit moves into the work, so a client that hangs up does
+    /// not release it early).
+    slow_signatures: Arc<Semaphore>,
+}
+
+/// What a key creation or rotation stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedKey {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// JWA name.
+    pub algorithm: &'static str,
+    /// When it starts to sign (RFC 3339).
+    pub signs_from: String,
+}
+
+fn context(tenant_id: i64, kid: &str) -> Vec<u8> {
+    format!("tessera signing key v1\0{tenant_id}\0{kid}").into_bytes()
+}
+
+impl Keyring {
+    /// A keyring opening keys with `kek`.
+    pub fn new(kek: KeyEncryptionKey, cache_ttl: Duration, slow_signatures: usize) -> Self {
+        Self {
+            kek,
+            cache_ttl,
+            tenants: RwLock::new(HashMap::new()),
+            slow_signatures: Arc::new(Semaphore::new(slow_signatures.max(1))),
+        }
+    }
+
+    /// The key-encryption key.
+    pub fn kek(&self) -> &KeyEncryptionKey {
+        &self.kek
+    }
+
+    /// The tenant's keys: cached, or read from the directory pool (creating the keys
+    /// of any algorithm the tenant has none of, as for a tenant made before keys were).
+    pub async fn tenant_keys(
+        &self,
+        databases: &Databases,
+        tenant: &Tenant,
+    ) -> Result<Arc<TenantKeys>, Error> {
+        if let Ok(tenants) = self.tenants.read()
+            && let Some(keys) = tenants.get(&tenant.id)
+            && keys.loaded_at.elapsed() < self.cache_ttl
+        {
+            return Ok(keys.clone());
+        }
+        let directory = databases.directory()?;
+        let mut keys = self.load(directory, tenant).await?;
+        let missing: Vec<SigningAlgorithm> = SigningAlgorithm::ALL
+            .into_iter()
+            .filter(|algorithm| {
+                !keys
+                    .keys
+                    .iter()
+                    .any(|key| key.algorithm == *algorithm && key.retired_at.is_none())
+            })
+            .collect();
+        if !missing.is_empty() {
+            create_keys(directory, &self.kek, tenant.id, &missing, now()).await?;
+            keys = self.load(directory, tenant).await?;
+        }
+        let keys = Arc::new(keys);
+        if let Ok(mut tenants) = self.tenants.write() {
+            tenants.insert(tenant.id, keys.clone());
+        }
+        Ok(keys)
+    }
+
+    /// Drops the cached keys of a tenant (after a rotation made by this process).
+    pub fn forget(&self, tenant_id: i64) {
+        if let Ok(mut tenants) = self.tenants.write() {
+            tenants.remove(&tenant_id);
+        }
+    }
+
+    async fn load(&self, db: &impl ConnectionTrait, tenant: &Tenant) -> Result<TenantKeys, Error> {
+        let rows = signing_keys::published(db, tenant.id, now()).await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            keys.push(Arc::new(self.open(tenant, row)?));
+        }
+        let jwks =
+            json!({ "keys": keys.iter().map(|key| key.public_jwk.clone()).collect::<Vec<_>>() });
+        Ok(TenantKeys {
+            loaded_at: Instant::now(),
+            keys,
+            jwks,
+        })
+    }
+
+    fn open(&self, tenant: &Tenant, row: signing_key::Model) -> Result<LoadedKey, Error> {
+        let algorithm = SigningAlgorithm::parse(&row.algorithm).ok_or_else(|| {
+            Error::Corrupt(format!(
+                "signing key {}: algorithm {:?}",
+                row.kid, row.algorithm
+            ))
+        })?;
+        let pkcs8 = self
+            .kek
+            .open(&context(row.tenant_id, &row.kid), &row.sealed_private_key)
+            .map_err(|error| wrong_kek(tenant.slug.as_ref(), &row.kid, &self.kek, error))?;
+        let public_jwk = serde_json::from_str(&row.public_jwk)
+            .map_err(|error| Error::Corrupt(format!("public JWK of key {}: {error}", row.kid)))?;
+        Ok(LoadedKey {
+            kid: row.kid,
+            algorithm,
+            private: Arc::new(jwk::parse_private(algorithm, &pkcs8)?),
+            public_jwk,
+            signs_from: row.signs_from.unwrap_or(row.created_at),
+            retired_at: row.retired_at,
+        })
+    }
+
+    /// Signs `claims` as a JWT of type `typ` with the tenant's current key of
+    /// `algorithm`.
+    pub async fn sign(
+        &self,
+        databases: &Databases,
+        tenant: &Tenant,
+        algorithm: SigningAlgorithm,
+        typ: &str,
+        claims: &impl Serialize,
+    ) -> Result<String, Error> {
+        let keys = self.tenant_keys(databases, tenant).await?;
+        let key = keys.signing_key(algorithm, now()).ok_or_else(|| {
+            Error::Keys(format!(
+                "tenant {} has no {} key that signs now",
+                tenant.slug,
+                algorithm.as_str()
+            ))
+        })?;
+        let header = Header {
+            alg: algorithm.as_str(),
+            typ,
+            kid: Some(&key.kid),
+        };
+        let input = jws::signing_input(&header, claims)?;
+        if algorithm != SigningAlgorithm::Rs256 {
+            let signature = key.private.sign(input.as_bytes())?;
+            return Ok(jws::compact(input, &signature));
+        }
+        let permit = self
+            .slow_signatures
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Keys("the signing pool is closed".to_owned()))?;
+        let private = key.private.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let signature = private.sign(input.as_bytes())?;
+            Ok(jws::compact(input, &signature))
+        })
+        .await
+        .map_err(|error| Error::Keys(format!("signing: {error}")))?
+    }
+}
+
+fn wrong_kek(tenant: &str, kid: &str, kek: &KeyEncryptionKey, error: OpenError) -> Error {
+    match error {
+        OpenError::OtherKey(sealed_with) => Error::Keys(format!(
+            "the signing keys of tenant {tenant:?} were sealed with the key-encryption key {sealed_with}, \
+             but the configured one is {}: configure the key they were sealed with",
+            kek.id()
+        )),
+        OpenError::Corrupt => Error::Keys(format!(
+            "signing key {kid} of tenant {tenant:?} does not open with the key-encryption key {}: \
+             it was altered or belongs to another row",
+            kek.id()
+        )),
+    }
+}
+
+/// Checks that `kek` opens the stored keys (one of them): a wrong or replaced KEK
+/// stops the start instead of failing the first token request.
+pub async fn check_kek(db: &impl ConnectionTrait, kek: &KeyEncryptionKey) -> Result<(), Error> {
+    let Some(row) = signing_keys::any(db).await? else {
+        return Ok(());
+    };
+    kek.open(&context(row.tenant_id, &row.kid), &row.sealed_private_key)
+        .map(|_| ())
+        .map_err(|error| wrong_kek(&format!("#{}", row.tenant_id), &row.kid, kek, error))
+}
+
+/// Generates, seals and stores one key per algorithm of `algorithms` for the tenant,
+/// signing from `signs_from`. Generation runs on a blocking thread.
+pub async fn create_keys(
+    db: &impl ConnectionTrait,
+    kek: &KeyEncryptionKey,
+    tenant_id: i64,
+    algorithms: &[SigningAlgorithm],
+    signs_from: entity::Timestamp,
+) -> Result<Vec<CreatedKey>, Error> {
+    let mut created = Vec::with_capacity(algorithms.len());
+    for key in generate_sealed(kek, tenant_id, algorithms, signs_from).await? {
+        created.push(summary(&key));
+        signing_keys::insert(db, tenant_id, key).await?;
+    }
+    Ok(created)
+}
+
+/// Rotates the tenant's keys of `algorithms`: in one transaction, the current keys
+/// retire at `signs_from` (they sign until then) and stay published until
+/// `published_until`; the new keys are published now and sign from `signs_from`.
+pub async fn rotate(
+    db: &DatabaseConnection,
+    kek: &KeyEncryptionKey,
+    tenant_id: i64,
+    algorithms: &[SigningAlgorithm],
+    signs_from: entity::Timestamp,
+    published_until: entity::Timestamp,
+) -> Result<Vec<CreatedKey>, Error> {
+    let keys = generate_sealed(kek, tenant_id, algorithms, signs_from).await?;
+    let transaction = db.begin().await?;
+    let mut created = Vec::with_capacity(keys.len());
+    for key in keys {
+        signing_keys::retire(
+            &transaction,
+            tenant_id,
+            &key.algorithm,
+            signs_from,
+            published_until,
+        )
+        .await?;
+        created.push(summary(&key));
+        signing_keys::insert(&transaction, tenant_id, key).await?;
+    }
+    transaction.commit().await?;
+    Ok(created)
+}
+
+fn summary(key: &NewSigningKey) -> CreatedKey {
+    CreatedKey {
+        kid: key.kid.clone(),
+        algorithm: SigningAlgorithm::parse(&key.algorithm)
+            .map(SigningAlgorithm::as_str)
+            .unwrap_or("?"),
+        signs_from: crate::time::rfc3339(key.signs_from),
+    }
+}
+
+async fn generate_sealed(
+    kek: &KeyEncryptionKey,
+    tenant_id: i64,
+    algorithms: &[SigningAlgorithm],
+    signs_from: entity::Timestamp,
+) -> Result<Vec<NewSigningKey>, Error> {
+    let algorithms = algorithms.to_vec();
+    let generated = tokio::task::spawn_blocking(move || {
+        algorithms
+            .into_iter()
+            .map(|algorithm| jwk::generate(algorithm).map(|key| (algorithm, key)))
+            .collect::<Result<Vec<_>, Error>>()
+    })
+    .await
+    .map_err(|error| Error::Keys(format!("generating keys: {error}")))??;
+    generated
+        .into_iter()
+        .map(|(algorithm, key)| {
+            let members = key.private.public_members();
+            let kid = jwk::thumbprint(&members);
+            Ok(NewSigningKey {
+                sealed_private_key: kek.seal(&context(tenant_id, &kid), &key.pkcs8)?,
+                public_jwk: jwk::public_jwk(&members, &kid, algorithm).to_string(),
+                algorithm: algorithm.as_str().to_owned(),
+                kid,
+                signs_from,
+            })
+        })
+        .collect()
+}

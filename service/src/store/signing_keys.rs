@@ -1,0 +1,128 @@
+//! Tenants' signing keys (tenants group, next to the directory). Private keys are
+//! stored sealed; this module only moves rows, `jose::keyring` seals and opens them.
+
+use entity::signing_key;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder,
+};
+
+use crate::error::Error;
+use crate::time::now;
+
+/// A key to store.
+#[derive(Clone, Debug)]
+pub struct NewSigningKey {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// JWA name.
+    pub algorithm: String,
+    /// The sealed PKCS#8 private key.
+    pub sealed_private_key: String,
+    /// Public JWK (JSON).
+    pub public_jwk: String,
+    /// When it starts to sign.
+    pub signs_from: entity::Timestamp,
+}
+
+/// Stores a key.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    key: NewSigningKey,
+) -> Result<signing_key::Model, Error> {
+    Ok(signing_key::ActiveModel {
+        tenant_id: Set(tenant_id),
+        kid: Set(key.kid),
+        algorithm: Set(key.algorithm),
+        sealed_private_key: Set(key.sealed_private_key),
+        public_jwk: Set(key.public_jwk),
+        created_at: Set(now()),
+        signs_from: Set(Some(key.signs_from)),
+        retired_at: Set(None),
+        published_until: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The tenant's keys still published at `at` (not past `published_until`), oldest
+/// first. A tenant has a handful: one per algorithm plus those being rotated out.
+pub async fn published(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    at: entity::Timestamp,
+) -> Result<Vec<signing_key::Model>, Error> {
+    Ok(signing_key::Entity::find()
+        .filter(signing_key::Column::TenantId.eq(tenant_id))
+        .filter(
+            Condition::any()
+                .add(signing_key::Column::PublishedUntil.is_null())
+                .add(signing_key::Column::PublishedUntil.gt(at)),
+        )
+        .order_by_asc(signing_key::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Every key of the tenant, expired ones included (for `tessera keys list`).
+pub async fn all(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+) -> Result<Vec<signing_key::Model>, Error> {
+    Ok(signing_key::Entity::find()
+        .filter(signing_key::Column::TenantId.eq(tenant_id))
+        .order_by_asc(signing_key::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Marks the tenant's keys of `algorithm` that would sign after `retired_at` (not
+/// retired, or retiring later: a key published ahead by an earlier rotation) as
+/// retiring at `retired_at` (they sign until then) and published until
+/// `published_until`.
+pub async fn retire(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    algorithm: &str,
+    retired_at: entity::Timestamp,
+    published_until: entity::Timestamp,
+) -> Result<u64, Error> {
+    Ok(signing_key::Entity::update_many()
+        .set(signing_key::ActiveModel {
+            retired_at: Set(Some(retired_at)),
+            published_until: Set(Some(published_until)),
+            ..Default::default()
+        })
+        .filter(signing_key::Column::TenantId.eq(tenant_id))
+        .filter(signing_key::Column::Algorithm.eq(algorithm))
+        .filter(
+            Condition::any()
+                .add(signing_key::Column::RetiredAt.is_null())
+                .add(signing_key::Column::RetiredAt.gt(retired_at)),
+        )
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// Any one stored key (to check at startup that the key-encryption key opens them).
+pub async fn any(db: &impl ConnectionTrait) -> Result<Option<signing_key::Model>, Error> {
+    Ok(signing_key::Entity::find()
+        .order_by_desc(signing_key::Column::Id)
+        .one(db)
+        .await?)
+}
+
+/// Deletes keys whose publication ended before `at` (by `cleartokens`).
+pub async fn delete_unpublished(
+    db: &impl ConnectionTrait,
+    at: entity::Timestamp,
+) -> Result<u64, Error> {
+    Ok(signing_key::Entity::delete_many()
+        .filter(signing_key::Column::PublishedUntil.lte(at))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

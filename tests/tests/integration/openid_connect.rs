@@ -1,0 +1,863 @@
+//! OpenID Connect over HTTP on every backend (issue 8). Each test is named after the
+//! OpenID Foundation conformance module it mirrors and asserts what that module
+//! asserts: discovery (Discovery 1.0 §3, §4), ID tokens (Core §2, §3.1.3.6-7), their
+//! signatures checked with jsonwebtoken against the published JWKS only, UserInfo
+//! (Core §5.3) with the claims each scope releases (§5.4), refresh (§12.2), code reuse
+//! and key rotation. Keys at rest and the key-encryption key are checked at the end.
+
+use std::collections::BTreeMap;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use serde_json::{Value, json};
+use tessera_tests::{
+    Answer, Backend, Browser, Registration, TEST_KEK, TestApp, TestClient, TestDatabase,
+    on_every_backend, run_cli, spawn_app_with,
+};
+
+use crate::browser_flows::{CHALLENGE, REDIRECT, VERIFIER, authorize, decide, exchange, sign_in};
+use crate::oauth::{assert_error, introspect, string, token};
+
+fn oidc_toml(url: &str) -> String {
+    // Keys are read on every use, so a rotation by the CLI shows at once.
+    format!(
+        "migrate_on_start = true\nkey_cache_ttl_secs = 0\n[databases.default]\nurl = \"{url}\"\n\
+         [tenants.acme]\n[tenants.globex]\n"
+    )
+}
+
+struct Fixture {
+    db: TestDatabase,
+    app: TestApp,
+    /// RS256 (the default `algorithm`).
+    rp: TestClient,
+    /// ES256.
+    rp_es: TestClient,
+    /// HS256 with a plain secret.
+    rp_hs: TestClient,
+    introspector: TestClient,
+    alice: i64,
+}
+
+async fn fixture(backend: Backend) -> Option<Fixture> {
+    let db = TestDatabase::create(backend).await?;
+    let app = spawn_app_with(&oidc_toml(&db.url)).await.unwrap();
+    let relying_party = |client_id| Registration {
+        client_id,
+        confidential: true,
+        grant_types: "authorization_code,refresh_token",
+        scopes: "",
+        origins: "",
+        redirect_uris: REDIRECT,
+        skip_authorization: false,
+    };
+    let rp = app.register("acme", relying_party("rp")).await;
+    let rp_es = app.register("acme", relying_party("rp-es")).await;
+    let rp_hs = app.register("acme", relying_party("rp-hs")).await;
+    set_algorithm(&app, "acme", &rp_es, "ES256", false).await;
+    set_algorithm(&app, "acme", &rp_hs, "HS256", true).await;
+    app.register("globex", relying_party("rp")).await;
+    let introspector = app
+        .client(
+            "acme",
+            "introspector",
+            true,
+            "client_credentials",
+            "introspection",
+            "",
+        )
+        .await;
+    let claims = json!({
+        "name": "Alice Liddell",
+        "given_name": "Alice",
+        "family_name": "Liddell",
+        "email_verified": true,
+        "phone_number": "+44 20 7946 0000",
+        "address": {"locality": "Oxford", "country": "GB"},
+    });
+    let alice = app
+        .user_with_claims(
+            "acme",
+            "alice",
+            "correct horse",
+            Some("alice@example.org"),
+            claims.as_object().unwrap(),
+        )
+        .await;
+    app.user("globex", "alice", "correct horse").await;
+    Some(Fixture {
+        db,
+        app,
+        rp,
+        rp_es,
+        rp_hs,
+        introspector,
+        alice,
+    })
+}
+
+/// Sets a client's ID token `algorithm` (and, for HS256, stores its secret plainly).
+async fn set_algorithm(
+    app: &TestApp,
+    tenant: &str,
+    client: &TestClient,
+    algorithm: &str,
+    plain: bool,
+) {
+    use entity::application;
+    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+    let tenant = app.tenant(tenant).await;
+    let db = tenant
+        .routes
+        .connection(
+            &app.state.databases,
+            router_policies::EntityGroup::Applications,
+            router_policies::Role::Write,
+        )
+        .unwrap();
+    let mut change = application::ActiveModel {
+        algorithm: Set(algorithm.to_owned()),
+        ..Default::default()
+    };
+    if plain {
+        change.client_secret = Set(client.client_secret.clone().unwrap());
+        change.hash_client_secret = Set(false);
+    }
+    application::Entity::update_many()
+        .set(change)
+        .filter(application::Column::TenantId.eq(tenant.id))
+        .filter(application::Column::ClientId.eq(client.client_id.as_str()))
+        .exec(db)
+        .await
+        .unwrap();
+}
+
+/// An authentication request of `client` (code flow, PKCE S256) with `extra`
+/// parameters; `read` is always asked, so the consent page lists it.
+fn request<'a>(
+    client: &'a TestClient,
+    scope: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", scope),
+        ("state", "xyz"),
+        ("nonce", "n-0S6_WzA2Mj"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    params.extend_from_slice(extra);
+    params
+}
+
+/// Login and consent in a fresh browser; returns the redirect's parameters.
+async fn authenticate(
+    app: &TestApp,
+    tenant: &str,
+    params: &[(&str, &str)],
+) -> BTreeMap<String, String> {
+    let mut browser = Browser::new(&app.address);
+    let first = authorize(&mut browser, tenant, params).await;
+    let after_login = sign_in(&mut browser, &first, "alice", "correct horse").await;
+    decide(&mut browser, &after_login, true)
+        .await
+        .location_params()
+}
+
+/// The whole code flow for `client`: the token response.
+async fn code_flow(app: &TestApp, tenant: &str, client: &TestClient, scope: &str) -> Answer {
+    let back = authenticate(app, tenant, &request(client, scope, &[])).await;
+    let answer = exchange(app, tenant, client, &back["code"], Some(VERIFIER)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer
+}
+
+fn issuer(app: &TestApp, tenant: &str) -> String {
+    app.url(&format!("/t/{tenant}"))
+}
+
+async fn get_json(app: &TestApp, url: &str) -> Answer {
+    Answer::read(app.client.get(url).send().await.unwrap()).await
+}
+
+/// Verifies `id_token` as a relying party would (OIDC Core §3.1.3.7): the key from the
+/// JWKS named by discovery (or the client secret for HS256), the pinned algorithm,
+/// `iss` exactly, `aud`, `exp`. Returns the header's `kid` and the claims.
+async fn verify(
+    app: &TestApp,
+    tenant: &str,
+    client: &TestClient,
+    id_token: &str,
+) -> (Option<String>, Value) {
+    try_verify(app, tenant, client, id_token)
+        .await
+        .unwrap_or_else(|error| panic!("the ID token verifies: {error}"))
+}
+
+async fn try_verify(
+    app: &TestApp,
+    tenant: &str,
+    client: &TestClient,
+    id_token: &str,
+) -> Result<(Option<String>, Value), String> {
+    let header = jsonwebtoken::decode_header(id_token).map_err(|error| error.to_string())?;
+    let (key, alg) = if header.alg == Algorithm::HS256 {
+        let secret = client.client_secret.clone().unwrap();
+        (
+            DecodingKey::from_secret(secret.as_bytes()),
+            Algorithm::HS256,
+        )
+    } else {
+        let discovery = get_json(
+            app,
+            &format!("{}/.well-known/openid-configuration", issuer(app, tenant)),
+        )
+        .await;
+        let jwks_uri = string(&discovery, "jwks_uri");
+        let jwks: JwkSet = serde_json::from_str(&get_json(app, &jwks_uri).await.text).unwrap();
+        let kid = header
+            .kid
+            .clone()
+            .expect("kid in every header (DESIGN.md §5)");
+        let jwk = jwks
+            .find(&kid)
+            .unwrap_or_else(|| panic!("kid {kid} is published"));
+        (DecodingKey::from_jwk(jwk).unwrap(), header.alg)
+    };
+    let mut validation = Validation::new(alg);
+    validation.set_audience(&[client.client_id.as_str()]);
+    validation.set_issuer(&[issuer(app, tenant)]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    let data = jsonwebtoken::decode::<Value>(id_token, &key, &validation)
+        .map_err(|error| error.to_string())?;
+    Ok((header.kid, data.claims))
+}
+
+/// OIDC Core §3.1.3.6: the left half of the SHA-256 of the access token, base64url.
+fn at_hash(access_token: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(access_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+async fn userinfo_get(app: &TestApp, tenant: &str, access_token: &str) -> Answer {
+    let response = app
+        .client
+        .get(app.url(&format!("/t/{tenant}/userinfo")))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    Answer::read(response).await
+}
+
+/// oidcc-server: the basic certification flow. Code + PKCE with `openid`: an ID token
+/// beside the access token whose `iss`, `aud`, `sub`, `nonce`, `iat`/`exp`, `at_hash`
+/// are right and whose `sub` is the one of UserInfo and introspection.
+async fn oidcc_server(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let answer = code_flow(app, "acme", &fx.rp, "openid read").await;
+    let id_token = string(&answer, "id_token");
+    let access_token = string(&answer, "access_token");
+    let (kid, claims) = verify(app, "acme", &fx.rp, &id_token).await;
+    assert!(kid.is_some());
+    assert_eq!(claims["iss"], issuer(app, "acme"));
+    assert_eq!(claims["aud"], "rp");
+    assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(claims["at_hash"], at_hash(&access_token));
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+    );
+    assert!(exp > iat && exp - iat <= 3600, "{claims}");
+    assert!(
+        claims["auth_time"].as_i64().is_some_and(|at| at <= iat),
+        "{claims}"
+    );
+    let subject = app.subject("acme", fx.alice).await;
+    assert_eq!(claims["sub"], subject);
+    assert_ne!(claims["sub"], fx.alice.to_string(), "never the row id");
+    assert_eq!(subject.len(), 32);
+    let userinfo = userinfo_get(app, "acme", &access_token).await;
+    assert_eq!(userinfo.status, 200, "{}", userinfo.text);
+    assert_eq!(userinfo.body["sub"], subject);
+    let described = introspect(app, "acme", &fx.introspector, &access_token).await;
+    assert_eq!(described["sub"], subject);
+    // Without `openid`, no ID token.
+    let plain = code_flow(app, "acme", &fx.rp, "read").await;
+    assert!(plain.body.get("id_token").is_none(), "{}", plain.text);
+}
+
+/// oidcc-idtoken-signature: every algorithm a client may choose verifies with the
+/// published key (or the client secret for HS256); `kid` names a published key.
+async fn oidcc_idtoken_signature(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    for (client, expected) in [
+        (&fx.rp, "RS256"),
+        (&fx.rp_es, "ES256"),
+        (&fx.rp_hs, "HS256"),
+    ] {
+        let answer = code_flow(app, "acme", client, "openid read").await;
+        let id_token = string(&answer, "id_token");
+        let header = jsonwebtoken::decode_header(&id_token).unwrap();
+        assert_eq!(format!("{:?}", header.alg), expected);
+        let (kid, claims) = verify(app, "acme", client, &id_token).await;
+        assert_eq!(
+            kid.is_none(),
+            expected == "HS256",
+            "kid on every tenant-key JWT"
+        );
+        assert_eq!(claims["aud"], client.client_id.as_str());
+        // A flipped signature byte does not verify.
+        let mut tampered = id_token.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(
+            try_verify(app, "acme", client, &tampered).await.is_err(),
+            "a tampered ID token must not verify"
+        );
+    }
+}
+
+/// oidcc-idtoken-unsigned: the OP never issues `alg: none`, and a client cannot be
+/// registered for it.
+async fn oidcc_idtoken_unsigned(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let answer = code_flow(&fx.app, "acme", &fx.rp, "openid read").await;
+    let id_token = string(&answer, "id_token");
+    let header: Value = {
+        use base64::Engine;
+        let part = id_token.split('.').next().unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_ne!(header["alg"].as_str().unwrap().to_lowercase(), "none");
+    assert_eq!(id_token.split('.').nth(2).map(str::is_empty), Some(false));
+    for refused in ["none", "None", "HS512"] {
+        assert!(tessera::store::applications::parse_algorithm(Some(refused)).is_err());
+    }
+}
+
+/// oidcc-userinfo-get, -post-header, -post-body: the three ways to present the token;
+/// never in the query; a bad token is 401 with `WWW-Authenticate: Bearer
+/// error="invalid_token"`; a token of another tenant is unknown here.
+async fn oidcc_userinfo_get_post_header_post_body(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let answer = code_flow(app, "acme", &fx.rp, "openid read").await;
+    let access_token = string(&answer, "access_token");
+    let subject = app.subject("acme", fx.alice).await;
+    let url = app.url("/t/acme/userinfo");
+    let get = userinfo_get(app, "acme", &access_token).await;
+    let post_header = Answer::read(
+        app.client
+            .post(&url)
+            .bearer_auth(&access_token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let post_body = app
+        .post_form("/t/acme/userinfo", None, &[("access_token", &access_token)])
+        .await;
+    for answer in [&get, &post_header, &post_body] {
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        assert_eq!(answer.body["sub"], subject);
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
+    }
+    let in_query = get_json(app, &format!("{url}?access_token={access_token}")).await;
+    assert_error(&in_query, 400, "invalid_request");
+    for bad in ["tsa_not-a-token", ""] {
+        let answer = userinfo_get(app, "acme", bad).await;
+        assert_eq!(answer.status, 401, "{}", answer.text);
+        assert_eq!(
+            answer.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\"")
+        );
+    }
+    let elsewhere = userinfo_get(app, "globex", &access_token).await;
+    assert_eq!(
+        elsewhere.status, 401,
+        "another tenant's token: {}",
+        elsewhere.text
+    );
+    // A token without `openid` may not read UserInfo.
+    let plain = code_flow(app, "acme", &fx.rp, "read").await;
+    let refused = userinfo_get(app, "acme", &string(&plain, "access_token")).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+}
+
+/// oidcc-scope-profile, -email, -address, -phone, -all: each scope releases its claims
+/// (Core §5.4) and no others.
+async fn oidcc_scope_profile_email_address_phone_all(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    // What each scope may release (OIDC Core §5.4), and what alice has of it.
+    let releasable = |scope: &str| -> &[&str] {
+        match scope {
+            "profile" => &[
+                "name",
+                "family_name",
+                "given_name",
+                "middle_name",
+                "nickname",
+                "preferred_username",
+                "profile",
+                "picture",
+                "website",
+                "gender",
+                "birthdate",
+                "zoneinfo",
+                "locale",
+                "updated_at",
+            ],
+            "email" => &["email", "email_verified"],
+            "address" => &["address"],
+            "phone" => &["phone_number", "phone_number_verified"],
+            _ => &[],
+        }
+    };
+    let held: [(&str, &[&str]); 4] = [
+        (
+            "profile",
+            &[
+                "name",
+                "given_name",
+                "family_name",
+                "preferred_username",
+                "updated_at",
+            ],
+        ),
+        ("email", &["email", "email_verified"]),
+        ("address", &["address"]),
+        ("phone", &["phone_number"]),
+    ];
+    for scope in [
+        "openid read profile",
+        "openid read email",
+        "openid read address",
+        "openid read phone",
+        "openid read profile email address phone",
+    ] {
+        let answer = code_flow(app, "acme", &fx.rp, scope).await;
+        let info = userinfo_get(app, "acme", &string(&answer, "access_token")).await;
+        assert_eq!(info.status, 200, "{}", info.text);
+        let released: Vec<&str> = info
+            .body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let asked: Vec<&str> = scope.split(' ').collect();
+        for (group, claims) in held {
+            for claim in claims {
+                assert_eq!(
+                    released.contains(claim),
+                    asked.contains(&group),
+                    "{scope}: {claim} released exactly when {group} is asked: {}",
+                    info.text
+                );
+            }
+        }
+        for claim in &released {
+            let allowed =
+                *claim == "sub" || asked.iter().any(|scope| releasable(scope).contains(claim));
+            assert!(allowed, "{scope}: {claim} was not asked for: {}", info.text);
+        }
+        if asked.contains(&"email") {
+            assert_eq!(info.body["email"], "alice@example.org");
+            assert_eq!(info.body["email_verified"], true);
+        }
+        if asked.contains(&"address") {
+            assert_eq!(info.body["address"]["locality"], "Oxford");
+        }
+    }
+}
+
+/// oidcc-refresh-token: a refresh returns a new ID token with the same `iss`, `sub`,
+/// `aud` and `auth_time`, a fresh `iat`, and no `nonce` (Core §12.2).
+async fn oidcc_refresh_token(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let first = code_flow(app, "acme", &fx.rp, "openid read").await;
+    let (_, original) = verify(app, "acme", &fx.rp, &string(&first, "id_token")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let refreshed = token(
+        app,
+        "acme",
+        &fx.rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &string(&first, "refresh_token")),
+        ],
+    )
+    .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    let (_, claims) = verify(app, "acme", &fx.rp, &string(&refreshed, "id_token")).await;
+    for same in ["iss", "sub", "aud", "auth_time"] {
+        assert_eq!(claims[same], original[same], "{same}");
+    }
+    assert!(claims["iat"].as_i64() > original["iat"].as_i64());
+    assert!(claims.get("nonce").is_none(), "{claims}");
+    assert_eq!(
+        claims["at_hash"],
+        at_hash(&string(&refreshed, "access_token"))
+    );
+    // Narrowed without openid: no ID token.
+    let narrowed = token(
+        app,
+        "acme",
+        &fx.rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &string(&refreshed, "refresh_token")),
+            ("scope", "read"),
+        ],
+    )
+    .await;
+    assert_eq!(narrowed.status, 200, "{}", narrowed.text);
+    assert!(narrowed.body.get("id_token").is_none());
+}
+
+/// oidcc-codereuse: a second exchange of the code fails and revokes what the first
+/// minted (RFC 6749 §4.1.2).
+async fn oidcc_codereuse(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let back = authenticate(app, "acme", &request(&fx.rp, "openid read", &[])).await;
+    let first = exchange(app, "acme", &fx.rp, &back["code"], Some(VERIFIER)).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let again = exchange(app, "acme", &fx.rp, &back["code"], Some(VERIFIER)).await;
+    assert_error(&again, 400, "invalid_grant");
+    let described = introspect(
+        app,
+        "acme",
+        &fx.introspector,
+        &string(&first, "access_token"),
+    )
+    .await;
+    assert_eq!(described, json!({"active": false}));
+}
+
+/// oidcc-ensure-request-with-unknown-parameter-succeeds and
+/// oidcc-ensure-request-with-valid-pkce-succeeds; oidcc-ensure-registered-redirect-uri:
+/// an unregistered redirect URI gets an error page, never a redirect.
+async fn oidcc_request_parameters(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let params = request(
+        &fx.rp,
+        "openid read",
+        &[("extra", "foobar"), ("ui_locales", "en")],
+    );
+    let back = authenticate(app, "acme", &params).await;
+    assert_eq!(back["state"], "xyz");
+    assert_eq!(back["iss"], issuer(app, "acme"));
+    let answer = exchange(app, "acme", &fx.rp, &back["code"], Some(VERIFIER)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(answer.body["id_token"].is_string());
+    let mut browser = Browser::new(&app.address);
+    let mut unregistered = request(&fx.rp, "openid read", &[]);
+    unregistered[2] = ("redirect_uri", "https://attacker.example/cb");
+    let seen = authorize(&mut browser, "acme", &unregistered).await;
+    assert_eq!(seen.status, 400, "{}", seen.body);
+    assert!(seen.location().is_none());
+}
+
+/// oidcc-discovery-endpoint-verification: the document's required fields, `issuer`
+/// exactly the tenant's, endpoints under it, readable from any origin; the JWKS is
+/// cacheable and holds public keys only.
+async fn oidcc_discovery_endpoint_verification(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let expected_issuer = issuer(app, "acme");
+    let discovery = get_json(
+        app,
+        &format!("{expected_issuer}/.well-known/openid-configuration"),
+    )
+    .await;
+    assert_eq!(discovery.status, 200, "{}", discovery.text);
+    assert_eq!(discovery.header("access-control-allow-origin"), Some("*"));
+    let document = &discovery.body;
+    assert_eq!(document["issuer"], expected_issuer);
+    for field in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+    ] {
+        let url = document[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field}"));
+        assert!(
+            url.starts_with(&format!("{expected_issuer}/")),
+            "{field}: {url}"
+        );
+    }
+    for (field, member) in [
+        ("response_types_supported", "code"),
+        ("subject_types_supported", "public"),
+        ("id_token_signing_alg_values_supported", "RS256"),
+        ("id_token_signing_alg_values_supported", "ES256"),
+        ("scopes_supported", "openid"),
+        ("claims_supported", "sub"),
+        ("code_challenge_methods_supported", "S256"),
+        (
+            "token_endpoint_auth_methods_supported",
+            "client_secret_basic",
+        ),
+        ("grant_types_supported", "authorization_code"),
+    ] {
+        let list = document[field]
+            .as_array()
+            .unwrap_or_else(|| panic!("{field}"));
+        assert!(
+            list.iter().any(|value| value == member),
+            "{field} lacks {member}"
+        );
+    }
+    assert_eq!(
+        document["authorization_response_iss_parameter_supported"],
+        true
+    );
+    assert_eq!(document["request_uri_parameter_supported"], false);
+    assert!(
+        !document["id_token_signing_alg_values_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|alg| alg == "none")
+    );
+    let jwks = get_json(app, document["jwks_uri"].as_str().unwrap()).await;
+    assert_eq!(jwks.status, 200);
+    assert_eq!(jwks.header("cache-control"), Some("public, max-age=300"));
+    let keys = jwks.body["keys"].as_array().unwrap();
+    let algorithms: Vec<&str> = keys
+        .iter()
+        .map(|key| key["alg"].as_str().unwrap())
+        .collect();
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        assert!(
+            algorithms.contains(&alg),
+            "{alg} key published: {}",
+            jwks.text
+        );
+    }
+    for key in keys {
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            assert!(
+                key.get(private).is_none(),
+                "private member {private} published"
+            );
+        }
+        assert_eq!(key["use"], "sig");
+        assert!(key["kid"].as_str().is_some_and(|kid| kid.len() == 43));
+    }
+    // Another tenant: another issuer, other keys.
+    let globex = get_json(app, &format!("{}/jwks", issuer(app, "globex"))).await;
+    let acme_kids: Vec<&Value> = keys.iter().map(|key| &key["kid"]).collect();
+    for key in globex.body["keys"].as_array().unwrap() {
+        assert!(!acme_kids.contains(&&key["kid"]), "tenants share no key");
+    }
+}
+
+/// oidcc-server-rotate-keys: after `tessera keys rotate`, new ID tokens are signed by
+/// the new key; the old key stays in the JWKS, so tokens it signed still verify. A
+/// rotation with a publish-ahead time publishes the new key but keeps signing with the
+/// current one until then.
+async fn oidcc_server_rotate_keys(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let config = tessera_tests::config_file(&oidc_toml(&fx.db.url));
+    let before = code_flow(app, "acme", &fx.rp, "openid read").await;
+    let (old_kid, _) = verify(app, "acme", &fx.rp, &string(&before, "id_token")).await;
+    let ahead = run_cli(
+        &[
+            "--config",
+            &config.1,
+            "keys",
+            "rotate",
+            "--tenant",
+            "acme",
+            "--algorithm",
+            "RS256",
+            "--publish-ahead-secs",
+            "3600",
+            "--json",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(ahead.code(), 0, "{}", ahead.message());
+    let pending: Value = serde_json::from_str(&ahead.stdout).unwrap();
+    let pending_kid = pending[0]["kid"].as_str().unwrap().to_owned();
+    let jwks = get_json(app, &app.url("/t/acme/jwks")).await;
+    assert!(
+        jwks.text.contains(&pending_kid),
+        "published ahead of signing"
+    );
+    let still_old = code_flow(app, "acme", &fx.rp, "openid read").await;
+    let (kid, _) = verify(app, "acme", &fx.rp, &string(&still_old, "id_token")).await;
+    assert_eq!(
+        kid, old_kid,
+        "the current key signs until the new one's time"
+    );
+
+    let now = run_cli(
+        &[
+            "--config",
+            &config.1,
+            "keys",
+            "rotate",
+            "--tenant",
+            "acme",
+            "--algorithm",
+            "RS256",
+            "--publish-ahead-secs",
+            "0",
+            "--json",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(now.code(), 0, "{}", now.message());
+    let rotated: Value = serde_json::from_str(&now.stdout).unwrap();
+    let new_kid = rotated[0]["kid"].as_str().unwrap().to_owned();
+    let after = code_flow(app, "acme", &fx.rp, "openid read").await;
+    let (kid, _) = verify(app, "acme", &fx.rp, &string(&after, "id_token")).await;
+    assert_eq!(kid.as_deref(), Some(new_kid.as_str()));
+    // The tokens of the retired key still verify: it is still published.
+    verify(app, "acme", &fx.rp, &string(&before, "id_token")).await;
+    let listed = run_cli(
+        &[
+            "--config", &config.1, "keys", "list", "--tenant", "acme", "--json",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(listed.code(), 0, "{}", listed.message());
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let state_of = |kid: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|key| key["kid"] == kid)
+            .map(|key| key["state"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(state_of(&new_kid).as_deref(), Some("signing"));
+    assert_eq!(
+        state_of(old_kid.as_deref().unwrap()).as_deref(),
+        Some("retired")
+    );
+}
+
+on_every_backend!(
+    oidcc_server,
+    oidcc_idtoken_signature,
+    oidcc_idtoken_unsigned,
+    oidcc_userinfo_get_post_header_post_body,
+    oidcc_scope_profile_email_address_phone_all,
+    oidcc_refresh_token,
+    oidcc_codereuse,
+    oidcc_request_parameters,
+    oidcc_discovery_endpoint_verification,
+    oidcc_server_rotate_keys,
+);
+
+/// Private keys are sealed at rest: the database file holds no private key in the
+/// clear, and a wrong or missing key-encryption key stops the start with a message
+/// that says what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_sealed_at_rest_and_need_their_kek() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tessera.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let app = spawn_app_with(&oidc_toml(&url)).await.unwrap();
+    let tenant = app.tenant("acme").await;
+    let directory = app.state.databases.directory().unwrap();
+    let rows = tessera::store::signing_keys::all(directory, tenant.id)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3, "one key per algorithm, made with the tenant");
+    let kek = tessera::jose::sealing::KeyEncryptionKey::parse(TEST_KEK, "test").unwrap();
+    let stored = std::fs::read(&file).unwrap();
+    for row in &rows {
+        let context = format!("tessera signing key v1\0{}\0{}", row.tenant_id, row.kid);
+        let pkcs8 = kek
+            .open(context.as_bytes(), &row.sealed_private_key)
+            .unwrap();
+        assert!(pkcs8.len() > 40);
+        // Any 32-byte window of the private key would show up in the file.
+        let window = &pkcs8[pkcs8.len() - 32..];
+        assert!(
+            !stored.windows(32).any(|part| part == window),
+            "{} key in the clear in the database file",
+            row.algorithm
+        );
+        assert!(
+            row.sealed_private_key
+                .starts_with(&format!("v1.{}.", kek.id()))
+        );
+    }
+    app.stop().await;
+
+    let other = tessera::jose::sealing::KeyEncryptionKey::generate().unwrap();
+    let wrong = spawn_app_with(&format!(
+        "key_encryption_key = \"{other}\"\n{}",
+        oidc_toml(&url)
+    ))
+    .await
+    .err()
+    .expect("a wrong key-encryption key stops the start");
+    let message = wrong.to_string();
+    assert!(
+        message.contains("sealed with the key-encryption key"),
+        "{message}"
+    );
+    assert!(
+        message.contains(kek.id()),
+        "names the key they need: {message}"
+    );
+
+    let config = tessera::Config::from_toml(&oidc_toml(&url)).unwrap();
+    let missing = tessera::startup::Application::build(config)
+        .await
+        .err()
+        .expect("no KEK");
+    assert!(
+        missing.to_string().contains("tessera keys generate-kek"),
+        "{missing}"
+    );
+}
