@@ -63,6 +63,7 @@ async fn answer(
     let user = match signed_in(state, &tenant, headers).await {
         Ok(user) => user.map(|signed_in| authorize::Authenticated {
             user_id: signed_in.user.id,
+            subject: signed_in.user.subject,
             at: signed_in.authenticated_at,
         }),
         Err(error) => return failure_page(state, &tenant.display_name, error),

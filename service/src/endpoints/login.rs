@@ -40,6 +40,8 @@ struct LoginContext<'a> {
     csrf: String,
     error: Option<&'static str>,
     application_name: Option<String>,
+    /// The request's `login_hint` (OIDC Core §3.1.2.1), filled in.
+    username: Option<String>,
 }
 
 /// `GET /t/{tenant}/login?interaction=KEY`. Without an interaction, a plain login
@@ -64,6 +66,10 @@ pub async fn login_page(
                 .map(|application| application.name),
             None => None,
         };
+        let username = match authorize::pending(&found)? {
+            authorize::Pending::Authorize(request) => request.login_hint,
+            authorize::Pending::Login { .. } => None,
+        };
         let error = match query.error.as_deref() {
             Some("credentials") => Some("Wrong username or password."),
             Some("too_many") => Some("Too many failed attempts. Wait a few minutes and try again."),
@@ -82,6 +88,7 @@ pub async fn login_page(
                 csrf: secrets::csrf_token(&secret),
                 error,
                 application_name,
+                username,
             },
         ))
     }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
+use crate::oauth::id_token;
 use crate::oauth::scope::Scopes;
 use crate::oauth::{pkce, redirect_uri};
 use crate::secrets::{self, checksum, prefix};
@@ -72,13 +73,72 @@ pub struct AuthorizationRequest {
     /// When the user authenticated, once known (OIDC Core §2 `auth_time`).
     #[serde(default)]
     pub authenticated_at: Option<entity::Timestamp>,
+    /// `prompt=consent`: ask even when consent could be skipped (OIDC Core §3.1.2.1).
+    #[serde(default)]
+    pub force_consent: bool,
+    /// `login_hint`, to fill in the login form's username.
+    #[serde(default)]
+    pub login_hint: Option<String>,
+}
+
+/// What the request demands of the login (OIDC Core §3.1.2.1): `prompt`, `max_age`
+/// and `id_token_hint`.
+#[derive(Clone, Debug, Default)]
+struct LoginDemands {
+    /// `prompt=none`: no page at all; an error when one would be needed.
+    no_interaction: bool,
+    /// `prompt=login`: authenticate again, whatever the session.
+    fresh_login: bool,
+    /// `max_age`: a session older than this many seconds must log in again.
+    max_age: Option<u64>,
+}
+
+impl LoginDemands {
+    fn parse(form: &Form) -> Result<Self, OAuthError> {
+        let values: Vec<&str> = form
+            .get("prompt")
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|value| !value.is_empty())
+            .collect();
+        if values.contains(&"none") && values.len() > 1 {
+            return Err(OAuthError::invalid_request(
+                "prompt=none cannot be combined with another value (OIDC Core §3.1.2.1)",
+            ));
+        }
+        let max_age = form
+            .get("max_age")
+            .map(|value| {
+                value.parse::<u64>().map_err(|_| {
+                    OAuthError::invalid_request(format!(
+                        "max_age {value:?} is not a number of seconds"
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            no_interaction: values.contains(&"none"),
+            fresh_login: values.contains(&"login"),
+            max_age,
+        })
+    }
+
+    /// Whether the session `at` still satisfies the request.
+    fn accepts(&self, session: &Authenticated) -> bool {
+        !self.fresh_login
+            && self.max_age.is_none_or(|max_age| {
+                (now() - session.at).whole_seconds() <= i64::try_from(max_age).unwrap_or(i64::MAX)
+            })
+    }
 }
 
 /// The user of the browser's live session and when they authenticated.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Authenticated {
     /// The user's row id.
     pub user_id: i64,
+    /// The user's subject (to compare with an `id_token_hint`).
+    pub subject: String,
     /// When they authenticated.
     pub at: entity::Timestamp,
 }
@@ -311,7 +371,47 @@ pub async fn begin(
         redirect_uri_given,
     )
     .map_err(|error| destination.error(&error))?;
-    let Some(Authenticated { user_id, at }) = signed_in else {
+    let demands = LoginDemands::parse(form).map_err(|error| destination.error(&error))?;
+    // `id_token_hint` (OIDC Core §3.1.2.1): an ID token this issuer signed for this
+    // client (expired ones too); a session of another user does not count.
+    let hinted_subject = match form.get("id_token_hint") {
+        Some(hint) => Some(
+            id_token::verify_hint(state, tenant, application, hint)
+                .await
+                .map_err(Refusal::Failed)?
+                .ok_or_else(|| {
+                    destination.error(&OAuthError::invalid_request(
+                        "id_token_hint is not an ID token this issuer signed for this client",
+                    ))
+                })?,
+        ),
+        None => None,
+    };
+    let signed_in = signed_in
+        .filter(|session| demands.accepts(session))
+        .filter(|session| {
+            hinted_subject
+                .as_ref()
+                .is_none_or(|subject| *subject == session.subject)
+        });
+    if demands.no_interaction {
+        // OIDC Core §3.1.2.6: never a page; say what would have been needed.
+        let Some(Authenticated { user_id, at, .. }) = signed_in else {
+            return Err(destination.error(&OAuthError::LoginRequired(
+                "prompt=none, but the user must sign in".to_owned(),
+            )));
+        };
+        request.authenticated_at = Some(at);
+        if needs_consent(state, tenant, application, &request, user_id).await? {
+            return Err(destination.error(&OAuthError::ConsentRequired));
+        }
+        let url = finish(state, tenant, &request, user_id, None).await?;
+        return Ok(Begun {
+            step: Step::Redirect(url),
+            secret: None,
+        });
+    }
+    let Some(Authenticated { user_id, at, .. }) = signed_in else {
         let (key, secret) = store_pending(
             state,
             tenant,
@@ -426,6 +526,13 @@ fn validate(
         nonce: form.get("nonce").map(str::to_owned),
         approval_prompt,
         authenticated_at: None,
+        force_consent: form
+            .get("prompt")
+            .is_some_and(|prompt| prompt.split(' ').any(|value| value == "consent")),
+        login_hint: form
+            .get("login_hint")
+            .filter(|hint| hint.len() <= 254)
+            .map(str::to_owned),
     })
 }
 
@@ -439,6 +546,9 @@ async fn needs_consent(
     request: &AuthorizationRequest,
     user_id: i64,
 ) -> Result<bool, Error> {
+    if request.force_consent {
+        return Ok(true);
+    }
     if application.skip_authorization {
         return Ok(false);
     }

@@ -35,6 +35,10 @@ pub enum OAuthError {
     SlowDown,
     /// `expired_token` (RFC 8628 §3.5): the device code expired.
     ExpiredToken,
+    /// `login_required` (OIDC Core §3.1.2.6): `prompt=none` but the user must sign in.
+    LoginRequired(String),
+    /// `consent_required` (OIDC Core §3.1.2.6): `prompt=none` but consent is needed.
+    ConsentRequired,
     /// A tenant the directory does not hold.
     UnknownTenant(String),
     /// Too many failed attempts (RFC 6749 §2.3.1, §4.3.2: the server MUST protect the
@@ -96,6 +100,8 @@ impl OAuthError {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::LoginRequired(_) => "login_required",
+            Self::ConsentRequired => "consent_required",
             Self::UnknownTenant(_) => "not_found",
             // RFC 6749 has no code for these; `temporarily_unavailable` is the
             // authorization endpoint's (§4.1.2.1) and says "retry later".
@@ -115,7 +121,11 @@ impl OAuthError {
             | Self::UnsupportedGrantType(text)
             | Self::InvalidScope(text)
             | Self::UnsupportedResponseType(text)
-            | Self::AccessDenied(text) => text.clone(),
+            | Self::AccessDenied(text)
+            | Self::LoginRequired(text) => text.clone(),
+            Self::ConsentRequired => {
+                "prompt=none, but the user has not approved this application's scopes".to_owned()
+            }
             Self::AuthorizationPending => "the user has not approved the device yet".to_owned(),
             Self::SlowDown => "polling too fast: wait the interval, now 5 s longer".to_owned(),
             Self::ExpiredToken => "the device code has expired: start again".to_owned(),

@@ -34,6 +34,8 @@ struct Fixture {
     rp_es: TestClient,
     /// HS256 with a plain secret.
     rp_hs: TestClient,
+    /// Skips consent (`skip_authorization`), for `prompt=none` successes.
+    trusted: TestClient,
     introspector: TestClient,
     alice: i64,
 }
@@ -53,6 +55,15 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
     let rp = app.register("acme", relying_party("rp")).await;
     let rp_es = app.register("acme", relying_party("rp-es")).await;
     let rp_hs = app.register("acme", relying_party("rp-hs")).await;
+    let trusted = app
+        .register(
+            "acme",
+            Registration {
+                skip_authorization: true,
+                ..relying_party("trusted")
+            },
+        )
+        .await;
     set_algorithm(&app, "acme", &rp_es, "ES256", false).await;
     set_algorithm(&app, "acme", &rp_hs, "HS256", true).await;
     app.register("globex", relying_party("rp")).await;
@@ -84,12 +95,14 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
         )
         .await;
     app.user("globex", "alice", "correct horse").await;
+    app.user("acme", "bob", "battery staple").await;
     Some(Fixture {
         db,
         app,
         rp,
         rp_es,
         rp_hs,
+        trusted,
         introspector,
         alice,
     })
@@ -782,6 +795,271 @@ async fn oidcc_server_rotate_keys(backend: Backend) {
         Some("retired")
     );
 }
+
+/// A browser signed in to `acme` as alice (one flow of `trusted`), and the ID token of
+/// that flow.
+async fn signed_in_browser(fx: &Fixture) -> (Browser, String) {
+    let app = &fx.app;
+    let mut browser = Browser::new(&app.address);
+    let first = authorize(
+        &mut browser,
+        "acme",
+        &request(&fx.trusted, "openid read", &[]),
+    )
+    .await;
+    let back = sign_in(&mut browser, &first, "alice", "correct horse").await;
+    let params = back.location_params();
+    let answer = exchange(app, "acme", &fx.trusted, &params["code"], Some(VERIFIER)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    (browser, string(&answer, "id_token"))
+}
+
+/// The answer to an authorization request in `browser`: its status and where it goes.
+async fn ask(browser: &mut Browser, params: &[(&str, &str)]) -> (u16, String) {
+    let seen = authorize(browser, "acme", params).await;
+    (seen.status, seen.location().unwrap_or_default().to_owned())
+}
+
+fn params_of(location: &str) -> BTreeMap<String, String> {
+    let url = url::Url::parse(location).unwrap();
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// oidcc-prompt-none-not-logged-in, oidcc-prompt-none-logged-in: `prompt=none` never
+/// shows a page: signed out it answers `login_required`, signed in (consent skipped)
+/// a code; needing consent, `consent_required`; `none` with another value is
+/// `invalid_request`.
+async fn oidcc_prompt_none(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let mut fresh = Browser::new(&app.address);
+    let (status, location) = ask(
+        &mut fresh,
+        &request(&fx.trusted, "openid read", &[("prompt", "none")]),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(location.starts_with(REDIRECT), "{location}");
+    let answer = params_of(&location);
+    assert_eq!(answer["error"], "login_required");
+    assert_eq!(answer["state"], "xyz");
+    assert_eq!(answer["iss"], issuer(app, "acme"));
+
+    let (mut browser, _) = signed_in_browser(&fx).await;
+    let (_, location) = ask(
+        &mut browser,
+        &request(&fx.trusted, "openid read", &[("prompt", "none")]),
+    )
+    .await;
+    let answer = params_of(&location);
+    assert!(answer.contains_key("code"), "{location}");
+    let tokens = exchange(app, "acme", &fx.trusted, &answer["code"], Some(VERIFIER)).await;
+    let (_, claims) = verify(app, "acme", &fx.trusted, &string(&tokens, "id_token")).await;
+    assert_eq!(claims["sub"], app.subject("acme", fx.alice).await);
+
+    let (_, location) = ask(
+        &mut browser,
+        &request(&fx.rp, "openid read", &[("prompt", "none")]),
+    )
+    .await;
+    assert_eq!(params_of(&location)["error"], "consent_required");
+    let (_, location) = ask(
+        &mut browser,
+        &request(&fx.trusted, "openid read", &[("prompt", "none login")]),
+    )
+    .await;
+    assert_eq!(params_of(&location)["error"], "invalid_request");
+}
+
+/// oidcc-prompt-login: a signed-in user is asked to sign in again, and the new ID
+/// token's `auth_time` is the new login's.
+async fn oidcc_prompt_login(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let (mut browser, first) = signed_in_browser(&fx).await;
+    let (_, original) = verify(app, "acme", &fx.trusted, &first).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = authorize(
+        &mut browser,
+        "acme",
+        &request(&fx.trusted, "openid read", &[("prompt", "login")]),
+    )
+    .await;
+    let back = sign_in(&mut browser, &again, "alice", "correct horse").await;
+    let params = back.location_params();
+    let tokens = exchange(app, "acme", &fx.trusted, &params["code"], Some(VERIFIER)).await;
+    let (_, claims) = verify(app, "acme", &fx.trusted, &string(&tokens, "id_token")).await;
+    assert!(
+        claims["auth_time"].as_i64() > original["auth_time"].as_i64(),
+        "{claims}"
+    );
+    // Without prompt=login the session is used: no login page, the same auth_time.
+    let (_, location) = ask(&mut browser, &request(&fx.trusted, "openid read", &[])).await;
+    let tokens = exchange(
+        app,
+        "acme",
+        &fx.trusted,
+        &params_of(&location)["code"],
+        Some(VERIFIER),
+    )
+    .await;
+    let (_, reused) = verify(app, "acme", &fx.trusted, &string(&tokens, "id_token")).await;
+    assert_eq!(reused["auth_time"], claims["auth_time"]);
+}
+
+/// oidcc-max-age-1 and oidcc-max-age-10000: a session older than `max_age` must sign
+/// in again; a younger one is used; `auth_time` is always in the ID token.
+async fn oidcc_max_age(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let (mut browser, first) = signed_in_browser(&fx).await;
+    let (_, original) = verify(app, "acme", &fx.trusted, &first).await;
+    let (_, location) = ask(
+        &mut browser,
+        &request(&fx.trusted, "openid read", &[("max_age", "10000")]),
+    )
+    .await;
+    let tokens = exchange(
+        app,
+        "acme",
+        &fx.trusted,
+        &params_of(&location)["code"],
+        Some(VERIFIER),
+    )
+    .await;
+    let (_, young) = verify(app, "acme", &fx.trusted, &string(&tokens, "id_token")).await;
+    assert_eq!(
+        young["auth_time"], original["auth_time"],
+        "max_age=10000 reuses the session"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let again = authorize(
+        &mut browser,
+        "acme",
+        &request(&fx.trusted, "openid read", &[("max_age", "1")]),
+    )
+    .await;
+    let back = sign_in(&mut browser, &again, "alice", "correct horse").await;
+    let tokens = exchange(
+        app,
+        "acme",
+        &fx.trusted,
+        &back.location_params()["code"],
+        Some(VERIFIER),
+    )
+    .await;
+    let (_, renewed) = verify(app, "acme", &fx.trusted, &string(&tokens, "id_token")).await;
+    assert!(
+        renewed["auth_time"].as_i64() > original["auth_time"].as_i64(),
+        "{renewed}"
+    );
+    let mut fresh = Browser::new(&app.address);
+    let (_, location) = ask(
+        &mut fresh,
+        &request(&fx.trusted, "openid read", &[("max_age", "nope")]),
+    )
+    .await;
+    assert_eq!(params_of(&location)["error"], "invalid_request");
+}
+
+/// oidcc-id-token-hint: a hint the OP issued (expired ones too) is accepted with
+/// `prompt=none` for its user; a hint of another user is `login_required`; a forged
+/// one is `invalid_request`. `login_hint` fills in the login form.
+async fn oidcc_id_token_hint(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let (mut browser, alice_token) = signed_in_browser(&fx).await;
+    let (_, location) = ask(
+        &mut browser,
+        &request(
+            &fx.trusted,
+            "openid read",
+            &[("prompt", "none"), ("id_token_hint", &alice_token)],
+        ),
+    )
+    .await;
+    assert!(params_of(&location).contains_key("code"), "{location}");
+    // Bob's ID token as the hint while alice is signed in.
+    let mut bobs = Browser::new(&app.address);
+    let first = authorize(
+        &mut bobs,
+        "acme",
+        &request(&fx.trusted, "openid read", &[("login_hint", "bob")]),
+    )
+    .await;
+    let login_page = bobs.get(first.location().unwrap()).await;
+    assert!(
+        login_page.body.contains("value=\"bob\""),
+        "login_hint fills the form"
+    );
+    let back = sign_in(&mut bobs, &first, "bob", "battery staple").await;
+    let tokens = exchange(
+        app,
+        "acme",
+        &fx.trusted,
+        &back.location_params()["code"],
+        Some(VERIFIER),
+    )
+    .await;
+    let bob_token = string(&tokens, "id_token");
+    let (_, location) = ask(
+        &mut browser,
+        &request(
+            &fx.trusted,
+            "openid read",
+            &[("prompt", "none"), ("id_token_hint", &bob_token)],
+        ),
+    )
+    .await;
+    assert_eq!(params_of(&location)["error"], "login_required");
+    let mut forged = alice_token.clone();
+    forged.pop();
+    forged.push('x');
+    for hint in [forged.as_str(), "not-a-jwt"] {
+        let (_, location) = ask(
+            &mut browser,
+            &request(
+                &fx.trusted,
+                "openid read",
+                &[("prompt", "none"), ("id_token_hint", hint)],
+            ),
+        )
+        .await;
+        assert_eq!(params_of(&location)["error"], "invalid_request", "{hint}");
+    }
+    // A hint for another client is not this client's.
+    let rp_token = string(
+        &code_flow(app, "acme", &fx.rp, "openid read").await,
+        "id_token",
+    );
+    let (_, location) = ask(
+        &mut browser,
+        &request(
+            &fx.trusted,
+            "openid read",
+            &[("prompt", "none"), ("id_token_hint", &rp_token)],
+        ),
+    )
+    .await;
+    assert_eq!(params_of(&location)["error"], "invalid_request");
+}
+
+on_every_backend!(
+    oidcc_prompt_none,
+    oidcc_prompt_login,
+    oidcc_max_age,
+    oidcc_id_token_hint,
+);
 
 on_every_backend!(
     oidcc_server,
