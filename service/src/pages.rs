@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::Error;
 
 /// The built-in templates, by name.
-const BUILT_IN: [(&str, &str); 8] = [
+const BUILT_IN: [(&str, &str); 9] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("consent.html", include_str!("../templates/consent.html")),
@@ -23,6 +23,7 @@ const BUILT_IN: [(&str, &str); 8] = [
         include_str!("../templates/device_confirm.html"),
     ),
     ("message.html", include_str!("../templates/message.html")),
+    ("logout.html", include_str!("../templates/logout.html")),
     (
         "authorized_tokens.html",
         include_str!("../templates/authorized_tokens.html"),

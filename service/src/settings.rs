@@ -78,6 +78,9 @@ pub struct OAuthSettings {
     /// How long a rotated-in signing key is published before it signs (longer than
     /// the JWKS `Cache-Control` of 300 s and the nodes' key cache).
     pub key_publish_ahead_secs: u64,
+    /// RP-initiated logout also revokes the tokens the user holds for the client that
+    /// asked (DOT's `OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS`, on by default).
+    pub logout_revokes_tokens: bool,
 }
 
 /// DOT's `approval_prompt` (consent policy).
@@ -128,6 +131,7 @@ impl Default for OAuthSettings {
             device_poll_interval_secs: 5,
             id_token_lifetime_secs: 3600,
             key_publish_ahead_secs: 900,
+            logout_revokes_tokens: true,
         }
     }
 }

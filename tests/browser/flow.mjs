@@ -8,11 +8,16 @@
 //   2. a public application with PKCE: the live session skips the login page;
 //   3. a denied consent: access_denied with state and iss;
 //   4. the device flow (RFC 8628): user code typed in lower case without the dash;
-//   5. the authorized-tokens page: revoking the web application revokes its tokens.
+//   5. the authorized-tokens page: revoking the web application revokes its tokens;
+//   6. OpenID Connect (issue 8), openid-client in its OIDC mode: discovery, code +
+//      PKCE + nonce, the ID token's signature checked against the JWKS
+//      (non-repudiation checks), UserInfo with the ID token's subject, refresh with a
+//      new ID token, and RP-initiated logout through the confirmation page.
 // Screenshots of every page go to $SCREENSHOT_DIR.
 //
 // Environment: ISSUER, USERNAME, PASSWORD, WEB_CLIENT_ID, WEB_CLIENT_SECRET,
-// SPA_CLIENT_ID, DEVICE_CLIENT_ID, SCREENSHOT_DIR.
+// SPA_CLIENT_ID, DEVICE_CLIENT_ID, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, CALLBACK_PORT,
+// SCREENSHOT_DIR.
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -43,8 +48,10 @@ const callback = http.createServer((request, response) => {
   response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
   response.end('<!doctype html><title>callback</title><p>callback received</p>');
 });
-await new Promise((resolve) => callback.listen(0, '127.0.0.1', resolve));
+// The port is chosen by the test, which registered the post-logout URI on it.
+await new Promise((resolve) => callback.listen(Number(env('CALLBACK_PORT')), '127.0.0.1', resolve));
 const REDIRECT_URI = `http://127.0.0.1:${callback.address().port}/cb`;
+const SIGNED_OUT_URI = `http://127.0.0.1:${callback.address().port}/signed-out`;
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -220,6 +227,63 @@ try {
   check(refused && refused.error === 'invalid_grant',
     `a revoked refresh token is refused with invalid_grant, got ${refused && (refused.error || refused.message)}`);
   console.log('ok 5 authorized-tokens page: revoked the web application and its tokens');
+
+  // 6. OpenID Connect.
+  const oidc = await client.discovery(
+    new URL(ISSUER), env('OIDC_CLIENT_ID'), env('OIDC_CLIENT_SECRET'), undefined,
+    { execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks] },
+  );
+  check(oidc.serverMetadata().end_session_endpoint, 'discovery names the end-session endpoint');
+  const verifier = client.randomPKCECodeVerifier();
+  const nonce = client.randomNonce();
+  const state = client.randomState();
+  await page.goto(client.buildAuthorizationUrl(oidc, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid profile email read',
+    nonce,
+    state,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  }).href);
+  await consent('allow');
+  back = await callbackUrl();
+  const oidcTokens = await client.authorizationCodeGrant(oidc, back, {
+    pkceCodeVerifier: verifier,
+    expectedNonce: nonce,
+    expectedState: state,
+    idTokenExpected: true,
+  });
+  const claims = oidcTokens.claims();
+  check(claims && claims.iss === ISSUER, `ID token iss ${claims && claims.iss}`);
+  check(claims.aud === env('OIDC_CLIENT_ID'), `ID token aud ${claims.aud}`);
+  check(typeof claims.auth_time === 'number', 'ID token auth_time');
+  const userinfo = await client.fetchUserInfo(oidc, oidcTokens.access_token, claims.sub);
+  check(userinfo.preferred_username === USERNAME, `userinfo ${JSON.stringify(userinfo)}`);
+  const oidcRefreshed = await client.refreshTokenGrant(oidc, oidcTokens.refresh_token);
+  check(oidcRefreshed.claims().sub === claims.sub, 'a refreshed ID token has the same sub');
+  await page.goto(client.buildEndSessionUrl(oidc, {
+    id_token_hint: oidcRefreshed.id_token,
+    post_logout_redirect_uri: SIGNED_OUT_URI,
+    state: 'signed-out-state',
+  }).href);
+  await page.waitForSelector('button[name="confirm"]');
+  await shot('logout.png');
+  await page.click('button[name="confirm"]');
+  await page.waitForURL((url) => url.href.startsWith(SIGNED_OUT_URI));
+  check(new URL(page.url()).searchParams.get('state') === 'signed-out-state', `logout: ${page.url()}`);
+  let afterLogout = null;
+  try {
+    await client.refreshTokenGrant(oidc, oidcRefreshed.refresh_token);
+  } catch (error) {
+    afterLogout = error;
+  }
+  check(afterLogout && afterLogout.error === 'invalid_grant', 'logout revoked the client\'s tokens');
+  await page.goto(client.buildAuthorizationUrl(oidc, {
+    redirect_uri: REDIRECT_URI, scope: 'openid read', nonce, state,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+  }).href);
+  await page.waitForURL(/\/login\?interaction=/);
+  console.log('ok 6 OpenID Connect: discovery, ID token signature via JWKS, userinfo, refresh, logout');
 } catch (error) {
   await failWith(error);
   process.exitCode = 1;

@@ -452,6 +452,35 @@ impl TestApp {
         }
     }
 
+    /// Changes the registration of `client_id` in `tenant` (the fields `change` sets),
+    /// as an operator editing it would.
+    pub async fn update_client(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        change: entity::application::ActiveModel,
+    ) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let tenant = self.tenant(tenant).await;
+        let db = tenant
+            .routes
+            .connection(
+                &self.state.databases,
+                router_policies::EntityGroup::Applications,
+                router_policies::Role::Write,
+            )
+            .unwrap();
+        let updated = entity::application::Entity::update_many()
+            .set(change)
+            .filter(entity::application::Column::TenantId.eq(tenant.id))
+            .filter(entity::application::Column::ClientId.eq(client_id))
+            .exec(db)
+            .await
+            .unwrap();
+        assert_eq!(updated.rows_affected, 1, "client {client_id} exists");
+        self.state.clients.forget(tenant.id, client_id);
+    }
+
     /// The OIDC subject of user `user_id`.
     pub async fn subject(&self, tenant: &str, user_id: i64) -> String {
         let tenant = self.tenant(tenant).await;

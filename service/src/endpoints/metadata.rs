@@ -66,6 +66,8 @@ pub async fn metadata(
             // OpenID Connect Discovery §3.
             "jwks_uri": format!("{issuer}/jwks"),
             "userinfo_endpoint": format!("{issuer}/userinfo"),
+            // RP-Initiated Logout 1.0 §2.1.
+            "end_session_endpoint": format!("{issuer}/end_session"),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA", "HS256"],
             "claims_supported": crate::oauth::claims::supported(),

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod consent;
 pub mod cors;
 pub mod device;
+pub mod end_session;
 pub mod error;
 pub mod health;
 pub mod introspect;
@@ -162,6 +163,10 @@ pub fn router(state: AppState) -> Router {
             get(metadata::metadata),
         )
         .route("/t/{tenant}/jwks", get(jwks::jwks))
+        .route(
+            "/t/{tenant}/end_session",
+            get(end_session::end_session_get).post(end_session::end_session_post),
+        )
         .route(
             "/t/{tenant}/userinfo",
             get(userinfo::userinfo_get)

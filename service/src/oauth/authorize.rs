@@ -267,7 +267,7 @@ fn applications_pool<'a>(
 
 /// The client's registration, through the client cache the token endpoint uses
 /// (`client_cache_ttl_secs`): a changed registration reaches every node within it.
-async fn registration(
+pub async fn registration(
     state: &AppState,
     tenant: &Tenant,
     client_id: &str,

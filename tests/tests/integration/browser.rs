@@ -14,6 +14,8 @@ use std::process::Command;
 
 use tessera_tests::{Registration, TestDatabase, in_ci, spawn_app_with};
 
+use crate::openid_connect::set_post_logout_redirect_uris;
+
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -96,6 +98,26 @@ async fn sign_in_through_the_pages_in_chromium() {
             ),
         )
         .await;
+    let oidc = app
+        .register(
+            "acme",
+            registration("oidc-app", true, "authorization_code,refresh_token"),
+        )
+        .await;
+    // The script's loopback server listens on this port; its post-logout URI is
+    // registered exactly (RP-Initiated Logout §3).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    set_post_logout_redirect_uris(
+        &app,
+        "acme",
+        &oidc.client_id,
+        &format!("http://127.0.0.1:{port}/signed-out"),
+    )
+    .await;
     app.user("acme", "alice", "correct horse battery").await;
     let screenshots = root.join("target/browser-screenshots");
     std::fs::create_dir_all(&screenshots).unwrap();
@@ -110,6 +132,9 @@ async fn sign_in_through_the_pages_in_chromium() {
         .env("WEB_CLIENT_SECRET", web.client_secret.as_deref().unwrap())
         .env("SPA_CLIENT_ID", &spa.client_id)
         .env("DEVICE_CLIENT_ID", &tv.client_id)
+        .env("OIDC_CLIENT_ID", &oidc.client_id)
+        .env("OIDC_CLIENT_SECRET", oidc.client_secret.as_deref().unwrap())
+        .env("CALLBACK_PORT", port.to_string())
         .env("SCREENSHOT_DIR", &screenshots)
         .kill_on_drop(true)
         .output();
@@ -130,6 +155,7 @@ async fn sign_in_through_the_pages_in_chromium() {
         "consent.png",
         "device.png",
         "authorized_tokens.png",
+        "logout.png",
     ] {
         assert!(screenshots.join(shot).is_file(), "no screenshot {shot}");
     }

@@ -21,7 +21,7 @@ fn oidc_toml(url: &str) -> String {
     // Keys are read on every use, so a rotation by the CLI shows at once.
     format!(
         "migrate_on_start = true\nkey_cache_ttl_secs = 0\n[databases.default]\nurl = \"{url}\"\n\
-         [tenants.acme]\n[tenants.globex]\n"
+         [tenants.acme]\n[tenants.globex.oauth]\nid_token_lifetime_secs = 1\n"
     )
 }
 
@@ -36,6 +36,8 @@ struct Fixture {
     rp_hs: TestClient,
     /// Skips consent (`skip_authorization`), for `prompt=none` successes.
     trusted: TestClient,
+    /// `rp` of globex (ID tokens live 1 s there).
+    globex_rp: TestClient,
     introspector: TestClient,
     alice: i64,
 }
@@ -66,7 +68,10 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
         .await;
     set_algorithm(&app, "acme", &rp_es, "ES256", false).await;
     set_algorithm(&app, "acme", &rp_hs, "HS256", true).await;
-    app.register("globex", relying_party("rp")).await;
+    let globex_rp = app.register("globex", relying_party("rp")).await;
+    for (tenant, client) in [("acme", &rp), ("globex", &globex_rp)] {
+        set_post_logout_redirect_uris(&app, tenant, &client.client_id, SIGNED_OUT).await;
+    }
     let introspector = app
         .client(
             "acme",
@@ -103,6 +108,7 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
         rp_es,
         rp_hs,
         trusted,
+        globex_rp,
         introspector,
         alice,
     })
@@ -116,18 +122,8 @@ async fn set_algorithm(
     algorithm: &str,
     plain: bool,
 ) {
-    use entity::application;
-    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-    let tenant = app.tenant(tenant).await;
-    let db = tenant
-        .routes
-        .connection(
-            &app.state.databases,
-            router_policies::EntityGroup::Applications,
-            router_policies::Role::Write,
-        )
-        .unwrap();
-    let mut change = application::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    let mut change = entity::application::ActiveModel {
         algorithm: Set(algorithm.to_owned()),
         ..Default::default()
     };
@@ -135,13 +131,24 @@ async fn set_algorithm(
         change.client_secret = Set(client.client_secret.clone().unwrap());
         change.hash_client_secret = Set(false);
     }
-    application::Entity::update_many()
-        .set(change)
-        .filter(application::Column::TenantId.eq(tenant.id))
-        .filter(application::Column::ClientId.eq(client.client_id.as_str()))
-        .exec(db)
-        .await
-        .unwrap();
+    app.update_client(tenant, &client.client_id, change).await;
+}
+
+const SIGNED_OUT: &str = "https://app.example/signed-out";
+
+/// Registers `uris` as the client's `post_logout_redirect_uris`.
+pub(crate) async fn set_post_logout_redirect_uris(
+    app: &TestApp,
+    tenant: &str,
+    client_id: &str,
+    uris: &str,
+) {
+    use sea_orm::ActiveValue::Set;
+    let change = entity::application::ActiveModel {
+        post_logout_redirect_uris: Set(uris.to_owned()),
+        ..Default::default()
+    };
+    app.update_client(tenant, client_id, change).await;
 }
 
 /// An authentication request of `client` (code flow, PKCE S256) with `extra`
@@ -1054,7 +1061,114 @@ async fn oidcc_id_token_hint(backend: Backend) {
     assert_eq!(params_of(&location)["error"], "invalid_request");
 }
 
+/// RP-Initiated Logout 1.0 (oidcc-rp-initiated-logout): with `id_token_hint` (expired
+/// too) and a registered `post_logout_redirect_uri`, the user confirms on a page; the
+/// session ends, the client's tokens are revoked, the browser goes back with `state`.
+/// An unregistered URI, a forged hint or a missing CSRF field never redirect or sign
+/// out.
+async fn rp_initiated_logout(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    for (tenant, rp) in [("acme", &fx.rp), ("globex", &fx.globex_rp)] {
+        let mut browser = Browser::new(&app.address);
+        let first = authorize(&mut browser, tenant, &request(rp, "openid read", &[])).await;
+        let after_login = sign_in(&mut browser, &first, "alice", "correct horse").await;
+        let back = decide(&mut browser, &after_login, true)
+            .await
+            .location_params();
+        let tokens = exchange(app, tenant, rp, &back["code"], Some(VERIFIER)).await;
+        let id_token = string(&tokens, "id_token");
+        if tenant == "globex" {
+            // RP-Initiated Logout §2: an expired ID token is still a good hint.
+            tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        }
+        let end_session = format!("/t/{tenant}/end_session");
+        for (bad_uri, hint) in [
+            ("https://attacker.example/", id_token.as_str()),
+            (SIGNED_OUT, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"),
+        ] {
+            let query = crate::browser_flows::query(&[
+                ("id_token_hint", hint),
+                ("post_logout_redirect_uri", bad_uri),
+            ]);
+            let refused = browser.get(&format!("{end_session}?{query}")).await;
+            assert_eq!(refused.status, 400, "{}", refused.body);
+            assert!(refused.location().is_none());
+        }
+        let query = crate::browser_flows::query(&[
+            ("id_token_hint", id_token.as_str()),
+            ("post_logout_redirect_uri", SIGNED_OUT),
+            ("state", "bye"),
+        ]);
+        let page = browser.get(&format!("{end_session}?{query}")).await;
+        assert_eq!(page.status, 200, "a confirmation page: {}", page.body);
+        assert!(page.body.contains("Sign out"), "{}", page.body);
+        let csrf = page.input("csrf").unwrap();
+        let mut fields: Vec<(&str, String)> = vec![
+            ("id_token_hint", id_token.clone()),
+            ("post_logout_redirect_uri", SIGNED_OUT.to_owned()),
+            ("state", "bye".to_owned()),
+            ("confirm", "1".to_owned()),
+        ];
+        {
+            let without_csrf: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(name, value)| (*name, value.as_str()))
+                .collect();
+            let expired = browser.post(&end_session, &without_csrf).await;
+            assert_eq!(
+                expired.status, 400,
+                "no CSRF field, no logout: {}",
+                expired.body
+            );
+        }
+        fields.push(("csrf", csrf));
+        let confirm: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let done = browser.post(&end_session, &confirm).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(
+            done.location(),
+            Some(format!("{SIGNED_OUT}?state=bye").as_str())
+        );
+        // Signed out: the next authorization asks for a login again.
+        let again = authorize(&mut browser, tenant, &request(rp, "openid read", &[])).await;
+        assert!(again.location().unwrap().contains("/login?"), "signed out");
+        // And the client's tokens for alice are revoked (the tenant's default).
+        let refreshed = token(
+            app,
+            tenant,
+            rp,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &string(&tokens, "refresh_token")),
+            ],
+        )
+        .await;
+        assert_error(&refreshed, 400, "invalid_grant");
+        // Not signed in: a valid request goes straight back.
+        let mut stranger = Browser::new(&app.address);
+        let straight = stranger.get(&format!("{end_session}?{query}")).await;
+        assert_eq!(straight.status, 303);
+        assert_eq!(
+            straight.location(),
+            Some(format!("{SIGNED_OUT}?state=bye").as_str())
+        );
+    }
+    let discovery = get_json(
+        app,
+        &format!("{}/.well-known/openid-configuration", issuer(app, "acme")),
+    )
+    .await;
+    assert_eq!(
+        discovery.body["end_session_endpoint"],
+        format!("{}/end_session", issuer(app, "acme"))
+    );
+}
+
 on_every_backend!(
+    rp_initiated_logout,
     oidcc_prompt_none,
     oidcc_prompt_login,
     oidcc_max_age,
