@@ -39,7 +39,9 @@ psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS tessera_flows WITH (FORCE)" -c "CR
 url="${PG_ADMIN%/*}/tessera_flows?sslmode=disable"
 base="http://127.0.0.1:$PORT"
 config="$work/flows.toml"
+"$BIN" keys generate-kek --output "$work/kek" >/dev/null
 cat > "$config" <<TOML
+key_encryption_key_file = "$work/kek"
 listen = "127.0.0.1:$PORT"
 public_url = "$base"
 bootstrap_tenant = ""

@@ -50,7 +50,9 @@ for db in $DBS; do
     *) echo "bench: unknown database $db (sqlite, postgres)" >&2; exit 2 ;;
   esac
   config="$work/$db.toml"
+  [ -f "$work/kek" ] || "$BIN" keys generate-kek --output "$work/kek" >/dev/null
   cat > "$config" <<TOML
+key_encryption_key_file = "$work/kek"
 listen = "127.0.0.1:$PORT"
 public_url = "http://127.0.0.1:$PORT"
 bootstrap_tenant = ""

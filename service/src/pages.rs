@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::Error;
 
 /// The built-in templates, by name.
-const BUILT_IN: [(&str, &str); 9] = [
+const BUILT_IN: [(&str, &str); 10] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("consent.html", include_str!("../templates/consent.html")),
@@ -24,6 +24,10 @@ const BUILT_IN: [(&str, &str); 9] = [
     ),
     ("message.html", include_str!("../templates/message.html")),
     ("logout.html", include_str!("../templates/logout.html")),
+    (
+        "form_post.html",
+        include_str!("../templates/form_post.html"),
+    ),
     (
         "authorized_tokens.html",
         include_str!("../templates/authorized_tokens.html"),

@@ -12,7 +12,8 @@
 //   6. OpenID Connect (issue 8), openid-client in its OIDC mode: discovery, code +
 //      PKCE + nonce, the ID token's signature checked against the JWKS
 //      (non-repudiation checks), UserInfo with the ID token's subject, refresh with a
-//      new ID token, and RP-initiated logout through the confirmation page.
+//      new ID token, and RP-initiated logout through the confirmation page;
+//   7. response_mode=form_post: the answer posted by the page's one script.
 // Screenshots of every page go to $SCREENSHOT_DIR.
 //
 // Environment: ISSUER, USERNAME, PASSWORD, WEB_CLIENT_ID, WEB_CLIENT_SECRET,
@@ -44,9 +45,15 @@ function check(condition, message) {
 }
 
 // The application's redirect target: a loopback server on any port (RFC 8252 §7.3).
+// A POSTed answer (response_mode=form_post) is shown on the page.
 const callback = http.createServer((request, response) => {
-  response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-  response.end('<!doctype html><title>callback</title><p>callback received</p>');
+  let body = '';
+  request.on('data', (chunk) => { body += chunk; });
+  request.on('end', () => {
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    const posted = body.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    response.end(`<!doctype html><title>callback</title><p>callback received</p><pre id="posted">${posted}</pre>`);
+  });
 });
 // The port is chosen by the test, which registered the post-logout URI on it.
 await new Promise((resolve) => callback.listen(Number(env('CALLBACK_PORT')), '127.0.0.1', resolve));
@@ -284,6 +291,25 @@ try {
   }).href);
   await page.waitForURL(/\/login\?interaction=/);
   console.log('ok 6 OpenID Connect: discovery, ID token signature via JWKS, userinfo, refresh, logout');
+
+  // 7. response_mode=form_post: the page's one script (allowed by its CSP hash) posts
+  // the answer to the redirect URI.
+  const postVerifier = client.randomPKCECodeVerifier();
+  await page.goto(client.buildAuthorizationUrl(oidc, {
+    redirect_uri: REDIRECT_URI, scope: 'openid read', nonce, state, response_mode: 'form_post',
+    code_challenge: await client.calculatePKCECodeChallenge(postVerifier), code_challenge_method: 'S256',
+  }).href);
+  await signIn();
+  await consent('allow');
+  await page.waitForURL((url) => url.href.startsWith(REDIRECT_URI));
+  const posted = new URLSearchParams(await page.innerText('#posted'));
+  check(posted.get('code') && posted.get('state') === state && posted.get('iss') === ISSUER,
+    `form_post delivered ${posted}`);
+  const postedTokens = await client.authorizationCodeGrant(oidc, new URL(`${REDIRECT_URI}?${posted}`), {
+    pkceCodeVerifier: postVerifier, expectedNonce: nonce, expectedState: state,
+  });
+  check(postedTokens.claims().sub === claims.sub, 'form_post: the same subject');
+  console.log('ok 7 response_mode=form_post: posted by the page, redeemed');
 } catch (error) {
   await failWith(error);
   process.exitCode = 1;

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::endpoints::browser::{signed_in, step_page};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{Page, error_page, failure_page};
+use crate::oauth::authorization_response::Delivery;
 use crate::oauth::authorize::{self, Refusal};
 use crate::oauth::form::Form;
 use crate::state::AppState;
@@ -86,7 +87,10 @@ pub fn refused(state: &AppState, tenant: &Tenant, refusal: Refusal) -> Page {
             &message,
             Some("Nothing was sent back to the application. Tell its developer."),
         ),
-        Refusal::Redirect(url) => Page::see_other(url),
+        Refusal::Answer(Delivery::Redirect(url)) => Page::see_other(url),
+        Refusal::Answer(Delivery::FormPost { action, fields }) => {
+            Page::form_post(state, &action, &fields)
+        }
         Refusal::Failed(error) => failure_page(state, &tenant.display_name, error),
     }
 }

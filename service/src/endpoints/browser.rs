@@ -7,6 +7,7 @@ use entity::interaction;
 use crate::endpoints::page::{
     Page, cookie, expired_cookie, interaction_cookie_name, read_cookie, session_cookie_name,
 };
+use crate::oauth::authorization_response::Delivery;
 use crate::oauth::authorize::{self, Begun, Step};
 use crate::oauth::error::OAuthError;
 use crate::oauth::session::{self, SignedIn};
@@ -60,15 +61,17 @@ pub fn step_page(
     finished_key: Option<&str>,
 ) -> Page {
     let lifetime = tenant.settings.interaction_lifetime_secs;
+    // Leaving for the client (or a page of the tenant): the interaction is done.
+    let leave = |page: Page| match finished_key {
+        Some(key) => page.with_cookie(expired_cookie(state, tenant, &interaction_cookie_name(key))),
+        None => page,
+    };
     let (location, key) = match step {
-        Step::Redirect(url) => {
-            let page = Page::see_other(url);
-            return match finished_key {
-                Some(key) => {
-                    page.with_cookie(expired_cookie(state, tenant, &interaction_cookie_name(key)))
-                }
-                None => page,
-            };
+        Step::Redirect(url) | Step::Answer(Delivery::Redirect(url)) => {
+            return leave(Page::see_other(url));
+        }
+        Step::Answer(Delivery::FormPost { action, fields }) => {
+            return leave(Page::form_post(state, &action, &fields));
         }
         Step::Login { key } => (
             format!("{}?interaction={key}", tenant_path(tenant, "login")),

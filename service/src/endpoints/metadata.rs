@@ -56,9 +56,14 @@ pub async fn metadata(
             // scope can (RFC 7662 §2.1), which has no registered method name.
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "grant_types_supported": grant_types,
-            // `token` only for applications registered with the implicit grant.
-            "response_types_supported": ["code", "token"],
-            "response_modes_supported": ["query", "fragment"],
+            // Those with `token` or `id_token` only for applications holding the
+            // implicit grant (OIDC Core §3.2, §3.3).
+            "response_types_supported": [
+                "code", "token", "id_token", "id_token token",
+                "code id_token", "code token", "code id_token token",
+            ],
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "prompt_values_supported": ["none", "login", "consent"],
             "code_challenge_methods_supported": challenge_methods,
             // RFC 9207 §3: every authorization response carries `iss`.
             "authorization_response_iss_parameter_supported": true,

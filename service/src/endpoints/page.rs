@@ -20,6 +20,10 @@ use crate::tenancy::Tenant;
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The one script of the form-post page (OAuth 2.0 Form Post Response Mode §2): it
+/// submits the answer. Allowed by its hash, nothing else runs.
+pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
+
 /// An HTML answer (or a 303) with cookies to set.
 #[derive(Debug)]
 pub struct Page {
@@ -27,6 +31,8 @@ pub struct Page {
     body: String,
     location: Option<String>,
     cookies: Vec<String>,
+    /// A policy other than [`CONTENT_SECURITY_POLICY`] (the form-post page's).
+    policy: Option<String>,
 }
 
 impl Page {
@@ -37,7 +43,37 @@ impl Page {
             body,
             location: None,
             cookies: Vec::new(),
+            policy: None,
         }
+    }
+
+    /// The form-post page delivering `fields` to `action` (the client's registered
+    /// redirect URI): posted at once by its script, or by a button without scripts.
+    pub fn form_post(state: &AppState, action: &str, fields: &[(String, String)]) -> Self {
+        use base64::Engine;
+        use sha2::Digest;
+        #[derive(Serialize)]
+        struct FormPost<'a> {
+            action: &'a str,
+            fields: &'a [(String, String)],
+            script: &'a str,
+        }
+        let context = FormPost {
+            action,
+            fields,
+            script: FORM_POST_SCRIPT,
+        };
+        let mut page = match state.pages.render("form_post.html", context) {
+            Ok(body) => Self::html(StatusCode::OK, body),
+            Err(error) => return failure_page(state, "Tessera", OAuthError::Internal(error)),
+        };
+        let hash = base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
+        page.policy = Some(format!(
+            "default-src 'none'; script-src 'sha256-{hash}'; style-src 'self'; img-src 'self'; \
+             base-uri 'none'; frame-ancestors 'none'"
+        ));
+        page
     }
 
     /// `303 See Other` to `location` (the answer to every POST, and the authorization
@@ -48,6 +84,7 @@ impl Page {
             body: String::new(),
             location: Some(location.into()),
             cookies: Vec::new(),
+            policy: None,
         }
     }
 
@@ -68,8 +105,12 @@ impl IntoResponse for Page {
                 HeaderValue::from_static("text/html; charset=utf-8"),
             );
         }
+        let policy = self
+            .policy
+            .and_then(|policy| HeaderValue::from_str(&policy).ok())
+            .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
         for (name, value) in [
-            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
             (header::X_FRAME_OPTIONS, "DENY"),
             (header::REFERRER_POLICY, "no-referrer"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),

@@ -20,6 +20,8 @@ use router_policies::{EntityGroup, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::oauth::authorization_response::{Delivery, Destination, ResponseMode, ResponseType};
+use crate::oauth::claims;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
 use crate::oauth::id_token;
@@ -32,21 +34,12 @@ use crate::store::applications::{self, ClientType, GrantType};
 use crate::store::authorization_codes::{self, NewCode};
 use crate::store::interactions::{self, NewInteraction};
 use crate::store::tokens::{self, NewAccessToken};
+use crate::store::users;
 use crate::tenancy::Tenant;
 use crate::time::{now, plus_seconds, seconds_until};
 
 /// Longest `state` or `nonce` accepted (they come back in URLs).
 pub const MAX_ECHOED_CHARS: usize = 2048;
-
-/// `response_type` (RFC 6749 §3.1.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResponseType {
-    /// Authorization code (§4.1), answered in the query.
-    Code,
-    /// Implicit (§4.2), answered in the fragment; only for applications holding it.
-    Token,
-}
 
 /// A validated authorization request, as stored in its interaction.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -60,6 +53,9 @@ pub struct AuthorizationRequest {
     pub redirect_uri_given: bool,
     /// What to answer with.
     pub response_type: ResponseType,
+    /// How; `None`: the response type's default.
+    #[serde(default)]
+    pub response_mode: Option<ResponseMode>,
     /// The scopes to grant.
     pub scopes: BTreeSet<String>,
     /// Echoed unchanged (RFC 6749 §4.1.2).
@@ -159,9 +155,10 @@ pub enum Pending {
 /// Where the browser goes next.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Leave for this URL: the client's redirect URI with the answer, or a page of
-    /// the tenant.
+    /// Leave for this page of the tenant.
     Redirect(String),
+    /// Deliver the answer to the client.
+    Answer(Delivery),
     /// Show the login page of interaction `key`.
     Login {
         /// The interaction's key.
@@ -195,8 +192,8 @@ pub enum Refusal {
         /// What went wrong and what to do.
         message: String,
     },
-    /// Send the browser back to the client with this error URL.
-    Redirect(String),
+    /// Send the browser back to the client with this error.
+    Answer(Delivery),
     /// A database or another part failed.
     Failed(OAuthError),
 }
@@ -211,48 +208,6 @@ fn page(title: &str, message: impl Into<String>) -> Refusal {
     Refusal::Page {
         title: title.to_owned(),
         message: message.into(),
-    }
-}
-
-/// The client and redirect URI an answer may go to, once both are validated.
-struct Destination<'a> {
-    redirect_uri: String,
-    response_type: ResponseType,
-    state: Option<&'a str>,
-    issuer: String,
-}
-
-impl Destination<'_> {
-    /// The redirect URI with `parameters` and `state` and `iss` added, in the query for
-    /// a code, in the fragment for a token (RFC 6749 §4.1.2, §4.2.2; RFC 9207 §2).
-    fn answer(&self, parameters: &[(&str, &str)]) -> String {
-        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
-        for (name, value) in parameters {
-            pairs.append_pair(name, value);
-        }
-        if let Some(state) = self.state {
-            pairs.append_pair("state", state);
-        }
-        pairs.append_pair("iss", &self.issuer);
-        let encoded = pairs.finish();
-        match self.response_type {
-            ResponseType::Code => {
-                let separator = if self.redirect_uri.contains('?') {
-                    '&'
-                } else {
-                    '?'
-                };
-                format!("{}{separator}{encoded}", self.redirect_uri)
-            }
-            ResponseType::Token => format!("{}#{encoded}", self.redirect_uri),
-        }
-    }
-
-    fn error(&self, error: &OAuthError) -> Refusal {
-        Refusal::Redirect(self.answer(&[
-            ("error", error.code()),
-            ("error_description", &error.description()),
-        ]))
     }
 }
 
@@ -352,15 +307,21 @@ pub async fn begin(
             "This service does not redirect to that URI scheme.",
         ));
     }
-    let response_type = match form.get("response_type") {
-        Some("token") => ResponseType::Token,
-        _ => ResponseType::Code,
-    };
-    let echoed_state = form.get("state");
+    // Errors found below go back the way the request asked, as far as it can be read.
+    let response_type = form
+        .get("response_type")
+        .and_then(|value| ResponseType::parse(value).ok())
+        .unwrap_or(ResponseType::CODE);
+    let mode = ResponseMode::parse(form.get("response_mode"), response_type)
+        .or_else(|_| ResponseMode::parse(None, response_type))
+        .unwrap_or(ResponseMode::Query);
     let destination = Destination {
         redirect_uri: redirect_uri.clone(),
-        response_type,
-        state: echoed_state.filter(|value| value.len() <= MAX_ECHOED_CHARS),
+        mode,
+        state: form
+            .get("state")
+            .filter(|value| value.len() <= MAX_ECHOED_CHARS)
+            .map(str::to_owned),
         issuer: state.config.issuer(&tenant.slug),
     };
     let mut request = validate(
@@ -370,8 +331,8 @@ pub async fn begin(
         redirect_uri,
         redirect_uri_given,
     )
-    .map_err(|error| destination.error(&error))?;
-    let demands = LoginDemands::parse(form).map_err(|error| destination.error(&error))?;
+    .map_err(|error| refuse(&destination, &error))?;
+    let demands = LoginDemands::parse(form).map_err(|error| refuse(&destination, &error))?;
     // `id_token_hint` (OIDC Core §3.1.2.1): an ID token this issuer signed for this
     // client (expired ones too); a session of another user does not count.
     let hinted_subject = match form.get("id_token_hint") {
@@ -380,9 +341,12 @@ pub async fn begin(
                 .await
                 .map_err(Refusal::Failed)?
                 .ok_or_else(|| {
-                    destination.error(&OAuthError::invalid_request(
-                        "id_token_hint is not an ID token this issuer signed for this client",
-                    ))
+                    refuse(
+                        &destination,
+                        &OAuthError::invalid_request(
+                            "id_token_hint is not an ID token this issuer signed for this client",
+                        ),
+                    )
                 })?,
         ),
         None => None,
@@ -397,17 +361,18 @@ pub async fn begin(
     if demands.no_interaction {
         // OIDC Core §3.1.2.6: never a page; say what would have been needed.
         let Some(Authenticated { user_id, at, .. }) = signed_in else {
-            return Err(destination.error(&OAuthError::LoginRequired(
-                "prompt=none, but the user must sign in".to_owned(),
-            )));
+            return Err(refuse(
+                &destination,
+                &OAuthError::LoginRequired("prompt=none, but the user must sign in".to_owned()),
+            ));
         };
         request.authenticated_at = Some(at);
         if needs_consent(state, tenant, application, &request, user_id).await? {
-            return Err(destination.error(&OAuthError::ConsentRequired));
+            return Err(refuse(&destination, &OAuthError::ConsentRequired));
         }
-        let url = finish(state, tenant, &request, user_id, None).await?;
+        let answer = finish(state, tenant, &request, user_id, None).await?;
         return Ok(Begun {
-            step: Step::Redirect(url),
+            step: Step::Answer(answer),
             secret: None,
         });
     }
@@ -427,9 +392,9 @@ pub async fn begin(
     };
     request.authenticated_at = Some(at);
     if !needs_consent(state, tenant, application, &request, user_id).await? {
-        let url = finish(state, tenant, &request, user_id, None).await?;
+        let answer = finish(state, tenant, &request, user_id, None).await?;
         return Ok(Begun {
-            step: Step::Redirect(url),
+            step: Step::Answer(answer),
             secret: None,
         });
     }
@@ -455,27 +420,26 @@ fn validate(
     redirect_uri: String,
     redirect_uri_given: bool,
 ) -> Result<AuthorizationRequest, OAuthError> {
-    let response_type = match form.get("response_type") {
-        None => {
-            return Err(OAuthError::invalid_request(
-                "missing parameter \"response_type\"",
-            ));
-        }
-        Some("code") => ResponseType::Code,
-        Some("token") => ResponseType::Token,
-        Some(other) => {
-            return Err(OAuthError::UnsupportedResponseType(format!(
-                "response_type {other:?} is not supported: use code"
-            )));
-        }
-    };
-    let needed = match response_type {
-        ResponseType::Code => GrantType::AuthorizationCode,
-        ResponseType::Token => GrantType::Implicit,
-    };
-    if !holds(application, needed) {
+    let response_type = ResponseType::parse(
+        form.get("response_type")
+            .ok_or_else(|| OAuthError::invalid_request("missing parameter \"response_type\""))?,
+    )?;
+    let response_mode = form
+        .get("response_mode")
+        .map(|value| ResponseMode::parse(Some(value), response_type))
+        .transpose()?;
+    // A code needs the code grant; a token or ID token from the authorization
+    // endpoint needs the implicit grant (hybrid: both).
+    let mut needed = Vec::new();
+    if response_type.code {
+        needed.push(GrantType::AuthorizationCode);
+    }
+    if response_type.has_front_channel_token() {
+        needed.push(GrantType::Implicit);
+    }
+    if let Some(missing) = needed.into_iter().find(|grant| !holds(application, *grant)) {
         return Err(OAuthError::unauthorized_client(format!(
-            "this client may not use the {needed} grant"
+            "this client may not use the {missing} grant (response_type {response_type})"
         )));
     }
     for echoed in ["state", "nonce"] {
@@ -495,15 +459,30 @@ fn validate(
         .map_err(|error| OAuthError::invalid_scope(error.description()))?;
     let allowed = Scopes::from_stored(&application.allowed_scopes);
     let scopes = Scopes::grant(requested, settings, &allowed)?;
+    if response_type.id_token {
+        // OIDC Core §3.2.2.1, §3.3.2.11: an ID token from the authorization endpoint
+        // is OpenID Connect and binds a nonce (else it could be replayed).
+        if !scopes.contains(id_token::OPENID) {
+            return Err(OAuthError::invalid_scope(
+                "response_type id_token needs the openid scope",
+            ));
+        }
+        if form.get("nonce").is_none_or(str::is_empty) {
+            return Err(OAuthError::invalid_request(
+                "nonce is required when an ID token comes from the authorization endpoint",
+            ));
+        }
+    }
     let is_public = application.client_type == ClientType::Public.as_str();
-    let code_challenge = match response_type {
-        ResponseType::Code => pkce::check_challenge(
+    let code_challenge = if response_type.code {
+        pkce::check_challenge(
             settings,
             is_public,
             form.get("code_challenge"),
             form.get("code_challenge_method"),
-        )?,
-        ResponseType::Token => None,
+        )?
+    } else {
+        None
     };
     let approval_prompt = match form.get("approval_prompt") {
         None => settings.approval_prompt,
@@ -520,6 +499,7 @@ fn validate(
         redirect_uri,
         redirect_uri_given,
         response_type,
+        response_mode,
         scopes: scopes.set().clone(),
         state: form.get("state").map(str::to_owned),
         code_challenge,
@@ -672,8 +652,8 @@ pub async fn resume_with_login(
                     key: found.interaction_key.clone(),
                 });
             }
-            let url = finish(state, tenant, &request, user_id, Some(found.id)).await?;
-            Ok(Step::Redirect(url))
+            let answer = finish(state, tenant, &request, user_id, Some(found.id)).await?;
+            Ok(Step::Answer(answer))
         }
     }
 }
@@ -693,41 +673,60 @@ pub async fn resume_with_consent(
             "This sign-in has no pending authorization. Start again from the application.",
         ));
     };
-    let destination = Destination {
-        redirect_uri: request.redirect_uri.clone(),
-        response_type: request.response_type,
-        state: request.state.as_deref(),
-        issuer: state.config.issuer(&tenant.slug),
-    };
+    let destination = destination_of(state, tenant, &request);
     if !allow {
         let writer = tokens::token_writer(&state.databases, tenant)?;
         let _turn = writer.turn().await;
         interactions::take(writer.connection, tenant.id, found.id).await?;
-        return Err(destination.error(&OAuthError::AccessDenied(
-            "the user refused the authorization".to_owned(),
-        )));
+        return Err(refuse(
+            &destination,
+            &OAuthError::AccessDenied("the user refused the authorization".to_owned()),
+        ));
     }
-    let url = finish(state, tenant, &request, user_id, Some(found.id)).await?;
-    Ok(Step::Redirect(url))
+    let answer = finish(state, tenant, &request, user_id, Some(found.id)).await?;
+    Ok(Step::Answer(answer))
 }
 
-/// Issues the answer: a code bound to tenant, client, redirect URI, PKCE challenge,
-/// nonce and scopes (stored while the interaction is deleted, in one transaction),
-/// or an access token for the implicit grant. Returns the redirect URL.
+/// The error answer of a request whose redirect URI is trusted.
+fn refuse(destination: &Destination, error: &OAuthError) -> Refusal {
+    Refusal::Answer(destination.error(error))
+}
+
+/// Where the stored request's answer goes.
+fn destination_of(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &AuthorizationRequest,
+) -> Destination {
+    Destination {
+        redirect_uri: request.redirect_uri.clone(),
+        mode: request
+            .response_mode
+            .unwrap_or(if request.response_type.has_front_channel_token() {
+                ResponseMode::Fragment
+            } else {
+                ResponseMode::Query
+            }),
+        state: request.state.clone(),
+        issuer: state.config.issuer(&tenant.slug),
+    }
+}
+
+/// Issues the answer (RFC 6749 §4.1.2, §4.2.2; OIDC Core §3.2.2.5, §3.3.2.5), each
+/// part the response type asks for: a code bound to tenant, client, redirect URI,
+/// PKCE challenge, nonce, scopes and authentication time (stored while the
+/// interaction is deleted, in one transaction); an access token (never a refresh
+/// token); an ID token with `nonce`, `at_hash` and `c_hash`, carrying the user's
+/// claims when no access token comes with it (§5.4).
 async fn finish(
     state: &AppState,
     tenant: &Tenant,
     request: &AuthorizationRequest,
     user_id: i64,
     interaction_id: Option<i64>,
-) -> Result<String, Refusal> {
+) -> Result<Delivery, Refusal> {
     let settings = &tenant.settings;
-    let destination = Destination {
-        redirect_uri: request.redirect_uri.clone(),
-        response_type: request.response_type,
-        state: request.state.as_deref(),
-        issuer: state.config.issuer(&tenant.slug),
-    };
+    let destination = destination_of(state, tenant, request);
     let scope = request
         .scopes
         .iter()
@@ -740,70 +739,125 @@ async fn finish(
             "This authorization was answered already. Go back to the application and start again.",
         )
     };
-    match request.response_type {
-        ResponseType::Code => {
-            let code = secrets::generate(prefix::AUTHORIZATION_CODE)?;
-            let stored = authorization_codes::create(
-                &state.databases,
-                tenant,
-                NewCode {
-                    code_checksum: checksum(&code),
-                    application_id: request.application_id,
-                    user_id,
-                    redirect_uri: if request.redirect_uri_given {
-                        request.redirect_uri.clone()
-                    } else {
-                        String::new()
-                    },
-                    scope,
-                    code_challenge: request.code_challenge.clone(),
-                    nonce: request.nonce.clone(),
-                    auth_time: request.authenticated_at,
-                    expires_at: plus_seconds(now(), settings.authorization_code_lifetime_secs),
+    let response_type = request.response_type;
+    let mut answer: Vec<(&str, String)> = Vec::new();
+    let code = if response_type.code {
+        let code = secrets::generate(prefix::AUTHORIZATION_CODE)?;
+        let stored = authorization_codes::create(
+            &state.databases,
+            tenant,
+            NewCode {
+                code_checksum: checksum(&code),
+                application_id: request.application_id,
+                user_id,
+                redirect_uri: if request.redirect_uri_given {
+                    request.redirect_uri.clone()
+                } else {
+                    String::new()
                 },
-                interaction_id,
-            )
-            .await?;
-            if !stored {
+                scope: scope.clone(),
+                code_challenge: request.code_challenge.clone(),
+                nonce: request.nonce.clone(),
+                auth_time: request.authenticated_at,
+                expires_at: plus_seconds(now(), settings.authorization_code_lifetime_secs),
+            },
+            interaction_id,
+        )
+        .await?;
+        if !stored {
+            return Err(already_answered());
+        }
+        answer.push(("code", code.clone()));
+        Some(code)
+    } else {
+        // No code to store with it: the interaction is spent on its own, first.
+        if let Some(id) = interaction_id {
+            let writer = tokens::token_writer(&state.databases, tenant)?;
+            let _turn = writer.turn().await;
+            if !interactions::take(writer.connection, tenant.id, id).await? {
                 return Err(already_answered());
             }
-            Ok(destination.answer(&[("code", &code)]))
         }
-        ResponseType::Token => {
-            // RFC 6749 §4.2.2: an access token in the fragment, never a refresh token.
-            if let Some(id) = interaction_id {
-                let writer = tokens::token_writer(&state.databases, tenant)?;
-                let _turn = writer.turn().await;
-                if !interactions::take(writer.connection, tenant.id, id).await? {
-                    return Err(already_answered());
-                }
-            }
-            let access_token = secrets::generate(prefix::ACCESS_TOKEN)?;
-            let expires_at = plus_seconds(now(), settings.access_token_lifetime_secs);
-            tokens::issue_access_only(
-                &state.databases,
-                tenant,
-                NewAccessToken {
-                    token_checksum: checksum(&access_token),
-                    application_id: request.application_id,
-                    user_id: Some(user_id),
-                    scope: scope.clone(),
-                    expires_at,
-                    source_refresh_token_id: None,
-                    authorization_code_id: None,
-                    id_token: None,
-                },
-            )
-            .await?;
-            let expires_in = seconds_until(expires_at).to_string();
-            Ok(destination.answer(&[
-                ("access_token", &access_token),
-                ("token_type", "Bearer"),
-                ("expires_in", &expires_in),
-                ("scope", &scope),
-            ]))
-        }
+        None
+    };
+    let access_token = if response_type.token {
+        Some(secrets::generate(prefix::ACCESS_TOKEN)?)
+    } else {
+        None
+    };
+    let expires_at = plus_seconds(now(), settings.access_token_lifetime_secs);
+    let id_token = if response_type.id_token {
+        let application = applications::find_by_id(
+            applications_pool(state, tenant)?,
+            tenant.id,
+            request.application_id,
+        )
+        .await?
+        .ok_or_else(|| page("Unknown application", "The application was removed."))?;
+        let users_pool =
+            tenant
+                .routes
+                .connection(&state.databases, EntityGroup::Users, Role::Write)?;
+        let user = users::find_by_id(users_pool, tenant.id, user_id)
+            .await?
+            .filter(|user| user.is_active)
+            .ok_or_else(|| page("Signed out", "Your account cannot sign in. Start again."))?;
+        let granted = Scopes::from_stored(&scope);
+        let authentication = id_token::Authentication {
+            subject: &user.subject,
+            auth_time: request.authenticated_at,
+            nonce: request.nonce.as_deref(),
+            access_token: access_token.as_deref(),
+            code: code.as_deref(),
+            claims: if access_token.is_none() && code.is_none() {
+                claims::for_scopes(&user, &granted)
+            } else {
+                serde_json::Map::new()
+            },
+        };
+        Some(
+            id_token::issue(state, tenant, &application, &scope, &authentication)
+                .await
+                .map_err(Refusal::Failed)?,
+        )
+    } else {
+        None
+    };
+    let (id_token, id_token_record) = match id_token {
+        Some(signed) => (Some(signed.token), Some(signed.record)),
+        None => (None, None),
+    };
+    if let Some(access_token) = &access_token {
+        tokens::issue_access_only(
+            &state.databases,
+            tenant,
+            NewAccessToken {
+                token_checksum: checksum(access_token),
+                application_id: request.application_id,
+                user_id: Some(user_id),
+                scope: scope.clone(),
+                expires_at,
+                source_refresh_token_id: None,
+                authorization_code_id: None,
+                id_token: id_token_record,
+            },
+        )
+        .await?;
+        answer.push(("access_token", access_token.clone()));
+        answer.push(("token_type", "Bearer".to_owned()));
+        answer.push(("expires_in", seconds_until(expires_at).to_string()));
     }
+    if let Some(id_token) = id_token {
+        answer.push(("id_token", id_token));
+    }
+    if response_type.has_front_channel_token() {
+        answer.push(("scope", scope));
+    }
+    let parameters: Vec<(&str, &str)> = answer
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    Ok(destination.answer(&parameters))
 }
 
 /// The application an interaction is for (its name on the consent page).

@@ -453,9 +453,11 @@ async fn request_errors_redirect_with_iss(backend: Backend) {
     let issuer = fx.app.url("/t/acme");
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (
-            vec![("response_type", "id_token")],
+            vec![("response_type", "code_and_more")],
             "unsupported_response_type",
         ),
+        // A real response type, but this client holds no implicit grant.
+        (vec![("response_type", "id_token")], "unauthorized_client"),
         (vec![("response_type", "")], "invalid_request"),
         (vec![("scope", "admin")], "invalid_scope"),
         (vec![("code_challenge", "")], "invalid_request"),

@@ -36,6 +36,8 @@ struct Fixture {
     rp_hs: TestClient,
     /// Skips consent (`skip_authorization`), for `prompt=none` successes.
     trusted: TestClient,
+    /// Holds the code and implicit grants: every response type.
+    hybrid: TestClient,
     /// `rp` of globex (ID tokens live 1 s there).
     globex_rp: TestClient,
     introspector: TestClient,
@@ -63,6 +65,15 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
             Registration {
                 skip_authorization: true,
                 ..relying_party("trusted")
+            },
+        )
+        .await;
+    let hybrid = app
+        .register(
+            "acme",
+            Registration {
+                grant_types: "authorization_code,implicit,refresh_token",
+                ..relying_party("hybrid")
             },
         )
         .await;
@@ -108,6 +119,7 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
         rp_es,
         rp_hs,
         trusted,
+        hybrid,
         globex_rp,
         introspector,
         alice,
@@ -1167,7 +1179,174 @@ async fn rp_initiated_logout(backend: Backend) {
     );
 }
 
+/// oidcc-implicit and oidcc-hybrid (every response type OIDC Core §3.2, §3.3
+/// defines), oidcc-ensure-request-without-nonce-fails, and the form-post response mode:
+/// each part comes back as asked, in the fragment (never the query); the ID token binds
+/// the nonce, the access token (`at_hash`) and the code (`c_hash`), and carries the
+/// user's claims itself when no access token comes with it.
+async fn oidcc_implicit_and_hybrid(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let c_hash = at_hash;
+    for response_type in [
+        "id_token",
+        "id_token token",
+        "code id_token",
+        "code token",
+        "code id_token token",
+    ] {
+        let mut browser = Browser::new(&app.address);
+        let mut params = request(&fx.hybrid, "openid read profile", &[]);
+        params[0] = ("response_type", response_type);
+        let first = authorize(&mut browser, "acme", &params).await;
+        let after_login = sign_in(&mut browser, &first, "alice", "correct horse").await;
+        let back = decide(&mut browser, &after_login, true).await;
+        let location = back.location().unwrap().to_owned();
+        assert!(
+            location.starts_with(&format!("{REDIRECT}#")),
+            "{response_type}: fragment: {location}"
+        );
+        let answer = back.location_params();
+        assert_eq!(answer["state"], "xyz");
+        assert_eq!(answer["iss"], issuer(app, "acme"));
+        for (part, key) in [
+            ("code", "code"),
+            ("token", "access_token"),
+            ("id_token", "id_token"),
+        ] {
+            let asked = response_type.split(' ').any(|name| name == part);
+            assert_eq!(
+                answer.contains_key(key),
+                asked,
+                "{response_type}: {key} in {location}"
+            );
+        }
+        assert!(!answer.contains_key("refresh_token"));
+        if let Some(id_token) = answer.get("id_token") {
+            let (_, claims) = verify(app, "acme", &fx.hybrid, id_token).await;
+            assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+            assert_eq!(claims["sub"], app.subject("acme", fx.alice).await);
+            match answer.get("access_token") {
+                Some(token) => assert_eq!(claims["at_hash"], at_hash(token)),
+                None => assert!(claims.get("at_hash").is_none()),
+            }
+            match answer.get("code") {
+                Some(code) => assert_eq!(claims["c_hash"], c_hash(code)),
+                None => assert!(claims.get("c_hash").is_none()),
+            }
+            // OIDC Core §5.4: without an access token the claims are in the ID token.
+            let alone = !answer.contains_key("access_token") && !answer.contains_key("code");
+            assert_eq!(
+                claims.get("given_name").is_some(),
+                alone,
+                "{response_type}: {claims}"
+            );
+        }
+        if let Some(token) = answer.get("access_token") {
+            let info = userinfo_get(app, "acme", token).await;
+            assert_eq!(info.status, 200, "{}", info.text);
+        }
+        if let Some(code) = answer.get("code") {
+            let tokens = exchange(app, "acme", &fx.hybrid, code, Some(VERIFIER)).await;
+            assert_eq!(tokens.status, 200, "{}", tokens.text);
+            let (_, claims) = verify(app, "acme", &fx.hybrid, &string(&tokens, "id_token")).await;
+            assert_eq!(claims["nonce"], "n-0S6_WzA2Mj", "the code keeps the nonce");
+        }
+    }
+    let mut browser = Browser::new(&app.address);
+    // Errors go back in the fragment too: the request asked for tokens there.
+    let refusals: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[("response_type", "id_token"), ("nonce", "")],
+            "invalid_request",
+        ),
+        (
+            &[
+                ("response_type", "id_token token"),
+                ("response_mode", "query"),
+            ],
+            "invalid_request",
+        ),
+        (
+            &[("response_type", "id_token"), ("scope", "read")],
+            "invalid_scope",
+        ),
+        (
+            &[("response_type", "code id_token"), ("client_id", "rp")],
+            "unauthorized_client",
+        ),
+    ];
+    for (changes, error) in refusals {
+        let mut params = request(&fx.hybrid, "openid read", &[]);
+        for (name, value) in changes {
+            match params.iter_mut().find(|(key, _)| *key == *name) {
+                Some(slot) => slot.1 = value,
+                None => params.push((name, value)),
+            }
+        }
+        let seen = authorize(&mut browser, "acme", &params).await;
+        let location = seen
+            .location()
+            .unwrap_or_else(|| panic!("{changes:?}: {}", seen.body))
+            .to_owned();
+        assert!(
+            location.starts_with(&format!("{REDIRECT}#")),
+            "{changes:?}: {location}"
+        );
+        assert_eq!(seen.location_params()["error"], error, "{changes:?}");
+    }
+
+    // response_mode=form_post: a page that posts the answer to the redirect URI, whose
+    // only script is allowed by its hash.
+    let (mut signed_in, _) = signed_in_browser(&fx).await;
+    let params = request(
+        &fx.trusted,
+        "openid read",
+        &[("response_mode", "form_post")],
+    );
+    let seen = authorize(&mut signed_in, "acme", &params).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert!(seen.location().is_none());
+    // What a browser reads, HTML entities decoded.
+    let unescape = |text: &str| {
+        text.replace("&#x2f;", "/")
+            .replace("&quot;", "\"")
+            .replace("&#x27;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    assert!(
+        unescape(&seen.body).contains(&format!("<form method=\"post\" action=\"{REDIRECT}\">")),
+        "{}",
+        seen.body
+    );
+    let code = unescape(&seen.input("code").expect("the code in the form"));
+    assert_eq!(seen.input("state").as_deref(), Some("xyz"));
+    assert_eq!(
+        seen.input("iss").map(|iss| unescape(&iss)),
+        Some(issuer(app, "acme"))
+    );
+    let policy = seen.headers["content-security-policy"].to_str().unwrap();
+    let script = "document.forms[0].submit()";
+    let hash = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()))
+    };
+    assert!(
+        policy.contains(&format!("script-src 'sha256-{hash}'")),
+        "{policy}"
+    );
+    assert!(seen.body.contains(&format!("<script>{script}</script>")));
+    let tokens = exchange(app, "acme", &fx.trusted, &code, Some(VERIFIER)).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+}
+
 on_every_backend!(
+    oidcc_implicit_and_hybrid,
     rp_initiated_logout,
     oidcc_prompt_none,
     oidcc_prompt_login,
