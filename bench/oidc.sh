@@ -3,8 +3,8 @@
 #   * code flow, no ID token  — the browser-flows figure (scope read)
 #   * code flow + ES256 ID token, code flow + RS256 ID token (scope openid read)
 #   * userinfo                — GET /userinfo with a bearer token
-#   * introspection p99 alone, then while RS256 code flows run: does signing stall
-#     other requests?
+#   * introspection p99 alone, beside code flows without ID tokens, and beside RS256
+#     ones: does signing stall other requests more than the same load unsigned?
 # Each flow runs BENCH_SECONDS (15) at BENCH_CONNS (32), BENCH_REPEAT (3) times; the
 # report gives medians, ratios to the flow without an ID token, and the server's CPU
 # time per flow (from /proc), whose differences are what one signature costs.
@@ -118,10 +118,17 @@ for round in $(seq 1 "$REPEAT"); do
   WRK_AUTH="Bearer $access" wrk -t2 -c"$CONNS" -d"${SECONDS_PER_RUN}s" -s "$ROOT/bench/get.lua" \
     "$base/t/bench/userinfo" 2>/dev/null | sed -n 's/^WRKJSON /userinfo 0 0 /p' >> "$results"
   introspect introspect_alone
+  # The same contention without signatures, then with RS256 ones.
+  flow plain_beside_introspection plain read &
+  beside=$!
+  sleep 1
+  introspect introspect_during_plain
+  wait "$beside"
   flow rs256_beside_introspection rs openid%20read &
+  beside=$!
   sleep 1
   introspect introspect_during_rs256
-  wait
+  wait "$beside"
 done
 python3 - "$results" "$(getconf CLK_TCK)" <<'PY'
 import json, statistics, sys
@@ -146,6 +153,7 @@ print(f"one ES256 signature ≈ {cpu_ms('es256') - cpu_ms('no_id_token'):.2f} ms
 print(f"userinfo            rps median {rate('userinfo', 'x'):6.0f}")
 def p99(name):
     return med([r.get("lat_p99_us", 0) for r in rows[name]]) / 1000
-print(f"introspection p99 alone {p99('introspect_alone'):.1f} ms, during RS256 issuance {p99('introspect_during_rs256'):.1f} ms "
-      f"(rps {rate('introspect_alone', 'x'):.0f} → {rate('introspect_during_rs256', 'x'):.0f})")
+for name, what in [("introspect_alone", "alone"), ("introspect_during_plain", "beside code flows without ID tokens"),
+                   ("introspect_during_rs256", "beside code flows with RS256 ID tokens")]:
+    print(f"introspection {what:40s} p99 {p99(name):6.1f} ms  rps {rate(name, 'x'):6.0f}")
 PY

@@ -42,6 +42,8 @@ pub struct Model {
     pub skip_authorization: bool,
     /// ID token signing algorithm (`RS256`, `ES256`, `HS256`) or empty for none.
     pub algorithm: String,
+    /// `opaque` (default) or `jwt` (RFC 9068 access tokens).
+    pub access_token_format: String,
     /// Space-separated scopes this client may request; empty means the tenant's catalogue.
     #[sea_orm(column_type = "Text")]
     pub allowed_scopes: String,

@@ -23,6 +23,7 @@ mod m20261201_000004_interactions;
 mod m20261202_000001_sealed_signing_keys;
 mod m20261202_000002_user_subjects;
 mod m20261202_000003_authentication_times;
+mod m20261202_000004_access_token_format;
 mod schema;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
@@ -74,6 +75,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 vec![
                     Box::new(m20261128_000001_applications::Migration),
                     Box::new(m20261201_000001_application_origins::Migration),
+                    Box::new(m20261202_000004_access_token_format::Migration),
                 ]
             }
             EntityGroup::Tokens => vec![

@@ -236,9 +236,12 @@ pub struct AppCreate {
     /// Skip the consent page.
     #[arg(long)]
     pub skip_authorization: bool,
-    /// ID token signing algorithm: RS256, ES256 or HS256.
+    /// ID token signing algorithm: RS256 (the default), ES256, EdDSA or HS256.
     #[arg(long)]
     pub algorithm: Option<String>,
+    /// Access tokens: opaque (the default) or jwt (RFC 9068).
+    #[arg(long)]
+    pub access_token_format: Option<String>,
     /// Use this client_id instead of a generated one (imports).
     #[arg(long)]
     pub client_id: Option<String>,
@@ -876,6 +879,8 @@ async fn create_app(
     )?;
     let allowed_origins = applications::parse_origins(&arguments.allowed_origins)?;
     let algorithm = applications::parse_algorithm(arguments.algorithm.as_deref())?;
+    let access_token_format =
+        applications::AccessTokenFormat::parse(arguments.access_token_format.as_deref())?;
     if arguments.name.trim().is_empty() {
         return Err(invalid("--name is empty: give the application a name"));
     }
@@ -939,6 +944,7 @@ async fn create_app(
         hash_client_secret,
         skip_authorization: arguments.skip_authorization,
         algorithm,
+        access_token_format,
         allowed_scopes: arguments
             .scopes
             .split_whitespace()

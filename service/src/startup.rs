@@ -191,7 +191,9 @@ impl Application {
         let keys = Keyring::new(
             kek,
             std::time::Duration::from_secs(connected.config.key_cache_ttl_secs),
-            std::thread::available_parallelism().map_or(2, usize::from),
+            // Half the cores at most: RSA signing never takes the cores every other
+            // request needs (one RS256 signature is ~1.1 ms of CPU, docs/benchmarks.md).
+            std::thread::available_parallelism().map_or(1, |cores| (usize::from(cores) / 2).max(1)),
         );
         // Opens every tenant's keys (a wrong key-encryption key stops the start here)
         // and creates those a tenant does not have yet.

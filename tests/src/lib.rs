@@ -169,15 +169,47 @@ impl Drop for TestRedis {
     }
 }
 
+/// Every log line Tessera wrote in this test process (its own crates at debug level),
+/// so a test can check that no secret reaches a log. With `TEST_LOG` set, the lines go
+/// to standard error too.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// Where the test subscriber writes: into [`LOGS`], and to stderr with `TEST_LOG`.
+struct CapturedLogs;
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = LOGS.lock() {
+            logs.extend_from_slice(bytes);
+        }
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(bytes)?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What Tessera has logged so far in this process.
+pub fn captured_logs() -> String {
+    init_logs();
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
 fn init_logs() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        if std::env::var("TEST_LOG").is_ok() {
-            tessera::telemetry::init(&tessera::config::LogConfig {
-                format: tessera::config::LogFormat::Text,
-                level: "debug".to_owned(),
-            });
-        }
+        // The service's own subscriber (format, filter), writing into the capture.
+        let config = tessera::config::LogConfig {
+            format: tessera::config::LogFormat::Text,
+            level: "tessera=debug,tower_http=debug,migration=debug,router_policies=debug,warn"
+                .to_owned(),
+        };
+        let subscriber = tessera::telemetry::subscriber(&config, || CapturedLogs, false);
+        let _ = tracing::subscriber::set_global_default(subscriber);
     });
 }
 
@@ -279,6 +311,7 @@ impl CliRun {
 
 /// Runs `tessera ARGS…` in-process with `stdin` as standard input.
 pub async fn run_cli(args: &[&str], stdin: &str) -> CliRun {
+    init_logs();
     let cli = Cli::try_parse_from(std::iter::once("tessera").chain(args.iter().copied()))
         .unwrap_or_else(|error| panic!("bad test arguments {args:?}: {error}"));
     let mut input = Cursor::new(stdin.as_bytes().to_vec());
@@ -430,6 +463,7 @@ impl TestApp {
             hash_client_secret: true,
             skip_authorization: registration.skip_authorization,
             algorithm: String::new(),
+            access_token_format: applications::AccessTokenFormat::Opaque,
             allowed_scopes: registration
                 .scopes
                 .split_whitespace()
@@ -526,20 +560,8 @@ impl TestApp {
 
     /// Creates a user with an argon2id password.
     pub async fn user(&self, tenant: &str, username: &str, password: &str) -> i64 {
-        let tenant = self.tenant(tenant).await;
-        let db = tenant
-            .routes
-            .connection(
-                &self.state.databases,
-                router_policies::EntityGroup::Users,
-                router_policies::Role::Write,
-            )
-            .unwrap();
-        let hash = tessera::secrets::hash_password(password).unwrap();
-        tessera::store::users::create(db, tenant.id, username, None, hash, &serde_json::Map::new())
+        self.user_with_claims(tenant, username, password, None, &serde_json::Map::new())
             .await
-            .unwrap()
-            .id
     }
 
     /// POSTs a form to `path`, with HTTP Basic credentials when `basic` is given

@@ -14,7 +14,7 @@ use crate::endpoints::browser::{csrf_ok, require_login, signed_in, tenant_path};
 use crate::endpoints::consent::{ScopeLine, scope_lines};
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::page::{Page, error_page, render, respond};
+use crate::endpoints::page::{MessageContext, Page, error_page, render, respond};
 use crate::endpoints::request::{Peer, authenticated_request, client_address};
 use crate::endpoints::token::NO_STORE;
 use crate::oauth::authorize;
@@ -72,15 +72,6 @@ struct ConfirmContext<'a> {
     application_name: String,
     username: &'a str,
     scopes: Vec<ScopeLine>,
-}
-
-#[derive(Serialize)]
-struct MessageContext<'a> {
-    tenant_name: &'a str,
-    title: &'a str,
-    message: &'a str,
-    link: Option<String>,
-    link_text: &'a str,
 }
 
 /// `GET /t/{tenant}/device[?user_code=…]`: the code form, or the confirmation of a

@@ -13,7 +13,8 @@ use serde::Serialize;
 use crate::endpoints::browser::{csrf_ok, signed_in, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
-    Page, expired_cookie, failure_page, form_expired, render, respond, session_cookie_name,
+    MessageContext, Page, expired_cookie, failure_page, form_expired, render, respond,
+    session_cookie_name,
 };
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
@@ -36,15 +37,6 @@ struct ConfirmContext<'a> {
     state: Option<&'a str>,
 }
 
-#[derive(Serialize)]
-struct SignedOutContext<'a> {
-    tenant_name: &'a str,
-    title: &'a str,
-    message: &'a str,
-    link: Option<String>,
-    link_text: &'a str,
-}
-
 /// `GET`: the relying party's request in the query.
 pub async fn end_session_get(
     State(state): State<AppState>,
@@ -53,7 +45,7 @@ pub async fn end_session_get(
     headers: HeaderMap,
 ) -> Response {
     let form = Form::from_urlencoded(query.as_deref().unwrap_or_default());
-    handle(&state, &slug, &headers, form).await
+    handle(&state, &slug, &headers, form, false).await
 }
 
 /// `POST`: the relying party's request in a form, or the user's confirmation.
@@ -64,7 +56,7 @@ pub async fn end_session_post(
     body: Bytes,
 ) -> Response {
     let form = Form::parse(&headers, &body);
-    handle(&state, &slug, &headers, form).await
+    handle(&state, &slug, &headers, form, true).await
 }
 
 async fn handle(
@@ -72,6 +64,7 @@ async fn handle(
     slug: &str,
     headers: &HeaderMap,
     form: Result<Form, OAuthError>,
+    posted: bool,
 ) -> Response {
     let result = async {
         let tenant = resolve_tenant(state, slug).await?;
@@ -84,7 +77,8 @@ async fn handle(
             // Nobody to sign out: on to the client, or say so.
             return Ok(signed_out(state, &tenant, &request));
         };
-        if form.get("confirm").is_none() {
+        // Only the confirmation form's POST signs out (never a link).
+        if !posted || form.get("confirm").is_none() {
             return Ok(render(
                 state,
                 &tenant,
@@ -133,7 +127,7 @@ fn signed_out(state: &AppState, tenant: &Tenant, request: &LogoutRequest) -> Pag
             state,
             tenant,
             "message.html",
-            SignedOutContext {
+            MessageContext {
                 tenant_name: &tenant.display_name,
                 title: "Signed out",
                 message: "You are signed out.",

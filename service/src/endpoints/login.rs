@@ -13,7 +13,8 @@ use crate::endpoints::authorize::refused;
 use crate::endpoints::browser::{bound, csrf_ok, require_login, signed_in, step_page, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
-    Page, cookie, expired_cookie, form_expired, render, respond, session_cookie_name, start_again,
+    MessageContext, Page, cookie, expired_cookie, form_expired, render, respond,
+    session_cookie_name, start_again,
 };
 use crate::endpoints::request::{Peer, client_address};
 use crate::oauth::authorize;
@@ -151,15 +152,6 @@ pub async fn login(
     respond(&state, result)
 }
 
-#[derive(Serialize)]
-struct LogoutContext<'a> {
-    tenant_name: &'a str,
-    title: &'a str,
-    message: &'a str,
-    link: Option<String>,
-    link_text: &'a str,
-}
-
 /// `GET /t/{tenant}/logout`: signed in, the authorized-tokens page has the sign-out
 /// button; signed out, a message.
 pub async fn logout_page(
@@ -176,7 +168,7 @@ pub async fn logout_page(
             &state,
             &tenant,
             "message.html",
-            LogoutContext {
+            MessageContext {
                 tenant_name: &tenant.display_name,
                 title: "Signed out",
                 message: "You are signed out.",

@@ -24,6 +24,21 @@ pub const CONTENT_SECURITY_POLICY: &str =
 /// submits the answer. Allowed by its hash, nothing else runs.
 pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
 
+/// The context of `message.html`: a title, a sentence, perhaps a link.
+#[derive(Serialize)]
+pub struct MessageContext<'a> {
+    /// Shown above the title.
+    pub tenant_name: &'a str,
+    /// The heading.
+    pub title: &'a str,
+    /// One sentence.
+    pub message: &'a str,
+    /// Where the link goes, if there is one.
+    pub link: Option<String>,
+    /// The link's text.
+    pub link_text: &'a str,
+}
+
 /// An HTML answer (or a 303) with cookies to set.
 #[derive(Debug)]
 pub struct Page {

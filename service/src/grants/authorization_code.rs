@@ -121,7 +121,15 @@ pub async fn grant(
         scopes.to_string(),
         client.holds(GrantType::RefreshToken),
         Some(code.id),
-    )?;
+    )?
+    .in_format(
+        state,
+        tenant,
+        application,
+        Some(&user.subject),
+        code.auth_time,
+    )
+    .await?;
     if let Some(refresh) = &mut prepared.refresh {
         refresh.auth_time = code.auth_time;
     }

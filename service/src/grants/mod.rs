@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::oauth::access_token;
 use crate::oauth::client_auth::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
@@ -18,7 +19,7 @@ use crate::oauth::id_token::SignedIdToken;
 use crate::oauth::scope::Scopes;
 use crate::secrets::{self, checksum, prefix};
 use crate::state::AppState;
-use crate::store::applications::GrantType;
+use crate::store::applications::{AccessTokenFormat, GrantType};
 use crate::store::tokens::{self, NewAccessToken, NewRefreshToken};
 use crate::tenancy::Tenant;
 use crate::time::{now, plus_seconds, seconds_until};
@@ -202,14 +203,31 @@ pub(crate) async fn mint(
     scopes: &Scopes,
     with_refresh_token: bool,
 ) -> Result<TokenResponse, OAuthError> {
+    let application = &client.application;
+    // A JWT access token names its user by subject (read only for such clients).
+    let subject = match (AccessTokenFormat::of(application), user_id) {
+        (AccessTokenFormat::Jwt, Some(user_id)) => {
+            let users_pool = tenant.routes.connection(
+                &state.databases,
+                router_policies::EntityGroup::Users,
+                router_policies::Role::Write,
+            )?;
+            crate::store::users::find_by_id(users_pool, tenant.id, user_id)
+                .await?
+                .map(|user| user.subject)
+        }
+        _ => None,
+    };
     let prepared = Prepared::new(
         tenant,
-        client.application.id,
+        application.id,
         user_id,
         scopes.to_string(),
         with_refresh_token,
         None,
-    )?;
+    )?
+    .in_format(state, tenant, application, subject.as_deref(), None)
+    .await?;
     match &prepared.refresh {
         None => {
             tokens::issue_access_only(&state.databases, tenant, prepared.access.clone()).await?
@@ -298,6 +316,33 @@ impl Prepared {
             access,
             refresh,
         })
+    }
+
+    /// The access token in the client's format: a JWT (RFC 9068) for a client that
+    /// asks for one, whose `sub` is `subject`.
+    pub async fn in_format(
+        mut self,
+        state: &AppState,
+        tenant: &Tenant,
+        application: &entity::application::Model,
+        subject: Option<&str>,
+        auth_time: Option<entity::Timestamp>,
+    ) -> Result<Self, OAuthError> {
+        if AccessTokenFormat::of(application) == AccessTokenFormat::Jwt {
+            let token = access_token::mint(
+                state,
+                tenant,
+                application,
+                subject,
+                &self.scope,
+                self.expires_at,
+                auth_time,
+            )
+            .await?;
+            self.access.token_checksum = checksum(&token);
+            self.access_token = token;
+        }
+        Ok(self)
     }
 
     /// The access token (for `at_hash`).

@@ -13,6 +13,7 @@ use entity::refresh_token;
 use router_policies::{EntityGroup, Role};
 
 use crate::grants::TokenResponse;
+use crate::oauth::access_token;
 use crate::oauth::client_auth::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::{self, Authentication};
@@ -92,8 +93,18 @@ pub async fn grant(
         None => None,
     };
 
-    let access_token = secrets::generate(prefix::ACCESS_TOKEN)?;
     let scope = scopes.to_string();
+    let expires_at = plus_seconds(now, settings.access_token_lifetime_secs);
+    let access_token = access_token::mint(
+        state,
+        tenant,
+        &client.application,
+        user.as_ref().map(|user| user.subject.as_str()),
+        &scope,
+        expires_at,
+        row.auth_time,
+    )
+    .await?;
     // OIDC Core §12.2: a refreshed ID token keeps `sub`, `aud` and `auth_time`, gets a
     // new `iat`, and carries no `nonce`.
     let id_token = match &user {
@@ -123,7 +134,7 @@ pub async fn grant(
         application_id: row.application_id,
         user_id: row.user_id,
         scope: scope.clone(),
-        expires_at: plus_seconds(now, settings.access_token_lifetime_secs),
+        expires_at,
         source_refresh_token_id: Some(row.id),
         authorization_code_id: None,
         id_token: id_token_record,

@@ -81,9 +81,9 @@ pub struct Keyring {
     kek: KeyEncryptionKey,
     cache_ttl: Duration,
     tenants: RwLock<HashMap<i64, Arc<TenantKeys>>>,
-    /// RSA signatures take milliseconds: they run on blocking threads, at most this
-    /// many at once (the permit moves into the work, so a client that hangs up does
-    /// not release it early).
+    /// RSA signatures take a millisecond of CPU: they run on blocking threads, at most
+    /// this many at once (half the cores), so they never hold every core; the permit
+    /// moves into the work, so a client that hangs up does not release it early.
     slow_signatures: Arc<Semaphore>,
 }
 

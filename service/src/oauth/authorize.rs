@@ -20,6 +20,7 @@ use router_policies::{EntityGroup, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::oauth::access_token;
 use crate::oauth::authorization_response::{Delivery, Destination, ResponseMode, ResponseType};
 use crate::oauth::claims;
 use crate::oauth::error::OAuthError;
@@ -780,13 +781,9 @@ async fn finish(
         }
         None
     };
-    let access_token = if response_type.token {
-        Some(secrets::generate(prefix::ACCESS_TOKEN)?)
-    } else {
-        None
-    };
     let expires_at = plus_seconds(now(), settings.access_token_lifetime_secs);
-    let id_token = if response_type.id_token {
+    // What the front-channel parts need: the client and the user.
+    let holder = if response_type.has_front_channel_token() {
         let application = applications::find_by_id(
             applications_pool(state, tenant)?,
             tenant.id,
@@ -802,6 +799,27 @@ async fn finish(
             .await?
             .filter(|user| user.is_active)
             .ok_or_else(|| page("Signed out", "Your account cannot sign in. Start again."))?;
+        Some((application, user))
+    } else {
+        None
+    };
+    let access_token = match (&holder, response_type.token) {
+        (Some((application, user)), true) => Some(
+            access_token::mint(
+                state,
+                tenant,
+                application,
+                Some(&user.subject),
+                &scope,
+                expires_at,
+                request.authenticated_at,
+            )
+            .await
+            .map_err(Refusal::Failed)?,
+        ),
+        _ => None,
+    };
+    let id_token = if let (Some((application, user)), true) = (&holder, response_type.id_token) {
         let granted = Scopes::from_stored(&scope);
         let authentication = id_token::Authentication {
             subject: &user.subject,
@@ -810,13 +828,13 @@ async fn finish(
             access_token: access_token.as_deref(),
             code: code.as_deref(),
             claims: if access_token.is_none() && code.is_none() {
-                claims::for_scopes(&user, &granted)
+                claims::for_scopes(user, &granted)
             } else {
                 serde_json::Map::new()
             },
         };
         Some(
-            id_token::issue(state, tenant, &application, &scope, &authentication)
+            id_token::issue(state, tenant, application, &scope, &authentication)
                 .await
                 .map_err(Refusal::Failed)?,
         )

@@ -5,6 +5,7 @@
 //! URI matching and device authorization. Nothing here knows HTTP status codes: the
 //! endpoints map [`error::OAuthError`] to responses.
 
+pub mod access_token;
 pub mod authorization_response;
 pub mod authorize;
 pub mod brute_force;

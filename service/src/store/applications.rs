@@ -218,10 +218,49 @@ pub fn check_length(option: &str, value: &str, max: usize) -> Result<(), Error> 
 pub fn parse_algorithm(value: Option<&str>) -> Result<String, Error> {
     match value {
         None | Some("") => Ok(String::new()),
-        Some(algorithm @ ("RS256" | "ES256" | "HS256")) => Ok(algorithm.to_owned()),
+        Some(algorithm @ ("RS256" | "ES256" | "EdDSA" | "HS256")) => Ok(algorithm.to_owned()),
         Some(other) => Err(Error::InvalidInput(format!(
-            "unknown algorithm {other:?}: use RS256, ES256 or HS256"
+            "unknown algorithm {other:?}: use RS256, ES256, EdDSA or HS256"
         ))),
+    }
+}
+
+/// The format of a client's access tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessTokenFormat {
+    /// A random secret (`tsa_…`), the default.
+    Opaque,
+    /// A signed JWT (RFC 9068).
+    Jwt,
+}
+
+impl AccessTokenFormat {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opaque => "opaque",
+            Self::Jwt => "jwt",
+        }
+    }
+
+    /// Parses `--access-token-format`.
+    pub fn parse(value: Option<&str>) -> Result<Self, Error> {
+        match value {
+            None | Some("opaque") => Ok(Self::Opaque),
+            Some("jwt") => Ok(Self::Jwt),
+            Some(other) => Err(Error::InvalidInput(format!(
+                "--access-token-format {other:?}: use opaque or jwt"
+            ))),
+        }
+    }
+
+    /// The format of a stored application (anything unknown is opaque).
+    pub fn of(application: &application::Model) -> Self {
+        if application.access_token_format == "jwt" {
+            Self::Jwt
+        } else {
+            Self::Opaque
+        }
     }
 }
 
@@ -251,6 +290,8 @@ pub struct NewApplication {
     pub skip_authorization: bool,
     /// ID token algorithm or empty.
     pub algorithm: String,
+    /// Access token format.
+    pub access_token_format: AccessTokenFormat,
     /// Allowed scopes (empty: the tenant's catalogue).
     pub allowed_scopes: Vec<String>,
     /// Owning user.
@@ -317,6 +358,8 @@ pub struct ApplicationSummary {
     pub allowed_scopes: Vec<String>,
     /// ID token algorithm.
     pub algorithm: String,
+    /// `opaque` or `jwt`.
+    pub access_token_format: String,
     /// Consent skipped.
     pub skip_authorization: bool,
 }
@@ -337,6 +380,7 @@ impl From<&application::Model> for ApplicationSummary {
             redirect_uris: words(&model.redirect_uris),
             allowed_scopes: words(&model.allowed_scopes),
             algorithm: model.algorithm.clone(),
+            access_token_format: model.access_token_format.clone(),
             skip_authorization: model.skip_authorization,
         }
     }
@@ -373,6 +417,7 @@ pub async fn create(
         hash_client_secret: Set(new.hash_client_secret),
         skip_authorization: Set(new.skip_authorization),
         algorithm: Set(new.algorithm.clone()),
+        access_token_format: Set(new.access_token_format.as_str().to_owned()),
         allowed_scopes: Set(new.allowed_scopes.join(" ")),
         extensions: Set("{}".to_owned()),
         created_at: Set(created),

@@ -92,6 +92,7 @@ mod tests {
             hash_client_secret: true,
             skip_authorization: false,
             algorithm: String::new(),
+            access_token_format: "opaque".to_owned(),
             allowed_scopes: String::new(),
             extensions: String::new(),
             created_at: now,

@@ -42,10 +42,10 @@ async fn migrate_places_groups_and_is_idempotent(backend: Backend) {
         .iter()
         .map(|report| report["applied"].as_u64().unwrap())
         .sum();
-    // One per group, plus those added since: applications' origins; tokens' ID-token
-    // index, interactions and authentication times; users' sessions and subjects;
-    // tenants' sealed signing keys.
-    assert_eq!(applied, 11, "every group's migrations: {reports}");
+    // One per group, plus those added since: applications' origins and access token
+    // format; tokens' ID-token index, interactions and authentication times; users'
+    // sessions and subjects; tenants' sealed signing keys.
+    assert_eq!(applied, 12, "every group's migrations: {reports}");
 
     for table in [
         "tenants",

@@ -1345,7 +1345,133 @@ async fn oidcc_implicit_and_hybrid(backend: Backend) {
     assert_eq!(tokens.status, 200, "{}", tokens.text);
 }
 
+/// JWT access tokens (RFC 9068) for a client that asks for them: `typ: at+jwt`, a
+/// published `kid`, `iss`, `sub` (the user's subject, or the client's id), `aud`,
+/// `client_id`, `scope`, `jti`, `exp`, `iat`; recorded like opaque tokens, so
+/// introspection, UserInfo and revocation work, and a revoked JWT is inactive before it
+/// expires.
+async fn rfc9068_jwt_access_tokens(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let jwt_rp = app
+        .register(
+            "acme",
+            Registration {
+                client_id: "jwt-rp",
+                confidential: true,
+                grant_types: "authorization_code,refresh_token,client_credentials",
+                scopes: "",
+                origins: "",
+                redirect_uris: REDIRECT,
+                skip_authorization: false,
+            },
+        )
+        .await;
+    app.update_client(
+        "acme",
+        "jwt-rp",
+        entity::application::ActiveModel {
+            access_token_format: sea_orm::ActiveValue::Set("jwt".to_owned()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let expected_issuer = issuer(app, "acme");
+    let verify_access = |token: String| {
+        let expected_issuer = expected_issuer.clone();
+        async move {
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(header.typ.as_deref(), Some("at+jwt"), "RFC 9068 §2.1");
+            assert_eq!(header.alg, Algorithm::RS256);
+            let jwks: JwkSet =
+                serde_json::from_str(&get_json(app, &format!("{expected_issuer}/jwks")).await.text)
+                    .unwrap();
+            let jwk = jwks
+                .find(header.kid.as_deref().unwrap())
+                .expect("a published kid");
+            let mut validation = Validation::new(Algorithm::RS256);
+            validation.set_audience(&[expected_issuer.as_str()]);
+            validation.set_issuer(&[expected_issuer.as_str()]);
+            validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+            jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+                .unwrap()
+                .claims
+        }
+    };
+    // Client credentials: `sub` is the client.
+    let answer = token(
+        app,
+        "acme",
+        &jwt_rp,
+        &[("grant_type", "client_credentials"), ("scope", "read")],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let claims = verify_access(string(&answer, "access_token")).await;
+    assert_eq!(claims["sub"], "jwt-rp");
+    assert_eq!(claims["client_id"], "jwt-rp");
+    assert_eq!(claims["scope"], "read");
+    assert!(claims["jti"].as_str().is_some_and(|jti| !jti.is_empty()));
+
+    // The code flow: `sub` is the user's subject; at_hash covers the JWT.
+    let tokens = code_flow(app, "acme", &jwt_rp, "openid read").await;
+    let access = string(&tokens, "access_token");
+    let claims = verify_access(access.clone()).await;
+    let subject = app.subject("acme", fx.alice).await;
+    assert_eq!(claims["sub"], subject);
+    assert!(claims["auth_time"].is_i64());
+    let (_, id_claims) = verify(app, "acme", &jwt_rp, &string(&tokens, "id_token")).await;
+    assert_eq!(id_claims["at_hash"], at_hash(&access));
+    assert_eq!(
+        userinfo_get(app, "acme", &access).await.body["sub"],
+        subject
+    );
+    let described = introspect(app, "acme", &fx.introspector, &access).await;
+    assert_eq!(described["active"], true);
+    assert_eq!(described["sub"], subject);
+    let refreshed = token(
+        app,
+        "acme",
+        &jwt_rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &string(&tokens, "refresh_token")),
+        ],
+    )
+    .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    let renewed = verify_access(string(&refreshed, "access_token")).await;
+    assert_eq!(renewed["sub"], subject);
+    assert_ne!(renewed["jti"], claims["jti"]);
+    // Revoked: inactive at once, though its `exp` is an hour away.
+    let revoked = app
+        .post_form(
+            "/t/acme/revoke",
+            Some(&jwt_rp),
+            &[("token", &string(&refreshed, "access_token"))],
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    let described = introspect(
+        app,
+        "acme",
+        &fx.introspector,
+        &string(&refreshed, "access_token"),
+    )
+    .await;
+    assert_eq!(described, json!({"active": false}));
+    assert_eq!(
+        userinfo_get(app, "acme", &string(&refreshed, "access_token"))
+            .await
+            .status,
+        401
+    );
+}
+
 on_every_backend!(
+    rfc9068_jwt_access_tokens,
     oidcc_implicit_and_hybrid,
     rp_initiated_logout,
     oidcc_prompt_none,
@@ -1422,6 +1548,58 @@ async fn keys_are_sealed_at_rest_and_need_their_kek() {
         "names the key they need: {message}"
     );
 
+    // Nor in any log line this process wrote (every test's, at debug level): the
+    // private keys in any encoding, the key-encryption key.
+    let logs = tessera_tests::captured_logs();
+    assert!(
+        logs.contains("tenant created"),
+        "the capture works: {} bytes",
+        logs.len()
+    );
+    let kek_bytes = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(TEST_KEK)
+            .unwrap()
+    };
+    for row in &rows {
+        let context = format!("tessera signing key v1\0{}\0{}", row.tenant_id, row.kid);
+        let pkcs8 = kek
+            .open(context.as_bytes(), &row.sealed_private_key)
+            .unwrap();
+        use base64::Engine;
+        // Base64 of the key's secret half at each of the three alignments (a PEM or a
+        // JWK `d` would contain one of them), and hex.
+        let mut encodings: Vec<String> = Vec::new();
+        for offset in 0..3 {
+            for engine in [
+                base64::engine::general_purpose::STANDARD,
+                base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ] {
+                let secret_half = &pkcs8[pkcs8.len() / 2 + offset..];
+                encodings.push(engine.encode(secret_half)[4..28].to_owned());
+            }
+        }
+        let middle = pkcs8.len() / 2;
+        encodings.push(
+            pkcs8[middle..middle + 16]
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
+        );
+        // And as `Debug` prints bytes.
+        let debug = format!("{:?}", &pkcs8[middle..middle + 12]);
+        encodings.push(debug.trim_matches(['[', ']']).to_owned());
+        for encoded in encodings {
+            assert!(
+                !logs.contains(&encoded),
+                "{} private key in the logs",
+                row.algorithm
+            );
+        }
+    }
+    assert!(!logs.contains(TEST_KEK) && !logs.contains(&String::from_utf8_lossy(&kek_bytes)[..16]));
+
     let config = tessera::Config::from_toml(&oidc_toml(&url)).unwrap();
     let missing = tessera::startup::Application::build(config)
         .await
@@ -1432,3 +1610,136 @@ async fn keys_are_sealed_at_rest_and_need_their_kek() {
         "{missing}"
     );
 }
+
+/// A black-box relying party: the `openidconnect` crate (an independent Rust
+/// implementation) against a tenant, through discovery, code + PKCE, ID-token
+/// verification with the keys it fetched from the JWKS (signature, `iss`, `aud`,
+/// `nonce`, `at_hash`), UserInfo with the ID token's subject, refresh and RP-initiated
+/// logout.
+async fn openidconnect_crate_relying_party(backend: Backend) {
+    use openidconnect::core::{CoreClient, CoreResponseType, CoreUserInfoClaims};
+    use openidconnect::{
+        AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+        IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+        PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    };
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let http = openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let issuer_url = IssuerUrl::new(issuer(app, "acme")).unwrap();
+    let metadata = ProviderMetadataWithLogout::discover_async(issuer_url, &http)
+        .await
+        .expect("discovery");
+    let end_session = metadata
+        .additional_metadata()
+        .end_session_endpoint
+        .clone()
+        .expect("end_session_endpoint");
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(fx.rp.client_id.clone()),
+        Some(ClientSecret::new(fx.rp.client_secret.clone().unwrap())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf, nonce) = client
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("read".to_owned()))
+        .add_scope(Scope::new("profile".to_owned()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let mut browser = Browser::new(&app.address);
+    let first = browser.get(url.as_str()).await;
+    let after_login = sign_in(&mut browser, &first, "alice", "correct horse").await;
+    let back = decide(&mut browser, &after_login, true)
+        .await
+        .location_params();
+    assert_eq!(&back["state"], csrf.secret());
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(back["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    let id_token = tokens.extra_fields().id_token().expect("an ID token");
+    let verifier = client.id_token_verifier();
+    let claims = id_token
+        .claims(&verifier, &nonce)
+        .expect("the ID token verifies");
+    let expected_hash = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected_hash));
+    assert_eq!(
+        claims.subject().as_str(),
+        app.subject("acme", fx.alice).await
+    );
+    let info: CoreUserInfoClaims = client
+        .user_info(
+            tokens.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(
+        info.preferred_username().map(|name| name.as_str()),
+        Some("alice")
+    );
+    let refreshed = client
+        .exchange_refresh_token(tokens.refresh_token().expect("a refresh token"))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("refresh");
+    let renewed = refreshed
+        .extra_fields()
+        .id_token()
+        .expect("a refreshed ID token");
+    // OIDC Core §12.2: no nonce on refresh.
+    let no_nonce = |nonce: Option<&Nonce>| match nonce {
+        None => Ok(()),
+        Some(_) => Err("a refreshed ID token has no nonce".to_owned()),
+    };
+    let renewed_claims = renewed.claims(&verifier, no_nonce).expect("it verifies");
+    assert_eq!(renewed_claims.subject(), claims.subject());
+    let logout = LogoutRequest::from(end_session)
+        .set_id_token_hint(renewed)
+        .set_post_logout_redirect_uri(PostLogoutRedirectUrl::new(SIGNED_OUT.to_owned()).unwrap())
+        .set_state(CsrfToken::new("bye".to_owned()))
+        .http_get_url();
+    let page = browser.get(logout.as_str()).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let done = browser
+        .post(
+            "/t/acme/end_session",
+            &[
+                ("csrf", &page.input("csrf").unwrap()),
+                ("client_id", &fx.rp.client_id),
+                ("post_logout_redirect_uri", SIGNED_OUT),
+                ("state", "bye"),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        done.location(),
+        Some(format!("{SIGNED_OUT}?state=bye").as_str())
+    );
+}
+
+on_every_backend!(openidconnect_crate_relying_party);

@@ -1,0 +1,82 @@
+//! Access tokens (RFC 6749 §1.4): opaque by default, a 256-bit `tsa_` secret; for
+//! applications with `access_token_format = "jwt"`, a JWT access token (RFC 9068)
+//! signed by the tenant's key. Either way the store keeps the SHA-256 checksum of the
+//! token string, so introspection, revocation and UserInfo treat both alike, and a
+//! revoked JWT is inactive at introspection before it expires.
+
+use entity::application;
+use serde::Serialize;
+
+use crate::jose::jwk::SigningAlgorithm;
+use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::IdTokenSigning;
+use crate::secrets::{self, prefix};
+use crate::state::AppState;
+use crate::store::applications::AccessTokenFormat;
+use crate::tenancy::Tenant;
+use crate::time::{now, unix_seconds};
+
+/// RFC 9068 §2.1: the `typ` of a JWT access token.
+pub const JWT_ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// RFC 9068 §2.2.
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    exp: i64,
+    aud: &'a str,
+    sub: &'a str,
+    client_id: &'a str,
+    iat: i64,
+    jti: &'a str,
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
+}
+
+/// A new access token for `application`: opaque, or a JWT whose `sub` is the user's
+/// `subject` (the client's id for client credentials, RFC 9068 §2.2).
+pub async fn mint(
+    state: &AppState,
+    tenant: &Tenant,
+    application: &application::Model,
+    subject: Option<&str>,
+    scope: &str,
+    expires_at: entity::Timestamp,
+    auth_time: Option<entity::Timestamp>,
+) -> Result<String, OAuthError> {
+    if AccessTokenFormat::of(application) == AccessTokenFormat::Opaque {
+        return Ok(secrets::generate(prefix::ACCESS_TOKEN)?);
+    }
+    let issuer = state.config.issuer(&tenant.slug);
+    let jti = uuid::Uuid::new_v4().to_string();
+    let claims = Claims {
+        iss: &issuer,
+        exp: unix_seconds(expires_at),
+        // RFC 9068 §3: without a resource indicator, a default one — the issuer's
+        // resource servers as a whole.
+        aud: &issuer,
+        sub: subject.unwrap_or(&application.client_id),
+        client_id: &application.client_id,
+        iat: unix_seconds(now()),
+        jti: &jti,
+        scope,
+        auth_time: auth_time.map(unix_seconds),
+    };
+    // The client's ID token algorithm when it is the tenant's; never the client
+    // secret (resource servers do not hold it): RS256, which RFC 9068 §2.1 requires.
+    let algorithm = match IdTokenSigning::of(application)? {
+        IdTokenSigning::Tenant(algorithm) => algorithm,
+        IdTokenSigning::ClientSecret => SigningAlgorithm::Rs256,
+    };
+    Ok(state
+        .keys
+        .sign(
+            &state.databases,
+            tenant,
+            algorithm,
+            JWT_ACCESS_TOKEN_TYPE,
+            &claims,
+        )
+        .await?)
+}
