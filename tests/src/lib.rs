@@ -436,7 +436,9 @@ impl TestApp {
     /// Registers a client in `tenant` through the store.
     pub async fn register(&self, tenant: &str, registration: Registration<'_>) -> TestClient {
         use tessera::store::applications::{self, ClientType, NewApplication};
-        let tenant = self.tenant(tenant).await;
+        let (tenant, db) = self
+            .pool(tenant, router_policies::EntityGroup::Applications)
+            .await;
         let secret = registration
             .confidential
             .then(|| tessera::secrets::generate(tessera::secrets::prefix::CLIENT_SECRET).unwrap());
@@ -471,14 +473,6 @@ impl TestApp {
                 .collect(),
             owner_user_id: None,
         };
-        let db = tenant
-            .routes
-            .connection(
-                &self.state.databases,
-                router_policies::EntityGroup::Applications,
-                router_policies::Role::Write,
-            )
-            .unwrap();
         applications::create(db, tenant.id, new).await.unwrap();
         TestClient {
             client_id: registration.client_id.to_owned(),
@@ -495,15 +489,9 @@ impl TestApp {
         change: entity::application::ActiveModel,
     ) {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let tenant = self.tenant(tenant).await;
-        let db = tenant
-            .routes
-            .connection(
-                &self.state.databases,
-                router_policies::EntityGroup::Applications,
-                router_policies::Role::Write,
-            )
-            .unwrap();
+        let (tenant, db) = self
+            .pool(tenant, router_policies::EntityGroup::Applications)
+            .await;
         let updated = entity::application::Entity::update_many()
             .set(change)
             .filter(entity::application::Column::TenantId.eq(tenant.id))
@@ -515,17 +503,26 @@ impl TestApp {
         self.state.clients.forget(tenant.id, client_id);
     }
 
-    /// The OIDC subject of user `user_id`.
-    pub async fn subject(&self, tenant: &str, user_id: i64) -> String {
-        let tenant = self.tenant(tenant).await;
+    /// The loaded tenant `slug` and the write pool of its `group`.
+    pub async fn pool(
+        &self,
+        slug: &str,
+        group: router_policies::EntityGroup,
+    ) -> (
+        std::sync::Arc<tessera::tenancy::Tenant>,
+        &sea_orm::DatabaseConnection,
+    ) {
+        let tenant = self.tenant(slug).await;
         let db = tenant
             .routes
-            .connection(
-                &self.state.databases,
-                router_policies::EntityGroup::Users,
-                router_policies::Role::Write,
-            )
+            .connection(&self.state.databases, group, router_policies::Role::Write)
             .unwrap();
+        (tenant, db)
+    }
+
+    /// The OIDC subject of user `user_id`.
+    pub async fn subject(&self, tenant: &str, user_id: i64) -> String {
+        let (tenant, db) = self.pool(tenant, router_policies::EntityGroup::Users).await;
         tessera::store::users::find_by_id(db, tenant.id, user_id)
             .await
             .unwrap()
@@ -542,15 +539,7 @@ impl TestApp {
         email: Option<&str>,
         claims: &serde_json::Map<String, serde_json::Value>,
     ) -> i64 {
-        let tenant = self.tenant(tenant).await;
-        let db = tenant
-            .routes
-            .connection(
-                &self.state.databases,
-                router_policies::EntityGroup::Users,
-                router_policies::Role::Write,
-            )
-            .unwrap();
+        let (tenant, db) = self.pool(tenant, router_policies::EntityGroup::Users).await;
         let hash = tessera::secrets::hash_password(password).unwrap();
         tessera::store::users::create(db, tenant.id, username, email, hash, claims)
             .await

@@ -734,26 +734,34 @@ async fn oidcc_server_rotate_keys(backend: Backend) {
     let config = tessera_tests::config_file(&oidc_toml(&fx.db.url));
     let before = code_flow(app, "acme", &fx.rp, "openid read").await;
     let (old_kid, _) = verify(app, "acme", &fx.rp, &string(&before, "id_token")).await;
-    let ahead = run_cli(
-        &[
-            "--config",
-            &config.1,
-            "keys",
-            "rotate",
-            "--tenant",
-            "acme",
-            "--algorithm",
-            "RS256",
-            "--publish-ahead-secs",
-            "3600",
-            "--json",
-        ],
-        "",
-    )
-    .await;
-    assert_eq!(ahead.code(), 0, "{}", ahead.message());
-    let pending: Value = serde_json::from_str(&ahead.stdout).unwrap();
-    let pending_kid = pending[0]["kid"].as_str().unwrap().to_owned();
+    // `tessera keys rotate` of the RS256 key, published `ahead` seconds before it
+    // signs; the new kid.
+    let rotate = |ahead: &'static str| {
+        let path = config.1.clone();
+        async move {
+            let run = run_cli(
+                &[
+                    "--config",
+                    &path,
+                    "keys",
+                    "rotate",
+                    "--tenant",
+                    "acme",
+                    "--algorithm",
+                    "RS256",
+                    "--publish-ahead-secs",
+                    ahead,
+                    "--json",
+                ],
+                "",
+            )
+            .await;
+            assert_eq!(run.code(), 0, "{}", run.message());
+            let created: Value = serde_json::from_str(&run.stdout).unwrap();
+            created[0]["kid"].as_str().unwrap().to_owned()
+        }
+    };
+    let pending_kid = rotate("3600").await;
     let jwks = get_json(app, &app.url("/t/acme/jwks")).await;
     assert!(
         jwks.text.contains(&pending_kid),
@@ -766,26 +774,7 @@ async fn oidcc_server_rotate_keys(backend: Backend) {
         "the current key signs until the new one's time"
     );
 
-    let now = run_cli(
-        &[
-            "--config",
-            &config.1,
-            "keys",
-            "rotate",
-            "--tenant",
-            "acme",
-            "--algorithm",
-            "RS256",
-            "--publish-ahead-secs",
-            "0",
-            "--json",
-        ],
-        "",
-    )
-    .await;
-    assert_eq!(now.code(), 0, "{}", now.message());
-    let rotated: Value = serde_json::from_str(&now.stdout).unwrap();
-    let new_kid = rotated[0]["kid"].as_str().unwrap().to_owned();
+    let new_kid = rotate("0").await;
     let after = code_flow(app, "acme", &fx.rp, "openid read").await;
     let (kid, _) = verify(app, "acme", &fx.rp, &string(&after, "id_token")).await;
     assert_eq!(kid.as_deref(), Some(new_kid.as_str()));
