@@ -252,6 +252,8 @@ try {
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
   }).href);
+  await page.waitForURL(/\/consent\?interaction=/);
+  await shot('consent-openid.png');
   await consent('allow');
   back = await callbackUrl();
   const oidcTokens = await client.authorizationCodeGrant(oidc, back, {
@@ -297,8 +299,12 @@ try {
   const postVerifier = client.randomPKCECodeVerifier();
   await page.goto(client.buildAuthorizationUrl(oidc, {
     redirect_uri: REDIRECT_URI, scope: 'openid read', nonce, state, response_mode: 'form_post',
+    login_hint: USERNAME,
     code_challenge: await client.calculatePKCECodeChallenge(postVerifier), code_challenge_method: 'S256',
   }).href);
+  await page.waitForURL(/\/login\?interaction=/);
+  check(await page.inputValue('input[name="username"]') === USERNAME, 'login_hint fills the username');
+  await shot('login-hint.png');
   await signIn();
   await consent('allow');
   await page.waitForURL((url) => url.href.startsWith(REDIRECT_URI));
@@ -309,6 +315,23 @@ try {
     pkceCodeVerifier: postVerifier, expectedNonce: nonce, expectedState: state,
   });
   check(postedTokens.claims().sub === claims.sub, 'form_post: the same subject');
+  // The form-post page as a browser without scripts shows it: its Continue button.
+  const still = await browser.newContext({ viewport: { width: 420, height: 860 }, javaScriptEnabled: false });
+  await still.addCookies(await context.cookies());
+  const quiet = await still.newPage();
+  quiet.setDefaultTimeout(WAIT);
+  await quiet.goto(client.buildAuthorizationUrl(oidc, {
+    redirect_uri: REDIRECT_URI, scope: 'openid read', nonce, state, response_mode: 'form_post',
+    code_challenge: await client.calculatePKCECodeChallenge(postVerifier), code_challenge_method: 'S256',
+  }).href);
+  await quiet.waitForURL(/\/consent\?interaction=/);
+  await quiet.click('button[name="allow"]');
+  await quiet.waitForSelector('noscript button, button.primary');
+  await quiet.screenshot({ path: path.join(SHOTS, 'form_post.png'), fullPage: true });
+  await quiet.setViewportSize({ width: 1280, height: 800 });
+  await quiet.screenshot({ path: path.join(SHOTS, 'wide-form_post.png'), fullPage: true });
+  check((await quiet.innerText('body')).includes('Continue'), 'without scripts, a Continue button');
+  await still.close();
   console.log('ok 7 response_mode=form_post: posted by the page, redeemed');
 } catch (error) {
   await failWith(error);

@@ -89,7 +89,7 @@ pub fn refused(state: &AppState, tenant: &Tenant, refusal: Refusal) -> Page {
         ),
         Refusal::Answer(Delivery::Redirect(url)) => Page::see_other(url),
         Refusal::Answer(Delivery::FormPost { action, fields }) => {
-            Page::form_post(state, &action, &fields)
+            Page::form_post(state, tenant, &action, &fields)
         }
         Refusal::Failed(error) => failure_page(state, &tenant.display_name, error),
     }

@@ -71,7 +71,7 @@ pub fn step_page(
             return leave(Page::see_other(url));
         }
         Step::Answer(Delivery::FormPost { action, fields }) => {
-            return leave(Page::form_post(state, &action, &fields));
+            return leave(Page::form_post(state, tenant, &action, &fields));
         }
         Step::Login { key } => (
             format!("{}?interaction={key}", tenant_path(tenant, "login")),

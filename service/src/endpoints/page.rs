@@ -64,23 +64,32 @@ impl Page {
 
     /// The form-post page delivering `fields` to `action` (the client's registered
     /// redirect URI): posted at once by its script, or by a button without scripts.
-    pub fn form_post(state: &AppState, action: &str, fields: &[(String, String)]) -> Self {
+    pub fn form_post(
+        state: &AppState,
+        tenant: &Tenant,
+        action: &str,
+        fields: &[(String, String)],
+    ) -> Self {
         use base64::Engine;
         use sha2::Digest;
         #[derive(Serialize)]
         struct FormPost<'a> {
+            tenant_name: &'a str,
             action: &'a str,
             fields: &'a [(String, String)],
             script: &'a str,
         }
         let context = FormPost {
+            tenant_name: &tenant.display_name,
             action,
             fields,
             script: FORM_POST_SCRIPT,
         };
         let mut page = match state.pages.render("form_post.html", context) {
             Ok(body) => Self::html(StatusCode::OK, body),
-            Err(error) => return failure_page(state, "Tessera", OAuthError::Internal(error)),
+            Err(error) => {
+                return failure_page(state, &tenant.display_name, OAuthError::Internal(error));
+            }
         };
         let hash = base64::engine::general_purpose::STANDARD
             .encode(sha2::Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
