@@ -258,17 +258,6 @@ fn wrong_kek(tenant: &str, kid: &str, kek: &KeyEncryptionKey, error: OpenError) 
     }
 }
 
-/// Checks that `kek` opens the stored keys (one of them): a wrong or replaced KEK
-/// stops the start instead of failing the first token request.
-pub async fn check_kek(db: &impl ConnectionTrait, kek: &KeyEncryptionKey) -> Result<(), Error> {
-    let Some(row) = signing_keys::any(db).await? else {
-        return Ok(());
-    };
-    kek.open(&context(row.tenant_id, &row.kid), &row.sealed_private_key)
-        .map(|_| ())
-        .map_err(|error| wrong_kek(&format!("#{}", row.tenant_id), &row.kid, kek, error))
-}
-
 /// Generates, seals and stores one key per algorithm of `algorithms` for the tenant,
 /// signing from `signs_from`. Generation runs on a blocking thread.
 pub async fn create_keys(

@@ -106,23 +106,3 @@ pub async fn retire(
         .await?
         .rows_affected)
 }
-
-/// Any one stored key (to check at startup that the key-encryption key opens them).
-pub async fn any(db: &impl ConnectionTrait) -> Result<Option<signing_key::Model>, Error> {
-    Ok(signing_key::Entity::find()
-        .order_by_desc(signing_key::Column::Id)
-        .one(db)
-        .await?)
-}
-
-/// Deletes keys whose publication ended before `at` (by `cleartokens`).
-pub async fn delete_unpublished(
-    db: &impl ConnectionTrait,
-    at: entity::Timestamp,
-) -> Result<u64, Error> {
-    Ok(signing_key::Entity::delete_many()
-        .filter(signing_key::Column::PublishedUntil.lte(at))
-        .exec(db)
-        .await?
-        .rows_affected)
-}
