@@ -757,21 +757,11 @@ async fn user(
             for assignment in &claims {
                 crate::oauth::claims::assign(&mut standard_claims, assignment).map_err(invalid)?;
             }
-            if username.trim().is_empty() || username.chars().any(char::is_whitespace) {
-                return Err(invalid(format!(
-                    "--username {username:?}: must be non-empty without spaces"
-                )));
-            }
-            applications::check_length("--username", &username, 150)?;
+            crate::syntax::check_username(&username)
+                .map_err(|error| invalid(format!("--username: {error}")))?;
             if let Some(email) = &email {
-                applications::check_length("--email", email, 254)?;
-            }
-            if let Some(email) = &email
-                && (!email.contains('@') || email.chars().any(char::is_whitespace))
-            {
-                return Err(invalid(format!(
-                    "--email {email:?} is not an e-mail address"
-                )));
+                crate::syntax::check_email(email)
+                    .map_err(|error| invalid(format!("--email: {error}")))?;
             }
             let password = read_line(input, "the password")?;
             let (connected, tenant) = open_tenant(config, &tenant).await?;

@@ -12,9 +12,10 @@ use serde::Serialize;
 use crate::error::Error;
 
 /// The built-in templates, by name.
-const BUILT_IN: [(&str, &str); 10] = [
+const BUILT_IN: [(&str, &str); 11] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
+    ("sign_up.html", include_str!("../templates/sign_up.html")),
     ("consent.html", include_str!("../templates/consent.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("device.html", include_str!("../templates/device.html")),

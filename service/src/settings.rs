@@ -81,6 +81,12 @@ pub struct OAuthSettings {
     /// RP-initiated logout also revokes the tokens the user holds for the client that
     /// asked (DOT's `OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS`, on by default).
     pub logout_revokes_tokens: bool,
+    /// Whether people may create their own account on the sign-up page, and clients
+    /// ask for it with `prompt=create` (OpenID Connect Prompt Create 1.0). Off: only
+    /// the CLI creates users, and `prompt=create` is `invalid_request`.
+    pub allow_sign_up: bool,
+    /// Accounts one source address may create within `failure_window_secs`. 0: off.
+    pub max_sign_ups_per_address: u32,
 }
 
 /// DOT's `approval_prompt` (consent policy).
@@ -132,6 +138,8 @@ impl Default for OAuthSettings {
             id_token_lifetime_secs: 3600,
             key_publish_ahead_secs: 900,
             logout_revokes_tokens: true,
+            allow_sign_up: false,
+            max_sign_ups_per_address: 10,
         }
     }
 }

@@ -35,3 +35,75 @@ pub fn check_scope_token(scope: &str) -> Result<(), Error> {
         )))
     }
 }
+
+/// Longest username (DOT's `AbstractUser.username`: 150 characters).
+pub const MAX_USERNAME_CHARS: usize = 150;
+
+/// Longest e-mail address (RFC 5321 §4.5.3.1.3 path limit, less the brackets).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// A username: 1 to 150 characters, no spaces or control characters (people type
+/// it, and OIDC `login_hint` carries it).
+pub fn check_username(username: &str) -> Result<(), Error> {
+    if username.is_empty()
+        || username.chars().count() > MAX_USERNAME_CHARS
+        || username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::InvalidInput(format!(
+            "username {username:?}: use 1 to {MAX_USERNAME_CHARS} characters without spaces"
+        )));
+    }
+    Ok(())
+}
+
+/// An e-mail address, as far as a form can tell: one `@` with something on each
+/// side, no spaces, at most 254 characters. Whether it reaches anyone is what
+/// `email_verified` says, and nothing here sets it.
+pub fn check_email(email: &str) -> Result<(), Error> {
+    let shaped = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+    if !shaped
+        || email.chars().count() > MAX_EMAIL_CHARS
+        || email.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::InvalidInput(format!(
+            "{email:?} is not an e-mail address (at most {MAX_EMAIL_CHARS} characters)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for good in ["alice", "a", "alice@example.com", "Ünïcode-name_1"] {
+            assert!(check_username(good).is_ok(), "{good}");
+        }
+        let long = "x".repeat(MAX_USERNAME_CHARS + 1);
+        for bad in ["", "two words", "tab\there", "nul\0", long.as_str()] {
+            assert!(check_username(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_username(&"é".repeat(MAX_USERNAME_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn emails() {
+        assert!(check_email("carol@example.com").is_ok());
+        let long = format!("{}@example.com", "x".repeat(MAX_EMAIL_CHARS));
+        for bad in [
+            "carol",
+            "@example.com",
+            "carol@",
+            "car ol@example.com",
+            long.as_str(),
+        ] {
+            assert!(check_email(bad).is_err(), "{bad:?}");
+        }
+    }
+}

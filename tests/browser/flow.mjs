@@ -333,6 +333,41 @@ try {
   check((await quiet.innerText('body')).includes('Continue'), 'without scripts, a Continue button');
   await still.close();
   console.log('ok 7 response_mode=form_post: posted by the page, redeemed');
+
+  // 8. prompt=create (OpenID Connect Prompt Create 1.0): the sign-up page, even for a
+  // signed-in browser; a taken name is refused on the page; the new account signs in
+  // and the ID token is the new subject's.
+  const createVerifier = client.randomPKCECodeVerifier();
+  await page.goto(client.buildAuthorizationUrl(oidc, {
+    redirect_uri: REDIRECT_URI, scope: 'openid profile email read', nonce, state, prompt: 'create',
+    code_challenge: await client.calculatePKCECodeChallenge(createVerifier), code_challenge_method: 'S256',
+  }).href);
+  await page.waitForURL(/\/sign-up\?interaction=/);
+  check((await page.locator('form').count()) === 1, 'the sign-up page has one form');
+  await shot('sign-up.png');
+  await page.fill('input[name="username"]', USERNAME);
+  await page.fill('input[name="email"]', 'new@example.com');
+  await page.fill('input[name="password"]', 'a new long passphrase');
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('.error');
+  check((await page.innerText('.error')).includes('taken'), 'a taken username is refused');
+  check(await page.inputValue('input[name="username"]') === USERNAME, 'the username stays filled in');
+  await shot('sign-up-taken.png');
+  await page.fill('input[name="username"]', 'newcomer');
+  await page.fill('input[name="email"]', 'new@example.com');
+  await page.fill('input[name="password"]', 'a new long passphrase');
+  await page.click('button[type="submit"]');
+  await consent('allow');
+  back = await callbackUrl();
+  const created = await client.authorizationCodeGrant(oidc, back, {
+    pkceCodeVerifier: createVerifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true,
+  });
+  const newcomer = created.claims();
+  check(newcomer.sub !== claims.sub, 'prompt=create made a new subject');
+  const newInfo = await client.fetchUserInfo(oidc, created.access_token, newcomer.sub);
+  check(newInfo.preferred_username === 'newcomer' && newInfo.email === 'new@example.com'
+    && newInfo.email_verified === false, `the new account's claims ${JSON.stringify(newInfo)}`);
+  console.log('ok 8 prompt=create: sign-up page, refusal shown, new account signed in');
 } catch (error) {
   await failWith(error);
   process.exitCode = 1;

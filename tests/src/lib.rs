@@ -650,7 +650,22 @@ pub struct Seen {
     pub body: String,
 }
 
+/// `text` with the HTML entities minijinja writes decoded, as a browser reads it.
+pub fn unescape_html(text: &str) -> String {
+    text.replace("&#x2f;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 impl Seen {
+    /// The body with HTML entities decoded (attribute values as a browser reads them).
+    pub fn text(&self) -> String {
+        unescape_html(&self.body)
+    }
+
     /// `Location`, if any.
     pub fn location(&self) -> Option<&str> {
         self.headers

@@ -4,12 +4,14 @@
 use axum::http::HeaderMap;
 use entity::interaction;
 
+use crate::endpoints::authorize::refused;
 use crate::endpoints::page::{
     Page, cookie, expired_cookie, interaction_cookie_name, read_cookie, session_cookie_name,
 };
 use crate::oauth::authorization_response::Delivery;
 use crate::oauth::authorize::{self, Begun, Step};
 use crate::oauth::error::OAuthError;
+use crate::oauth::form::Form;
 use crate::oauth::session::{self, SignedIn};
 use crate::secrets;
 use crate::state::AppState;
@@ -37,6 +39,22 @@ pub async fn bound(
     let secret = read_cookie(headers, &interaction_cookie_name(key));
     let found = authorize::bind(state, tenant, key, secret.as_deref()).await?;
     Ok(found.zip(secret))
+}
+
+/// The interaction a posted page form (`interaction`, `csrf`) is for, if this browser
+/// holds its secret and the CSRF token is that secret's; `None`: the caller shows the
+/// "start again" page.
+pub async fn posted_interaction(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Option<interaction::Model>, OAuthError> {
+    let key = form.get("interaction").unwrap_or_default();
+    Ok(bound(state, tenant, headers, key)
+        .await?
+        .filter(|(_, secret)| csrf_ok(secret, form.get("csrf")))
+        .map(|(found, _)| found))
 }
 
 /// Whether a form's `csrf` field is the token of `browser_secret`.
@@ -77,6 +95,10 @@ pub fn step_page(
             format!("{}?interaction={key}", tenant_path(tenant, "login")),
             key,
         ),
+        Step::SignUp { key } => (
+            format!("{}?interaction={key}", tenant_path(tenant, "sign-up")),
+            key,
+        ),
         Step::Consent { key } => (
             format!("{}?interaction={key}", tenant_path(tenant, "consent")),
             key,
@@ -103,4 +125,28 @@ pub async fn require_login(
 ) -> Result<Page, OAuthError> {
     let Begun { step, secret } = authorize::begin_login(state, tenant, return_to).await?;
     Ok(step_page(state, tenant, step, secret, None))
+}
+
+/// After a login or a sign-up named `user_id` for interaction `found`: starts the
+/// session (its cookie set) and takes the browser where the interaction goes next.
+pub async fn start_session(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+    user_id: i64,
+) -> Result<Page, OAuthError> {
+    let session_secret = session::start(state, tenant, user_id).await?;
+    let session_cookie = cookie(
+        state,
+        tenant,
+        &session_cookie_name(tenant),
+        &session_secret,
+        tenant.settings.session_lifetime_secs,
+    );
+    let key = &found.interaction_key;
+    let page = match authorize::resume_with_login(state, tenant, found, user_id).await {
+        Ok(step) => step_page(state, tenant, step, None, Some(key)),
+        Err(refusal) => refused(state, tenant, refusal),
+    };
+    Ok(page.with_cookie(session_cookie))
 }

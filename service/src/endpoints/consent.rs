@@ -11,7 +11,7 @@ use router_policies::{EntityGroup, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::endpoints::authorize::refused;
-use crate::endpoints::browser::{bound, csrf_ok, step_page, tenant_path};
+use crate::endpoints::browser::{bound, posted_interaction, step_page, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
     Page, expired_cookie, interaction_cookie_name, render, respond, start_again,
@@ -137,13 +137,10 @@ pub async fn consent(
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
         let form = Form::parse(&headers, &body)?;
-        let key = form.get("interaction").unwrap_or_default().to_owned();
-        let Some((found, secret)) = bound(&state, &tenant, &headers, &key).await? else {
+        let Some(found) = posted_interaction(&state, &tenant, &headers, &form).await? else {
             return Ok(start_again(&state, &tenant));
         };
-        if !csrf_ok(&secret, form.get("csrf")) {
-            return Ok(start_again(&state, &tenant));
-        }
+        let key = found.interaction_key.clone();
         let allow = form.get("allow").is_some() && form.get("deny").is_none();
         let page = match authorize::resume_with_consent(&state, &tenant, &found, allow).await {
             Ok(step) => step_page(&state, &tenant, step, None, Some(&key)),

@@ -9,12 +9,13 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use crate::endpoints::authorize::refused;
-use crate::endpoints::browser::{bound, csrf_ok, require_login, signed_in, step_page, tenant_path};
+use crate::endpoints::browser::{
+    bound, csrf_ok, posted_interaction, require_login, signed_in, start_session, tenant_path,
+};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
-    MessageContext, Page, cookie, expired_cookie, form_expired, render, respond,
-    session_cookie_name, start_again,
+    MessageContext, Page, expired_cookie, form_expired, render, respond, session_cookie_name,
+    start_again,
 };
 use crate::endpoints::request::{Peer, client_address};
 use crate::oauth::authorize;
@@ -43,6 +44,8 @@ struct LoginContext<'a> {
     application_name: Option<String>,
     /// The request's `login_hint` (OIDC Core §3.1.2.1), filled in.
     username: Option<String>,
+    /// The sign-up page of this interaction, where the tenant offers sign-up.
+    sign_up: Option<String>,
 }
 
 /// `GET /t/{tenant}/login?interaction=KEY`. Without an interaction, a plain login
@@ -61,12 +64,7 @@ pub async fn login_page(
         let Some((found, secret)) = bound(&state, &tenant, &headers, key).await? else {
             return Ok(start_again(&state, &tenant));
         };
-        let application_name = match found.application_id {
-            Some(id) => authorize::application_of(&state, &tenant, id)
-                .await?
-                .map(|application| application.name),
-            None => None,
-        };
+        let application_name = authorize::application_name(&state, &tenant, &found).await?;
         let username = match authorize::pending(&found)? {
             authorize::Pending::Authorize(request) => request.login_hint,
             authorize::Pending::Login { .. } => None,
@@ -90,6 +88,10 @@ pub async fn login_page(
                 error,
                 application_name,
                 username,
+                sign_up: tenant
+                    .settings
+                    .allow_sign_up
+                    .then(|| format!("{}?interaction={key}", tenant_path(&tenant, "sign-up"))),
             },
         ))
     }
@@ -109,13 +111,10 @@ pub async fn login(
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
         let form = Form::parse(&headers, &body)?;
-        let key = form.get("interaction").unwrap_or_default().to_owned();
-        let Some((found, secret)) = bound(&state, &tenant, &headers, &key).await? else {
+        let Some(found) = posted_interaction(&state, &tenant, &headers, &form).await? else {
             return Ok(start_again(&state, &tenant));
         };
-        if !csrf_ok(&secret, form.get("csrf")) {
-            return Ok(start_again(&state, &tenant));
-        }
+        let key = found.interaction_key.clone();
         let attempt = Attempt {
             username: form.get("username").unwrap_or_default(),
             password: form.get("password").unwrap_or_default().to_owned(),
@@ -134,19 +133,7 @@ pub async fn login(
             Err(OAuthError::Busy { .. }) => return Ok(again("busy")),
             Err(error) => return Err(error),
         };
-        let session_secret = session::start(&state, &tenant, user.id).await?;
-        let session_cookie = cookie(
-            &state,
-            &tenant,
-            &session_cookie_name(&tenant),
-            &session_secret,
-            tenant.settings.session_lifetime_secs,
-        );
-        let page = match authorize::resume_with_login(&state, &tenant, &found, user.id).await {
-            Ok(step) => step_page(&state, &tenant, step, None, Some(&key)),
-            Err(refusal) => refused(&state, &tenant, refusal),
-        };
-        Ok(page.with_cookie(session_cookie))
+        start_session(&state, &tenant, &found, user.id).await
     }
     .await;
     respond(&state, result)

@@ -39,6 +39,11 @@ pub async fn metadata(
     if settings.allow_plain_pkce {
         challenge_methods.push("plain");
     }
+    // Prompt Create 1.0 §4.2: `create` only where sign-up is on.
+    let prompt_values: Vec<&str> = crate::oauth::authorize::PROMPT_VALUES
+        .into_iter()
+        .filter(|value| *value != "create" || settings.allow_sign_up)
+        .collect();
     // A public document: any browser origin may read it.
     let cors = [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
     Ok((
@@ -63,7 +68,7 @@ pub async fn metadata(
                 "code id_token", "code token", "code id_token token",
             ],
             "response_modes_supported": ["query", "fragment", "form_post"],
-            "prompt_values_supported": ["none", "login", "consent"],
+            "prompt_values_supported": prompt_values,
             "code_challenge_methods_supported": challenge_methods,
             // RFC 9207 §3: every authorization response carries `iss`.
             "authorization_response_iss_parameter_supported": true,

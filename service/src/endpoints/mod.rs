@@ -18,6 +18,7 @@ pub mod metadata;
 pub mod page;
 pub mod request;
 pub mod revoke;
+pub mod sign_up;
 pub mod token;
 pub mod userinfo;
 
@@ -110,6 +111,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/t/{tenant}/login",
             get(login::login_page).post(login::login),
+        )
+        .route(
+            "/t/{tenant}/sign-up",
+            get(sign_up::sign_up_page).post(sign_up::sign_up),
         )
         .route(
             "/t/{tenant}/logout",

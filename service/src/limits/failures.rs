@@ -46,6 +46,14 @@ pub enum FailureKey<'a> {
         /// The client's address (see [`crate::network`]).
         address: IpAddr,
     },
+    /// Accounts created from a source address, in a tenant (the sign-up page counts
+    /// each account as one "failure": the limit is on creations, not on mistakes).
+    SignUp {
+        /// Tenant id.
+        tenant_id: i64,
+        /// The client's address.
+        address: IpAddr,
+    },
 }
 
 /// How many failures a key may have in a window.

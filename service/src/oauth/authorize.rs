@@ -86,18 +86,37 @@ struct LoginDemands {
     no_interaction: bool,
     /// `prompt=login`: authenticate again, whatever the session.
     fresh_login: bool,
+    /// `prompt=create`: show the sign-up page (OpenID Connect Prompt Create 1.0 §4.1).
+    create_account: bool,
     /// `max_age`: a session older than this many seconds must log in again.
     max_age: Option<u64>,
 }
 
+/// The `prompt` values understood: OIDC Core §3.1.2.1 and Prompt Create 1.0
+/// (`create` only where the tenant allows sign-up). A browser holds one session per
+/// tenant, so choosing an account (`select_account`) is signing in again, as anyone.
+pub const PROMPT_VALUES: [&str; 5] = ["none", "login", "consent", "select_account", "create"];
+
 impl LoginDemands {
-    fn parse(form: &Form) -> Result<Self, OAuthError> {
+    fn parse(form: &Form, allow_sign_up: bool) -> Result<Self, OAuthError> {
         let values: Vec<&str> = form
             .get("prompt")
             .unwrap_or_default()
             .split(' ')
             .filter(|value| !value.is_empty())
             .collect();
+        // Prompt Create 1.0 §4.1: a value the OP does not support (not in its
+        // `prompt_values_supported`) is `invalid_request`, naming the value.
+        if let Some(unknown) = values.iter().find(|value| !PROMPT_VALUES.contains(value)) {
+            return Err(OAuthError::invalid_request(format!(
+                "prompt value {unknown:?} is not supported"
+            )));
+        }
+        if values.contains(&"create") && !allow_sign_up {
+            return Err(OAuthError::invalid_request(
+                "prompt=create is not supported: this service does not offer sign-up",
+            ));
+        }
         if values.contains(&"none") && values.len() > 1 {
             return Err(OAuthError::invalid_request(
                 "prompt=none cannot be combined with another value (OIDC Core §3.1.2.1)",
@@ -115,7 +134,8 @@ impl LoginDemands {
             .transpose()?;
         Ok(Self {
             no_interaction: values.contains(&"none"),
-            fresh_login: values.contains(&"login"),
+            fresh_login: values.contains(&"login") || values.contains(&"select_account"),
+            create_account: values.contains(&"create"),
             max_age,
         })
     }
@@ -162,6 +182,11 @@ pub enum Step {
     Answer(Delivery),
     /// Show the login page of interaction `key`.
     Login {
+        /// The interaction's key.
+        key: String,
+    },
+    /// Show the sign-up page of interaction `key` (Prompt Create 1.0).
+    SignUp {
         /// The interaction's key.
         key: String,
     },
@@ -333,7 +358,8 @@ pub async fn begin(
         redirect_uri_given,
     )
     .map_err(|error| refuse(&destination, &error))?;
-    let demands = LoginDemands::parse(form).map_err(|error| refuse(&destination, &error))?;
+    let demands = LoginDemands::parse(form, settings.allow_sign_up)
+        .map_err(|error| refuse(&destination, &error))?;
     // `id_token_hint` (OIDC Core §3.1.2.1): an ID token this issuer signed for this
     // client (expired ones too); a session of another user does not count.
     let hinted_subject = match form.get("id_token_hint") {
@@ -377,6 +403,9 @@ pub async fn begin(
             secret: None,
         });
     }
+    // Prompt Create 1.0 §4.1: the account creation page, whatever the session (a
+    // signed-in user who asks to create an account means a new one).
+    let signed_in = signed_in.filter(|_| !demands.create_account);
     let Some(Authenticated { user_id, at, .. }) = signed_in else {
         let (key, secret) = store_pending(
             state,
@@ -386,8 +415,13 @@ pub async fn begin(
             None,
         )
         .await?;
+        let step = if demands.create_account {
+            Step::SignUp { key }
+        } else {
+            Step::Login { key }
+        };
         return Ok(Begun {
-            step: Step::Login { key },
+            step,
             secret: Some(secret),
         });
     };
@@ -583,10 +617,28 @@ pub async fn begin_login(
     tenant: &Tenant,
     return_to: String,
 ) -> Result<Begun, Error> {
+    begin_plain(state, tenant, return_to, |key| Step::Login { key }).await
+}
+
+/// Stores a plain sign-up (no client asking) that returns to `return_to`.
+pub async fn begin_sign_up(
+    state: &AppState,
+    tenant: &Tenant,
+    return_to: String,
+) -> Result<Begun, Error> {
+    begin_plain(state, tenant, return_to, |key| Step::SignUp { key }).await
+}
+
+async fn begin_plain(
+    state: &AppState,
+    tenant: &Tenant,
+    return_to: String,
+    page: fn(String) -> Step,
+) -> Result<Begun, Error> {
     let (key, secret) =
         store_pending(state, tenant, None, Pending::Login { return_to }, None).await?;
     Ok(Begun {
-        step: Step::Login { key },
+        step: page(key),
         secret: Some(secret),
     })
 }
@@ -617,8 +669,9 @@ pub fn pending(found: &interaction::Model) -> Result<Pending, Error> {
         .map_err(|error| Error::Corrupt(format!("interaction {}: {error}", found.id)))
 }
 
-/// A login named `user_id` for interaction `found`: a plain login returns to its
-/// page; an authorization goes to consent, or straight back to the client.
+/// A login (or a sign-up) named `user_id` for interaction `found`: a plain login
+/// returns to its page; an authorization goes to consent, or straight back to the
+/// client.
 pub async fn resume_with_login(
     state: &AppState,
     tenant: &Tenant,
@@ -885,4 +938,19 @@ pub async fn application_of(
     application_id: i64,
 ) -> Result<Option<application::Model>, Error> {
     applications::find_by_id(applications_pool(state, tenant)?, tenant.id, application_id).await
+}
+
+/// The name of the application interaction `found` is for, if any (the login and
+/// sign-up pages say whom the user signs in to).
+pub async fn application_name(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+) -> Result<Option<String>, Error> {
+    Ok(match found.application_id {
+        Some(id) => application_of(state, tenant, id)
+            .await?
+            .map(|application| application.name),
+        None => None,
+    })
 }

@@ -24,9 +24,6 @@ use crate::tenancy::Tenant;
 /// does not reveal which usernames exist.
 const DUMMY_PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Yy5bPBxTFmMKq2HTxIHa2zJvzpuW4kvQpzeV6C8xQ/E";
 
-/// Longest username looked up; longer ones fail without a query.
-pub const MAX_USERNAME_CHARS: usize = 150;
-
 /// The resource owner's credentials as presented, and where they came from.
 pub struct Attempt<'a> {
     /// Username as typed.
@@ -46,7 +43,7 @@ pub async fn check(
     attempt: Attempt<'_>,
 ) -> Result<user::Model, OAuthError> {
     let refused = || OAuthError::invalid_grant("invalid resource owner credentials");
-    if attempt.username.chars().count() > MAX_USERNAME_CHARS
+    if attempt.username.chars().count() > crate::syntax::MAX_USERNAME_CHARS
         || attempt.username.chars().any(char::is_control)
     {
         return Err(refused());

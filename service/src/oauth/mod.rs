@@ -23,3 +23,4 @@ pub mod redirect_uri;
 pub mod scope;
 pub mod seal;
 pub mod session;
+pub mod sign_up;

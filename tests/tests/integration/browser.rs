@@ -1,7 +1,8 @@
 //! The real-browser test (issue 7): Debian's Chromium, driven headless by
 //! playwright-core, signs in through the pages with openid-client (a certified
 //! OpenID library) as a confidential web application and a public PKCE application,
-//! approves a device, and revokes an application on the authorized-tokens page.
+//! approves a device, revokes an application on the authorized-tokens page, and
+//! creates an account with `prompt=create`.
 //! The script is `tests/browser/flow.mjs`; screenshots land in
 //! `target/browser-screenshots/`.
 //!
@@ -62,7 +63,8 @@ async fn sign_in_through_the_pages_in_chromium() {
         .await
         .unwrap();
     let app = spawn_app_with(&format!(
-        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n[tenants.acme]\n",
+        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n\
+         [tenants.acme.oauth]\nallow_sign_up = true\n",
         db.url
     ))
     .await

@@ -139,7 +139,7 @@ pub(crate) async fn authorize(
         .await
 }
 
-fn assert_page_headers(seen: &Seen) {
+pub(crate) fn assert_page_headers(seen: &Seen) {
     let csp = seen.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(csp.contains("default-src 'none'"), "{csp}");

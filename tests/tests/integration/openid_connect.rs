@@ -10,18 +10,21 @@ use std::collections::BTreeMap;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde_json::{Value, json};
 use tessera_tests::{
-    Answer, Backend, Browser, Registration, TEST_KEK, TestApp, TestClient, TestDatabase,
-    on_every_backend, run_cli, spawn_app_with,
+    Answer, Backend, Browser, Registration, Seen, TEST_KEK, TestApp, TestClient, TestDatabase,
+    on_every_backend, run_cli, spawn_app_with, unescape_html,
 };
 
-use crate::browser_flows::{CHALLENGE, REDIRECT, VERIFIER, authorize, decide, exchange, sign_in};
+use crate::browser_flows::{
+    CHALLENGE, REDIRECT, VERIFIER, assert_page_headers, authorize, decide, exchange, sign_in,
+};
 use crate::oauth::{assert_error, introspect, string, token};
 
 fn oidc_toml(url: &str) -> String {
     // Keys are read on every use, so a rotation by the CLI shows at once.
     format!(
         "migrate_on_start = true\nkey_cache_ttl_secs = 0\n[databases.default]\nurl = \"{url}\"\n\
-         [tenants.acme]\n[tenants.globex.oauth]\nid_token_lifetime_secs = 1\n"
+         [tenants.acme]\n[tenants.globex.oauth]\nid_token_lifetime_secs = 1\n\
+         [tenants.open.oauth]\nallow_sign_up = true\nmax_sign_ups_per_address = 5\n"
     )
 }
 
@@ -1298,24 +1301,16 @@ async fn oidcc_implicit_and_hybrid(backend: Backend) {
     let seen = authorize(&mut signed_in, "acme", &params).await;
     assert_eq!(seen.status, 200, "{}", seen.body);
     assert!(seen.location().is_none());
-    // What a browser reads, HTML entities decoded.
-    let unescape = |text: &str| {
-        text.replace("&#x2f;", "/")
-            .replace("&quot;", "\"")
-            .replace("&#x27;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&")
-    };
     assert!(
-        unescape(&seen.body).contains(&format!("<form method=\"post\" action=\"{REDIRECT}\">")),
+        seen.text()
+            .contains(&format!("<form method=\"post\" action=\"{REDIRECT}\">")),
         "{}",
         seen.body
     );
-    let code = unescape(&seen.input("code").expect("the code in the form"));
+    let code = unescape_html(&seen.input("code").expect("the code in the form"));
     assert_eq!(seen.input("state").as_deref(), Some("xyz"));
     assert_eq!(
-        seen.input("iss").map(|iss| unescape(&iss)),
+        seen.input("iss").map(|iss| unescape_html(&iss)),
         Some(issuer(app, "acme"))
     );
     let policy = seen.headers["content-security-policy"].to_str().unwrap();
@@ -1459,7 +1454,274 @@ async fn rfc9068_jwt_access_tokens(backend: Backend) {
     );
 }
 
+/// A fresh browser's authorization request to tenant `open`.
+async fn ask_open(app: &TestApp, params: &[(&str, &str)]) -> (Browser, Seen) {
+    let mut browser = Browser::new(&app.address);
+    let seen = authorize(&mut browser, "open", params).await;
+    (browser, seen)
+}
+
+/// The sign-up form of the page `to_sign_up` redirects to, filled and posted.
+async fn sign_up(
+    browser: &mut Browser,
+    to_sign_up: &Seen,
+    username: &str,
+    email: &str,
+    password: &str,
+) -> Seen {
+    assert_eq!(to_sign_up.status, 303, "{}", to_sign_up.body);
+    let location = to_sign_up.location().unwrap().to_owned();
+    assert!(location.contains("/sign-up?interaction="), "{location}");
+    let page = browser.get(&location).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_page_headers(&page);
+    assert_eq!(page.body.matches("<form").count(), 1, "{}", page.body);
+    for field in ["username", "email", "password"] {
+        assert!(
+            page.body.contains(&format!("name=\"{field}\"")),
+            "{}",
+            page.body
+        );
+    }
+    browser
+        .post(
+            location.split('?').next().unwrap(),
+            &[
+                ("interaction", &page.input("interaction").unwrap()),
+                ("csrf", &page.input("csrf").unwrap()),
+                ("username", username),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+}
+
+/// OpenID Connect Prompt Create 1.0. Where sign-up is off (the default) `create` is
+/// not advertised, `prompt=create` is `invalid_request` back at the client (§4.1)
+/// and the page is a 404. Where it is on: `create` is advertised (§4.2);
+/// `prompt=create` shows the sign-up page even to a signed-in browser; refusals
+/// (short password, taken name, forged CSRF) create nothing and say why; a new
+/// account signs in at once and the flow ends in an ID token for the new subject
+/// with an unverified e-mail; the login page links to sign-up; two concurrent
+/// sign-ups for one name make one user; an address is limited to
+/// `max_sign_ups_per_address` accounts.
+async fn prompt_create_sign_up(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let discovery =
+        |tenant: &str| app.url(&format!("/t/{tenant}/.well-known/openid-configuration"));
+    let closed = get_json(app, &discovery("acme")).await;
+    let values = closed.body["prompt_values_supported"].as_array().unwrap();
+    assert!(!values.contains(&json!("create")), "{values:?}");
+    assert!(values.contains(&json!("login")), "{values:?}");
+    let mut browser = Browser::new(&app.address);
+    for prompt in ["create", "login bogus", "none create"] {
+        let (status, location) = ask(
+            &mut browser,
+            &request(&fx.rp, "openid", &[("prompt", prompt)]),
+        )
+        .await;
+        assert_eq!(status, 303, "prompt={prompt}");
+        assert!(location.starts_with(REDIRECT), "{location}");
+        let answer = params_of(&location);
+        assert_eq!(answer["error"], "invalid_request", "prompt={prompt}");
+        assert_eq!(answer["state"], "xyz");
+        assert_eq!(answer["iss"], issuer(app, "acme"));
+    }
+    let page = browser.get("/t/acme/sign-up").await;
+    assert_eq!(page.status, 404, "{}", page.body);
+    assert!(
+        page.body.contains("does not offer sign-up"),
+        "{}",
+        page.body
+    );
+    let first = authorize(&mut browser, "acme", &request(&fx.rp, "openid", &[])).await;
+    let login = browser.get(first.location().unwrap()).await;
+    assert!(
+        !login.text().contains("/sign-up"),
+        "no sign-up link: {}",
+        login.body
+    );
+
+    let open = app
+        .register(
+            "open",
+            Registration {
+                client_id: "rp",
+                confidential: true,
+                grant_types: "authorization_code,refresh_token",
+                scopes: "",
+                origins: "",
+                redirect_uris: REDIRECT,
+                skip_authorization: false,
+            },
+        )
+        .await;
+    app.user("open", "alice", "correct horse").await;
+    let advertised = get_json(app, &discovery("open")).await;
+    let values = advertised.body["prompt_values_supported"]
+        .as_array()
+        .unwrap();
+    assert!(values.contains(&json!("create")), "{values:?}");
+    let (mut browser, first) = ask_open(
+        app,
+        &request(&open, "openid email read", &[("prompt", "create")]),
+    )
+    .await;
+    let location = first.location().unwrap().to_owned();
+    // The login page of an open tenant links to the sign-up page of the same
+    // interaction, and back.
+    let key = location.split("interaction=").nth(1).unwrap().to_owned();
+    let login = browser
+        .get(&format!("/t/open/login?interaction={key}"))
+        .await;
+    assert!(
+        login
+            .text()
+            .contains(&format!("/t/open/sign-up?interaction={key}")),
+        "{}",
+        login.body
+    );
+    let short = sign_up(&mut browser, &first, "carol", "", "short").await;
+    assert_eq!(short.status, 303);
+    let again = short.location().unwrap().to_owned();
+    assert!(
+        again.contains("error=password") && again.contains("username=carol"),
+        "{again}"
+    );
+    let shown = browser.get(&again).await;
+    assert!(
+        shown.body.contains("at least 8 characters"),
+        "{}",
+        shown.body
+    );
+    assert_eq!(shown.input("username").as_deref(), Some("carol"));
+    assert!(
+        shown
+            .text()
+            .contains(&format!("/t/open/login?interaction={key}"))
+    );
+    let taken = sign_up(&mut browser, &first, "alice", "", "a long passphrase").await;
+    assert!(
+        taken.location().unwrap().contains("error=taken"),
+        "{taken:?}"
+    );
+    let forged = browser
+        .post(
+            "/t/open/sign-up",
+            &[
+                ("interaction", key.as_str()),
+                ("csrf", "forged"),
+                ("username", "mallory"),
+                ("password", "a long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    let (_, users_db) = app.pool("open", router_policies::EntityGroup::Users).await;
+    let tenant_id = app.tenant("open").await.id;
+    let find = |username: &'static str| async move {
+        tessera::store::users::find_by_username(users_db, tenant_id, username)
+            .await
+            .unwrap()
+    };
+    assert!(
+        find("mallory").await.is_none(),
+        "a forged form creates nothing"
+    );
+    assert!(
+        find("carol").await.is_none(),
+        "a refused form creates nothing"
+    );
+
+    let created = sign_up(
+        &mut browser,
+        &first,
+        "carol",
+        "carol@example.com",
+        "a long passphrase",
+    )
+    .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let back = decide(&mut browser, &created, true).await;
+    let params = back.location_params();
+    let tokens = exchange(app, "open", &open, &params["code"], Some(VERIFIER)).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let (_, claims) = verify(app, "open", &open, &string(&tokens, "id_token")).await;
+    let carol = find("carol").await.expect("the account exists");
+    assert!(carol.is_active);
+    assert_eq!(claims["sub"], carol.subject.as_str());
+    assert!(claims["auth_time"].is_i64(), "{claims}");
+    let info = userinfo_get(app, "open", &string(&tokens, "access_token")).await;
+    assert_eq!(info.body["sub"], carol.subject.as_str());
+    assert_eq!(info.body["email"], "carol@example.com");
+    assert_eq!(info.body["email_verified"], false);
+    // Signed in as carol, prompt=create still shows the sign-up page.
+    let signed_in = authorize(
+        &mut browser,
+        "open",
+        &request(&open, "openid", &[("prompt", "create")]),
+    )
+    .await;
+    assert!(
+        signed_in
+            .location()
+            .unwrap()
+            .contains("/t/open/sign-up?interaction="),
+        "{signed_in:?}"
+    );
+    // The password was stored as a password: carol signs in with it.
+    let (mut other, first) = ask_open(app, &request(&open, "openid", &[])).await;
+    let after_login = sign_in(&mut other, &first, "carol", "a long passphrase").await;
+    assert!(
+        after_login.location().unwrap().contains("/consent?"),
+        "{after_login:?}"
+    );
+
+    // Two sign-ups for one name at once: one account, the other told it is taken.
+    let (mut one, first_one) =
+        ask_open(app, &request(&open, "openid", &[("prompt", "create")])).await;
+    let (mut two, first_two) =
+        ask_open(app, &request(&open, "openid", &[("prompt", "create")])).await;
+    let (a, b) = tokio::join!(
+        sign_up(&mut one, &first_one, "dave", "", "a long passphrase"),
+        sign_up(&mut two, &first_two, "dave", "", "another passphrase"),
+    );
+    let outcomes: Vec<bool> = [&a, &b]
+        .iter()
+        .map(|seen| seen.location().unwrap().contains("error=taken"))
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|taken| **taken).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    assert!(find("dave").await.is_some());
+
+    // A plain sign-up (no client) ends on the authorized-tokens page.
+    let mut plain = Browser::new(&app.address);
+    let start = plain.get("/t/open/sign-up").await;
+    let done = sign_up(&mut plain, &start, "erin", "", "a long passphrase").await;
+    assert_eq!(
+        done.location(),
+        Some("/t/open/authorized-tokens"),
+        "{done:?}"
+    );
+    // Five attempts so far from this address (taken, carol, dave twice, erin).
+    let start = plain.get("/t/open/sign-up").await;
+    let limited = sign_up(&mut plain, &start, "frank", "", "a long passphrase").await;
+    assert!(
+        limited.location().unwrap().contains("error=too_many"),
+        "{limited:?}"
+    );
+    assert!(find("frank").await.is_none());
+}
+
 on_every_backend!(
+    prompt_create_sign_up,
     rfc9068_jwt_access_tokens,
     oidcc_implicit_and_hybrid,
     rp_initiated_logout,

@@ -1,0 +1,170 @@
+//! `GET|POST /t/{tenant}/sign-up`: the account creation page (OpenID Connect Prompt
+//! Create 1.0) over [`crate::oauth::sign_up`], for tenants with `allow_sign_up`. A
+//! client sends the browser here with `prompt=create`; the login page links here
+//! with the same interaction. Once the account exists, the browser is signed in and
+//! the interaction goes on as after a login. The HTML contract: one `<form>` with
+//! `username`, `email` (optional), `password` and hidden fields.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use crate::endpoints::browser::{bound, posted_interaction, start_session, step_page, tenant_path};
+use crate::endpoints::issuer::resolve_tenant;
+use crate::endpoints::page::{Page, error_page, render, respond, start_again};
+use crate::endpoints::request::{Peer, client_address};
+use crate::oauth::authorize;
+use crate::oauth::form::Form;
+use crate::oauth::sign_up::{self, NewAccount, Refusal, SignUpError};
+use crate::secrets;
+use crate::state::AppState;
+use crate::syntax::{MAX_EMAIL_CHARS, MAX_USERNAME_CHARS};
+use crate::tenancy::Tenant;
+
+/// The sign-up page's query: the interaction, and after a refusal its code and the
+/// username typed (the e-mail and the password are not carried in URLs).
+#[derive(Debug, Deserialize)]
+pub struct SignUpQuery {
+    interaction: Option<String>,
+    error: Option<String>,
+    username: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SignUpContext<'a> {
+    tenant_name: &'a str,
+    title: &'a str,
+    action: String,
+    interaction: &'a str,
+    csrf: String,
+    error: Option<&'static str>,
+    application_name: Option<String>,
+    username: Option<String>,
+    sign_in: String,
+    min_password_chars: usize,
+    max_password_chars: usize,
+    max_username_chars: usize,
+    max_email_chars: usize,
+}
+
+/// The page of a tenant without sign-up (404: there is nothing here).
+fn closed(state: &AppState, tenant: &Tenant) -> Page {
+    error_page(
+        state,
+        &tenant.display_name,
+        StatusCode::NOT_FOUND,
+        "No sign-up here",
+        Refusal::Closed.message(),
+        Some("Ask the administrator of this service for an account."),
+    )
+}
+
+/// `GET /t/{tenant}/sign-up?interaction=KEY`. Without an interaction, a plain
+/// sign-up that ends on the authorized-tokens page.
+pub async fn sign_up_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<SignUpQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        if !tenant.settings.allow_sign_up {
+            return Ok(closed(&state, &tenant));
+        }
+        let Some(key) = query.interaction.as_deref() else {
+            let begun = authorize::begin_sign_up(
+                &state,
+                &tenant,
+                tenant_path(&tenant, "authorized-tokens"),
+            )
+            .await?;
+            return Ok(step_page(&state, &tenant, begun.step, begun.secret, None));
+        };
+        let Some((found, secret)) = bound(&state, &tenant, &headers, key).await? else {
+            return Ok(start_again(&state, &tenant));
+        };
+        let application_name = authorize::application_name(&state, &tenant, &found).await?;
+        let username = query
+            .username
+            .filter(|username| username.chars().count() <= MAX_USERNAME_CHARS);
+        Ok(render(
+            &state,
+            &tenant,
+            "sign_up.html",
+            SignUpContext {
+                tenant_name: &tenant.display_name,
+                title: "Create an account",
+                action: tenant_path(&tenant, "sign-up"),
+                interaction: key,
+                csrf: secrets::csrf_token(&secret),
+                error: query
+                    .error
+                    .as_deref()
+                    .and_then(Refusal::from_code)
+                    .map(Refusal::message),
+                application_name,
+                username,
+                sign_in: format!("{}?interaction={key}", tenant_path(&tenant, "login")),
+                min_password_chars: sign_up::MIN_PASSWORD_CHARS,
+                max_password_chars: sign_up::MAX_PASSWORD_CHARS,
+                max_username_chars: MAX_USERNAME_CHARS,
+                max_email_chars: MAX_EMAIL_CHARS,
+            },
+        ))
+    }
+    .await;
+    respond(&state, result)
+}
+
+/// `POST /t/{tenant}/sign-up`: creates the account, starts a session and resumes the
+/// interaction. A refusal sends the browser back to the form (303) saying why.
+pub async fn sign_up(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let tenant = resolve_tenant(&state, &slug).await?;
+        if !tenant.settings.allow_sign_up {
+            return Ok(closed(&state, &tenant));
+        }
+        let form = Form::parse(&headers, &body)?;
+        let Some(found) = posted_interaction(&state, &tenant, &headers, &form).await? else {
+            return Ok(start_again(&state, &tenant));
+        };
+        let key = found.interaction_key.clone();
+        let username = form.get("username").unwrap_or_default();
+        let account = NewAccount {
+            username,
+            email: form.get("email").filter(|email| !email.is_empty()),
+            password: form.get("password").unwrap_or_default().to_owned(),
+            address: client_address(&state, &peer, &headers),
+        };
+        let user = match sign_up::create_account(&state, &tenant, account).await {
+            Ok(user) => user,
+            Err(SignUpError::Refused(refusal)) => {
+                let mut back = url::form_urlencoded::Serializer::new(String::new());
+                back.append_pair("interaction", &key)
+                    .append_pair("error", refusal.code());
+                if refusal != Refusal::InvalidUsername {
+                    back.append_pair("username", username);
+                }
+                return Ok(Page::see_other(format!(
+                    "{}?{}",
+                    tenant_path(&tenant, "sign-up"),
+                    back.finish()
+                )));
+            }
+            Err(SignUpError::Failed(error)) => return Err(error),
+        };
+        tracing::info!(tenant = %tenant.slug, user_id = user.id, "account created on the sign-up page");
+        start_session(&state, &tenant, &found, user.id).await
+    }
+    .await;
+    respond(&state, result)
+}
