@@ -1,7 +1,8 @@
-//! CORS for the token, revocation and introspection endpoints: an origin is allowed
-//! when the calling application lists it in `allowed_origins` (before the client is
-//! known — preflight, failed authentication — when any application of the tenant
-//! does), as DOT's `CorsMiddleware` does.
+//! CORS for the token, revocation, introspection and UserInfo endpoints: an origin is
+//! allowed when the calling application lists it in `allowed_origins` (before the
+//! client is known — preflight, failed authentication, UserInfo, whose caller is a
+//! bearer token — when any application of the tenant does), as DOT's
+//! `CorsMiddleware` does.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -65,14 +66,30 @@ pub async fn preflight(
     Path(slug): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    preflight_allowing(&state, &slug, &headers, "POST, OPTIONS").await
+}
+
+/// `OPTIONS` preflight for UserInfo (OIDC Core §5.3: GET and POST).
+pub async fn userinfo_preflight(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    preflight_allowing(&state, &slug, &headers, "GET, POST, OPTIONS").await
+}
+
+async fn preflight_allowing(
+    state: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+    methods: &'static str,
+) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let Some(origin) = headers.get(header::ORIGIN).cloned() else {
         return response;
     };
-    let allowed = match (origin.to_str(), resolve_tenant(&state, &slug).await) {
-        (Ok(origin), Ok(tenant)) => tenant_allows(&state, &tenant, origin)
-            .await
-            .unwrap_or(false),
+    let allowed = match (origin.to_str(), resolve_tenant(state, slug).await) {
+        (Ok(origin), Ok(tenant)) => tenant_allows(state, &tenant, origin).await.unwrap_or(false),
         _ => false,
     };
     let headers = response.headers_mut();
@@ -81,7 +98,7 @@ pub async fn preflight(
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("POST, OPTIONS"),
+            HeaderValue::from_static(methods),
         );
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,

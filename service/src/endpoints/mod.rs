@@ -176,6 +176,7 @@ pub fn router(state: AppState) -> Router {
             "/t/{tenant}/userinfo",
             get(userinfo::userinfo_get)
                 .post(userinfo::userinfo_post)
+                .options(cors::userinfo_preflight)
                 .fallback(issuer::wrong_method),
         )
         .route(

@@ -1,15 +1,19 @@
 //! `GET` and `POST /t/{tenant}/userinfo` (OpenID Connect Core §5.3): the claims of the
 //! access token's user that its scopes release, with `sub` equal to the ID token's.
 //! The bearer token comes in the `Authorization` header or a form body (RFC 6750
-//! §2.1, §2.2), never the query (§2.3: it would reach logs and histories).
+//! §2.1, §2.2), never the query (§2.3: it would reach logs and histories). Browser
+//! applications may call it from an origin an application of the tenant lists
+//! (CORS, [`crate::endpoints::cors`]); errors carry the headers too, and expose
+//! `WWW-Authenticate`.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use crate::endpoints::cors;
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::request::bearer_token;
@@ -34,7 +38,7 @@ pub async fn userinfo_get(
         answer(&state, &slug, token).await
     }
     .await;
-    respond(result)
+    respond(&state, &slug, &headers, result).await
 }
 
 /// `POST`: the token in the header or as `access_token` in a form body, not both.
@@ -66,7 +70,7 @@ pub async fn userinfo_post(
         answer(&state, &slug, &token).await
     }
     .await;
-    respond(result)
+    respond(&state, &slug, &headers, result).await
 }
 
 fn refuse_token_in_query(query: Option<&str>) -> Result<(), OAuthError> {
@@ -96,9 +100,19 @@ async fn answer(state: &AppState, slug: &str, token: &str) -> Result<Value, OAut
     Ok(Value::Object(document))
 }
 
-fn respond(result: Result<Value, OAuthError>) -> Response {
-    match result {
+async fn respond(
+    state: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+    result: Result<Value, OAuthError>,
+) -> Response {
+    let mut response = match result {
         Ok(document) => (NO_STORE, Json(document)).into_response(),
         Err(error) => ApiError::from(error).into_response(),
-    }
+    };
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("WWW-Authenticate"),
+    );
+    cors::apply(state, slug, headers, None, response).await
 }

@@ -76,6 +76,8 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
             "acme",
             Registration {
                 grant_types: "authorization_code,implicit,refresh_token",
+                // A browser application: UserInfo answers its origin (CORS).
+                origins: "https://spa.example",
                 ..relying_party("hybrid")
             },
         )
@@ -433,6 +435,47 @@ async fn oidcc_userinfo_get_post_header_post_body(backend: Backend) {
         elsewhere.status, 401,
         "another tenant's token: {}",
         elsewhere.text
+    );
+    // CORS: an origin an application of the tenant lists reads the answer, errors
+    // included (with `WWW-Authenticate` exposed); another origin gets no grant.
+    let from = |origin: &'static str, token: &str| {
+        app.client
+            .get(&url)
+            .header("origin", origin)
+            .bearer_auth(token)
+            .send()
+    };
+    let listed = Answer::read(from("https://spa.example", &access_token).await.unwrap()).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.header("access-control-allow-origin"),
+        Some("https://spa.example")
+    );
+    let failed = Answer::read(from("https://spa.example", "tsa_bad").await.unwrap()).await;
+    assert_eq!(failed.status, 401);
+    assert_eq!(
+        failed.header("access-control-allow-origin"),
+        Some("https://spa.example")
+    );
+    assert_eq!(
+        failed.header("access-control-expose-headers"),
+        Some("WWW-Authenticate")
+    );
+    let unlisted = Answer::read(from("https://evil.example", &access_token).await.unwrap()).await;
+    assert_eq!(unlisted.header("access-control-allow-origin"), None);
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://spa.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        preflight.headers()["access-control-allow-methods"],
+        "GET, POST, OPTIONS"
     );
     // A token without `openid` may not read UserInfo.
     let plain = code_flow(app, "acme", &fx.rp, "read").await;
