@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use router_policies::{EntityGroup, Role, RoutingTable, TenantSlug};
 use serde_json::json;
 
+use crate::application_fields::Assignment;
 use crate::config::Config;
 use crate::error::{Error, render_violations};
 use crate::jose::jwk::SigningAlgorithm;
@@ -194,6 +195,20 @@ pub enum UserCommand {
 pub enum AppCommand {
     /// Register an application; prints the client_id and, once, the generated secret.
     Create(Box<AppCreate>),
+    /// Change an application: only what is given changes (never its client_id, type
+    /// or secret).
+    Update(Box<AppUpdate>),
+    /// Show one application, with its extension fields.
+    Show {
+        /// The application's client_id.
+        client_id: String,
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// List a tenant's applications.
     List {
         /// Tenant slug.
@@ -203,6 +218,49 @@ pub enum AppCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Arguments of `tessera app update`.
+#[derive(Debug, clap::Args)]
+pub struct AppUpdate {
+    /// The application's client_id (one that starts with `-` goes after `--`).
+    pub client_id: String,
+    /// Tenant slug.
+    #[arg(long)]
+    pub tenant: String,
+    /// New display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New comma-separated grant types (replaces the list).
+    #[arg(long)]
+    pub grant_types: Option<String>,
+    /// New space-separated redirect URIs (replaces the list).
+    #[arg(long)]
+    pub redirect_uris: Option<String>,
+    /// New space-separated post-logout redirect URIs.
+    #[arg(long)]
+    pub post_logout_redirect_uris: Option<String>,
+    /// New space-separated CORS origins.
+    #[arg(long)]
+    pub allowed_origins: Option<String>,
+    /// New space-separated allowed scopes ("" for the tenant's catalogue).
+    #[arg(long)]
+    pub scopes: Option<String>,
+    /// Skip the consent page: true or false.
+    #[arg(long)]
+    pub skip_authorization: Option<bool>,
+    /// ID token signing algorithm: RS256, ES256, EdDSA or HS256.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// Access tokens: opaque or jwt.
+    #[arg(long)]
+    pub access_token_format: Option<String>,
+    /// An extension field, repeatable: `--field tier=pro`; `--field tier=` removes it.
+    #[arg(long = "field", value_name = "NAME=VALUE")]
+    pub fields: Vec<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `tessera app create`.
@@ -258,6 +316,10 @@ pub struct AppCreate {
     /// Username of the owning user.
     #[arg(long)]
     pub owner: Option<String>,
+    /// An extension field the tenant declares, repeatable: `--field tier=pro
+    /// --field logo=https://…`.
+    #[arg(long = "field", value_name = "NAME=VALUE")]
+    pub fields: Vec<String>,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -345,6 +407,9 @@ async fn check(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
+    // The OAuth settings and extension field declarations of every tenant.
+    let settings = config.settings_book()?;
+    let mut field_problems = Vec::new();
     let (router, entries) = if connect {
         let connected = startup::open_pools(config).await?;
         let rows = connected.read_directory().await?;
@@ -360,7 +425,15 @@ async fn check(
                 message: format!("pool {pool} does not answer: {error}"),
             })?;
         }
-        (router_from_config(&connected.config), entries)
+        let router = router_from_config(&connected.config);
+        if router.validate(&entries).is_ok() {
+            let table = router.resolve_all(&entries);
+            for row in rows {
+                let tenant = Tenant::from_row(row, &table, &settings)?;
+                field_problems.extend(applications_missing_fields(&connected, &tenant).await?);
+            }
+        }
+        (router, entries)
     } else {
         let entries = tenant_entries(&config, &BTreeMap::new());
         (router_from_config(&config), entries)
@@ -370,7 +443,8 @@ async fn check(
     let violations = verdict.as_ref().err().cloned().unwrap_or_default();
     if json {
         let document = json!({
-            "valid": violations.is_empty(),
+            "valid": violations.is_empty() && field_problems.is_empty(),
+            "application_fields": field_problems,
             "routes": routes_json(&table),
             "migrations": table.migrations.iter().map(|(pool, groups)| {
                 (pool.to_string(), groups.iter().map(|group| group.to_string()).collect::<Vec<_>>())
@@ -391,15 +465,53 @@ async fn check(
             writeln!(out, "REFUSED: {} violation(s)", violations.len())?;
             writeln!(out, "{}", render_violations(&violations))?;
         }
+        for problem in &field_problems {
+            writeln!(out, "REFUSED: {problem}")?;
+        }
     }
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError {
+    if !violations.is_empty() {
+        return Err(CliError {
             code: 1,
             message: format!("routing refused: {} violation(s)", violations.len()),
-        })
+        });
     }
+    if !field_problems.is_empty() {
+        return Err(CliError {
+            code: 1,
+            message: format!("application fields refused: {}", field_problems.join("; ")),
+        });
+    }
+    Ok(())
+}
+
+/// Each application of `tenant` without a value for a required extension field that
+/// has no default, as one line naming them and how to fix it.
+async fn applications_missing_fields(
+    connected: &Connected,
+    tenant: &Tenant,
+) -> Result<Vec<String>, CliError> {
+    let required: Vec<&str> = tenant.fields.required_without_default().collect();
+    if required.is_empty() {
+        return Ok(Vec::new());
+    }
+    let db =
+        tenant
+            .routes
+            .connection(&connected.databases, EntityGroup::Applications, Role::Read)?;
+    let missing = applications::missing_fields(db, tenant.id, &required).await?;
+    Ok(missing
+        .into_iter()
+        .map(|(client_id, names)| {
+            format!(
+                "tenant {}: application {client_id} has no value for required field(s) {} \
+                 (no default): set them with `tessera app update {client_id} --tenant {} \
+                 --field NAME=VALUE`, or give the field a default",
+                tenant.slug,
+                names.join(", "),
+                tenant.slug
+            )
+        })
+        .collect())
 }
 
 fn routes_json(table: &RoutingTable) -> Vec<serde_json::Value> {
@@ -824,6 +936,16 @@ async fn app(
 ) -> Result<(), CliError> {
     match command {
         AppCommand::Create(arguments) => create_app(config, *arguments, input, out).await,
+        AppCommand::Update(arguments) => update_app(config, *arguments, out).await,
+        AppCommand::Show {
+            client_id,
+            tenant,
+            json,
+        } => {
+            let (connected, tenant) = open_tenant(config, &tenant).await?;
+            let found = find_app(&connected, &tenant, &client_id).await?;
+            print_app(out, &tenant, &found, json)
+        }
         AppCommand::List { tenant, json } => {
             let (connected, tenant) = open_tenant(config, &tenant).await?;
             let db = tenant.routes.connection(
@@ -835,7 +957,7 @@ async fn app(
             if json {
                 let summaries: Vec<_> = list
                     .iter()
-                    .map(applications::ApplicationSummary::from)
+                    .map(|app| applications::ApplicationSummary::new(app, &tenant.fields))
                     .collect();
                 writeln!(out, "{:#}", json!(summaries))?;
             } else {
@@ -850,6 +972,144 @@ async fn app(
             Ok(())
         }
     }
+}
+
+/// The `--field NAME=VALUE` arguments, parsed (not yet checked against the tenant's
+/// declarations).
+fn field_assignments(fields: &[String]) -> Result<Vec<Assignment>, CliError> {
+    fields
+        .iter()
+        .map(|field| Assignment::parse(field).map_err(|error| invalid(format!("--field {error}"))))
+        .collect()
+}
+
+/// The extension document after `assignments`, validated against the tenant's
+/// declarations; every violation named, exit 2.
+fn apply_fields(
+    tenant: &Tenant,
+    stored: &serde_json::Map<String, serde_json::Value>,
+    assignments: &[Assignment],
+    creating: bool,
+) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
+    tenant
+        .fields
+        .apply(stored, assignments, creating)
+        .map_err(|problems| invalid(format!("--field: {problems}")))
+}
+
+async fn find_app(
+    connected: &Connected,
+    tenant: &Tenant,
+    client_id: &str,
+) -> Result<entity::application::Model, CliError> {
+    let db =
+        tenant
+            .routes
+            .connection(&connected.databases, EntityGroup::Applications, Role::Write)?;
+    applications::find_by_client_id(db, tenant.id, client_id)
+        .await?
+        .ok_or_else(|| {
+            invalid(format!(
+                "no application {client_id:?} in tenant {}: see `tessera app list --tenant {}`",
+                tenant.slug, tenant.slug
+            ))
+        })
+}
+
+fn print_app(
+    out: &mut dyn Write,
+    tenant: &Tenant,
+    app: &entity::application::Model,
+    json: bool,
+) -> Result<(), CliError> {
+    let summary = applications::ApplicationSummary::new(app, &tenant.fields);
+    if json {
+        writeln!(out, "{:#}", json!(summary))?;
+        return Ok(());
+    }
+    writeln!(out, "client_id: {}", summary.client_id)?;
+    writeln!(out, "name: {}", summary.name)?;
+    writeln!(out, "client_type: {}", summary.client_type)?;
+    writeln!(out, "grant_types: {}", summary.grant_types.join(","))?;
+    writeln!(out, "redirect_uris: {}", summary.redirect_uris.join(" "))?;
+    writeln!(
+        out,
+        "post_logout_redirect_uris: {}",
+        summary.post_logout_redirect_uris.join(" ")
+    )?;
+    writeln!(
+        out,
+        "allowed_origins: {}",
+        summary.allowed_origins.join(" ")
+    )?;
+    writeln!(out, "scopes: {}", summary.allowed_scopes.join(" "))?;
+    writeln!(out, "skip_authorization: {}", summary.skip_authorization)?;
+    writeln!(out, "algorithm: {}", summary.algorithm)?;
+    writeln!(out, "access_token_format: {}", summary.access_token_format)?;
+    for (name, value) in &summary.fields {
+        let shown = match tenant.fields.fields.get(name) {
+            Some(field) => field.display(value),
+            None => value.to_string(),
+        };
+        writeln!(out, "field {name}: {shown}")?;
+    }
+    Ok(())
+}
+
+async fn update_app(
+    config: Config,
+    arguments: AppUpdate,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let assignments = field_assignments(&arguments.fields)?;
+    let (connected, tenant) = open_tenant(config, &arguments.tenant).await?;
+    let stored = find_app(&connected, &tenant, &arguments.client_id).await?;
+    let mut changed = applications::NewApplication::of(&stored)?;
+    if let Some(name) = &arguments.name {
+        if name.trim().is_empty() {
+            return Err(invalid("--name is empty: give the application a name"));
+        }
+        changed.name = name.trim().to_owned();
+    }
+    if let Some(grant_types) = &arguments.grant_types {
+        changed.grant_types = applications::parse_grant_types(grant_types)?;
+    }
+    if let Some(uris) = &arguments.redirect_uris {
+        changed.redirect_uris = applications::parse_redirect_uris("redirect URI", uris)?;
+    }
+    if let Some(uris) = &arguments.post_logout_redirect_uris {
+        changed.post_logout_redirect_uris =
+            applications::parse_redirect_uris("post-logout redirect URI", uris)?;
+    }
+    if let Some(origins) = &arguments.allowed_origins {
+        changed.allowed_origins = applications::parse_origins(origins)?;
+    }
+    if let Some(scopes) = &arguments.scopes {
+        changed.allowed_scopes = scopes.split_whitespace().map(str::to_owned).collect();
+    }
+    if let Some(skip) = arguments.skip_authorization {
+        changed.skip_authorization = skip;
+    }
+    if let Some(algorithm) = &arguments.algorithm {
+        changed.algorithm = applications::parse_algorithm(Some(algorithm))?;
+    }
+    if let Some(format) = &arguments.access_token_format {
+        changed.access_token_format = applications::AccessTokenFormat::parse(Some(format))?;
+    }
+    changed.extensions = apply_fields(&tenant, &changed.extensions, &assignments, false)?;
+    let db =
+        tenant
+            .routes
+            .connection(&connected.databases, EntityGroup::Applications, Role::Write)?;
+    let updated = applications::update(db, tenant.id, &stored, changed).await?;
+    if !arguments.json {
+        writeln!(
+            out,
+            "updated application {} in tenant {}",
+            updated.client_id, tenant.slug
+        )?;
+    }
+    print_app(out, &tenant, &updated, arguments.json)
 }
 
 async fn create_app(
@@ -941,10 +1201,13 @@ async fn create_app(
             .map(str::to_owned)
             .collect(),
         owner_user_id: None,
+        extensions: serde_json::Map::new(),
     };
     new.check()?;
+    let assignments = field_assignments(&arguments.fields)?;
 
     let (connected, tenant) = open_tenant(config, &arguments.tenant).await?;
+    new.extensions = apply_fields(&tenant, &serde_json::Map::new(), &assignments, true)?;
     if let Some(owner) = &arguments.owner {
         let users_db =
             tenant
@@ -965,7 +1228,7 @@ async fn create_app(
             .routes
             .connection(&connected.databases, EntityGroup::Applications, Role::Write)?;
     let created = applications::create(db, tenant.id, new).await?;
-    let summary = applications::ApplicationSummary::from(&created);
+    let summary = applications::ApplicationSummary::new(&created, &tenant.fields);
     if arguments.json {
         let mut document = json!(summary);
         // A generated secret is shown once; an imported one is never echoed.

@@ -14,6 +14,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use router_policies::{EntityGroup, PolicyConfig, PoolName, TenantSlug};
 use serde::{Deserialize, Serialize};
 
+use crate::application_fields::FieldCatalogue;
 use crate::error::Error;
 use crate::settings::{OAuthSettings, SettingsBook};
 
@@ -73,6 +74,10 @@ pub struct Config {
     /// `scopes` table into the built-in catalogue instead of replacing it.
     #[serde(default, skip_serializing)]
     pub oauth: OAuthSettings,
+    /// Application extension fields of every tenant (`[applications.fields.NAME]`;
+    /// `[tenants.X.applications.fields.NAME]` adds or replaces one for a tenant).
+    #[serde(default)]
+    pub applications: FieldCatalogue,
 }
 
 impl Default for Config {
@@ -95,6 +100,7 @@ impl Default for Config {
             tenants: BTreeMap::new(),
             redis: None,
             oauth: OAuthSettings::default(),
+            applications: FieldCatalogue::default(),
         }
     }
 }
@@ -261,6 +267,8 @@ pub struct TenantConfig {
     pub databases: BTreeMap<EntityGroup, PoolName>,
     /// Overrides of `[oauth]` for this tenant.
     pub oauth: figment::value::Dict,
+    /// Application extension fields of this tenant, over `[applications]`.
+    pub applications: FieldCatalogue,
 }
 
 /// Redis connection.
@@ -427,7 +435,12 @@ impl Config {
             .iter()
             .map(|(slug, tenant)| (slug.clone(), tenant.oauth.clone()))
             .collect();
-        SettingsBook::build(&self.oauth, &overrides)
+        let fields = self
+            .tenants
+            .iter()
+            .map(|(slug, tenant)| (slug.clone(), tenant.applications.clone()))
+            .collect();
+        SettingsBook::build(&self.oauth, &overrides, &self.applications, &fields)
     }
 
     /// Whether startup runs migrations.

@@ -6,7 +6,7 @@
 /// do not use each other.
 pub const LAYERS: &[&[&str]] = &[
     &["error", "time"],
-    &["syntax", "secrets", "network"],
+    &["syntax", "secrets", "network", "application_fields"],
     &["settings"],
     &["config"],
     &["routing", "db", "telemetry", "pages"],

@@ -19,6 +19,7 @@
 //! * [`config`], [`settings`], [`network`], [`secrets`], [`syntax`], [`time`],
 //!   [`telemetry`], [`error`] — foundations.
 
+pub mod application_fields;
 pub mod cleanup;
 pub mod cli;
 pub mod config;

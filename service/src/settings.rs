@@ -11,6 +11,7 @@ use std::sync::Arc;
 use router_policies::TenantSlug;
 use serde::{Deserialize, Serialize};
 
+use crate::application_fields::FieldCatalogue;
 use crate::error::Error;
 
 /// One tenant's OAuth behaviour.
@@ -257,11 +258,14 @@ fn override_keys(
     serde_json::from_value(merged).map_err(|error| error.to_string())
 }
 
-/// Settings of every tenant: the defaults plus per-tenant overrides, resolved once.
+/// Settings of every tenant: the defaults plus per-tenant overrides, resolved once;
+/// the same for the application extension fields.
 #[derive(Clone, Debug, Default)]
 pub struct SettingsBook {
     default: Arc<OAuthSettings>,
     per_tenant: HashMap<TenantSlug, Arc<OAuthSettings>>,
+    default_fields: Arc<FieldCatalogue>,
+    fields_per_tenant: HashMap<TenantSlug, Arc<FieldCatalogue>>,
 }
 
 impl SettingsBook {
@@ -269,7 +273,23 @@ impl SettingsBook {
     pub fn build(
         default: &OAuthSettings,
         overrides: &BTreeMap<TenantSlug, figment::value::Dict>,
+        default_fields: &FieldCatalogue,
+        tenant_fields: &BTreeMap<TenantSlug, FieldCatalogue>,
     ) -> Result<Self, Error> {
+        default_fields
+            .check("applications")
+            .map_err(Error::Config)?;
+        let mut fields_per_tenant = HashMap::new();
+        for (slug, fields) in tenant_fields {
+            if fields.is_empty() {
+                continue;
+            }
+            let merged = FieldCatalogue::overlaid(default_fields, fields);
+            merged
+                .check(&format!("tenants.{slug}.applications"))
+                .map_err(Error::Config)?;
+            fields_per_tenant.insert(slug.clone(), Arc::new(merged));
+        }
         default.check("oauth").map_err(Error::Config)?;
         let default = default.clone().with_openid_scopes();
         let mut per_tenant = HashMap::new();
@@ -286,7 +306,17 @@ impl SettingsBook {
         Ok(Self {
             default: Arc::new(default),
             per_tenant,
+            default_fields: Arc::new(default_fields.clone()),
+            fields_per_tenant,
         })
+    }
+
+    /// The application extension fields of `slug`.
+    pub fn fields_for(&self, slug: &TenantSlug) -> Arc<FieldCatalogue> {
+        self.fields_per_tenant
+            .get(slug)
+            .cloned()
+            .unwrap_or_else(|| Arc::clone(&self.default_fields))
     }
 
     /// The settings of `slug`.

@@ -16,6 +16,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use crate::application_fields::FieldCatalogue;
 use crate::db::{Databases, TenantRoutes};
 use crate::error::Error;
 use crate::settings::{OAuthSettings, SettingsBook};
@@ -36,6 +37,8 @@ pub struct Tenant {
     pub routes: TenantRoutes,
     /// OAuth behaviour (lifetimes, scopes, refresh policy).
     pub settings: Arc<OAuthSettings>,
+    /// The extension fields its applications have.
+    pub fields: Arc<FieldCatalogue>,
 }
 
 /// A tenant as printed by `tessera tenant list --json`.
@@ -69,6 +72,7 @@ impl Tenant {
         Ok(Self {
             id: row.id,
             settings: settings.for_tenant(&slug),
+            fields: settings.fields_for(&slug),
             slug,
             display_name: row.display_name,
             placement,

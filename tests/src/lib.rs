@@ -466,6 +466,7 @@ impl TestApp {
             skip_authorization: registration.skip_authorization,
             algorithm: String::new(),
             access_token_format: applications::AccessTokenFormat::Opaque,
+            extensions: Default::default(),
             allowed_scopes: registration
                 .scopes
                 .split_whitespace()

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use crate::application_fields::Exposure;
 use crate::endpoints::cors;
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
@@ -22,7 +23,7 @@ use crate::oauth::claims;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
 use crate::oauth::id_token::OPENID;
-use crate::oauth::introspection::live_user_token;
+use crate::oauth::introspection::{UserToken, live_user_token};
 use crate::state::AppState;
 
 /// `GET`: the token in the `Authorization` header.
@@ -89,13 +90,22 @@ async fn answer(state: &AppState, slug: &str, token: &str) -> Result<Value, OAut
     let tenant = resolve_tenant(state, slug).await?;
     // Live by introspection's definition, of this tenant (a token of another tenant is
     // unknown here), held for a user.
-    let Some((scopes, user)) = live_user_token(state, &tenant, token).await? else {
+    let Some(UserToken {
+        scopes,
+        user,
+        client_extensions,
+    }) = live_user_token(state, &tenant, token).await?
+    else {
         return Err(OAuthError::InvalidToken);
     };
     if !scopes.contains(OPENID) {
         return Err(OAuthError::InsufficientScope(OPENID));
     }
-    let mut document = claims::for_scopes(&user, &scopes);
+    // The client's extension fields exposed in UserInfo, then the user's claims.
+    let mut document = tenant
+        .fields
+        .claims_of(&client_extensions, Exposure::Userinfo);
+    document.extend(claims::for_scopes(&user, &scopes));
     document.insert("sub".to_owned(), Value::String(user.subject));
     Ok(Value::Object(document))
 }

@@ -6,6 +6,9 @@
 
 use entity::application;
 use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::application_fields::Exposure;
 
 use crate::jose::jwk::SigningAlgorithm;
 use crate::oauth::error::OAuthError;
@@ -32,6 +35,9 @@ struct Claims<'a> {
     scope: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     auth_time: Option<i64>,
+    /// The application's extension fields exposed in access tokens.
+    #[serde(flatten)]
+    extension: Map<String, Value>,
 }
 
 /// A new access token for `application`: opaque, or a JWT whose `sub` is the user's
@@ -62,6 +68,9 @@ pub async fn mint(
         jti: &jti,
         scope,
         auth_time: auth_time.map(unix_seconds),
+        extension: tenant
+            .fields
+            .claims_of(&application.extensions, Exposure::AccessToken),
     };
     // The client's ID token algorithm when it is the tenant's; never the client
     // secret (resource servers do not hold it): RS256, which RFC 9068 §2.1 requires.

@@ -7,6 +7,7 @@ use entity::application;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::application_fields::Exposure;
 use crate::error::Error;
 use crate::jose::jwk::{SigningAlgorithm, half_hash};
 use crate::jose::jws::{self, Header};
@@ -116,6 +117,11 @@ pub async fn issue(
     let expires_at = plus_seconds(issued_at, tenant.settings.id_token_lifetime_secs);
     let jti = uuid::Uuid::new_v4().to_string();
     let sha512 = signing == IdTokenSigning::Tenant(SigningAlgorithm::EdDsa);
+    // The application's extension fields exposed in ID tokens, beside the user's.
+    let mut released = tenant
+        .fields
+        .claims_of(&application.extensions, Exposure::IdToken);
+    released.extend(authentication.claims.clone());
     let claims = Claims {
         iss: &issuer,
         sub: authentication.subject,
@@ -129,7 +135,7 @@ pub async fn issue(
             .access_token
             .map(|token| half_hash(sha512, token)),
         c_hash: authentication.code.map(|code| half_hash(sha512, code)),
-        claims: &authentication.claims,
+        claims: &released,
     };
     let token = match signing {
         IdTokenSigning::Tenant(algorithm) => {

@@ -9,6 +9,7 @@ use entity::{access_token, application, refresh_token, user};
 use router_policies::{EntityGroup, Role};
 use serde::Serialize;
 
+use crate::application_fields::Exposure;
 use crate::error::Error;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::{INTROSPECTION_SCOPE, Scopes};
@@ -48,6 +49,9 @@ pub struct Introspection {
     /// The tenant's issuer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// The client's extension fields exposed in introspection answers.
+    #[serde(flatten)]
+    pub extension: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What a token row grants, whichever table it came from.
@@ -87,6 +91,8 @@ impl Grant {
 /// Who holds a live grant, as read now.
 struct Holder {
     client_id: String,
+    /// The client's stored extension fields.
+    extensions: String,
     user: Option<user::Model>,
     sub: String,
 }
@@ -100,8 +106,8 @@ async fn holder_if_live(
     grant: &Grant,
     known: Option<&application::Model>,
 ) -> Result<Option<Holder>, Error> {
-    let client_id = match known.filter(|known| known.id == grant.application_id) {
-        Some(known) => known.client_id.clone(),
+    let (client_id, extensions) = match known.filter(|known| known.id == grant.application_id) {
+        Some(known) => (known.client_id.clone(), known.extensions.clone()),
         None => {
             let pool = tenant.routes.connection(
                 &state.databases,
@@ -109,7 +115,7 @@ async fn holder_if_live(
                 Role::Write,
             )?;
             match applications::find_by_id(pool, tenant.id, grant.application_id).await? {
-                Some(application) => application.client_id,
+                Some(application) => (application.client_id, application.extensions),
                 None => return Ok(None),
             }
         }
@@ -118,6 +124,7 @@ async fn holder_if_live(
         return Ok(Some(Holder {
             sub: client_id.clone(),
             client_id,
+            extensions,
             user: None,
         }));
     };
@@ -129,6 +136,7 @@ async fn holder_if_live(
         // never the row id.
         Some(user) if user.is_active => Some(Holder {
             client_id,
+            extensions,
             sub: user.subject.clone(),
             user: Some(user),
         }),
@@ -173,6 +181,16 @@ pub async fn authorize_bearer(
     Ok(())
 }
 
+/// A live access token held for a user, as the UserInfo endpoint needs it.
+pub struct UserToken {
+    /// The scopes granted.
+    pub scopes: Scopes,
+    /// The user (read from the primary).
+    pub user: user::Model,
+    /// The client's stored extension fields.
+    pub client_extensions: String,
+}
+
 /// The user and scopes of a live access token held for a user (the UserInfo
 /// endpoint's bearer, OIDC Core §5.3); `None` for anything else, client credentials
 /// tokens included.
@@ -180,13 +198,15 @@ pub async fn live_user_token(
     state: &AppState,
     tenant: &Tenant,
     token: &str,
-) -> Result<Option<(Scopes, user::Model)>, Error> {
+) -> Result<Option<UserToken>, Error> {
     Ok(live_access(state, tenant, token, None)
         .await?
         .and_then(|(grant, holder)| {
-            holder
-                .user
-                .map(|user| (Scopes::from_stored(&grant.scope), user))
+            holder.user.map(|user| UserToken {
+                scopes: Scopes::from_stored(&grant.scope),
+                user,
+                client_extensions: holder.extensions,
+            })
         }))
 }
 
@@ -226,6 +246,9 @@ pub async fn inspect(
         exp: grant.expires_at.map(unix_seconds),
         iat: Some(unix_seconds(grant.issued_at)),
         iss: Some(state.config.issuer(&tenant.slug)),
+        extension: tenant
+            .fields
+            .claims_of(&holder.extensions, Exposure::Introspection),
     })
 }
 

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use crate::application_fields::{FieldCatalogue, Visibility};
 use crate::error::Error;
 use crate::store::is_unique_violation;
 use crate::syntax::{check_client_id, check_scope_token};
@@ -296,9 +297,42 @@ pub struct NewApplication {
     pub allowed_scopes: Vec<String>,
     /// Owning user.
     pub owner_user_id: Option<i64>,
+    /// Extension field values (validated by the tenant's
+    /// [`crate::application_fields::FieldCatalogue`] before they get here).
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl NewApplication {
+    /// The registration of a stored application, to change and store again with
+    /// [`update`] (the secret stays as stored).
+    pub fn of(model: &application::Model) -> Result<Self, Error> {
+        let corrupt = |what: &str, error: Error| {
+            Error::Corrupt(format!("application {}: {what}: {error}", model.client_id))
+        };
+        let words = |text: &str| text.split_whitespace().map(str::to_owned).collect();
+        Ok(Self {
+            client_id: model.client_id.clone(),
+            name: model.name.clone(),
+            client_type: model
+                .client_type
+                .parse()
+                .map_err(|error| corrupt("client type", error))?,
+            grant_types: parse_grant_types(&model.grant_types)
+                .map_err(|error| corrupt("grant types", error))?,
+            redirect_uris: words(&model.redirect_uris),
+            post_logout_redirect_uris: words(&model.post_logout_redirect_uris),
+            allowed_origins: words(&model.allowed_origins),
+            client_secret: model.client_secret.clone(),
+            hash_client_secret: model.hash_client_secret,
+            skip_authorization: model.skip_authorization,
+            algorithm: model.algorithm.clone(),
+            access_token_format: AccessTokenFormat::of(model),
+            allowed_scopes: words(&model.allowed_scopes),
+            owner_user_id: model.owner_user_id,
+            extensions: crate::application_fields::document_of(&model.extensions),
+        })
+    }
+
     /// Cross-field checks: a redirecting grant needs a redirect URI; HS256 needs the
     /// plain secret; a public client has no secret and cannot use client credentials.
     pub fn check(&self) -> Result<(), Error> {
@@ -362,10 +396,17 @@ pub struct ApplicationSummary {
     pub access_token_format: String,
     /// Consent skipped.
     pub skip_authorization: bool,
+    /// Post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// CORS origins.
+    pub allowed_origins: Vec<String>,
+    /// Extension field values an operator may see (never `secret` ones).
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
-impl From<&application::Model> for ApplicationSummary {
-    fn from(model: &application::Model) -> Self {
+impl ApplicationSummary {
+    /// The summary of `model`, with the fields of `catalogue` an operator may see.
+    pub fn new(model: &application::Model, catalogue: &FieldCatalogue) -> Self {
         let words = |text: &str| text.split_whitespace().map(str::to_owned).collect();
         Self {
             client_id: model.client_id.clone(),
@@ -382,6 +423,12 @@ impl From<&application::Model> for ApplicationSummary {
             algorithm: model.algorithm.clone(),
             access_token_format: model.access_token_format.clone(),
             skip_authorization: model.skip_authorization,
+            post_logout_redirect_uris: words(&model.post_logout_redirect_uris),
+            allowed_origins: words(&model.allowed_origins),
+            fields: catalogue.visible(
+                &crate::application_fields::document_of(&model.extensions),
+                Visibility::Admin,
+            ),
         }
     }
 }
@@ -419,7 +466,7 @@ pub async fn create(
         algorithm: Set(new.algorithm.clone()),
         access_token_format: Set(new.access_token_format.as_str().to_owned()),
         allowed_scopes: Set(new.allowed_scopes.join(" ")),
-        extensions: Set("{}".to_owned()),
+        extensions: Set(serde_json::Value::Object(new.extensions.clone()).to_string()),
         created_at: Set(created),
         updated_at: Set(created),
         ..Default::default()
@@ -433,24 +480,98 @@ pub async fn create(
             Error::Database(error)
         }
     })?;
-    let mut origins: Vec<&String> = new.allowed_origins.iter().collect();
+    insert_origins(&transaction, tenant_id, model.id, &new.allowed_origins).await?;
+    transaction.commit().await?;
+    Ok(model)
+}
+
+/// One row per origin of the application; a client lists a handful, far below any
+/// parameter limit.
+async fn insert_origins(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    application_id: i64,
+    allowed_origins: &[String],
+) -> Result<(), Error> {
+    let mut origins: Vec<&String> = allowed_origins.iter().collect();
     origins.sort();
     origins.dedup();
-    // One row per origin; a client lists a handful, far below any parameter limit.
     if !origins.is_empty() {
         application_origin::Entity::insert_many(origins.into_iter().map(|origin| {
             application_origin::ActiveModel {
                 tenant_id: Set(tenant_id),
                 origin: Set(origin.clone()),
-                application_id: Set(model.id),
+                application_id: Set(application_id),
                 ..Default::default()
             }
         }))
-        .exec_without_returning(&transaction)
+        .exec_without_returning(db)
         .await?;
     }
+    Ok(())
+}
+
+/// Stores `changed` over the application `id` (what an operator or owner may change:
+/// name, grant types, URIs, origins, scopes, consent, algorithm, access token format,
+/// extension fields; never the client_id, type or secret), with its CORS origins
+/// rewritten, in one transaction. Nodes see it within `client_cache_ttl_secs`.
+pub async fn update(
+    db: &DatabaseConnection,
+    tenant_id: i64,
+    stored: &application::Model,
+    changed: NewApplication,
+) -> Result<application::Model, Error> {
+    let id = stored.id;
+    changed.check()?;
+    let grant_types: Vec<&str> = changed
+        .grant_types
+        .iter()
+        .map(|grant| grant.as_str())
+        .collect();
+    let transaction = db.begin().await?;
+    let model = application::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(id),
+        name: Set(changed.name.clone()),
+        grant_types: Set(grant_types.join(",")),
+        redirect_uris: Set(changed.redirect_uris.join(" ")),
+        post_logout_redirect_uris: Set(changed.post_logout_redirect_uris.join(" ")),
+        allowed_origins: Set(changed.allowed_origins.join(" ")),
+        skip_authorization: Set(changed.skip_authorization),
+        algorithm: Set(changed.algorithm.clone()),
+        access_token_format: Set(changed.access_token_format.as_str().to_owned()),
+        allowed_scopes: Set(changed.allowed_scopes.join(" ")),
+        extensions: Set(serde_json::Value::Object(changed.extensions.clone()).to_string()),
+        updated_at: Set(now()),
+        ..Default::default()
+    };
+    let updated = application::Entity::update_many()
+        .set(model)
+        .filter(application::Column::Id.eq(id))
+        .filter(application::Column::TenantId.eq(tenant_id))
+        .exec(&transaction)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(Error::InvalidInput(format!(
+            "application {} no longer exists",
+            changed.client_id
+        )));
+    }
+    // Keyed by the stored origins (a handful), so the (tenant, origin, application)
+    // index finds the rows.
+    let old_origins: Vec<&str> = stored.allowed_origins.split_whitespace().collect();
+    if !old_origins.is_empty() {
+        application_origin::Entity::delete_many()
+            .filter(application_origin::Column::TenantId.eq(tenant_id))
+            .filter(application_origin::Column::Origin.is_in(old_origins))
+            .filter(application_origin::Column::ApplicationId.eq(id))
+            .exec(&transaction)
+            .await?;
+    }
+    insert_origins(&transaction, tenant_id, id, &changed.allowed_origins).await?;
     transaction.commit().await?;
-    Ok(model)
+    find_by_id(db, tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::Corrupt(format!("application {} vanished", changed.client_id)))
 }
 
 /// Whether any application of the tenant lists `origin` (CORS before the client is
@@ -526,6 +647,48 @@ pub async fn list(
         .order_by_asc(application::Column::Id)
         .all(db)
         .await?)
+}
+
+/// The client_ids of the tenant's applications that have no value for one of
+/// `required` extension fields, each with the missing names. Reads the applications
+/// in id order, 500 at a time (a check, not a request path).
+pub async fn missing_fields(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    required: &[&str],
+) -> Result<Vec<(String, Vec<String>)>, Error> {
+    let mut missing = Vec::new();
+    let mut after = 0_i64;
+    loop {
+        let page: Vec<(i64, String, String)> = application::Entity::find()
+            .select_only()
+            .column(application::Column::Id)
+            .column(application::Column::ClientId)
+            .column(application::Column::Extensions)
+            .filter(application::Column::TenantId.eq(tenant_id))
+            .filter(application::Column::Id.gt(after))
+            .order_by_asc(application::Column::Id)
+            .limit(500)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let Some((last, _, _)) = page.last() else {
+            break;
+        };
+        after = *last;
+        for (_, client_id, extensions) in page {
+            let document = crate::application_fields::document_of(&extensions);
+            let absent: Vec<String> = required
+                .iter()
+                .filter(|name| !document.contains_key(**name))
+                .map(|name| (*name).to_owned())
+                .collect();
+            if !absent.is_empty() {
+                missing.push((client_id, absent));
+            }
+        }
+    }
+    Ok(missing)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 mod browser;
 mod browser_flows;
 mod cli;
+mod extension_points;
 mod hardening;
 mod health;
 mod migrations;

@@ -204,7 +204,12 @@ async fn authenticate(
 }
 
 /// The whole code flow for `client`: the token response.
-async fn code_flow(app: &TestApp, tenant: &str, client: &TestClient, scope: &str) -> Answer {
+pub(crate) async fn code_flow(
+    app: &TestApp,
+    tenant: &str,
+    client: &TestClient,
+    scope: &str,
+) -> Answer {
     let back = authenticate(app, tenant, &request(client, scope, &[])).await;
     let answer = exchange(app, tenant, client, &back["code"], Some(VERIFIER)).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
@@ -222,7 +227,7 @@ async fn get_json(app: &TestApp, url: &str) -> Answer {
 /// Verifies `id_token` as a relying party would (OIDC Core §3.1.3.7): the key from the
 /// JWKS named by discovery (or the client secret for HS256), the pinned algorithm,
 /// `iss` exactly, `aud`, `exp`. Returns the header's `kid` and the claims.
-async fn verify(
+pub(crate) async fn verify(
     app: &TestApp,
     tenant: &str,
     client: &TestClient,
@@ -280,7 +285,7 @@ fn at_hash(access_token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-async fn userinfo_get(app: &TestApp, tenant: &str, access_token: &str) -> Answer {
+pub(crate) async fn userinfo_get(app: &TestApp, tenant: &str, access_token: &str) -> Answer {
     let response = app
         .client
         .get(app.url(&format!("/t/{tenant}/userinfo")))

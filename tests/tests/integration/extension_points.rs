@@ -1,0 +1,297 @@
+//! DOT's extension points, done without a model swap (issue 9): application
+//! extension fields declared in the configuration, validated as a whole, written by
+//! the CLI and exposed as claims.
+
+use base64::Engine;
+use serde_json::{Value, json};
+use tessera_tests::{
+    Backend, CliRun, TestApp, TestClient, TestDatabase, config_file, on_every_backend, run_cli,
+    spawn_app_with,
+};
+
+use crate::browser_flows::REDIRECT;
+use crate::oauth::{introspect, string, token};
+use crate::openid_connect::{code_flow, userinfo_get, verify};
+
+/// A service default (`logo`, every tenant) and acme's own fields.
+fn fields_toml(url: &str) -> String {
+    format!(
+        "migrate_on_start = true\nclient_cache_ttl_secs = 0\n\
+         [databases.default]\nurl = \"{url}\"\n\
+         [applications.fields.logo]\ntype = \"url\"\nvisibility = \"public\"\n\
+         [tenants.globex]\n\
+         [tenants.acme.applications.fields.tier]\ntype = \"enum\"\nvalues = [\"free\", \"pro\"]\n\
+         default = \"free\"\nexpose = [\"id_token\", \"introspection\", \"userinfo\", \"access_token\"]\n\
+         [tenants.acme.applications.fields.agree]\ntype = \"bool\"\nrequired = true\n\
+         [tenants.acme.applications.fields.api_key]\ntype = \"string\"\nvisibility = \"secret\"\n\
+         [tenants.acme.applications.fields.seats]\ntype = \"integer\"\n\
+         expose = [\"introspection\"]\nclaim = \"seats\"\n\
+         [tenants.acme.applications.fields.tags]\ntype = \"list\"\n"
+    )
+}
+
+async fn cli(path: &str, args: &[&str]) -> CliRun {
+    let mut all = vec!["--config", path];
+    all.extend_from_slice(args);
+    run_cli(&all, "").await
+}
+
+fn json_of(run: &CliRun) -> Value {
+    assert_eq!(run.code(), 0, "{}", run.message());
+    serde_json::from_str(&run.stdout).unwrap_or_else(|error| panic!("{error}: {}", run.stdout))
+}
+
+/// The claims of a JWT, unverified (its signature is the OIDC tests' concern).
+fn jwt_claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Extension fields: every violation named at once (exit 2), defaults on create,
+/// `secret` fields never printed nor exposed, `app update` changing fields and
+/// registration, fields of one tenant unknown in another, claims in ID tokens,
+/// introspection, UserInfo and JWT access tokens, a removed declaration keeping its
+/// value, `check --connect` refusing a new required field without default and naming
+/// the applications, and a bad declaration stopping the start.
+async fn application_extension_fields(backend: Backend) {
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let toml = fields_toml(&db.url);
+    let app: TestApp = spawn_app_with(&toml).await.unwrap();
+    let (_dir, path) = config_file(&toml);
+    app.user("acme", "alice", "correct horse").await;
+    let create = |extra: &'static [&'static str]| {
+        let path = path.clone();
+        async move {
+            let mut args = vec![
+                "app",
+                "create",
+                "--tenant",
+                "acme",
+                "--name",
+                "App Web",
+                "--client-type",
+                "confidential",
+                "--grant-types",
+                "authorization_code,client_credentials,refresh_token",
+                "--redirect-uris",
+                REDIRECT,
+                "--json",
+            ];
+            args.extend_from_slice(extra);
+            cli(&path, &args).await
+        }
+    };
+    let refused = create(&["--field", "logo=http://x.example", "--field", "color=red"]).await;
+    assert_eq!(refused.code(), 2, "{}", refused.message());
+    assert_eq!(
+        refused.message(),
+        "--field: logo: not an https URL; color: not a declared field; agree: required"
+    );
+    let created = json_of(
+        &create(&[
+            "--field",
+            "agree=yes",
+            "--field",
+            "logo=https://cdn.example/logo.png",
+            "--field",
+            "api_key=s3cret-value",
+            "--field",
+            "tags=a, b",
+        ])
+        .await,
+    );
+    assert_eq!(
+        created["fields"],
+        json!({"agree": true, "logo": "https://cdn.example/logo.png", "tier": "free",
+               "tags": ["a", "b"]}),
+        "the default filled in, the secret field not shown: {created}"
+    );
+    let client = TestClient {
+        client_id: created["client_id"].as_str().unwrap().to_owned(),
+        client_secret: Some(created["client_secret"].as_str().unwrap().to_owned()),
+    };
+    let id = client.client_id.as_str();
+
+    let wrong = cli(
+        &path,
+        &[
+            "app",
+            "update",
+            id,
+            "--tenant",
+            "acme",
+            "--field",
+            "tier=gold",
+        ],
+    )
+    .await;
+    assert_eq!(wrong.code(), 2);
+    assert_eq!(wrong.message(), "--field: tier: not one of free, pro");
+    let updated = json_of(
+        &cli(
+            &path,
+            &[
+                "app",
+                "update",
+                id,
+                "--tenant",
+                "acme",
+                "--field",
+                "tier=pro",
+                "--field",
+                "seats=5",
+                "--field",
+                "tags=",
+                "--name",
+                "App Web Renamed",
+                "--allowed-origins",
+                "https://web.example",
+                "--json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(updated["name"], "App Web Renamed");
+    assert_eq!(updated["allowed_origins"], json!(["https://web.example"]));
+    assert_eq!(
+        updated["fields"],
+        json!({"agree": true, "logo": "https://cdn.example/logo.png", "tier": "pro", "seats": 5})
+    );
+    let shown = cli(&path, &["app", "show", id, "--tenant", "acme"]).await;
+    assert_eq!(shown.code(), 0, "{}", shown.message());
+    assert!(shown.stdout.contains("field tier: pro"), "{}", shown.stdout);
+    assert!(!shown.stdout.contains("s3cret"), "{}", shown.stdout);
+    let listed = json_of(&cli(&path, &["app", "list", "--tenant", "acme", "--json"]).await);
+    assert_eq!(listed[0]["fields"]["tier"], "pro");
+    assert!(!listed.to_string().contains("s3cret"));
+    // The CORS origins table follows the update.
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/t/acme/token"))
+        .header("origin", "https://web.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://web.example"
+    );
+
+    // globex has only the service default.
+    let elsewhere = cli(
+        &path,
+        &[
+            "app",
+            "create",
+            "--tenant",
+            "globex",
+            "--name",
+            "G",
+            "--client-type",
+            "confidential",
+            "--grant-types",
+            "client_credentials",
+            "--field",
+            "tier=pro",
+        ],
+    )
+    .await;
+    assert_eq!(elsewhere.code(), 2);
+    assert_eq!(elsewhere.message(), "--field: tier: not a declared field");
+
+    // Claims, where each field is exposed.
+    let tokens = code_flow(&app, "acme", &client, "openid read").await;
+    let (_, id_claims) = verify(&app, "acme", &client, &string(&tokens, "id_token")).await;
+    assert_eq!(id_claims["ext"], json!({"tier": "pro"}), "{id_claims}");
+    assert!(id_claims.get("seats").is_none());
+    let access_token = string(&tokens, "access_token");
+    let info = userinfo_get(&app, "acme", &access_token).await;
+    assert_eq!(info.body["ext"], json!({"tier": "pro"}), "{}", info.text);
+    let described = introspect(&app, "acme", &client, &access_token).await;
+    assert_eq!(described["active"], true);
+    assert_eq!(described["ext"], json!({"tier": "pro"}));
+    assert_eq!(described["seats"], 5);
+    assert!(!described.to_string().contains("s3cret"));
+    json_of(
+        &cli(
+            &path,
+            &[
+                "app",
+                "update",
+                id,
+                "--tenant",
+                "acme",
+                "--access-token-format",
+                "jwt",
+                "--json",
+            ],
+        )
+        .await,
+    );
+    let jwt = token(
+        &app,
+        "acme",
+        &client,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(jwt.status, 200, "{}", jwt.text);
+    assert_eq!(
+        jwt_claims(&string(&jwt, "access_token"))["ext"],
+        json!({"tier": "pro"})
+    );
+
+    // A declaration removed: its value is kept, neither shown nor validated.
+    let without_seats = toml.replace(
+        "[tenants.acme.applications.fields.seats]\ntype = \"integer\"\n\
+         expose = [\"introspection\"]\nclaim = \"seats\"\n",
+        "",
+    );
+    assert_ne!(without_seats, toml);
+    let (_dir2, fewer) = config_file(&without_seats);
+    let hidden = json_of(&cli(&fewer, &["app", "show", id, "--tenant", "acme", "--json"]).await);
+    assert!(hidden["fields"].get("seats").is_none(), "{hidden}");
+    let kept = json_of(&cli(&path, &["app", "show", id, "--tenant", "acme", "--json"]).await);
+    assert_eq!(kept["fields"]["seats"], 5);
+
+    // A new required field without a default: check --connect names the application.
+    let ok = cli(&path, &["check", "--connect"]).await;
+    assert_eq!(ok.code(), 0, "{}", ok.message());
+    let stricter = format!(
+        "{toml}[tenants.acme.applications.fields.contract]\ntype = \"string\"\nrequired = true\n"
+    );
+    let (_dir3, strict) = config_file(&stricter);
+    let refused = cli(&strict, &["check", "--connect"]).await;
+    assert_eq!(refused.code(), 1, "{}", refused.message());
+    assert!(
+        refused.message().contains(id) && refused.message().contains("contract"),
+        "{}",
+        refused.message()
+    );
+    let defaulted = format!("{stricter}default = \"standard\"\n");
+    let (_dir4, lenient) = config_file(&defaulted);
+    let passes = cli(&lenient, &["check", "--connect"]).await;
+    assert_eq!(passes.code(), 0, "{}", passes.message());
+
+    // A declaration that cannot work stops the start and the check.
+    let broken = format!("{toml}[tenants.acme.applications.fields.plan]\ntype = \"enum\"\n");
+    let error = spawn_app_with(&broken).await.err().expect("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("tenants.acme.applications.fields.plan: an enum needs values"),
+        "{error}"
+    );
+    let (_dir5, broken_path) = config_file(&broken);
+    let checked = cli(&broken_path, &["check"]).await;
+    assert_eq!(checked.code(), 2, "{}", checked.message());
+    app.stop().await;
+}
+
+on_every_backend!(application_extension_fields);
