@@ -15,6 +15,7 @@ pub mod access_token;
 pub mod application;
 pub mod application_origin;
 pub mod authorization_code;
+pub mod consent_grant;
 pub mod device_grant;
 pub mod id_token;
 pub mod interaction;

@@ -24,6 +24,7 @@ mod m20261202_000001_sealed_signing_keys;
 mod m20261202_000002_user_subjects;
 mod m20261202_000003_authentication_times;
 mod m20261202_000004_access_token_format;
+mod m20261202_000005_consent_grants;
 mod schema;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
@@ -83,6 +84,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261201_000002_tokens_id_token_index::Migration),
                 Box::new(m20261201_000004_interactions::Migration),
                 Box::new(m20261202_000003_authentication_times::Migration),
+                Box::new(m20261202_000005_consent_grants::Migration),
             ],
         }
     }

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use entity::{
-    access_token, authorization_code, device_grant, id_token, interaction, refresh_token, session,
+    access_token, authorization_code, consent_grant, device_grant, id_token, interaction,
+    refresh_token, session,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
@@ -51,6 +52,8 @@ pub struct ClearReport {
     pub device_grants: u64,
     /// Unfinished interactions removed.
     pub interactions: u64,
+    /// Remembered consents past their expiry removed.
+    pub consent_grants: u64,
     /// Browser sessions removed (from the users pools of these tenants).
     pub sessions: u64,
 }
@@ -231,6 +234,15 @@ async fn clear_tenant(
         Condition::all()
             .add(interaction::Column::TenantId.eq(id))
             .add(interaction::Column::ExpiresAt.lt(now)),
+        batch,
+    )
+    .await?;
+    report.consent_grants += batch_delete::<consent_grant::Entity>(
+        db,
+        consent_grant::Column::Id,
+        Condition::all()
+            .add(consent_grant::Column::TenantId.eq(id))
+            .add(consent_grant::Column::ExpiresAt.lt(now)),
         batch,
     )
     .await?;

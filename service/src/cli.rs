@@ -574,7 +574,7 @@ async fn cleartokens(
             // Progress as each pool finishes; a failed write to stdout is not fatal here.
             let _ = writeln!(
                 out,
-                "pool {}: {} tenant(s): removed {} access token(s), {} refresh token(s), {} ID token(s), {} authorization code(s), {} device grant(s), {} interaction(s), {} session(s)",
+                "pool {}: {} tenant(s): removed {} access token(s), {} refresh token(s), {} ID token(s), {} authorization code(s), {} device grant(s), {} interaction(s), {} expired consent(s), {} session(s)",
                 report.pool,
                 report.tenants,
                 report.access_tokens,
@@ -583,6 +583,7 @@ async fn cleartokens(
                 report.authorization_codes,
                 report.device_grants,
                 report.interactions,
+                report.consent_grants,
                 report.sessions
             );
             let _ = out.flush();

@@ -88,6 +88,9 @@ pub struct OAuthSettings {
     pub allow_sign_up: bool,
     /// Accounts one source address may create within `failure_window_secs`. 0: off.
     pub max_sign_ups_per_address: u32,
+    /// How long a consent is remembered (`approval_prompt=auto` skips the page while
+    /// it covers the scopes asked); unset: until the user revokes the application.
+    pub consent_lifetime_secs: Option<u64>,
 }
 
 /// DOT's `approval_prompt` (consent policy).
@@ -141,6 +144,7 @@ impl Default for OAuthSettings {
             logout_revokes_tokens: true,
             allow_sign_up: false,
             max_sign_ups_per_address: 10,
+            consent_lifetime_secs: None,
         }
     }
 }

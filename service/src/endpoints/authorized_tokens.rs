@@ -26,7 +26,10 @@ struct Line {
     name: String,
     scopes: Vec<String>,
     first_authorized: String,
-    valid_until: String,
+    /// Until when its tokens are valid; `None` when it holds none.
+    valid_until: Option<String>,
+    /// Until when its consent is remembered; `None` when it is not.
+    consent_until: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -86,9 +89,15 @@ pub async fn authorized_tokens_page(
                     name: application.name,
                     scopes: grant.scopes.iter().cloned().collect(),
                     first_authorized: shown(grant.first_issued),
-                    valid_until: grant
-                        .valid_until
-                        .map_or_else(|| "revoked".to_owned(), shown),
+                    // No expiry: a live refresh token that never expires.
+                    valid_until: grant.holds_tokens.then(|| {
+                        grant
+                            .valid_until
+                            .map_or_else(|| "you revoke it".to_owned(), shown)
+                    }),
+                    consent_until: grant
+                        .consent_until
+                        .map(|until| until.map_or_else(|| "you revoke it".to_owned(), shown)),
                 })
             })
             .collect();

@@ -33,6 +33,7 @@ use crate::settings::ApprovalPrompt;
 use crate::state::AppState;
 use crate::store::applications::{self, ClientType, GrantType};
 use crate::store::authorization_codes::{self, NewCode};
+use crate::store::consents;
 use crate::store::interactions::{self, NewInteraction};
 use crate::store::tokens::{self, NewAccessToken};
 use crate::store::users;
@@ -552,8 +553,8 @@ fn validate(
 }
 
 /// Whether the user must still approve: never for `skip_authorization` applications;
-/// with `approval_prompt=auto`, only when no live token of theirs for the application
-/// covers the scopes.
+/// with `approval_prompt=auto`, only when no live remembered consent of theirs for
+/// the application covers the scopes (read from the token pool's primary).
 async fn needs_consent(
     state: &AppState,
     tenant: &Tenant,
@@ -569,15 +570,40 @@ async fn needs_consent(
     }
     match request.approval_prompt {
         ApprovalPrompt::Force => Ok(true),
-        ApprovalPrompt::Auto => Ok(!tokens::holds_live_token_covering(
-            &state.databases,
-            tenant,
+        ApprovalPrompt::Auto => Ok(!consents::covers(
+            tokens::token_pool(&state.databases, tenant)?,
+            tenant.id,
             user_id,
             application.id,
             &request.scopes,
         )
         .await?),
     }
+}
+
+/// Remembers the user's approval of `request`'s scopes for its client, for the
+/// tenant's `consent_lifetime_secs`.
+async fn remember_consent(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &AuthorizationRequest,
+    user_id: i64,
+) -> Result<(), Error> {
+    let expires_at = tenant
+        .settings
+        .consent_lifetime_secs
+        .map(|lifetime| plus_seconds(now(), lifetime));
+    let writer = tokens::token_writer(&state.databases, tenant)?;
+    let _turn = writer.turn().await;
+    consents::remember(
+        writer.connection,
+        tenant.id,
+        user_id,
+        request.application_id,
+        &request.scopes,
+        expires_at,
+    )
+    .await
 }
 
 /// Stores an interaction; returns its key and the browser secret.
@@ -737,6 +763,7 @@ pub async fn resume_with_consent(
             &OAuthError::AccessDenied("the user refused the authorization".to_owned()),
         ));
     }
+    remember_consent(state, tenant, &request, user_id).await?;
     let answer = finish(state, tenant, &request, user_id, Some(found.id)).await?;
     Ok(Step::Answer(answer))
 }

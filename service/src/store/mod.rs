@@ -5,6 +5,7 @@
 pub mod applications;
 pub mod authorization_codes;
 pub mod client_cache;
+pub mod consents;
 pub mod device_grants;
 pub mod interactions;
 pub mod sessions;

@@ -661,11 +661,16 @@ pub struct AuthorizedApplication {
     /// Latest expiry of a live access token; `None` when a live refresh token never
     /// expires.
     pub valid_until: Option<entity::Timestamp>,
+    /// Whether it holds live tokens (else only a remembered consent).
+    pub holds_tokens: bool,
+    /// The user's remembered consent: `Some(None)` until revoked, `Some(Some(t))`
+    /// until `t`.
+    pub consent_until: Option<Option<entity::Timestamp>>,
 }
 
-/// The applications holding live tokens of `user_id`, grouped in the database by
-/// (application, scope): the rows read grow with the user's distinct grants, not
-/// with how many tokens they hold.
+/// The applications holding live tokens of `user_id` or a live remembered consent,
+/// tokens grouped in the database by (application, scope): the rows read grow with
+/// the user's distinct grants, not with how many tokens they hold.
 pub async fn authorized_applications(
     databases: &Databases,
     tenant: &Tenant,
@@ -723,6 +728,8 @@ pub async fn authorized_applications(
                 scopes: Default::default(),
                 first_issued: first,
                 valid_until: last,
+                holds_tokens: true,
+                consent_until: None,
             });
         entry
             .scopes
@@ -741,42 +748,30 @@ pub async fn authorized_applications(
         // A live refresh token keeps the grant alive past its access tokens.
         add(application_id, &scope, first, None, true);
     }
+    for consent in crate::store::consents::live_for_user(db, tenant.id, user_id).await? {
+        let entry = by_application
+            .entry(consent.application_id)
+            .or_insert_with(|| AuthorizedApplication {
+                application_id: consent.application_id,
+                scopes: Default::default(),
+                first_issued: consent.created_at,
+                valid_until: None,
+                holds_tokens: false,
+                consent_until: None,
+            });
+        entry
+            .scopes
+            .extend(consent.scope.split_whitespace().map(str::to_owned));
+        entry.first_issued = entry.first_issued.min(consent.created_at);
+        entry.consent_until = Some(consent.expires_at);
+    }
     Ok(by_application.into_values().collect())
 }
 
-/// Whether `user_id` holds a live access token of the application whose scopes cover
-/// `scopes` (DOT's `approval_prompt=auto`). Reads the newest 50 at most.
-pub async fn holds_live_token_covering(
-    databases: &Databases,
-    tenant: &Tenant,
-    user_id: i64,
-    application_id: i64,
-    scopes: &std::collections::BTreeSet<String>,
-) -> Result<bool, Error> {
-    use sea_orm::QueryOrder;
-    let db = token_pool(databases, tenant)?;
-    let held: Vec<String> = access_token::Entity::find()
-        .select_only()
-        .column(access_token::Column::Scope)
-        .filter(access_token::Column::TenantId.eq(tenant.id))
-        .filter(access_token::Column::UserId.eq(user_id))
-        .filter(access_token::Column::ApplicationId.eq(application_id))
-        .filter(access_token::Column::RevokedAt.is_null())
-        .filter(access_token::Column::ExpiresAt.gt(now()))
-        .order_by_desc(access_token::Column::Id)
-        .limit(50)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(held.iter().any(|scope| {
-        let held: std::collections::BTreeSet<&str> = scope.split_whitespace().collect();
-        scopes.iter().all(|wanted| held.contains(wanted.as_str()))
-    }))
-}
-
-/// Revokes every access and refresh token of `user_id` for one application, in one
-/// transaction (DOT's authorized-token delete view). Two statements keyed by (tenant,
-/// user, application), whatever their number.
+/// Revokes every access and refresh token of `user_id` for one application and
+/// forgets the user's remembered consent for it, in one transaction (DOT's
+/// authorized-token delete view). Three statements keyed by (tenant, user,
+/// application), whatever their number.
 pub async fn revoke_user_application(
     databases: &Databases,
     tenant: &Tenant,
@@ -800,6 +795,7 @@ async fn revoke_user_application_in(
     application_id: i64,
 ) -> Result<(), Error> {
     let now = now();
+    crate::store::consents::forget(transaction, tenant_id, user_id, application_id).await?;
     refresh_token::Entity::update_many()
         .set(refresh_token::ActiveModel {
             revoked_at: Set(Some(now)),

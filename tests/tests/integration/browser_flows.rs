@@ -26,7 +26,8 @@ fn flows_toml(url: &str) -> String {
          [tenants.relaxed.oauth]\npkce_required_for_confidential_clients = false\n\
          allow_plain_pkce = true\napproval_prompt = \"auto\"\n\
          [tenants.brief.oauth]\ndevice_code_lifetime_secs = 1\n\
-         authorization_code_lifetime_secs = 1\nmax_failures_per_username = 3\n"
+         authorization_code_lifetime_secs = 1\nmax_failures_per_username = 3\n\
+         consent_lifetime_secs = 1\n"
     )
 }
 
@@ -820,7 +821,7 @@ async fn approval_prompt_auto_and_implicit(backend: Backend) {
     };
     let tokens = exchange(app, "relaxed", &spa, &back["code"], Some(VERIFIER)).await;
     assert_eq!(tokens.status, 200, "{}", tokens.text);
-    // Now a live token covers `read`: straight back with a code.
+    // Now the remembered consent covers `read`: straight back with a code.
     let seen = authorize(&mut browser, "relaxed", &params).await;
     assert!(
         seen.location().unwrap().starts_with(REDIRECT),
@@ -1097,7 +1098,108 @@ async fn authorized_tokens_page_revokes_an_application(backend: Backend) {
     assert!(!page.body.contains("data-client-id"), "{}", page.body);
 }
 
+/// The id of the application `client_id` in the authorized-tokens page `page`.
+fn listed_application_id(page: &Seen, client_id: &str) -> String {
+    let marker = format!("data-client-id=\"{client_id}\"");
+    let section = &page.body[page.body.find(&marker).expect("the application is listed")..];
+    let field = "name=\"application\" value=\"";
+    let start = section.find(field).unwrap() + field.len();
+    section[start..start + section[start..].find('"').unwrap()].to_owned()
+}
+
+/// Remembered consent as a grant: an approval is stored (user, client, scopes,
+/// expiry) and `approval_prompt=auto` skips the page while it covers the request,
+/// whatever happened to the tokens; the authorized-tokens page lists it and revoking
+/// there forgets it; `consent_lifetime_secs` ends it.
+async fn remembered_consent(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let (mut browser, back) = code_via_pages(app, "relaxed", &code_request("spa")).await;
+    let spa = TestClient {
+        client_id: "spa".to_owned(),
+        client_secret: None,
+    };
+    let tokens = exchange(app, "relaxed", &spa, &back["code"], Some(VERIFIER)).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    // Its tokens are revoked (RFC 7009): the consent still stands.
+    for kind in ["access_token", "refresh_token"] {
+        let revoked = app
+            .post_form(
+                "/t/relaxed/revoke",
+                None,
+                &[("token", &string(&tokens, kind)), ("client_id", "spa")],
+            )
+            .await;
+        assert_eq!(revoked.status, 200, "{}", revoked.text);
+    }
+    let skipped = authorize(&mut browser, "relaxed", &code_request("spa")).await;
+    let params = skipped.location_params();
+    assert!(
+        skipped.location().unwrap().starts_with(REDIRECT) && params.contains_key("code"),
+        "no consent page: {skipped:?}"
+    );
+    let page = browser.get("/t/relaxed/authorized-tokens").await;
+    assert!(
+        page.text()
+            .contains("Consent remembered until you revoke it"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("no live tokens"), "{}", page.body);
+    // A narrower request is covered; a scope not approved is asked for.
+    let mut narrower = code_request("spa");
+    narrower.retain(|(name, _)| *name != "scope");
+    narrower.push(("scope", "read"));
+    let seen = authorize(&mut browser, "relaxed", &narrower).await;
+    assert!(seen.location().unwrap().starts_with(REDIRECT), "{seen:?}");
+    let mut wider = narrower.clone();
+    wider.retain(|(name, _)| *name != "scope");
+    wider.push(("scope", "read write profile"));
+    let seen = authorize(&mut browser, "relaxed", &wider).await;
+    assert!(seen.location().unwrap().contains("/consent?"), "{seen:?}");
+    // Revoking on the page forgets the consent: the next request asks again.
+    let id = listed_application_id(&page, "spa");
+    let revoked = browser
+        .post(
+            "/t/relaxed/authorized-tokens",
+            &[
+                ("csrf", &page.input("csrf").unwrap()),
+                ("application", &id),
+                ("revoke", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(revoked.status, 303);
+    let page = browser.get("/t/relaxed/authorized-tokens").await;
+    assert!(
+        !page.body.contains("data-client-id=\"spa\""),
+        "{}",
+        page.body
+    );
+    let seen = authorize(&mut browser, "relaxed", &code_request("spa")).await;
+    assert!(
+        seen.location().unwrap().contains("/consent?"),
+        "forgotten: {seen:?}"
+    );
+
+    // brief: consents last one second (approval_prompt=auto asked per request).
+    let mut auto = code_request("web");
+    auto.push(("approval_prompt", "auto"));
+    let (mut brief, _) = code_via_pages(app, "brief", &auto).await;
+    let seen = authorize(&mut brief, "brief", &auto).await;
+    assert!(seen.location().unwrap().starts_with(REDIRECT), "{seen:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let seen = authorize(&mut brief, "brief", &auto).await;
+    assert!(
+        seen.location().unwrap().contains("/consent?"),
+        "expired: {seen:?}"
+    );
+}
+
 on_every_backend!(
+    remembered_consent,
     code_flow_through_the_pages,
     redirect_uri_mutants_get_no_redirect,
     request_errors_redirect_with_iss,
