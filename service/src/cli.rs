@@ -407,8 +407,10 @@ async fn check(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    // The OAuth settings and extension field declarations of every tenant.
+    // The OAuth settings, extension field declarations and page templates of every
+    // tenant: what would stop `serve` stops the check.
     let settings = config.settings_book()?;
+    crate::pages::Pages::load(&crate::pages::TemplateFolders::of(&config))?;
     let mut field_problems = Vec::new();
     let (router, entries) = if connect {
         let connected = startup::open_pools(config).await?;

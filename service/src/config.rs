@@ -269,6 +269,9 @@ pub struct TenantConfig {
     pub oauth: figment::value::Dict,
     /// Application extension fields of this tenant, over `[applications]`.
     pub applications: FieldCatalogue,
+    /// A folder of this tenant's page templates (over `templates_dir`); its
+    /// `clients/CLIENT_ID/` subfolders hold one client's.
+    pub templates_dir: Option<PathBuf>,
 }
 
 /// Redis connection.

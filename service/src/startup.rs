@@ -203,7 +203,8 @@ impl Application {
         let client_cache_ttl = connected.config.client_cache_ttl_secs;
         let limits = connected.config.limits.clone();
         let trusted_proxies = TrustedProxies::parse(&connected.config.trusted_proxies)?;
-        let pages = crate::pages::Pages::load(connected.config.templates_dir.as_deref())?;
+        let pages =
+            crate::pages::Pages::load(&crate::pages::TemplateFolders::of(&connected.config))?;
         let redis = match &connected.config.redis {
             Some(redis) => {
                 let url = read_secret("redis.url", redis.url.as_ref(), redis.url_file.as_ref())?;

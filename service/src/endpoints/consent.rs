@@ -14,7 +14,7 @@ use crate::endpoints::authorize::refused;
 use crate::endpoints::browser::{bound, posted_interaction, step_page, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
-    Page, expired_cookie, interaction_cookie_name, render, respond, start_again,
+    Page, expired_cookie, interaction_cookie_name, render_for_client, respond, start_again,
 };
 use crate::oauth::authorize::{self, Pending};
 use crate::oauth::form::Form;
@@ -65,6 +65,8 @@ struct ConsentContext<'a> {
     interaction: &'a str,
     csrf: String,
     application_name: String,
+    /// The application's `public` extension fields (docs/extension-points.md).
+    application_fields: serde_json::Map<String, serde_json::Value>,
     username: String,
     scopes: Vec<ScopeLine>,
     redirect_host: String,
@@ -105,9 +107,14 @@ pub async fn consent_page(
             .ok()
             .and_then(|uri| uri.host_str().map(str::to_owned))
             .unwrap_or_else(|| request.redirect_uri.clone());
-        Ok(render(
+        let application_fields = tenant.fields.visible(
+            &crate::application_fields::document_of(&application.extensions),
+            crate::application_fields::Visibility::Public,
+        );
+        Ok(render_for_client(
             &state,
             &tenant,
+            Some(&application.client_id),
             "consent.html",
             ConsentContext {
                 tenant_name: &tenant.display_name,
@@ -116,6 +123,7 @@ pub async fn consent_page(
                 interaction: &key,
                 csrf: secrets::csrf_token(&secret),
                 application_name: application.name,
+                application_fields,
                 username,
                 scopes: scope_lines(&tenant, request.scopes.iter().map(String::as_str)),
                 redirect_host,

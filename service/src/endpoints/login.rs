@@ -14,8 +14,8 @@ use crate::endpoints::browser::{
 };
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
-    MessageContext, Page, expired_cookie, form_expired, render, respond, session_cookie_name,
-    start_again,
+    MessageContext, Page, expired_cookie, form_expired, render, render_for_client, respond,
+    session_cookie_name, start_again,
 };
 use crate::endpoints::request::{Peer, client_address};
 use crate::oauth::authorize;
@@ -64,7 +64,9 @@ pub async fn login_page(
         let Some((found, secret)) = bound(&state, &tenant, &headers, key).await? else {
             return Ok(start_again(&state, &tenant));
         };
-        let application_name = authorize::application_name(&state, &tenant, &found).await?;
+        let application = authorize::application_for(&state, &tenant, &found).await?;
+        let client_id = application.as_ref().map(|app| app.client_id.clone());
+        let application_name = application.map(|app| app.name);
         let username = match authorize::pending(&found)? {
             authorize::Pending::Authorize(request) => request.login_hint,
             authorize::Pending::Login { .. } => None,
@@ -75,9 +77,10 @@ pub async fn login_page(
             Some("busy") => Some("The service is busy. Try again in a moment."),
             _ => None,
         };
-        Ok(render(
+        Ok(render_for_client(
             &state,
             &tenant,
+            client_id.as_deref(),
             "login.html",
             LoginContext {
                 tenant_name: &tenant.display_name,

@@ -85,12 +85,16 @@ impl Page {
             fields,
             script: FORM_POST_SCRIPT,
         };
-        let mut page = match state.pages.render("form_post.html", context) {
-            Ok(body) => Self::html(StatusCode::OK, body),
-            Err(error) => {
-                return failure_page(state, &tenant.display_name, OAuthError::Internal(error));
-            }
-        };
+        let mut page =
+            match state
+                .pages
+                .render_for(tenant.slug.as_str(), None, "form_post.html", context)
+            {
+                Ok(body) => Self::html(StatusCode::OK, body),
+                Err(error) => {
+                    return failure_page(state, &tenant.display_name, OAuthError::Internal(error));
+                }
+            };
         let hash = base64::engine::general_purpose::STANDARD
             .encode(sha2::Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
         page.policy = Some(format!(
@@ -312,7 +316,22 @@ pub fn failure_page(state: &AppState, tenant_name: &str, error: OAuthError) -> P
 
 /// Renders template `name`, or the failure page when it cannot.
 pub fn render(state: &AppState, tenant: &Tenant, name: &str, context: impl Serialize) -> Page {
-    match state.pages.render(name, context) {
+    render_for_client(state, tenant, None, name, context)
+}
+
+/// Renders page `name` for a request of `client_id`: the client's template where its
+/// tenant has one, else the tenant's, the service's or the built-in one.
+pub fn render_for_client(
+    state: &AppState,
+    tenant: &Tenant,
+    client_id: Option<&str>,
+    name: &str,
+    context: impl Serialize,
+) -> Page {
+    match state
+        .pages
+        .render_for(tenant.slug.as_str(), client_id, name, context)
+    {
         Ok(body) => Page::html(StatusCode::OK, body),
         Err(error) => failure_page(state, &tenant.display_name, OAuthError::Internal(error)),
     }

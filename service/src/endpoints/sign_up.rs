@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoints::browser::{bound, posted_interaction, start_session, step_page, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::page::{Page, error_page, render, respond, start_again};
+use crate::endpoints::page::{Page, error_page, render_for_client, respond, start_again};
 use crate::endpoints::request::{Peer, client_address};
 use crate::oauth::authorize;
 use crate::oauth::form::Form;
@@ -86,13 +86,16 @@ pub async fn sign_up_page(
         let Some((found, secret)) = bound(&state, &tenant, &headers, key).await? else {
             return Ok(start_again(&state, &tenant));
         };
-        let application_name = authorize::application_name(&state, &tenant, &found).await?;
+        let application = authorize::application_for(&state, &tenant, &found).await?;
+        let client_id = application.as_ref().map(|app| app.client_id.clone());
+        let application_name = application.map(|app| app.name);
         let username = query
             .username
             .filter(|username| username.chars().count() <= MAX_USERNAME_CHARS);
-        Ok(render(
+        Ok(render_for_client(
             &state,
             &tenant,
+            client_id.as_deref(),
             "sign_up.html",
             SignUpContext {
                 tenant_name: &tenant.display_name,

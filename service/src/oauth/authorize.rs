@@ -967,17 +967,15 @@ pub async fn application_of(
     applications::find_by_id(applications_pool(state, tenant)?, tenant.id, application_id).await
 }
 
-/// The name of the application interaction `found` is for, if any (the login and
-/// sign-up pages say whom the user signs in to).
-pub async fn application_name(
+/// The application interaction `found` is for, if any (the login and sign-up pages
+/// say whom the user signs in to, in that client's templates).
+pub async fn application_for(
     state: &AppState,
     tenant: &Tenant,
     found: &interaction::Model,
-) -> Result<Option<String>, Error> {
-    Ok(match found.application_id {
-        Some(id) => application_of(state, tenant, id)
-            .await?
-            .map(|application| application.name),
-        None => None,
-    })
+) -> Result<Option<application::Model>, Error> {
+    match found.application_id {
+        Some(id) => application_of(state, tenant, id).await,
+        None => Ok(None),
+    }
 }

@@ -295,3 +295,115 @@ async fn application_extension_fields(backend: Backend) {
 }
 
 on_every_backend!(application_extension_fields);
+
+/// Templates by name, looked up client → tenant → service → built-in: a tenant's
+/// folder changes that tenant's pages only (its `base.html` too, for the pages that
+/// extend it), a client's template overrides the tenant's for that client only, and a
+/// template that does not compile or a file that is no page stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_per_tenant_and_client() {
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let acme = folder.path().join("acme");
+    std::fs::create_dir_all(acme.join("clients/special")).unwrap();
+    std::fs::write(
+        acme.join("base.html"),
+        "<!doctype html><title>{% block title %}{% endblock %}</title>ACME-BASE {% block content %}{% endblock %}",
+    )
+    .unwrap();
+    std::fs::write(
+        acme.join("login.html"),
+        "{% extends \"base.html\" %}{% block content %}<h1>Acme sign-in for {{ application_name }}</h1>{% endblock %}",
+    )
+    .unwrap();
+    std::fs::write(
+        acme.join("clients/special/login.html"),
+        "{% extends \"base.html\" %}{% block content %}Special login v{{ context_version }}{% endblock %}",
+    )
+    .unwrap();
+    let toml = |acme_folder: &std::path::Path| {
+        format!(
+            "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n\
+             [tenants.globex]\n[tenants.acme]\ntemplates_dir = \"{}\"\n",
+            db.url,
+            acme_folder.display()
+        )
+    };
+    let app = spawn_app_with(&toml(&acme)).await.unwrap();
+    let registration = |client_id| tessera_tests::Registration {
+        client_id,
+        confidential: false,
+        grant_types: "authorization_code",
+        scopes: "",
+        origins: "",
+        redirect_uris: REDIRECT,
+        skip_authorization: false,
+    };
+    for tenant in ["acme", "globex"] {
+        app.register(tenant, registration("web")).await;
+    }
+    app.register("acme", registration("special")).await;
+    let login_page = |tenant: &'static str, client_id: &'static str| {
+        let app = &app;
+        async move {
+            let mut browser = tessera_tests::Browser::new(&app.address);
+            let params = [
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", REDIRECT),
+                ("scope", "read"),
+                ("code_challenge", crate::browser_flows::CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ];
+            let first = crate::browser_flows::authorize(&mut browser, tenant, &params).await;
+            let page = browser.get(first.location().unwrap()).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            page.text()
+        }
+    };
+    let tenant_page = login_page("acme", "web").await;
+    assert!(
+        tenant_page.contains("ACME-BASE") && tenant_page.contains("Acme sign-in for App web"),
+        "{tenant_page}"
+    );
+    let client_page = login_page("acme", "special").await;
+    assert!(
+        client_page.contains("ACME-BASE") && client_page.contains("Special login v1"),
+        "the client's template over the tenant's base: {client_page}"
+    );
+    let other_tenant = login_page("globex", "web").await;
+    assert!(
+        !other_tenant.contains("ACME") && other_tenant.contains("Sign in"),
+        "{other_tenant}"
+    );
+    app.stop().await;
+
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::write(broken.path().join("consent.html"), "{% if %}").unwrap();
+    let error = spawn_app_with(&toml(broken.path()))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().contains("tenants/acme/consent.html"),
+        "{error}"
+    );
+    let (_dir, path) = config_file(&toml(broken.path()));
+    let checked = cli(&path, &["check"]).await;
+    assert_eq!(checked.code(), 2, "{}", checked.message());
+    assert!(
+        checked.message().contains("consent.html"),
+        "{}",
+        checked.message()
+    );
+    let typo = tempfile::tempdir().unwrap();
+    std::fs::write(typo.path().join("logn.html"), "hello").unwrap();
+    let error = spawn_app_with(&toml(typo.path()))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().contains("is not a page template"),
+        "{error}"
+    );
+}
