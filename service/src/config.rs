@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::application_fields::FieldCatalogue;
 use crate::error::Error;
+use crate::route_names::RoutesConfig;
 use crate::settings::{OAuthSettings, SettingsBook};
 
 /// The config file read when `--config` is not given, if it exists.
@@ -78,6 +79,9 @@ pub struct Config {
     /// `[tenants.X.applications.fields.NAME]` adds or replaces one for a tenant).
     #[serde(default)]
     pub applications: FieldCatalogue,
+    /// Route groups and single routes switched off.
+    #[serde(default)]
+    pub routes: RoutesConfig,
 }
 
 impl Default for Config {
@@ -101,6 +105,7 @@ impl Default for Config {
             redis: None,
             oauth: OAuthSettings::default(),
             applications: FieldCatalogue::default(),
+            routes: RoutesConfig::default(),
         }
     }
 }

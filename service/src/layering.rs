@@ -6,7 +6,13 @@
 /// do not use each other.
 pub const LAYERS: &[&[&str]] = &[
     &["error", "time"],
-    &["syntax", "secrets", "network", "application_fields"],
+    &[
+        "syntax",
+        "secrets",
+        "network",
+        "application_fields",
+        "route_names",
+    ],
     &["settings"],
     &["config"],
     &["routing", "db", "telemetry", "pages"],

@@ -230,6 +230,7 @@ impl Application {
                 trusted_proxies: Arc::new(trusted_proxies),
                 pages: Arc::new(pages),
                 keys: Arc::new(keys),
+                disabled_routes: Arc::default(),
             },
         })
     }
@@ -249,13 +250,27 @@ impl Application {
             .collect()
     }
 
-    /// Serves on `listener` until `shutdown` completes, then drains open requests.
+    /// Serves the built-in routes (less those `[routes]` switches off) on `listener`
+    /// until `shutdown` completes, then drains open requests.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let app = endpoints::router(self.state.clone());
+        self.serve_routes(endpoints::routes::Routes::built_in(), listener, shutdown)
+            .await
+    }
+
+    /// Serves `routes` (an embedding program's: replaced, wrapped or switched-off
+    /// routes), less those `[routes]` switches off, like [`Self::serve`].
+    pub async fn serve_routes(
+        self,
+        routes: endpoints::routes::Routes,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let off = self.state.config.routes.disabled();
+        let app = routes.disable_all(off).into_router(self.state.clone());
         // With each connection's peer address (per-address brute-force limits).
         axum::serve(
             listener,

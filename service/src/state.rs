@@ -12,8 +12,10 @@ use crate::limits::failures::FailureLimiter;
 use crate::limits::hashing::HashPool;
 use crate::network::TrustedProxies;
 use crate::pages::Pages;
+use crate::route_names::RouteName;
 use crate::store::client_cache::ClientCache;
 use crate::tenancy::{Tenant, Tenants};
+use std::collections::BTreeSet;
 
 /// Shared state of the service. Cloning is cheap (reference counts only).
 #[derive(Clone, Debug)]
@@ -40,9 +42,17 @@ pub struct AppState {
     pub pages: Arc<Pages>,
     /// The tenants' signing keys.
     pub keys: Arc<Keyring>,
+    /// The routes switched off (answering 404, left out of discovery); set when the
+    /// router is built.
+    pub disabled_routes: Arc<BTreeSet<RouteName>>,
 }
 
 impl AppState {
+    /// Whether route `name` is served.
+    pub fn serves(&self, name: RouteName) -> bool {
+        !self.disabled_routes.contains(&name)
+    }
+
     /// The tenant named `slug`, loaded or found in the directory; `None` if unknown.
     pub async fn tenant(&self, slug: &str) -> Result<Option<Arc<Tenant>>, Error> {
         self.tenants.resolve(&self.databases, slug).await

@@ -251,6 +251,14 @@ impl Drop for TestApp {
 /// Builds the application from `toml` (over the defaults, without the environment),
 /// with `public_url` set to the listener's address, and serves it on port 0.
 pub async fn spawn_app_with(toml: &str) -> Result<TestApp, tessera::Error> {
+    spawn_app_with_routes(toml, tessera::endpoints::routes::Routes::built_in()).await
+}
+
+/// [`spawn_app_with`], serving `routes` (an embedding program's).
+pub async fn spawn_app_with_routes(
+    toml: &str,
+    routes: tessera::endpoints::routes::Routes,
+) -> Result<TestApp, tessera::Error> {
     init_logs();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
@@ -265,7 +273,7 @@ pub async fn spawn_app_with(toml: &str) -> Result<TestApp, tessera::Error> {
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         application
-            .serve(listener, async {
+            .serve_routes(routes, listener, async {
                 let _ = stopped.await;
             })
             .await

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
+use crate::route_names::RouteName;
 use crate::state::AppState;
 
 /// Client authentication methods of the token and revocation endpoints.
@@ -30,8 +31,10 @@ pub async fn metadata(
         "implicit",
         "client_credentials",
         "refresh_token",
-        crate::grants::DEVICE_CODE_GRANT,
     ];
+    if state.serves(RouteName::DeviceAuthorization) {
+        grant_types.push(crate::grants::DEVICE_CODE_GRANT);
+    }
     if settings.allow_password_grant {
         grant_types.push("password");
     }
@@ -42,13 +45,13 @@ pub async fn metadata(
     // Prompt Create 1.0 §4.2: `create` only where sign-up is on.
     let prompt_values: Vec<&str> = crate::oauth::authorize::PROMPT_VALUES
         .into_iter()
-        .filter(|value| *value != "create" || settings.allow_sign_up)
+        .filter(|value| {
+            *value != "create" || (settings.allow_sign_up && state.serves(RouteName::SignUp))
+        })
         .collect();
     // A public document: any browser origin may read it.
     let cors = [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
-    Ok((
-        cors,
-        Json(json!({
+    let mut document = json!({
             "issuer": issuer,
             "authorization_endpoint": format!("{issuer}/authorize"),
             "token_endpoint": format!("{issuer}/token"),
@@ -85,6 +88,39 @@ pub async fn metadata(
             "claims_parameter_supported": false,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
-        })),
-    ))
+    });
+    // A route switched off (`[routes]`, an embedding program) is not advertised.
+    if let Some(members) = document.as_object_mut() {
+        for (route, keys) in [
+            (RouteName::Authorize, &["authorization_endpoint"][..]),
+            (
+                RouteName::DeviceAuthorization,
+                &["device_authorization_endpoint"][..],
+            ),
+            (
+                RouteName::Revoke,
+                &[
+                    "revocation_endpoint",
+                    "revocation_endpoint_auth_methods_supported",
+                ][..],
+            ),
+            (
+                RouteName::Introspect,
+                &[
+                    "introspection_endpoint",
+                    "introspection_endpoint_auth_methods_supported",
+                ][..],
+            ),
+            (RouteName::Userinfo, &["userinfo_endpoint"][..]),
+            (RouteName::EndSession, &["end_session_endpoint"][..]),
+            (RouteName::Jwks, &["jwks_uri"][..]),
+        ] {
+            if !state.serves(route) {
+                for key in keys {
+                    members.remove(*key);
+                }
+            }
+        }
+    }
+    Ok((cors, Json(document)))
 }

@@ -18,6 +18,7 @@ pub mod metadata;
 pub mod page;
 pub mod request;
 pub mod revoke;
+pub mod routes;
 pub mod sign_up;
 pub mod token;
 pub mod userinfo;
@@ -25,7 +26,7 @@ pub mod userinfo;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -97,88 +98,19 @@ async fn json_errors(response: axum::response::Response) -> axum::response::Resp
     response
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: every built-in route, less those the configuration
+/// switches off (`[routes]`).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/assets/tessera.css", get(page::stylesheet))
-        .route("/t/{tenant}", get(issuer::describe))
-        .route(
-            "/t/{tenant}/authorize",
-            get(authorize::authorize_get).post(authorize::authorize_post),
-        )
-        .route(
-            "/t/{tenant}/login",
-            get(login::login_page).post(login::login),
-        )
-        .route(
-            "/t/{tenant}/sign-up",
-            get(sign_up::sign_up_page).post(sign_up::sign_up),
-        )
-        .route(
-            "/t/{tenant}/logout",
-            get(login::logout_page).post(login::logout),
-        )
-        .route(
-            "/t/{tenant}/consent",
-            get(consent::consent_page).post(consent::consent),
-        )
-        .route(
-            "/t/{tenant}/device",
-            get(device::device_page).post(device::device_decision),
-        )
-        .route(
-            "/t/{tenant}/device_authorization",
-            post(device::device_authorization).fallback(issuer::wrong_method),
-        )
-        .route(
-            "/t/{tenant}/authorized-tokens",
-            get(authorized_tokens::authorized_tokens_page)
-                .post(authorized_tokens::revoke_application),
-        )
-        .route(
-            "/t/{tenant}/token",
-            post(token::token)
-                .options(cors::preflight)
-                .fallback(issuer::wrong_method),
-        )
-        .route(
-            "/t/{tenant}/revoke",
-            post(revoke::revoke)
-                .options(cors::preflight)
-                .fallback(issuer::wrong_method),
-        )
-        .route(
-            "/t/{tenant}/introspect",
-            post(introspect::introspect)
-                .options(cors::preflight)
-                .fallback(issuer::wrong_method),
-        )
-        .route(
-            "/t/{tenant}/.well-known/oauth-authorization-server",
-            get(metadata::metadata),
-        )
-        .route(
-            "/.well-known/oauth-authorization-server/t/{tenant}",
-            get(metadata::metadata),
-        )
-        .route(
-            "/t/{tenant}/.well-known/openid-configuration",
-            get(metadata::metadata),
-        )
-        .route("/t/{tenant}/jwks", get(jwks::jwks))
-        .route(
-            "/t/{tenant}/end_session",
-            get(end_session::end_session_get).post(end_session::end_session_post),
-        )
-        .route(
-            "/t/{tenant}/userinfo",
-            get(userinfo::userinfo_get)
-                .post(userinfo::userinfo_post)
-                .options(cors::userinfo_preflight)
-                .fallback(issuer::wrong_method),
-        )
+    let off = state.config.routes.disabled();
+    routes::Routes::built_in()
+        .disable_all(off)
+        .into_router(state)
+}
+
+/// The catch-alls and the layers every route gets: unknown paths answer a JSON 404;
+/// body size and time limits; protocol errors as JSON; request spans.
+fn finish(router: Router<AppState>, state: AppState) -> Router {
+    router
         .route(
             "/t/{tenant}/{*rest}",
             get(issuer::unknown_endpoint).post(issuer::unknown_endpoint),

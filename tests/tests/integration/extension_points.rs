@@ -407,3 +407,223 @@ async fn templates_per_tenant_and_client() {
         "{error}"
     );
 }
+
+/// Routes by name: `[routes]` switches groups and single routes off (404, gone from
+/// discovery); an embedding program replaces a handler, wraps one in a layer and
+/// switches one off, and everything else stays Tessera's; an unknown route name in
+/// the configuration stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_by_name() {
+    use axum::routing::get;
+    use tessera::endpoints::routes::Routes;
+    use tessera::route_names::RouteName;
+
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let toml = format!(
+        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n[tenants.acme]\n\
+         [routes]\ndevice = false\ndisable = [\"userinfo\"]\n",
+        db.url
+    );
+    let routes = Routes::built_in()
+        .replace(RouteName::Jwks, get(|| async { "our own JWKS" }))
+        .wrap(RouteName::Token, |route| {
+            route.layer(axum::middleware::map_response(
+                |mut response: axum::response::Response| async move {
+                    response
+                        .headers_mut()
+                        .insert("x-wrapped", axum::http::HeaderValue::from_static("yes"));
+                    response
+                },
+            ))
+        })
+        .disable(RouteName::EndSession);
+    let app = tessera_tests::spawn_app_with_routes(&toml, routes)
+        .await
+        .unwrap();
+    let client = app
+        .client("acme", "svc", true, "client_credentials", "", "")
+        .await;
+    let get = |path: &'static str| {
+        let app = &app;
+        async move { app.client.get(app.url(path)).send().await.unwrap() }
+    };
+    for path in [
+        "/t/acme/device_authorization",
+        "/t/acme/device",
+        "/t/acme/userinfo",
+        "/t/acme/end_session",
+    ] {
+        let answer = get(path).await;
+        assert_eq!(answer.status(), 404, "{path} is off");
+    }
+    assert_eq!(
+        get("/t/acme/jwks").await.text().await.unwrap(),
+        "our own JWKS"
+    );
+    let tokens = token(
+        &app,
+        "acme",
+        &client,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    assert_eq!(tokens.header("x-wrapped"), Some("yes"));
+    let discovery: Value = get("/t/acme/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    for gone in [
+        "device_authorization_endpoint",
+        "userinfo_endpoint",
+        "end_session_endpoint",
+    ] {
+        assert!(discovery.get(gone).is_none(), "{gone}: {discovery}");
+    }
+    assert!(
+        !discovery["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(tessera::grants::DEVICE_CODE_GRANT))
+    );
+    assert!(discovery["token_endpoint"].is_string());
+    app.stop().await;
+
+    let unknown = toml.replace("disable = [\"userinfo\"]", "disable = [\"userinfos\"]");
+    let error = spawn_app_with(&unknown).await.err().expect("refused");
+    assert!(error.to_string().contains("userinfos"), "{error}");
+}
+
+/// The shipped example (`service/examples/custom_authorize.rs`), built and run as a
+/// program: its authorization view sends `screen=signup` to the sign-up page and
+/// everything else to Tessera's login; its management routes are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_custom_authorize_example_runs() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let built = tokio::process::Command::new(&cargo)
+        .args([
+            "build",
+            "-j2",
+            "-p",
+            "tessera",
+            "--example",
+            "custom_authorize",
+        ])
+        .current_dir(&root)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "cargo build --example custom_authorize: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let target = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("debug/examples/custom_authorize");
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("http://127.0.0.1:{port}");
+    let (_dir, path) = config_file(&format!(
+        "listen = \"127.0.0.1:{port}\"\npublic_url = \"{address}\"\nmigrate_on_start = true\n\
+         [databases.default]\nurl = \"{}\"\n[tenants.acme.oauth]\nallow_sign_up = true\n",
+        db.url
+    ));
+    let mut child = tokio::process::Command::new(&target)
+        .arg(&path)
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{}: {error}", target.display()));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(answer) = http.get(format!("{address}/healthz")).send().await
+            && answer.status() == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the example did not start");
+    // A client to ask for: registered with the CLI on the same database.
+    let created = json_of(
+        &cli(
+            &path,
+            &[
+                "app",
+                "create",
+                "--tenant",
+                "acme",
+                "--name",
+                "Web",
+                "--client-type",
+                "public",
+                "--grant-types",
+                "authorization_code",
+                "--redirect-uris",
+                REDIRECT,
+                "--json",
+            ],
+        )
+        .await,
+    );
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
+    let ask = |screen: Option<&'static str>| {
+        let http = &http;
+        let address = &address;
+        let client_id = &client_id;
+        async move {
+            let mut params = vec![
+                ("response_type", "code"),
+                ("client_id", client_id.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("scope", "read"),
+                ("code_challenge", crate::browser_flows::CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ];
+            if let Some(screen) = screen {
+                params.push(("screen", screen));
+            }
+            let query = crate::browser_flows::query(&params);
+            let answer = http
+                .get(format!("{address}/t/acme/authorize?{query}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 303);
+            answer.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    let to_sign_up = ask(Some("signup")).await;
+    assert!(
+        to_sign_up.contains("/t/acme/sign-up?interaction="),
+        "{to_sign_up}"
+    );
+    let to_login = ask(None).await;
+    assert!(
+        to_login.contains("/t/acme/login?interaction="),
+        "{to_login}"
+    );
+    let management = http
+        .get(format!("{address}/t/acme/authorized-tokens"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(management.status(), 404);
+    child.kill().await.unwrap();
+}
