@@ -33,6 +33,7 @@ pub mod limits;
 pub mod network;
 pub mod oauth;
 pub mod pages;
+pub mod policy;
 pub mod route_names;
 pub mod routing;
 pub mod secrets;

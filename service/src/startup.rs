@@ -231,8 +231,15 @@ impl Application {
                 pages: Arc::new(pages),
                 keys: Arc::new(keys),
                 disabled_routes: Arc::default(),
+                policies: Arc::default(),
             },
         })
+    }
+
+    /// With an embedding program's policy hooks instead of Tessera's own rules.
+    pub fn with_policies(mut self, policies: crate::policy::Policies) -> Self {
+        self.state.policies = Arc::new(policies);
+        self
     }
 
     /// Shared state (tests use it to reach the stores directly).

@@ -12,6 +12,7 @@ use crate::limits::failures::FailureLimiter;
 use crate::limits::hashing::HashPool;
 use crate::network::TrustedProxies;
 use crate::pages::Pages;
+use crate::policy::Policies;
 use crate::route_names::RouteName;
 use crate::store::client_cache::ClientCache;
 use crate::tenancy::{Tenant, Tenants};
@@ -45,6 +46,8 @@ pub struct AppState {
     /// The routes switched off (answering 404, left out of discovery); set when the
     /// router is built.
     pub disabled_routes: Arc<BTreeSet<RouteName>>,
+    /// An embedding program's policy hooks (Tessera's own rules by default).
+    pub policies: Arc<Policies>,
 }
 
 impl AppState {

@@ -259,6 +259,16 @@ pub async fn spawn_app_with_routes(
     toml: &str,
     routes: tessera::endpoints::routes::Routes,
 ) -> Result<TestApp, tessera::Error> {
+    spawn_embedded(toml, routes, tessera::policy::Policies::default()).await
+}
+
+/// [`spawn_app_with`] as an embedding program builds it: its routes and its policy
+/// hooks.
+pub async fn spawn_embedded(
+    toml: &str,
+    routes: tessera::endpoints::routes::Routes,
+    policies: tessera::policy::Policies,
+) -> Result<TestApp, tessera::Error> {
     init_logs();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
@@ -268,7 +278,7 @@ pub async fn spawn_app_with_routes(
         format!("key_encryption_key = \"{TEST_KEK}\"\n")
     };
     let config = tessera::Config::from_toml(&format!("public_url = \"{address}\"\n{kek}{toml}"))?;
-    let application = Application::build(config).await?;
+    let application = Application::build(config).await?.with_policies(policies);
     let state = application.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

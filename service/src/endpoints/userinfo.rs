@@ -24,6 +24,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
 use crate::oauth::id_token::OPENID;
 use crate::oauth::introspection::{UserToken, live_user_token};
+use crate::policy::ClaimsFor;
 use crate::state::AppState;
 
 /// `GET`: the token in the `Authorization` header.
@@ -94,6 +95,8 @@ async fn answer(state: &AppState, slug: &str, token: &str) -> Result<Value, OAut
         scopes,
         user,
         client_extensions,
+        client_id,
+        scope,
     }) = live_user_token(state, &tenant, token).await?
     else {
         return Err(OAuthError::InvalidToken);
@@ -101,10 +104,20 @@ async fn answer(state: &AppState, slug: &str, token: &str) -> Result<Value, OAut
     if !scopes.contains(OPENID) {
         return Err(OAuthError::InsufficientScope(OPENID));
     }
-    // The client's extension fields exposed in UserInfo, then the user's claims.
-    let mut document = tenant
-        .fields
-        .claims_of(&client_extensions, Exposure::Userinfo);
+    // A policy hook's claims, the client's extension fields exposed in UserInfo,
+    // then the user's claims.
+    let mut document = state.policies.extra_claims(&ClaimsFor {
+        tenant: &tenant,
+        client_id: &client_id,
+        subject: Some(&user.subject),
+        scope: &scope,
+        target: Exposure::Userinfo,
+    });
+    document.extend(
+        tenant
+            .fields
+            .claims_of(&client_extensions, Exposure::Userinfo),
+    );
     document.extend(claims::for_scopes(&user, &scopes));
     document.insert("sub".to_owned(), Value::String(user.subject));
     Ok(Value::Object(document))

@@ -119,7 +119,9 @@ pub async fn grant(
         application.id,
         Some(code.user_id),
         scopes.to_string(),
-        client.holds(GrantType::RefreshToken),
+        state
+            .policies
+            .allows_grant_type(tenant, &client.application, GrantType::RefreshToken),
         Some(code.id),
     )?
     .in_format(

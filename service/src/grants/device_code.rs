@@ -36,7 +36,9 @@ pub async fn grant(
             row.application_id,
             Some(user_id),
             row.scope.clone(),
-            client.holds(GrantType::RefreshToken),
+            state
+                .policies
+                .allows_grant_type(tenant, &client.application, GrantType::RefreshToken),
             None,
         )?),
         _ => None,

@@ -150,7 +150,10 @@ pub async fn handle(
     address: IpAddr,
 ) -> Result<TokenResponse, OAuthError> {
     let grant = request.grant_type();
-    if !client.holds(grant) {
+    if !state
+        .policies
+        .allows_grant_type(tenant, &client.application, grant)
+    {
         return Err(OAuthError::unauthorized_client(format!(
             "this client may not use the {grant} grant"
         )));

@@ -29,6 +29,9 @@ pub async fn grant(
     let allowed = Scopes::from_stored(&client.application.allowed_scopes);
     let scopes = Scopes::grant(requested, settings, &allowed)?;
     let user = credentials::check(state, tenant, attempt).await?;
-    let with_refresh = client.holds(GrantType::RefreshToken);
+    let with_refresh =
+        state
+            .policies
+            .allows_grant_type(tenant, &client.application, GrantType::RefreshToken);
     mint(state, tenant, client, Some(user.id), &scopes, with_refresh).await
 }

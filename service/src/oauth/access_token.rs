@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::application_fields::Exposure;
+use crate::policy::ClaimsFor;
 
 use crate::jose::jwk::SigningAlgorithm;
 use crate::oauth::error::OAuthError;
@@ -68,9 +69,21 @@ pub async fn mint(
         jti: &jti,
         scope,
         auth_time: auth_time.map(unix_seconds),
-        extension: tenant
-            .fields
-            .claims_of(&application.extensions, Exposure::AccessToken),
+        extension: {
+            let mut extension = state.policies.extra_claims(&ClaimsFor {
+                tenant,
+                client_id: &application.client_id,
+                subject,
+                scope,
+                target: Exposure::AccessToken,
+            });
+            extension.extend(
+                tenant
+                    .fields
+                    .claims_of(&application.extensions, Exposure::AccessToken),
+            );
+            extension
+        },
     };
     // The client's ID token algorithm when it is the tenant's; never the client
     // secret (resource servers do not hold it): RS256, which RFC 9068 §2.1 requires.

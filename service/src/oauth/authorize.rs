@@ -269,13 +269,6 @@ pub async fn registration(
     Ok(found)
 }
 
-fn holds(application: &application::Model, grant: GrantType) -> bool {
-    application
-        .grant_types
-        .split(',')
-        .any(|name| name.trim() == grant.as_str())
-}
-
 /// Validates an authorization request for `tenant` and decides the next step.
 /// `signed_in`: the user of the browser's live session, if any.
 pub async fn begin(
@@ -308,7 +301,14 @@ pub async fn begin(
     let bad_redirect = |message: &str| page("Invalid redirect URI", message);
     let (redirect_uri, redirect_uri_given) = match form.get("redirect_uri") {
         Some(presented) => {
-            if redirect_uri::find_registered(&application.redirect_uris, presented).is_none() {
+            let allowed = state
+                .policies
+                .redirect_uris
+                .allows_redirect_uri(tenant, application, presented)
+                .unwrap_or_else(|| {
+                    redirect_uri::find_registered(&application.redirect_uris, presented).is_some()
+                });
+            if !allowed {
                 return Err(bad_redirect(
                     "The redirect_uri does not match one the application registered. \
                      The application's developer must send a registered URI, exactly.",
@@ -352,7 +352,8 @@ pub async fn begin(
         issuer: state.config.issuer(&tenant.slug),
     };
     let mut request = validate(
-        settings,
+        state,
+        tenant,
         application,
         form,
         redirect_uri,
@@ -450,12 +451,14 @@ pub async fn begin(
 
 /// The checks after the redirect URI is trusted; each failure is redirected.
 fn validate(
-    settings: &crate::settings::OAuthSettings,
+    state: &AppState,
+    tenant: &Tenant,
     application: &application::Model,
     form: &Form,
     redirect_uri: String,
     redirect_uri_given: bool,
 ) -> Result<AuthorizationRequest, OAuthError> {
+    let settings = &tenant.settings;
     let response_type = ResponseType::parse(
         form.get("response_type")
             .ok_or_else(|| OAuthError::invalid_request("missing parameter \"response_type\""))?,
@@ -473,7 +476,11 @@ fn validate(
     if response_type.has_front_channel_token() {
         needed.push(GrantType::Implicit);
     }
-    if let Some(missing) = needed.into_iter().find(|grant| !holds(application, *grant)) {
+    if let Some(missing) = needed.into_iter().find(|grant| {
+        !state
+            .policies
+            .allows_grant_type(tenant, application, *grant)
+    }) {
         return Err(OAuthError::unauthorized_client(format!(
             "this client may not use the {missing} grant (response_type {response_type})"
         )));
@@ -564,6 +571,14 @@ async fn needs_consent(
 ) -> Result<bool, Error> {
     if request.force_consent {
         return Ok(true);
+    }
+    if let Some(skip) =
+        state
+            .policies
+            .consent
+            .skip_consent(tenant, application, user_id, &request.scopes)
+    {
+        return Ok(!skip);
     }
     if application.skip_authorization {
         return Ok(false);

@@ -25,7 +25,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::form::{Form, form_decode};
 use crate::secrets::{self, SecretMatch};
 use crate::state::AppState;
-use crate::store::applications::{self, ClientType, GrantType};
+use crate::store::applications::{self, ClientType};
 use crate::tenancy::Tenant;
 
 /// How the client authenticated (RFC 8414 names).
@@ -46,16 +46,6 @@ pub struct Client {
     pub application: Arc<application::Model>,
     /// How it proved who it is.
     pub method: AuthMethod,
-}
-
-impl Client {
-    /// Whether the registration lists `grant`.
-    pub fn holds(&self, grant: GrantType) -> bool {
-        self.application
-            .grant_types
-            .split(',')
-            .any(|name| name.trim() == grant.as_str())
-    }
 }
 
 /// Credentials as presented, before looking the client up.

@@ -91,7 +91,10 @@ pub async fn start(
     client: &Client,
     requested: Option<Scopes>,
 ) -> Result<DeviceAuthorization, OAuthError> {
-    if !client.holds(GrantType::DeviceCode) {
+    if !state
+        .policies
+        .allows_grant_type(tenant, &client.application, GrantType::DeviceCode)
+    {
         return Err(OAuthError::unauthorized_client(
             "this client may not use the device authorization grant",
         ));

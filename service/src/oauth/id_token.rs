@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::jose::jwk::{SigningAlgorithm, half_hash};
 use crate::jose::jws::{self, Header};
 use crate::oauth::error::OAuthError;
+use crate::policy::ClaimsFor;
 use crate::state::AppState;
 use crate::store::tokens::NewIdToken;
 use crate::tenancy::Tenant;
@@ -118,9 +119,18 @@ pub async fn issue(
     let jti = uuid::Uuid::new_v4().to_string();
     let sha512 = signing == IdTokenSigning::Tenant(SigningAlgorithm::EdDsa);
     // The application's extension fields exposed in ID tokens, beside the user's.
-    let mut released = tenant
-        .fields
-        .claims_of(&application.extensions, Exposure::IdToken);
+    let mut released = state.policies.extra_claims(&ClaimsFor {
+        tenant,
+        client_id: &application.client_id,
+        subject: Some(authentication.subject),
+        scope,
+        target: Exposure::IdToken,
+    });
+    released.extend(
+        tenant
+            .fields
+            .claims_of(&application.extensions, Exposure::IdToken),
+    );
     released.extend(authentication.claims.clone());
     let claims = Claims {
         iss: &issuer,

@@ -13,6 +13,7 @@ use crate::application_fields::Exposure;
 use crate::error::Error;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::{INTROSPECTION_SCOPE, Scopes};
+use crate::policy::ClaimsFor;
 use crate::secrets::{checksum, prefix};
 use crate::state::AppState;
 use crate::store::{applications, tokens, users};
@@ -189,6 +190,10 @@ pub struct UserToken {
     pub user: user::Model,
     /// The client's stored extension fields.
     pub client_extensions: String,
+    /// The client's id.
+    pub client_id: String,
+    /// The scopes granted, as stored (space-separated).
+    pub scope: String,
 }
 
 /// The user and scopes of a live access token held for a user (the UserInfo
@@ -206,6 +211,8 @@ pub async fn live_user_token(
                 scopes: Scopes::from_stored(&grant.scope),
                 user,
                 client_extensions: holder.extensions,
+                client_id: holder.client_id,
+                scope: grant.scope,
             })
         }))
 }
@@ -236,6 +243,18 @@ pub async fn inspect(
     let Some((grant, holder)) = live else {
         return Ok(Introspection::default());
     };
+    let mut extension = state.policies.extra_claims(&ClaimsFor {
+        tenant,
+        client_id: &holder.client_id,
+        subject: Some(holder.sub.as_str()).filter(|_| holder.user.is_some()),
+        scope: &grant.scope,
+        target: Exposure::Introspection,
+    });
+    extension.extend(
+        tenant
+            .fields
+            .claims_of(&holder.extensions, Exposure::Introspection),
+    );
     Ok(Introspection {
         active: true,
         scope: Some(grant.scope),
@@ -246,9 +265,7 @@ pub async fn inspect(
         exp: grant.expires_at.map(unix_seconds),
         iat: Some(unix_seconds(grant.issued_at)),
         iss: Some(state.config.issuer(&tenant.slug)),
-        extension: tenant
-            .fields
-            .claims_of(&holder.extensions, Exposure::Introspection),
+        extension,
     })
 }
 

@@ -117,6 +117,14 @@ impl FromStr for GrantType {
     }
 }
 
+/// Whether the registration of `application` lists `grant`.
+pub fn lists_grant(application: &application::Model, grant: GrantType) -> bool {
+    application
+        .grant_types
+        .split(',')
+        .any(|name| name.trim() == grant.as_str())
+}
+
 /// Parses a comma-separated grant type list (as DOT and the CLI write it).
 pub fn parse_grant_types(list: &str) -> Result<Vec<GrantType>, Error> {
     let mut grants: Vec<GrantType> = list

@@ -627,3 +627,175 @@ async fn the_custom_authorize_example_runs() {
     assert_eq!(management.status(), 404);
     child.kill().await.unwrap();
 }
+
+/// An embedding program's policy hooks, each overriding one built-in rule for some
+/// clients and leaving the rest alone.
+#[derive(Debug)]
+struct ProgramPolicy;
+
+impl tessera::policy::GrantTypePolicy for ProgramPolicy {
+    fn allows_grant_type(
+        &self,
+        _tenant: &tessera::tenancy::Tenant,
+        application: &entity::application::Model,
+        grant: tessera::store::applications::GrantType,
+    ) -> Option<bool> {
+        (application.client_id.starts_with("legacy-")
+            && grant == tessera::store::applications::GrantType::ClientCredentials)
+            .then_some(false)
+    }
+}
+
+impl tessera::policy::RedirectUriPolicy for ProgramPolicy {
+    fn allows_redirect_uri(
+        &self,
+        _tenant: &tessera::tenancy::Tenant,
+        application: &entity::application::Model,
+        redirect_uri: &str,
+    ) -> Option<bool> {
+        let host = url::Url::parse(redirect_uri).ok()?.host_str()?.to_owned();
+        (application.client_id == "wild"
+            && redirect_uri.starts_with("https://")
+            && host.ends_with(".tenant-apps.example"))
+        .then_some(true)
+    }
+}
+
+impl tessera::policy::ClaimsPolicy for ProgramPolicy {
+    fn add_claims(
+        &self,
+        _token: &tessera::policy::ClaimsFor<'_>,
+        claims: &mut serde_json::Map<String, Value>,
+    ) {
+        claims.insert("plan".to_owned(), json!("gold"));
+        // A protocol claim: dropped, Tessera's stands.
+        claims.insert("sub".to_owned(), json!("forged"));
+    }
+}
+
+impl tessera::policy::ConsentPolicy for ProgramPolicy {
+    fn skip_consent(
+        &self,
+        _tenant: &tessera::tenancy::Tenant,
+        application: &entity::application::Model,
+        _user_id: i64,
+        _scopes: &std::collections::BTreeSet<String>,
+    ) -> Option<bool> {
+        (application.client_id == "first-party").then_some(true)
+    }
+}
+
+/// Policy hooks: a grant type refused to some clients although registered, a
+/// redirect URI pattern allowed for one client, claims added to every token (a
+/// protocol claim cannot be overridden), consent skipped for a first-party client;
+/// every other decision stays the built-in one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_hooks_override_one_decision_each() {
+    use tessera::policy::Policies;
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let toml = format!(
+        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n[tenants.acme]\n",
+        db.url
+    );
+    let policies = Policies::default()
+        .with_grant_types(ProgramPolicy)
+        .with_redirect_uris(ProgramPolicy)
+        .with_claims(ProgramPolicy)
+        .with_consent(ProgramPolicy);
+    let app = tessera_tests::spawn_embedded(
+        &toml,
+        tessera::endpoints::routes::Routes::built_in(),
+        policies,
+    )
+    .await
+    .unwrap();
+    app.user("acme", "alice", "correct horse").await;
+    let legacy = app
+        .client("acme", "legacy-svc", true, "client_credentials", "", "")
+        .await;
+    let svc = app
+        .client("acme", "svc", true, "client_credentials", "", "")
+        .await;
+    let refused = token(
+        &app,
+        "acme",
+        &legacy,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    crate::oauth::assert_error(&refused, 400, "unauthorized_client");
+    let issued = token(&app, "acme", &svc, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    let described = introspect(&app, "acme", &svc, &string(&issued, "access_token")).await;
+    assert_eq!(described["plan"], "gold", "{described}");
+    assert_eq!(described["sub"], "svc", "{described}");
+
+    let public = |client_id| tessera_tests::Registration {
+        client_id,
+        confidential: false,
+        grant_types: "authorization_code",
+        scopes: "",
+        origins: "",
+        redirect_uris: REDIRECT,
+        skip_authorization: false,
+    };
+    app.register("acme", public("wild")).await;
+    let first_party = app.register("acme", public("first-party")).await;
+    let request = |client_id: &'static str, redirect_uri: &'static str| {
+        vec![
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", redirect_uri),
+            ("scope", "openid read"),
+            ("nonce", "n1"),
+            ("code_challenge", crate::browser_flows::CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ]
+    };
+    let mut browser = tessera_tests::Browser::new(&app.address);
+    let allowed = crate::browser_flows::authorize(
+        &mut browser,
+        "acme",
+        &request("wild", "https://shop.tenant-apps.example/cb"),
+    )
+    .await;
+    assert!(
+        allowed.location().unwrap_or_default().contains("/login?"),
+        "the pattern the policy allows: {allowed:?}"
+    );
+    let refused = crate::browser_flows::authorize(
+        &mut browser,
+        "acme",
+        &request("wild", "https://evil.example/cb"),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "anything else is still refused");
+    assert!(refused.location().is_none());
+
+    let first =
+        crate::browser_flows::authorize(&mut browser, "acme", &request("first-party", REDIRECT))
+            .await;
+    let back = crate::browser_flows::sign_in(&mut browser, &first, "alice", "correct horse").await;
+    let location = back.location().unwrap().to_owned();
+    assert!(
+        location.starts_with(REDIRECT),
+        "no consent page: {location}"
+    );
+    let code = back.location_params()["code"].clone();
+    let tokens = crate::browser_flows::exchange(
+        &app,
+        "acme",
+        &first_party,
+        &code,
+        Some(crate::browser_flows::VERIFIER),
+    )
+    .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let (_, claims) = verify(&app, "acme", &first_party, &string(&tokens, "id_token")).await;
+    assert_eq!(claims["plan"], "gold", "{claims}");
+    assert_ne!(claims["sub"], "forged");
+    let info = userinfo_get(&app, "acme", &string(&tokens, "access_token")).await;
+    assert_eq!(info.body["plan"], "gold", "{}", info.text);
+    assert_eq!(info.body["sub"], claims["sub"]);
+    app.stop().await;
+}
