@@ -51,11 +51,18 @@ pub enum RouteName {
     EndSession,
     /// `/t/{tenant}/userinfo` (OIDC Core §5.3).
     Userinfo,
+    /// `GET /t/{tenant}/interactions/{id}`: an external login application reads an
+    /// interaction.
+    Interactions,
+    /// `POST /t/{tenant}/interactions/{id}/{login|consent|reject}`: it answers.
+    InteractionAnswer,
+    /// `GET /t/{tenant}/interactions/{id}/continue`: the browser comes back.
+    InteractionContinue,
 }
 
 impl RouteName {
     /// Every route, in the order they are built.
-    pub const ALL: [RouteName; 20] = [
+    pub const ALL: [RouteName; 23] = [
         RouteName::Health,
         RouteName::Readiness,
         RouteName::Stylesheet,
@@ -76,6 +83,9 @@ impl RouteName {
         RouteName::Jwks,
         RouteName::EndSession,
         RouteName::Userinfo,
+        RouteName::Interactions,
+        RouteName::InteractionAnswer,
+        RouteName::InteractionContinue,
     ];
 
     /// The name as the configuration writes it (`device_authorization`).
@@ -101,6 +111,9 @@ impl RouteName {
             RouteName::Jwks => "jwks",
             RouteName::EndSession => "end_session",
             RouteName::Userinfo => "userinfo",
+            RouteName::Interactions => "interactions",
+            RouteName::InteractionAnswer => "interaction_answer",
+            RouteName::InteractionContinue => "interaction_continue",
         }
     }
 

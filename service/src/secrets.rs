@@ -40,6 +40,8 @@ pub mod prefix {
     pub const DEVICE_CODE: &str = "tsd_";
     /// Client secrets.
     pub const CLIENT_SECRET: &str = "tss_";
+    /// Verifiers of an external login application's answers.
+    pub const INTERACTION_VERIFIER: &str = "tsv_";
 }
 
 const HMAC_SCHEME: &str = "hmac-sha256";

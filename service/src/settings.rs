@@ -91,6 +91,10 @@ pub struct OAuthSettings {
     /// How long a consent is remembered (`approval_prompt=auto` skips the page while
     /// it covers the scopes asked); unset: until the user revokes the application.
     pub consent_lifetime_secs: Option<u64>,
+    /// An external login and consent application (Hydra's headless model): the
+    /// authorization endpoint sends the browser to this URL with `interaction_id`
+    /// instead of showing Tessera's login and consent pages. Unset: Tessera's pages.
+    pub login_url: Option<String>,
 }
 
 /// DOT's `approval_prompt` (consent policy).
@@ -145,6 +149,7 @@ impl Default for OAuthSettings {
             allow_sign_up: false,
             max_sign_ups_per_address: 10,
             consent_lifetime_secs: None,
+            login_url: None,
         }
     }
 }
@@ -220,6 +225,15 @@ impl OAuthSettings {
             return Err(format!(
                 "{key}.allowed_redirect_uri_schemes: {scheme:?} can run code or read files: remove it"
             ));
+        }
+        if let Some(login_url) = &self.login_url {
+            let usable = url::Url::parse(login_url)
+                .is_ok_and(|url| matches!(url.scheme(), "https" | "http") && url.host().is_some());
+            if !usable {
+                return Err(format!(
+                    "{key}.login_url: {login_url:?} is not an absolute http(s) URL"
+                ));
+            }
         }
         if self.failure_window_secs == 0 {
             return Err(format!("{key}.failure_window_secs: must be at least 1"));

@@ -95,6 +95,22 @@ pub fn step_page(
             format!("{}?interaction={key}", tenant_path(tenant, "login")),
             key,
         ),
+        Step::External { key } => {
+            // The URL was checked at startup; without one, Tessera's own login.
+            let external = tenant
+                .settings
+                .login_url
+                .as_deref()
+                .and_then(|login_url| url::Url::parse(login_url).ok());
+            let location = match external {
+                Some(mut url) => {
+                    url.query_pairs_mut().append_pair("interaction_id", &key);
+                    url.to_string()
+                }
+                None => format!("{}?interaction={key}", tenant_path(tenant, "login")),
+            };
+            (location, key)
+        }
         Step::SignUp { key } => (
             format!("{}?interaction={key}", tenant_path(tenant, "sign-up")),
             key,

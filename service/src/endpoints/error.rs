@@ -71,7 +71,7 @@ impl From<OAuthError> for ApiError {
         let status = match &error {
             OAuthError::InvalidClient | OAuthError::InvalidToken => StatusCode::UNAUTHORIZED,
             OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            OAuthError::UnknownTenant(_) => StatusCode::NOT_FOUND,
+            OAuthError::UnknownTenant(_) | OAuthError::NotFound(_) => StatusCode::NOT_FOUND,
             OAuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::Busy { .. } | OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

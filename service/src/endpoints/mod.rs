@@ -10,6 +10,7 @@ pub mod device;
 pub mod end_session;
 pub mod error;
 pub mod health;
+pub mod interactions;
 pub mod introspect;
 pub mod issuer;
 pub mod jwks;

@@ -16,7 +16,7 @@ use crate::endpoints::{
     authorize, authorized_tokens, cors, device, end_session, health, issuer, jwks, login, metadata,
     page, revoke, sign_up, token, userinfo,
 };
-use crate::endpoints::{consent, introspect};
+use crate::endpoints::{consent, interactions, introspect};
 use crate::route_names::{RouteGroup, RouteName};
 use crate::state::AppState;
 
@@ -46,6 +46,9 @@ pub fn paths(name: RouteName) -> &'static [&'static str] {
         RouteName::Jwks => &["/t/{tenant}/jwks"],
         RouteName::EndSession => &["/t/{tenant}/end_session"],
         RouteName::Userinfo => &["/t/{tenant}/userinfo"],
+        RouteName::Interactions => &["/t/{tenant}/interactions/{id}"],
+        RouteName::InteractionAnswer => &["/t/{tenant}/interactions/{id}/{decision}"],
+        RouteName::InteractionContinue => &["/t/{tenant}/interactions/{id}/continue"],
     }
 }
 
@@ -85,6 +88,9 @@ pub fn built_in(name: RouteName) -> MethodRouter<AppState> {
             .post(userinfo::userinfo_post)
             .options(cors::userinfo_preflight)
             .fallback(issuer::wrong_method),
+        RouteName::Interactions => get(interactions::describe),
+        RouteName::InteractionAnswer => post(interactions::decide),
+        RouteName::InteractionContinue => get(interactions::continue_interaction),
     }
 }
 

@@ -77,6 +77,58 @@ pub struct AuthorizationRequest {
     /// `login_hint`, to fill in the login form's username.
     #[serde(default)]
     pub login_hint: Option<String>,
+    /// The request's `prompt` values (for an external login application).
+    #[serde(default)]
+    pub prompt: Vec<String>,
+    /// What the external login and consent application answered so far.
+    #[serde(default)]
+    pub external: External,
+}
+
+/// The external login and consent application's answers on an interaction
+/// ([`crate::oauth::external_login`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct External {
+    /// The login was accepted (the interaction names the user); the session it
+    /// starts lasts this long (`None`: the tenant's `session_lifetime_secs`).
+    #[serde(default)]
+    pub login: Option<ExternalLogin>,
+    /// The consent was given.
+    #[serde(default)]
+    pub consent: Option<ExternalConsent>,
+    /// The request was rejected.
+    #[serde(default)]
+    pub rejection: Option<ExternalRejection>,
+    /// SHA-256 of the verifier the browser brings back to `…/continue`; one use.
+    #[serde(default)]
+    pub verifier_checksum: Option<String>,
+}
+
+/// An accepted login.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExternalLogin {
+    /// The session's lifetime.
+    pub remember_for: Option<u64>,
+}
+
+/// A given consent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExternalConsent {
+    /// The scopes granted (a subset of those requested).
+    pub scopes: BTreeSet<String>,
+    /// Remember it (as a consent grant).
+    pub remember: bool,
+    /// For this long; `None`: until revoked.
+    pub remember_for: Option<u64>,
+}
+
+/// A rejection, delivered to the client as an error (RFC 6749 §4.1.2.1).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExternalRejection {
+    /// The error code.
+    pub error: String,
+    /// Its description.
+    pub description: Option<String>,
 }
 
 /// What the request demands of the login (OIDC Core §3.1.2.1): `prompt`, `max_age`
@@ -165,8 +217,8 @@ pub struct Authenticated {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Pending {
-    /// Answer an authorization request.
-    Authorize(AuthorizationRequest),
+    /// Answer an authorization request (boxed: far larger than a plain login).
+    Authorize(Box<AuthorizationRequest>),
     /// Sign the user in and go back to a page of this tenant (device, tokens pages).
     Login {
         /// A path under `/t/{tenant}/`, built by the server.
@@ -183,6 +235,12 @@ pub enum Step {
     Answer(Delivery),
     /// Show the login page of interaction `key`.
     Login {
+        /// The interaction's key.
+        key: String,
+    },
+    /// Send the browser to the tenant's external login and consent application
+    /// with interaction `key`.
+    External {
         /// The interaction's key.
         key: String,
     },
@@ -405,6 +463,26 @@ pub async fn begin(
             secret: None,
         });
     }
+    // An external login and consent application decides both steps; a live session
+    // is told to it (`skip`), not used behind its back.
+    if settings.login_url.is_some() {
+        if let Some(session) = &signed_in {
+            request.authenticated_at = Some(session.at);
+        }
+        let user_id = signed_in.as_ref().map(|session| session.user_id);
+        let (key, secret) = store_pending(
+            state,
+            tenant,
+            Some(application.id),
+            Pending::Authorize(Box::new(request)),
+            user_id,
+        )
+        .await?;
+        return Ok(Begun {
+            step: Step::External { key },
+            secret: Some(secret),
+        });
+    }
     // Prompt Create 1.0 §4.1: the account creation page, whatever the session (a
     // signed-in user who asks to create an account means a new one).
     let signed_in = signed_in.filter(|_| !demands.create_account);
@@ -413,7 +491,7 @@ pub async fn begin(
             state,
             tenant,
             Some(application.id),
-            Pending::Authorize(request),
+            Pending::Authorize(Box::new(request)),
             None,
         )
         .await?;
@@ -439,7 +517,7 @@ pub async fn begin(
         state,
         tenant,
         Some(application.id),
-        Pending::Authorize(request),
+        Pending::Authorize(Box::new(request)),
         Some(user_id),
     )
     .await?;
@@ -556,13 +634,21 @@ fn validate(
             .get("login_hint")
             .filter(|hint| hint.len() <= 254)
             .map(str::to_owned),
+        prompt: form
+            .get("prompt")
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|value| PROMPT_VALUES.contains(value))
+            .map(str::to_owned)
+            .collect(),
+        external: External::default(),
     })
 }
 
 /// Whether the user must still approve: never for `skip_authorization` applications;
 /// with `approval_prompt=auto`, only when no live remembered consent of theirs for
 /// the application covers the scopes (read from the token pool's primary).
-async fn needs_consent(
+pub(crate) async fn needs_consent(
     state: &AppState,
     tenant: &Tenant,
     application: &application::Model,
@@ -596,18 +682,16 @@ async fn needs_consent(
     }
 }
 
-/// Remembers the user's approval of `request`'s scopes for its client, for the
-/// tenant's `consent_lifetime_secs`.
+/// Remembers the user's approval of `request`'s scopes for its client, for
+/// `lifetime` seconds (`None`: until revoked).
 async fn remember_consent(
     state: &AppState,
     tenant: &Tenant,
     request: &AuthorizationRequest,
     user_id: i64,
+    lifetime: Option<u64>,
 ) -> Result<(), Error> {
-    let expires_at = tenant
-        .settings
-        .consent_lifetime_secs
-        .map(|lifetime| plus_seconds(now(), lifetime));
+    let expires_at = lifetime.map(|lifetime| plus_seconds(now(), lifetime));
     let writer = tokens::token_writer(&state.databases, tenant)?;
     let _turn = writer.turn().await;
     consents::remember(
@@ -778,9 +862,116 @@ pub async fn resume_with_consent(
             &OAuthError::AccessDenied("the user refused the authorization".to_owned()),
         ));
     }
-    remember_consent(state, tenant, &request, user_id).await?;
+    let lifetime = tenant.settings.consent_lifetime_secs;
+    remember_consent(state, tenant, &request, user_id, lifetime).await?;
     let answer = finish(state, tenant, &request, user_id, Some(found.id)).await?;
     Ok(Step::Answer(answer))
+}
+
+/// What the browser's return from the external login and consent application
+/// (`…/interactions/{id}/continue`) leads to, and the session to start for a login
+/// it accepted (user id, lifetime).
+pub struct Continued {
+    /// Next step.
+    pub step: Step,
+    /// A session to start: the user and its lifetime in seconds.
+    pub session: Option<(i64, u64)>,
+}
+
+/// Goes on with interaction `found` after the external application answered, if
+/// the browser brings the answer's `verifier`: a rejection goes to the client as an
+/// error; a consent ends in the answer (remembered as asked); an accepted login goes
+/// to the consent step (the application again) or, when none is needed, the answer.
+pub async fn continue_external(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+    verifier: &str,
+) -> Result<Continued, Refusal> {
+    let expired = || {
+        page(
+            "Start again",
+            "This sign-in was already used or has expired. Go back to the application.",
+        )
+    };
+    let Pending::Authorize(mut request) = pending(found)? else {
+        return Err(expired());
+    };
+    let presented = checksum(verifier);
+    if !request
+        .external
+        .verifier_checksum
+        .as_deref()
+        .is_some_and(|expected| secrets::equal(expected, &presented))
+    {
+        return Err(expired());
+    }
+    request.external.verifier_checksum = None;
+    let destination = destination_of(state, tenant, &request);
+    if let Some(rejection) = request.external.rejection.take() {
+        let writer = tokens::token_writer(&state.databases, tenant)?;
+        let _turn = writer.turn().await;
+        interactions::take(writer.connection, tenant.id, found.id).await?;
+        let error = OAuthError::from_rejection(&rejection.error, rejection.description);
+        return Err(refuse(&destination, &error));
+    }
+    let user_id = found.user_id.ok_or_else(expired)?;
+    if let Some(consent) = request.external.consent.take() {
+        request.scopes = consent.scopes;
+        if consent.remember {
+            remember_consent(state, tenant, &request, user_id, consent.remember_for).await?;
+        }
+        let answer = finish(state, tenant, &request, user_id, Some(found.id)).await?;
+        return Ok(Continued {
+            step: Step::Answer(answer),
+            session: None,
+        });
+    }
+    let Some(login) = request.external.login.clone() else {
+        return Err(expired());
+    };
+    let session = Some((
+        user_id,
+        login
+            .remember_for
+            .unwrap_or(tenant.settings.session_lifetime_secs),
+    ));
+    let application = applications::find_by_id(
+        applications_pool(state, tenant)?,
+        tenant.id,
+        request.application_id,
+    )
+    .await?
+    .ok_or_else(|| page("Unknown application", "The application was removed."))?;
+    if needs_consent(state, tenant, &application, &request, user_id).await? {
+        save(state, tenant, found, Some(user_id), &request).await?;
+        return Ok(Continued {
+            step: Step::External {
+                key: found.interaction_key.clone(),
+            },
+            session,
+        });
+    }
+    let answer = finish(state, tenant, &request, user_id, Some(found.id)).await?;
+    Ok(Continued {
+        step: Step::Answer(answer),
+        session,
+    })
+}
+
+/// Stores `request` (and its user, when given) as interaction `found`'s parameters.
+pub(crate) async fn save(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+    user_id: Option<i64>,
+    request: &AuthorizationRequest,
+) -> Result<(), Error> {
+    let parameters = serde_json::to_string(&Pending::Authorize(Box::new(request.clone())))
+        .map_err(|error| Error::Corrupt(format!("interaction parameters: {error}")))?;
+    let writer = tokens::token_writer(&state.databases, tenant)?;
+    let _turn = writer.turn().await;
+    interactions::set_parameters(writer.connection, tenant.id, found.id, user_id, parameters).await
 }
 
 /// The error answer of a request whose redirect URI is trusted.

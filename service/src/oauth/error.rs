@@ -41,6 +41,8 @@ pub enum OAuthError {
     ConsentRequired,
     /// A tenant the directory does not hold.
     UnknownTenant(String),
+    /// Something else the request names does not exist (404), saying what.
+    NotFound(&'static str),
     /// Too many failed attempts (RFC 6749 §2.3.1, §4.3.2: the server MUST protect the
     /// endpoint against brute force). Retry after this many seconds.
     TooManyAttempts {
@@ -58,7 +60,22 @@ pub enum OAuthError {
     Internal(Error),
 }
 
+/// The error codes an external login application may reject a request with
+/// (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
+pub const REJECTION_CODES: [&str; 3] = ["access_denied", "login_required", "consent_required"];
+
 impl OAuthError {
+    /// The error of an external login application's rejection (one of
+    /// [`REJECTION_CODES`]; anything else is `access_denied`).
+    pub fn from_rejection(code: &str, description: Option<String>) -> Self {
+        let described = |default: &str| description.clone().unwrap_or_else(|| default.to_owned());
+        match code {
+            "login_required" => Self::LoginRequired(described("the user must sign in")),
+            "consent_required" => Self::ConsentRequired,
+            _ => Self::AccessDenied(described("the user refused the authorization")),
+        }
+    }
+
     /// `invalid_request` with a description.
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::InvalidRequest(description.into())
@@ -102,7 +119,7 @@ impl OAuthError {
             Self::ExpiredToken => "expired_token",
             Self::LoginRequired(_) => "login_required",
             Self::ConsentRequired => "consent_required",
-            Self::UnknownTenant(_) => "not_found",
+            Self::UnknownTenant(_) | Self::NotFound(_) => "not_found",
             // RFC 6749 has no code for these; `temporarily_unavailable` is the
             // authorization endpoint's (§4.1.2.1) and says "retry later".
             Self::TooManyAttempts { .. } | Self::Busy { .. } | Self::Unavailable(_) => {
@@ -133,6 +150,7 @@ impl OAuthError {
             Self::InvalidToken => "the access token is invalid, expired or revoked".to_owned(),
             Self::InsufficientScope(scope) => format!("the access token lacks the {scope:?} scope"),
             Self::UnknownTenant(slug) => format!("unknown tenant {slug:?}"),
+            Self::NotFound(what) => (*what).to_owned(),
             Self::TooManyAttempts { retry_after_secs } => {
                 format!("too many failed attempts; retry in {retry_after_secs} s")
             }

@@ -14,6 +14,7 @@ pub mod client_auth;
 pub mod credentials;
 pub mod device;
 pub mod error;
+pub mod external_login;
 pub mod form;
 pub mod id_token;
 pub mod introspection;

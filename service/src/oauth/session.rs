@@ -29,11 +29,28 @@ pub struct SignedIn {
 
 /// Starts a session of `user_id`; returns the cookie's secret.
 pub async fn start(state: &AppState, tenant: &Tenant, user_id: i64) -> Result<String, Error> {
+    start_for(
+        state,
+        tenant,
+        user_id,
+        tenant.settings.session_lifetime_secs,
+    )
+    .await
+}
+
+/// [`start`] for a session of `lifetime` seconds (an external login application's
+/// `remember_for`).
+pub async fn start_for(
+    state: &AppState,
+    tenant: &Tenant,
+    user_id: i64,
+    lifetime: u64,
+) -> Result<String, Error> {
     let secret = secrets::generate(SESSION_PREFIX)?;
     let db = tenant
         .routes
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-    let expires_at = plus_seconds(now(), tenant.settings.session_lifetime_secs);
+    let expires_at = plus_seconds(now(), lifetime);
     sessions::create(db, tenant.id, checksum(&secret), user_id, expires_at).await?;
     Ok(secret)
 }

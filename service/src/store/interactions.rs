@@ -84,6 +84,29 @@ pub async fn set_user(
     Ok(())
 }
 
+/// Replaces the parameters of interaction `id` (and names its user, when given).
+pub async fn set_parameters(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+    user_id: Option<i64>,
+    parameters: String,
+) -> Result<(), Error> {
+    interaction::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(id),
+        tenant_id: sea_orm::ActiveValue::Unchanged(tenant_id),
+        user_id: match user_id {
+            Some(user_id) => Set(Some(user_id)),
+            None => sea_orm::ActiveValue::NotSet,
+        },
+        parameters: Set(parameters),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
 /// Deletes the interaction; `true` if this call deleted it (it was still there), so
 /// of two concurrent finishes exactly one goes on.
 pub async fn take(db: &impl ConnectionTrait, tenant_id: i64, id: i64) -> Result<bool, Error> {

@@ -93,6 +93,19 @@ pub async fn find_by_username(
         .await?)
 }
 
+/// The user whose subject (`sub`) is `subject` in the tenant.
+pub async fn find_by_subject(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    subject: &str,
+) -> Result<Option<user::Model>, Error> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Subject.eq(subject))
+        .one(db)
+        .await?)
+}
+
 /// Every user of the tenant, by username.
 pub async fn list(db: &impl ConnectionTrait, tenant_id: i64) -> Result<Vec<user::Model>, Error> {
     Ok(user::Entity::find()

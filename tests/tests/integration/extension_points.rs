@@ -5,8 +5,8 @@
 use base64::Engine;
 use serde_json::{Value, json};
 use tessera_tests::{
-    Backend, CliRun, TestApp, TestClient, TestDatabase, config_file, on_every_backend, run_cli,
-    spawn_app_with,
+    Answer, Backend, CliRun, TestApp, TestClient, TestDatabase, config_file, on_every_backend,
+    run_cli, spawn_app_with,
 };
 
 use crate::browser_flows::REDIRECT;
@@ -799,3 +799,237 @@ async fn policy_hooks_override_one_decision_each() {
     assert_eq!(info.body["sub"], claims["sub"]);
     app.stop().await;
 }
+
+/// The external login and consent application (Hydra's headless model), driven over
+/// HTTP as that application would: the authorization endpoint sends the browser to
+/// it with `interaction_id`; it reads the interaction, accepts the login, accepts a
+/// consent for part of the scopes (more than requested is refused), or rejects; each
+/// `redirect_to` works once and only in the browser that started; a live session is
+/// reported as `skip`; a remembered consent lets `approval_prompt=auto` skip the
+/// consent step; the API needs a confidential client listing `interactions`.
+async fn external_login_application(backend: Backend) {
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    const LOGIN_URL: &str = "https://login.example/start";
+    let app = spawn_app_with(&format!(
+        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n\
+         [tenants.acme.oauth]\nlogin_url = \"{LOGIN_URL}\"\n",
+        db.url
+    ))
+    .await
+    .unwrap();
+    let alice = app.user("acme", "alice", "correct horse").await;
+    let alice_subject = app.subject("acme", alice).await;
+    let rp = app
+        .register(
+            "acme",
+            tessera_tests::Registration {
+                client_id: "rp",
+                confidential: true,
+                grant_types: "authorization_code",
+                scopes: "",
+                origins: "",
+                redirect_uris: REDIRECT,
+                skip_authorization: false,
+            },
+        )
+        .await;
+    let login_app = app
+        .client(
+            "acme",
+            "login-app",
+            true,
+            "client_credentials",
+            "interactions",
+            "",
+        )
+        .await;
+    let outsider = app
+        .client("acme", "outsider", true, "client_credentials", "read", "")
+        .await;
+    let api = |client: &TestClient, method: reqwest::Method, path: String, body: Option<Value>| {
+        let app = &app;
+        let basic = tessera_tests::basic_header(
+            &client.client_id,
+            client.client_secret.as_deref().unwrap(),
+        );
+        async move {
+            let mut request = app
+                .client
+                .request(method, app.url(&path))
+                .header("authorization", basic);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            tessera_tests::Answer::read(request.send().await.unwrap()).await
+        }
+    };
+    let params = |scope: &'static str, extra: &[(&'static str, &'static str)]| {
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", "rp"),
+            ("redirect_uri", REDIRECT),
+            ("scope", scope),
+            ("state", "xyz"),
+            ("nonce", "n1"),
+            ("code_challenge", crate::browser_flows::CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        params.extend_from_slice(extra);
+        params
+    };
+    let interaction_of = |seen: &tessera_tests::Seen| {
+        let location = seen.location().expect("a redirect").to_owned();
+        assert!(
+            location.starts_with(LOGIN_URL),
+            "to the login application: {location}"
+        );
+        url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(name, _)| name == "interaction_id")
+            .map(|(_, value)| value.into_owned())
+            .expect("interaction_id")
+    };
+    let mut browser = tessera_tests::Browser::new(&app.address);
+    let first =
+        crate::browser_flows::authorize(&mut browser, "acme", &params("openid read", &[])).await;
+    let id = interaction_of(&first);
+    let path = format!("/t/acme/interactions/{id}");
+
+    // Who may drive it.
+    let refused = api(&outsider, reqwest::Method::GET, path.clone(), None).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    let anonymous = Answer::read(app.client.get(app.url(&path)).send().await.unwrap()).await;
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    let unknown = api(
+        &login_app,
+        reqwest::Method::GET,
+        "/t/acme/interactions/nope".to_owned(),
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+
+    let read = api(&login_app, reqwest::Method::GET, path.clone(), None).await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(read.body["step"], "login");
+    assert_eq!(read.body["skip"], false);
+    assert_eq!(read.body["subject"], Value::Null);
+    assert_eq!(read.body["client"]["client_id"], "rp");
+    assert_eq!(read.body["requested_scope"], json!(["openid", "read"]));
+    let accepted = api(
+        &login_app,
+        reqwest::Method::POST,
+        format!("{path}/login"),
+        Some(json!({"username": "alice"})),
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    let back = string(&accepted, "redirect_to");
+    assert!(
+        back.starts_with(&app.url(&format!("{path}/continue?verifier="))),
+        "{back}"
+    );
+    // Another browser cannot use it.
+    let stranger = tessera_tests::Browser::new(&app.address).get(&back).await;
+    assert_eq!(stranger.status, 400, "{}", stranger.body);
+    let to_consent = browser.get(&back).await;
+    assert_eq!(
+        interaction_of(&to_consent),
+        id,
+        "the consent step, same interaction"
+    );
+    let again = browser.get(&back).await;
+    assert_eq!(again.status, 400, "a verifier works once: {}", again.body);
+    let read = api(&login_app, reqwest::Method::GET, path.clone(), None).await;
+    assert_eq!(read.body["step"], "consent");
+    assert_eq!(read.body["subject"], alice_subject.as_str());
+    assert_eq!(read.body["skip"], false);
+    let too_much = api(
+        &login_app,
+        reqwest::Method::POST,
+        format!("{path}/consent"),
+        Some(json!({"grant_scope": ["openid", "write"]})),
+    )
+    .await;
+    crate::oauth::assert_error(&too_much, 400, "invalid_scope");
+    let granted = api(
+        &login_app,
+        reqwest::Method::POST,
+        format!("{path}/consent"),
+        Some(json!({"grant_scope": ["openid"]})),
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let done = browser.get(&string(&granted, "redirect_to")).await;
+    let answer = done.location_params();
+    assert!(done.location().unwrap().starts_with(REDIRECT), "{done:?}");
+    assert_eq!(answer["state"], "xyz");
+    let tokens = crate::browser_flows::exchange(
+        &app,
+        "acme",
+        &rp,
+        &answer["code"],
+        Some(crate::browser_flows::VERIFIER),
+    )
+    .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    assert_eq!(tokens.body["scope"], "openid", "only what was granted");
+    let (_, claims) = verify(&app, "acme", &rp, &string(&tokens, "id_token")).await;
+    assert_eq!(claims["sub"], alice_subject.as_str());
+
+    // The same browser again: its session is reported (`skip`), and the remembered
+    // consent (of `openid`, what was granted) lets approval_prompt=auto skip the
+    // consent step.
+    let second = crate::browser_flows::authorize(
+        &mut browser,
+        "acme",
+        &params("openid", &[("approval_prompt", "auto")]),
+    )
+    .await;
+    let id = interaction_of(&second);
+    let path = format!("/t/acme/interactions/{id}");
+    let read = api(&login_app, reqwest::Method::GET, path.clone(), None).await;
+    assert_eq!(read.body["step"], "login");
+    assert_eq!(read.body["skip"], true);
+    assert_eq!(read.body["subject"], alice_subject.as_str());
+    let accepted = api(
+        &login_app,
+        reqwest::Method::POST,
+        format!("{path}/login"),
+        Some(json!({"subject": alice_subject})),
+    )
+    .await;
+    let done = browser.get(&string(&accepted, "redirect_to")).await;
+    assert!(
+        done.location().unwrap().starts_with(REDIRECT)
+            && done.location_params().contains_key("code"),
+        "no consent step: {done:?}"
+    );
+
+    // A rejection reaches the client as an error.
+    let third =
+        crate::browser_flows::authorize(&mut browser, "acme", &params("openid read", &[])).await;
+    let path = format!("/t/acme/interactions/{}", interaction_of(&third));
+    let rejected = api(
+        &login_app,
+        reqwest::Method::POST,
+        format!("{path}/reject"),
+        Some(json!({"error": "access_denied", "error_description": "not today"})),
+    )
+    .await;
+    assert_eq!(rejected.status, 200, "{}", rejected.text);
+    let done = browser.get(&string(&rejected, "redirect_to")).await;
+    let answer = done.location_params();
+    assert_eq!(answer["error"], "access_denied");
+    assert_eq!(answer["error_description"], "not today");
+    assert_eq!(answer["state"], "xyz");
+    assert_eq!(answer["iss"], app.url("/t/acme"));
+    let gone = api(&login_app, reqwest::Method::GET, path, None).await;
+    assert_eq!(gone.status, 404, "a finished interaction is gone");
+    app.stop().await;
+}
+
+on_every_backend!(external_login_application);

@@ -1,0 +1,338 @@
+//! The API of an external login and consent application (Hydra's headless model),
+//! for tenants with `oauth.login_url`. The authorization endpoint sends the browser
+//! to that URL with `interaction_id`; the application, authenticated as a
+//! confidential client of the tenant that lists the `interactions` scope, reads the
+//! interaction, then accepts the login (naming the user), accepts the consent
+//! (granting scopes) or rejects, and each time gets a `redirect_to` to send the
+//! browser back to. The browser's return carries a single-use verifier and must come
+//! from the browser that started (the interaction's cookie), so an answer cannot be
+//! replayed into another browser.
+
+use std::collections::BTreeSet;
+
+use entity::interaction;
+use router_policies::{EntityGroup, Role};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::application_fields::{Visibility, document_of};
+use crate::error::Error;
+use crate::oauth::authorize::{
+    self, AuthorizationRequest, ExternalConsent, ExternalLogin, ExternalRejection, Pending,
+};
+use crate::oauth::client_auth::{AuthMethod, Client};
+use crate::oauth::error::{OAuthError, REJECTION_CODES};
+use crate::secrets::{self, checksum, prefix};
+use crate::state::AppState;
+use crate::store::{interactions, tokens, users};
+use crate::tenancy::Tenant;
+use crate::time::{now, unix_seconds};
+
+/// The scope a client must list (explicitly, in its allowed scopes) to drive
+/// interactions.
+pub const INTERACTIONS_SCOPE: &str = "interactions";
+
+/// Whether `client` may use this API: confidential, listing [`INTERACTIONS_SCOPE`].
+pub fn may_drive(client: &Client) -> Result<(), OAuthError> {
+    if client.method == AuthMethod::None {
+        return Err(OAuthError::InvalidClient);
+    }
+    let listed = client
+        .application
+        .allowed_scopes
+        .split_whitespace()
+        .any(|scope| scope == INTERACTIONS_SCOPE);
+    if listed {
+        Ok(())
+    } else {
+        Err(OAuthError::InsufficientScope(INTERACTIONS_SCOPE))
+    }
+}
+
+/// The live authorization interaction `key` of the tenant, with its request.
+pub async fn find(
+    state: &AppState,
+    tenant: &Tenant,
+    key: &str,
+) -> Result<Option<(interaction::Model, AuthorizationRequest)>, Error> {
+    if key.len() > 43 {
+        return Ok(None);
+    }
+    let db = tokens::token_pool(&state.databases, tenant)?;
+    let Some(found) = interactions::find_live(db, tenant.id, key).await? else {
+        return Ok(None);
+    };
+    match authorize::pending(&found)? {
+        Pending::Authorize(request) => Ok(Some((found, *request))),
+        Pending::Login { .. } => Ok(None),
+    }
+}
+
+/// The client an interaction is for, as the application sees it.
+#[derive(Debug, Serialize)]
+pub struct ClientDescription {
+    /// Its client_id.
+    pub client_id: String,
+    /// Its display name.
+    pub name: String,
+    /// Its `public` extension fields.
+    pub fields: Map<String, Value>,
+}
+
+/// An interaction as the application reads it (`GET …/interactions/{id}`).
+#[derive(Debug, Serialize)]
+pub struct Description {
+    /// The interaction's id.
+    pub interaction_id: String,
+    /// `login` or `consent`: what is asked now.
+    pub step: &'static str,
+    /// The application may answer without showing anything: at the login step, the
+    /// browser has a live session of `subject`; at the consent step, a remembered
+    /// consent (or the client's `skip_authorization`) covers the scopes.
+    pub skip: bool,
+    /// The user, once known (a live session, or the accepted login).
+    pub subject: Option<String>,
+    /// The client asking.
+    pub client: ClientDescription,
+    /// The scopes requested.
+    pub requested_scope: Vec<String>,
+    /// The request's `prompt` values (`login`, `consent`, `create`, …).
+    pub prompt: Vec<String>,
+    /// The request's `login_hint`.
+    pub login_hint: Option<String>,
+    /// When the interaction expires (seconds since the epoch).
+    pub expires_at: i64,
+}
+
+/// What [`describe`] and the answers read about the interaction's user.
+async fn subject_of(
+    state: &AppState,
+    tenant: &Tenant,
+    user_id: Option<i64>,
+) -> Result<Option<String>, Error> {
+    let Some(user_id) = user_id else {
+        return Ok(None);
+    };
+    let db = tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
+    Ok(users::find_by_id(db, tenant.id, user_id)
+        .await?
+        .map(|user| user.subject))
+}
+
+/// Describes interaction `found` for the application.
+pub async fn describe(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+    request: &AuthorizationRequest,
+) -> Result<Description, OAuthError> {
+    let application = authorize::application_of(state, tenant, request.application_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_request("the client was removed"))?;
+    let at_login = request.external.login.is_none();
+    let skip = match (at_login, found.user_id) {
+        (true, user_id) => user_id.is_some() && !request.prompt.iter().any(|p| p == "login"),
+        (false, Some(user_id)) => {
+            !authorize::needs_consent(state, tenant, &application, request, user_id).await?
+        }
+        (false, None) => false,
+    };
+    Ok(Description {
+        interaction_id: found.interaction_key.clone(),
+        step: if at_login { "login" } else { "consent" },
+        skip,
+        subject: subject_of(state, tenant, found.user_id).await?,
+        client: ClientDescription {
+            fields: tenant
+                .fields
+                .visible(&document_of(&application.extensions), Visibility::Public),
+            client_id: application.client_id,
+            name: application.name,
+        },
+        requested_scope: request.scopes.iter().cloned().collect(),
+        prompt: request.prompt.clone(),
+        login_hint: request.login_hint.clone(),
+        expires_at: unix_seconds(found.expires_at),
+    })
+}
+
+/// `POST …/login`: who signed in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginAcceptance {
+    /// The user's subject (`sub`), or …
+    pub subject: Option<String>,
+    /// … their username.
+    pub username: Option<String>,
+    /// How long the browser session lasts, in seconds [default: the tenant's
+    /// `session_lifetime_secs`].
+    pub remember_for: Option<u64>,
+    /// Authentication context class (accepted; not yet put in ID tokens).
+    pub acr: Option<String>,
+    /// Authentication methods (accepted; not yet put in ID tokens).
+    pub amr: Option<Vec<String>>,
+}
+
+/// `POST …/consent`: what the user granted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentAcceptance {
+    /// The scopes granted: some or all of those requested.
+    pub grant_scope: Vec<String>,
+    /// Remember the consent [default: true].
+    pub remember: Option<bool>,
+    /// For this many seconds [default: the tenant's `consent_lifetime_secs`].
+    pub remember_for: Option<u64>,
+}
+
+/// `POST …/reject`: why not.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectionRequest {
+    /// `access_denied`, `login_required` or `consent_required`.
+    pub error: String,
+    /// Told to the client.
+    pub error_description: Option<String>,
+}
+
+/// Where the application sends the browser: Tessera's continue URL with a fresh
+/// verifier, whose checksum is stored with the answer.
+fn continue_url(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+    request: &mut AuthorizationRequest,
+) -> Result<String, Error> {
+    let verifier = secrets::generate(prefix::INTERACTION_VERIFIER)?;
+    request.external.verifier_checksum = Some(checksum(&verifier));
+    Ok(format!(
+        "{}/interactions/{}/continue?verifier={verifier}",
+        state.config.issuer(&tenant.slug),
+        found.interaction_key
+    ))
+}
+
+/// Refuses an answer to an interaction already answered (or rejected).
+fn check_open(request: &AuthorizationRequest) -> Result<(), OAuthError> {
+    if request.external.rejection.is_some() || request.external.consent.is_some() {
+        return Err(OAuthError::invalid_request(
+            "this interaction was answered already",
+        ));
+    }
+    Ok(())
+}
+
+/// Accepts the login: the interaction now names the user.
+pub async fn accept_login(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+    mut request: AuthorizationRequest,
+    acceptance: LoginAcceptance,
+) -> Result<String, OAuthError> {
+    check_open(&request)?;
+    if request.external.login.is_some() {
+        return Err(OAuthError::invalid_request(
+            "the login was accepted already: answer the consent step",
+        ));
+    }
+    let db = tenant
+        .routes
+        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
+    let user = match (&acceptance.subject, &acceptance.username) {
+        (Some(subject), None) => users::find_by_subject(db, tenant.id, subject).await?,
+        (None, Some(username)) => users::find_by_username(db, tenant.id, username).await?,
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "name the user with subject or username (one of them)",
+            ));
+        }
+    }
+    .filter(|user| user.is_active)
+    .ok_or_else(|| OAuthError::invalid_request("no active user of this tenant is named so"))?;
+    // The session's user, kept: its authentication time stands. Anyone else
+    // authenticated just now.
+    if found.user_id != Some(user.id) || request.authenticated_at.is_none() {
+        request.authenticated_at = Some(now());
+    }
+    request.external.login = Some(ExternalLogin {
+        remember_for: acceptance.remember_for,
+    });
+    let redirect_to = continue_url(state, tenant, found, &mut request)?;
+    authorize::save(state, tenant, found, Some(user.id), &request).await?;
+    Ok(redirect_to)
+}
+
+/// Accepts the consent for some or all of the requested scopes.
+pub async fn accept_consent(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+    mut request: AuthorizationRequest,
+    acceptance: ConsentAcceptance,
+) -> Result<String, OAuthError> {
+    check_open(&request)?;
+    if request.external.login.is_none() || found.user_id.is_none() {
+        return Err(OAuthError::invalid_request(
+            "accept the login first (the interaction's step is login)",
+        ));
+    }
+    let granted: BTreeSet<String> = acceptance.grant_scope.into_iter().collect();
+    if let Some(extra) = granted
+        .iter()
+        .find(|scope| !request.scopes.contains(*scope))
+    {
+        return Err(OAuthError::InvalidScope(format!(
+            "{extra:?} was not requested: grant some or all of {}",
+            request.scopes.iter().cloned().collect::<Vec<_>>().join(" ")
+        )));
+    }
+    request.external.consent = Some(ExternalConsent {
+        scopes: granted,
+        remember: acceptance.remember.unwrap_or(true),
+        remember_for: acceptance
+            .remember_for
+            .or(tenant.settings.consent_lifetime_secs),
+    });
+    let redirect_to = continue_url(state, tenant, found, &mut request)?;
+    authorize::save(state, tenant, found, None, &request).await?;
+    Ok(redirect_to)
+}
+
+/// Rejects the request: the client gets the error.
+pub async fn reject(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+    mut request: AuthorizationRequest,
+    rejection: RejectionRequest,
+) -> Result<String, OAuthError> {
+    check_open(&request)?;
+    if !REJECTION_CODES.contains(&rejection.error.as_str()) {
+        return Err(OAuthError::invalid_request(format!(
+            "error {:?}: use one of {}",
+            rejection.error,
+            REJECTION_CODES.join(", ")
+        )));
+    }
+    // RFC 6749 §4.1.2.1: error_description is %x20-21 / %x23-5B / %x5D-7E.
+    if let Some(description) = &rejection.error_description
+        && (description.len() > 500
+            || !description
+                .bytes()
+                .all(|byte| (0x20..=0x7e).contains(&byte) && byte != b'"' && byte != b'\\'))
+    {
+        return Err(OAuthError::invalid_request(
+            "error_description: at most 500 printable ASCII characters, without \" or \\",
+        ));
+    }
+    request.external.rejection = Some(ExternalRejection {
+        error: rejection.error,
+        description: rejection.error_description,
+    });
+    let redirect_to = continue_url(state, tenant, found, &mut request)?;
+    authorize::save(state, tenant, found, None, &request).await?;
+    Ok(redirect_to)
+}
