@@ -25,6 +25,7 @@ mod m20261202_000002_user_subjects;
 mod m20261202_000003_authentication_times;
 mod m20261202_000004_access_token_format;
 mod m20261202_000005_consent_grants;
+mod m20261202_000006_application_owners;
 mod schema;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
@@ -77,6 +78,7 @@ impl MigratorTraitSelf for GroupMigrator {
                     Box::new(m20261128_000001_applications::Migration),
                     Box::new(m20261201_000001_application_origins::Migration),
                     Box::new(m20261202_000004_access_token_format::Migration),
+                    Box::new(m20261202_000006_application_owners::Migration),
                 ]
             }
             EntityGroup::Tokens => vec![

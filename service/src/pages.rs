@@ -18,10 +18,22 @@ use crate::config::Config;
 use crate::error::Error;
 
 /// The built-in templates, by name.
-const BUILT_IN: [(&str, &str); 11] = [
+const BUILT_IN: [(&str, &str); 14] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("sign_up.html", include_str!("../templates/sign_up.html")),
+    (
+        "applications.html",
+        include_str!("../templates/applications.html"),
+    ),
+    (
+        "application_form.html",
+        include_str!("../templates/application_form.html"),
+    ),
+    (
+        "application_secret.html",
+        include_str!("../templates/application_secret.html"),
+    ),
     ("consent.html", include_str!("../templates/consent.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("device.html", include_str!("../templates/device.html")),

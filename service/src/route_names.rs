@@ -58,11 +58,19 @@ pub enum RouteName {
     InteractionAnswer,
     /// `GET /t/{tenant}/interactions/{id}/continue`: the browser comes back.
     InteractionContinue,
+    /// `/t/{tenant}/applications`: the user's applications; registering one.
+    Applications,
+    /// `GET /t/{tenant}/applications/new`: the registration form.
+    ApplicationNew,
+    /// `/t/{tenant}/applications/{client_id}`: editing one.
+    Application,
+    /// `POST /t/{tenant}/applications/{client_id}/{delete|secret}`.
+    ApplicationAction,
 }
 
 impl RouteName {
     /// Every route, in the order they are built.
-    pub const ALL: [RouteName; 23] = [
+    pub const ALL: [RouteName; 27] = [
         RouteName::Health,
         RouteName::Readiness,
         RouteName::Stylesheet,
@@ -86,6 +94,10 @@ impl RouteName {
         RouteName::Interactions,
         RouteName::InteractionAnswer,
         RouteName::InteractionContinue,
+        RouteName::Applications,
+        RouteName::ApplicationNew,
+        RouteName::Application,
+        RouteName::ApplicationAction,
     ];
 
     /// The name as the configuration writes it (`device_authorization`).
@@ -114,6 +126,10 @@ impl RouteName {
             RouteName::Interactions => "interactions",
             RouteName::InteractionAnswer => "interaction_answer",
             RouteName::InteractionContinue => "interaction_continue",
+            RouteName::Applications => "applications",
+            RouteName::ApplicationNew => "application_new",
+            RouteName::Application => "application",
+            RouteName::ApplicationAction => "application_action",
         }
     }
 
@@ -121,7 +137,11 @@ impl RouteName {
     pub fn group(self) -> Option<RouteGroup> {
         match self {
             RouteName::Device | RouteName::DeviceAuthorization => Some(RouteGroup::Device),
-            RouteName::AuthorizedTokens => Some(RouteGroup::Management),
+            RouteName::AuthorizedTokens
+            | RouteName::Applications
+            | RouteName::ApplicationNew
+            | RouteName::Application
+            | RouteName::ApplicationAction => Some(RouteGroup::Management),
             _ => None,
         }
     }

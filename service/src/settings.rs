@@ -95,6 +95,9 @@ pub struct OAuthSettings {
     /// authorization endpoint sends the browser to this URL with `interaction_id`
     /// instead of showing Tessera's login and consent pages. Unset: Tessera's pages.
     pub login_url: Option<String>,
+    /// Signed-in users may register and manage their own applications on the
+    /// management pages (`/t/{tenant}/applications`, DOT's management views).
+    pub allow_application_management: bool,
 }
 
 /// DOT's `approval_prompt` (consent policy).
@@ -150,6 +153,7 @@ impl Default for OAuthSettings {
             max_sign_ups_per_address: 10,
             consent_lifetime_secs: None,
             login_url: None,
+            allow_application_management: false,
         }
     }
 }

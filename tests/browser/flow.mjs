@@ -368,6 +368,56 @@ try {
   check(newInfo.preferred_username === 'newcomer' && newInfo.email === 'new@example.com'
     && newInfo.email_verified === false, `the new account's claims ${JSON.stringify(newInfo)}`);
   console.log('ok 8 prompt=create: sign-up page, refusal shown, new account signed in');
+
+  // 9. The management pages (DOT's management views): the signed-in user registers a
+  // confidential application with the tenant's extension field, sees the secret once,
+  // uses it (client credentials with openid-client), rotates it, deletes the app.
+  await page.goto(`${ISSUER}/applications`);
+  await page.click('text=Register a new application');
+  await page.waitForSelector('input[name="name"]');
+  await page.fill('input[name="name"]', 'Reporting');
+  await page.uncheck('input[name="grant_authorization_code"]');
+  await page.uncheck('input[name="grant_refresh_token"]');
+  await page.check('input[name="grant_client_credentials"]');
+  await page.fill('input[name="field_homepage"]', 'http://reports.example');
+  await shot('application-new.png');
+  await page.click('button[type="submit"].primary');
+  await page.waitForSelector('.error');
+  check((await page.innerText('.error')).includes('https'), 'an http homepage is refused');
+  await page.fill('input[name="field_homepage"]', 'https://reports.example');
+  await page.click('button[type="submit"].primary');
+  await page.waitForSelector('#client-secret');
+  await shot('application-secret.png');
+  const appId = (await page.innerText('#client-id')).trim();
+  const appSecret = (await page.innerText('#client-secret')).trim();
+  const registered = await client.discovery(new URL(ISSUER), appId, appSecret, undefined, options);
+  const machine = await client.clientCredentialsGrant(registered, { scope: 'read' });
+  check(typeof machine.access_token === 'string', 'the registered application gets a token');
+  await page.goto(`${ISSUER}/applications`);
+  check(await page.locator(`[data-client-id="${appId}"]`).count() === 1, 'listed');
+  await shot('applications.png');
+  await page.click(`[data-client-id="${appId}"] a`);
+  await page.waitForSelector('input[name="field_homepage"]');
+  check(await page.inputValue('input[name="field_homepage"]') === 'https://reports.example', 'the field kept');
+  await page.click('button[name="rotate"]');
+  await page.waitForSelector('#client-secret');
+  const rotated = (await page.innerText('#client-secret')).trim();
+  check(rotated !== appSecret, 'a new secret');
+  let oldSecret = null;
+  try {
+    await client.clientCredentialsGrant(registered, { scope: 'read' });
+  } catch (error) {
+    oldSecret = error;
+  }
+  check(oldSecret && (oldSecret.error === 'invalid_client' || oldSecret.status === 401), `the old secret stopped working: ${oldSecret && (oldSecret.error || oldSecret.message)}`);
+  const renewed = await client.discovery(new URL(ISSUER), appId, rotated, undefined, options);
+  check(typeof (await client.clientCredentialsGrant(renewed, { scope: 'read' })).access_token === 'string',
+    'the new secret works');
+  await page.goto(`${ISSUER}/applications/${appId}`);
+  await page.click('button[name="delete"]');
+  await page.waitForURL((url) => url.pathname.endsWith('/applications'));
+  check(await page.locator(`[data-client-id="${appId}"]`).count() === 0, 'deleted');
+  console.log('ok 9 management pages: registered, used, secret rotated, deleted');
 } catch (error) {
   await failWith(error);
   process.exitCode = 1;

@@ -1,6 +1,7 @@
 //! HTTP endpoints, one module per protocol concept. Each tenant is an issuer under
 //! `/t/{tenant}` (DESIGN.md §3); service-wide probes live at the root.
 
+pub mod applications;
 pub mod authorize;
 pub mod authorized_tokens;
 pub mod browser;

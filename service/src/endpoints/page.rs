@@ -116,6 +116,12 @@ impl Page {
         }
     }
 
+    /// The same page with another status (a form shown again with its error: 400).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     /// Adds a `Set-Cookie`.
     pub fn with_cookie(mut self, cookie: String) -> Self {
         self.cookies.push(cookie);

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{MethodRouter, get, post};
 
+use crate::endpoints::{applications, consent, interactions, introspect};
 use crate::endpoints::{
     authorize, authorized_tokens, cors, device, end_session, health, issuer, jwks, login, metadata,
     page, revoke, sign_up, token, userinfo,
 };
-use crate::endpoints::{consent, interactions, introspect};
 use crate::route_names::{RouteGroup, RouteName};
 use crate::state::AppState;
 
@@ -49,6 +49,10 @@ pub fn paths(name: RouteName) -> &'static [&'static str] {
         RouteName::Interactions => &["/t/{tenant}/interactions/{id}"],
         RouteName::InteractionAnswer => &["/t/{tenant}/interactions/{id}/{decision}"],
         RouteName::InteractionContinue => &["/t/{tenant}/interactions/{id}/continue"],
+        RouteName::Applications => &["/t/{tenant}/applications"],
+        RouteName::ApplicationNew => &["/t/{tenant}/applications/new"],
+        RouteName::Application => &["/t/{tenant}/applications/{client_id}"],
+        RouteName::ApplicationAction => &["/t/{tenant}/applications/{client_id}/{action}"],
     }
 }
 
@@ -91,6 +95,10 @@ pub fn built_in(name: RouteName) -> MethodRouter<AppState> {
         RouteName::Interactions => get(interactions::describe),
         RouteName::InteractionAnswer => post(interactions::decide),
         RouteName::InteractionContinue => get(interactions::continue_interaction),
+        RouteName::Applications => get(applications::list).post(applications::create),
+        RouteName::ApplicationNew => get(applications::new_form),
+        RouteName::Application => get(applications::edit_form).post(applications::update),
+        RouteName::ApplicationAction => post(applications::act),
     }
 }
 

@@ -657,6 +657,69 @@ pub async fn list(
         .await?)
 }
 
+/// The applications `owner` registered (the management pages), by name; at most 200,
+/// found by the (tenant, owner) index.
+pub async fn list_owned(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    owner: i64,
+) -> Result<Vec<application::Model>, Error> {
+    Ok(application::Entity::find()
+        .filter(application::Column::TenantId.eq(tenant_id))
+        .filter(application::Column::OwnerUserId.eq(owner))
+        .order_by_asc(application::Column::Name)
+        .limit(200)
+        .all(db)
+        .await?)
+}
+
+/// Deletes the application and its CORS origins in one transaction. Its tokens die
+/// with it: a token is live only while its client is registered.
+pub async fn delete(
+    db: &DatabaseConnection,
+    tenant_id: i64,
+    stored: &application::Model,
+) -> Result<(), Error> {
+    let transaction = db.begin().await?;
+    let origins: Vec<&str> = stored.allowed_origins.split_whitespace().collect();
+    if !origins.is_empty() {
+        application_origin::Entity::delete_many()
+            .filter(application_origin::Column::TenantId.eq(tenant_id))
+            .filter(application_origin::Column::Origin.is_in(origins))
+            .filter(application_origin::Column::ApplicationId.eq(stored.id))
+            .exec(&transaction)
+            .await?;
+    }
+    application::Entity::delete_many()
+        .filter(application::Column::TenantId.eq(tenant_id))
+        .filter(application::Column::Id.eq(stored.id))
+        .exec(&transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Stores a new client secret (already hashed) for application `id`.
+pub async fn set_secret(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+    hashed: String,
+) -> Result<(), Error> {
+    application::Entity::update_many()
+        .set(application::ActiveModel {
+            client_secret: Set(hashed),
+            hash_client_secret: Set(true),
+            updated_at: Set(now()),
+            ..Default::default()
+        })
+        .filter(application::Column::TenantId.eq(tenant_id))
+        .filter(application::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// The client_ids of the tenant's applications that have no value for one of
 /// `required` extension fields, each with the missing names. Reads the applications
 /// in id order, 500 at a time (a check, not a request path).

@@ -2,7 +2,8 @@
 //! playwright-core, signs in through the pages with openid-client (a certified
 //! OpenID library) as a confidential web application and a public PKCE application,
 //! approves a device, revokes an application on the authorized-tokens page, and
-//! creates an account with `prompt=create`.
+//! creates an account with `prompt=create`, and registers, uses, rotates and deletes
+//! an application on the management pages.
 //! The script is `tests/browser/flow.mjs`; screenshots land in
 //! `target/browser-screenshots/`.
 //!
@@ -64,7 +65,9 @@ async fn sign_in_through_the_pages_in_chromium() {
         .unwrap();
     let app = spawn_app_with(&format!(
         "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n\
-         [tenants.acme.oauth]\nallow_sign_up = true\n",
+         [tenants.acme.oauth]\nallow_sign_up = true\nallow_application_management = true\n\
+         [tenants.acme.applications.fields.homepage]\ntype = \"url\"\nwrite = \"registration\"\n\
+         visibility = \"public\"\nlabel = \"Homepage\"\n",
         db.url
     ))
     .await

@@ -1033,3 +1033,154 @@ async fn external_login_application(backend: Backend) {
 }
 
 on_every_backend!(external_login_application);
+
+/// `(name, value)` pairs borrowed for [`tessera_tests::Browser::post`].
+fn pairs<'a>(params: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    params
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect()
+}
+
+/// The management pages over HTTP: closed where the tenant does not allow them; a
+/// user sees, edits and deletes only their own applications; a form without its
+/// CSRF token changes nothing; registration validates the tenant's extension fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn management_pages_are_per_user() {
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let app = spawn_app_with(&format!(
+        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n[tenants.globex]\n\
+         [tenants.acme.oauth]\nallow_application_management = true\n\
+         [tenants.acme.applications.fields.tier]\ntype = \"enum\"\nvalues = [\"free\", \"pro\"]\n\
+         default = \"free\"\nwrite = \"registration\"\n",
+        db.url
+    ))
+    .await
+    .unwrap();
+    for (tenant, user) in [("acme", "alice"), ("acme", "bob"), ("globex", "alice")] {
+        app.user(tenant, user, "correct horse").await;
+    }
+    let signed_in = |tenant: &'static str, user: &'static str| {
+        let app = &app;
+        async move {
+            let mut browser = tessera_tests::Browser::new(&app.address);
+            let to_login = browser.get(&format!("/t/{tenant}/authorized-tokens")).await;
+            crate::browser_flows::sign_in(&mut browser, &to_login, user, "correct horse").await;
+            browser
+        }
+    };
+    let mut elsewhere = signed_in("globex", "alice").await;
+    assert_eq!(elsewhere.get("/t/globex/applications").await.status, 404);
+
+    let mut alice = signed_in("acme", "alice").await;
+    let form = alice.get("/t/acme/applications/new").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("name=\"field_tier\""), "{}", form.body);
+    let csrf = form.input("csrf").unwrap();
+    let register = |tier: &'static str, csrf: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("name", "Reports".to_owned()),
+            ("client_type", "confidential".to_owned()),
+            ("grant_client_credentials", "1".to_owned()),
+            ("field_tier", tier.to_owned()),
+        ]
+    };
+    let wrong = alice
+        .post("/t/acme/applications", &pairs(&register("gold", &csrf)))
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(
+        wrong.body.contains("tier: not one of free, pro"),
+        "{}",
+        wrong.body
+    );
+    let forged = alice
+        .post("/t/acme/applications", &pairs(&register("pro", "forged")))
+        .await;
+    assert_eq!(forged.status, 400);
+    let created = alice
+        .post("/t/acme/applications", &pairs(&register("pro", &csrf)))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let client_id = created
+        .text()
+        .split("id=\"client-id\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    let secret = created
+        .text()
+        .split("id=\"client-secret\" class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    let registered = TestClient {
+        client_id: client_id.clone(),
+        client_secret: Some(secret),
+    };
+    let issued = token(
+        &app,
+        "acme",
+        &registered,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    let (tenant, pool) = app
+        .pool("acme", router_policies::EntityGroup::Applications)
+        .await;
+    let stored = tessera::store::applications::find_by_client_id(pool, tenant.id, &client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.extensions.contains("\"pro\""),
+        "{}",
+        stored.extensions
+    );
+    assert!(
+        alice
+            .get("/t/acme/applications")
+            .await
+            .body
+            .contains(&client_id)
+    );
+
+    // Bob sees none of it and cannot touch it.
+    let mut bob = signed_in("acme", "bob").await;
+    let list = bob.get("/t/acme/applications").await;
+    assert!(!list.body.contains(&client_id), "{}", list.body);
+    let path = format!("/t/acme/applications/{client_id}");
+    assert_eq!(bob.get(&path).await.status, 404);
+    let bob_csrf = bob
+        .get("/t/acme/applications/new")
+        .await
+        .input("csrf")
+        .unwrap();
+    let delete = format!("{path}/delete");
+    let refused = bob.post(&delete, &pairs(&[("csrf", bob_csrf)])).await;
+    assert_eq!(refused.status, 404);
+    let still = token(
+        &app,
+        "acme",
+        &registered,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(still.status, 200, "bob could not delete it");
+    // Alice deletes it: its credentials stop working.
+    let deleted = alice.post(&delete, &pairs(&[("csrf", csrf.clone())])).await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    let gone = token(
+        &app,
+        "acme",
+        &registered,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(gone.status, 401, "{}", gone.text);
+    app.stop().await;
+}
