@@ -50,6 +50,8 @@ pub struct Model {
     /// Extension fields (JSON object) for settings without a column yet.
     #[sea_orm(column_type = "Text")]
     pub extensions: String,
+    /// This client's external login and consent application; empty: the tenant's.
+    pub login_url: String,
     /// Creation time.
     pub created_at: crate::Timestamp,
     /// Last update time.

@@ -26,6 +26,7 @@ mod m20261202_000003_authentication_times;
 mod m20261202_000004_access_token_format;
 mod m20261202_000005_consent_grants;
 mod m20261202_000006_application_owners;
+mod m20261202_000007_application_login_urls;
 mod schema;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
@@ -79,6 +80,7 @@ impl MigratorTraitSelf for GroupMigrator {
                     Box::new(m20261201_000001_application_origins::Migration),
                     Box::new(m20261202_000004_access_token_format::Migration),
                     Box::new(m20261202_000006_application_owners::Migration),
+                    Box::new(m20261202_000007_application_login_urls::Migration),
                 ]
             }
             EntityGroup::Tokens => vec![

@@ -258,6 +258,9 @@ pub struct AppUpdate {
     /// An extension field, repeatable: `--field tier=pro`; `--field tier=` removes it.
     #[arg(long = "field", value_name = "NAME=VALUE")]
     pub fields: Vec<String>,
+    /// This client's external login application; "" for the tenant's.
+    #[arg(long)]
+    pub login_url: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -320,6 +323,10 @@ pub struct AppCreate {
     /// --field logo=https://…`.
     #[arg(long = "field", value_name = "NAME=VALUE")]
     pub fields: Vec<String>,
+    /// This client's external login and consent application (over the tenant's
+    /// `oauth.login_url`).
+    #[arg(long)]
+    pub login_url: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -1049,6 +1056,9 @@ fn print_app(
     writeln!(out, "skip_authorization: {}", summary.skip_authorization)?;
     writeln!(out, "algorithm: {}", summary.algorithm)?;
     writeln!(out, "access_token_format: {}", summary.access_token_format)?;
+    if !summary.login_url.is_empty() {
+        writeln!(out, "login_url: {}", summary.login_url)?;
+    }
     for (name, value) in &summary.fields {
         let shown = match tenant.fields.fields.get(name) {
             Some(field) => field.display(value),
@@ -1098,6 +1108,9 @@ async fn update_app(
     }
     if let Some(format) = &arguments.access_token_format {
         changed.access_token_format = applications::AccessTokenFormat::parse(Some(format))?;
+    }
+    if let Some(login_url) = &arguments.login_url {
+        changed.login_url = login_url.trim().to_owned();
     }
     changed.extensions = apply_fields(&tenant, &changed.extensions, &assignments, false)?;
     let db =
@@ -1205,6 +1218,7 @@ async fn create_app(
             .collect(),
         owner_user_id: None,
         extensions: serde_json::Map::new(),
+        login_url: arguments.login_url.clone().unwrap_or_default(),
     };
     new.check()?;
     let assignments = field_assignments(&arguments.fields)?;

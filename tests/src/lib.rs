@@ -485,6 +485,7 @@ impl TestApp {
             algorithm: String::new(),
             access_token_format: applications::AccessTokenFormat::Opaque,
             extensions: Default::default(),
+            login_url: String::new(),
             allowed_scopes: registration
                 .scopes
                 .split_whitespace()

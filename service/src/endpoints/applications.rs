@@ -356,6 +356,7 @@ fn blank(owner: i64) -> NewApplication {
         allowed_scopes: Vec::new(),
         owner_user_id: Some(owner),
         extensions: Map::new(),
+        login_url: String::new(),
     }
 }
 

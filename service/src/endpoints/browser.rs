@@ -95,14 +95,10 @@ pub fn step_page(
             format!("{}?interaction={key}", tenant_path(tenant, "login")),
             key,
         ),
-        Step::External { key } => {
-            // The URL was checked at startup; without one, Tessera's own login.
-            let external = tenant
-                .settings
-                .login_url
-                .as_deref()
-                .and_then(|login_url| url::Url::parse(login_url).ok());
-            let location = match external {
+        Step::External { key, login_url } => {
+            // The URL was checked when configured or registered; unreadable, Tessera's
+            // own login.
+            let location = match url::Url::parse(&login_url).ok() {
                 Some(mut url) => {
                     url.query_pairs_mut().append_pair("interaction_id", &key);
                     url.to_string()

@@ -238,11 +238,13 @@ pub enum Step {
         /// The interaction's key.
         key: String,
     },
-    /// Send the browser to the tenant's external login and consent application
-    /// with interaction `key`.
+    /// Send the browser to the external login and consent application (the
+    /// client's, else the tenant's) with interaction `key`.
     External {
         /// The interaction's key.
         key: String,
+        /// The application's URL.
+        login_url: String,
     },
     /// Show the sign-up page of interaction `key` (Prompt Create 1.0).
     SignUp {
@@ -465,7 +467,7 @@ pub async fn begin(
     }
     // An external login and consent application decides both steps; a live session
     // is told to it (`skip`), not used behind its back.
-    if settings.login_url.is_some() {
+    if let Some(login_url) = external_login_url(tenant, application) {
         if let Some(session) = &signed_in {
             request.authenticated_at = Some(session.at);
         }
@@ -479,7 +481,7 @@ pub async fn begin(
         )
         .await?;
         return Ok(Begun {
-            step: Step::External { key },
+            step: Step::External { key, login_url },
             secret: Some(secret),
         });
     }
@@ -945,18 +947,31 @@ pub async fn continue_external(
     .ok_or_else(|| page("Unknown application", "The application was removed."))?;
     if needs_consent(state, tenant, &application, &request, user_id).await? {
         save(state, tenant, found, Some(user_id), &request).await?;
-        return Ok(Continued {
-            step: Step::External {
-                key: found.interaction_key.clone(),
-            },
-            session,
-        });
+        let key = found.interaction_key.clone();
+        // The consent step goes to the application too; if it is gone from the
+        // registration and the tenant meanwhile, to Tessera's consent page — never
+        // skipped.
+        let step = match external_login_url(tenant, &application) {
+            Some(login_url) => Step::External { key, login_url },
+            None => Step::Consent { key },
+        };
+        return Ok(Continued { step, session });
     }
     let answer = finish(state, tenant, &request, user_id, Some(found.id)).await?;
     Ok(Continued {
         step: Step::Answer(answer),
         session,
     })
+}
+
+/// The external login and consent application for `application`'s requests: its
+/// own (`login_url` of the registration), else the tenant's `oauth.login_url`.
+pub fn external_login_url(tenant: &Tenant, application: &application::Model) -> Option<String> {
+    if application.login_url.is_empty() {
+        tenant.settings.login_url.clone()
+    } else {
+        Some(application.login_url.clone())
+    }
 }
 
 /// Stores `request` (and its user, when given) as interaction `found`'s parameters.

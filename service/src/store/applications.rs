@@ -308,6 +308,8 @@ pub struct NewApplication {
     /// Extension field values (validated by the tenant's
     /// [`crate::application_fields::FieldCatalogue`] before they get here).
     pub extensions: serde_json::Map<String, serde_json::Value>,
+    /// Its own external login application (empty: the tenant's).
+    pub login_url: String,
 }
 
 impl NewApplication {
@@ -338,6 +340,7 @@ impl NewApplication {
             allowed_scopes: words(&model.allowed_scopes),
             owner_user_id: model.owner_user_id,
             extensions: crate::application_fields::document_of(&model.extensions),
+            login_url: model.login_url.clone(),
         })
     }
 
@@ -345,6 +348,17 @@ impl NewApplication {
     /// plain secret; a public client has no secret and cannot use client credentials.
     pub fn check(&self) -> Result<(), Error> {
         check_client_id(&self.client_id)?;
+        if !self.login_url.is_empty() {
+            check_length("--login-url", &self.login_url, 2048)?;
+            let usable = url::Url::parse(&self.login_url)
+                .is_ok_and(|url| matches!(url.scheme(), "https" | "http") && url.host().is_some());
+            if !usable {
+                return Err(Error::InvalidInput(format!(
+                    "--login-url {:?} is not an absolute http(s) URL",
+                    self.login_url
+                )));
+            }
+        }
         check_length("--name", &self.name, 255)?;
         for scope in &self.allowed_scopes {
             check_scope_token(scope)?;
@@ -410,6 +424,8 @@ pub struct ApplicationSummary {
     pub allowed_origins: Vec<String>,
     /// Extension field values an operator may see (never `secret` ones).
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Its own external login application, if any.
+    pub login_url: String,
 }
 
 impl ApplicationSummary {
@@ -433,6 +449,7 @@ impl ApplicationSummary {
             skip_authorization: model.skip_authorization,
             post_logout_redirect_uris: words(&model.post_logout_redirect_uris),
             allowed_origins: words(&model.allowed_origins),
+            login_url: model.login_url.clone(),
             fields: catalogue.visible(
                 &crate::application_fields::document_of(&model.extensions),
                 Visibility::Admin,
@@ -475,6 +492,7 @@ pub async fn create(
         access_token_format: Set(new.access_token_format.as_str().to_owned()),
         allowed_scopes: Set(new.allowed_scopes.join(" ")),
         extensions: Set(serde_json::Value::Object(new.extensions.clone()).to_string()),
+        login_url: Set(new.login_url.clone()),
         created_at: Set(created),
         updated_at: Set(created),
         ..Default::default()
@@ -549,6 +567,7 @@ pub async fn update(
         access_token_format: Set(changed.access_token_format.as_str().to_owned()),
         allowed_scopes: Set(changed.allowed_scopes.join(" ")),
         extensions: Set(serde_json::Value::Object(changed.extensions.clone()).to_string()),
+        login_url: Set(changed.login_url.clone()),
         updated_at: Set(now()),
         ..Default::default()
     };

@@ -95,6 +95,7 @@ mod tests {
             access_token_format: "opaque".to_owned(),
             allowed_scopes: String::new(),
             extensions: String::new(),
+            login_url: String::new(),
             created_at: now,
             updated_at: now,
         })

@@ -162,6 +162,59 @@ async fn application_extension_fields(backend: Backend) {
         updated["fields"],
         json!({"agree": true, "logo": "https://cdn.example/logo.png", "tier": "pro", "seats": 5})
     );
+    let bad_url = cli(
+        &path,
+        &[
+            "app",
+            "update",
+            id,
+            "--tenant",
+            "acme",
+            "--login-url",
+            "ftp://login.example",
+        ],
+    )
+    .await;
+    assert_eq!(bad_url.code(), 2, "{}", bad_url.message());
+    assert!(
+        bad_url.message().contains("--login-url"),
+        "{}",
+        bad_url.message()
+    );
+    let own_login = json_of(
+        &cli(
+            &path,
+            &[
+                "app",
+                "update",
+                id,
+                "--tenant",
+                "acme",
+                "--login-url",
+                "https://login.acme.example/in",
+                "--json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(own_login["login_url"], "https://login.acme.example/in");
+    let cleared = json_of(
+        &cli(
+            &path,
+            &[
+                "app",
+                "update",
+                id,
+                "--tenant",
+                "acme",
+                "--login-url",
+                "",
+                "--json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(cleared["login_url"], "");
     let shown = cli(&path, &["app", "show", id, "--tenant", "acme"]).await;
     assert_eq!(shown.code(), 0, "{}", shown.message());
     assert!(shown.stdout.contains("field tier: pro"), "{}", shown.stdout);
@@ -1029,6 +1082,28 @@ async fn external_login_application(backend: Backend) {
     assert_eq!(answer["iss"], app.url("/t/acme"));
     let gone = api(&login_app, reqwest::Method::GET, path, None).await;
     assert_eq!(gone.status, 404, "a finished interaction is gone");
+
+    // A client with its own login application (one per client, not per instance):
+    // its requests go there; the tenant's other clients keep the tenant's.
+    const PARTNER_URL: &str = "https://login.partner.example/in";
+    app.update_client(
+        "acme",
+        "rp",
+        entity::application::ActiveModel {
+            login_url: sea_orm::ActiveValue::Set(PARTNER_URL.to_owned()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let partner =
+        crate::browser_flows::authorize(&mut browser, "acme", &params("openid read", &[])).await;
+    assert!(
+        partner
+            .location()
+            .unwrap()
+            .starts_with(&format!("{PARTNER_URL}?interaction_id=")),
+        "{partner:?}"
+    );
     app.stop().await;
 }
 
