@@ -548,44 +548,60 @@ async fn routes_by_name() {
     assert!(error.to_string().contains("userinfos"), "{error}");
 }
 
-/// The shipped example (`service/examples/custom_authorize.rs`), built and run as a
-/// program: its authorization view sends `screen=signup` to the sign-up page and
-/// everything else to Tessera's login; its management routes are gone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_custom_authorize_example_runs() {
+/// Builds example `name` of the tessera package (a no-op when it is up to date; so
+/// the tests work from `cargo test -p tessera-tests` too) and returns its program.
+async fn build_example(name: &str) -> std::path::PathBuf {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let built = tokio::process::Command::new(&cargo)
-        .args([
-            "build",
-            "-j2",
-            "-p",
-            "tessera",
-            "--example",
-            "custom_authorize",
-        ])
+        .args(["build", "-j2", "-p", "tessera", "--example", name])
         .current_dir(&root)
         .output()
         .await
         .unwrap();
     assert!(
         built.status.success(),
-        "cargo build --example custom_authorize: {}",
+        "cargo build --example {name}: {}",
         String::from_utf8_lossy(&built.stderr)
     );
-    let target = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .unwrap()
-        .join("debug/examples/custom_authorize");
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .join("debug/examples")
+        .join(name)
+}
+
+/// Waits (10 s at most) until `url` answers.
+async fn wait_until_up(url: &str) {
+    for _ in 0..100 {
+        if reqwest::get(url).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{url} did not come up");
+}
+
+/// A free port on the loopback interface.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+/// The shipped example (`service/examples/custom_authorize.rs`), built and run as a
+/// program: its authorization view sends `screen=signup` to the sign-up page and
+/// everything else to Tessera's login; its management routes are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_custom_authorize_example_runs() {
+    let target = build_example("custom_authorize").await;
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let port = free_port();
     let address = format!("http://127.0.0.1:{port}");
     let (_dir, path) = config_file(&format!(
         "listen = \"127.0.0.1:{port}\"\npublic_url = \"{address}\"\nmigrate_on_start = true\n\
@@ -602,17 +618,7 @@ async fn the_custom_authorize_example_runs() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(answer) = http.get(format!("{address}/healthz")).send().await
-            && answer.status() == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(ready, "the example did not start");
+    wait_until_up(&format!("{address}/healthz")).await;
     // A client to ask for: registered with the CLI on the same database.
     let created = json_of(
         &cli(
@@ -1257,5 +1263,147 @@ async fn management_pages_are_per_user() {
     )
     .await;
     assert_eq!(gone.status, 401, "{}", gone.text);
+    app.stop().await;
+}
+
+/// The shipped external login application (`service/examples/external_login.rs`),
+/// built and run as a program in front of a tenant: a browser is sent to it, signs in
+/// with a password only it knows, approves part of the scopes on its consent page,
+/// and the client gets a code for exactly those scopes and the user's ID token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_external_login_example_signs_a_user_in() {
+    let program = build_example("external_login").await;
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let login_port = free_port();
+    let login_app_url = format!("http://127.0.0.1:{login_port}");
+    let app = spawn_app_with(&format!(
+        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n\
+         [tenants.acme.oauth]\nlogin_url = \"{login_app_url}/start\"\n",
+        db.url
+    ))
+    .await
+    .unwrap();
+    let alice = app
+        .user("acme", "alice", "not known to the login app")
+        .await;
+    let credential = app
+        .client(
+            "acme",
+            "login-app",
+            true,
+            "client_credentials",
+            "interactions",
+            "",
+        )
+        .await;
+    let rp = app
+        .register(
+            "acme",
+            tessera_tests::Registration {
+                client_id: "rp",
+                confidential: true,
+                grant_types: "authorization_code",
+                scopes: "",
+                origins: "",
+                redirect_uris: REDIRECT,
+                skip_authorization: false,
+            },
+        )
+        .await;
+    let mut login_app = tokio::process::Command::new(&program)
+        .env("TESSERA_ISSUER", app.url("/t/acme"))
+        .env("LOGIN_APP_LISTEN", format!("127.0.0.1:{login_port}"))
+        .env("LOGIN_APP_CLIENT_ID", &credential.client_id)
+        .env(
+            "LOGIN_APP_CLIENT_SECRET",
+            credential.client_secret.as_deref().unwrap(),
+        )
+        .env("LOGIN_APP_USERS", "alice:its own password")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("{}: {error}", program.display()));
+    wait_until_up(&format!("{login_app_url}/start")).await;
+
+    let mut browser = tessera_tests::Browser::new(&app.address);
+    let params = [
+        ("response_type", "code"),
+        ("client_id", "rp"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid read write"),
+        ("state", "xyz"),
+        ("nonce", "n1"),
+        ("code_challenge", crate::browser_flows::CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    let first = crate::browser_flows::authorize(&mut browser, "acme", &params).await;
+    let to_app = first.location().unwrap().to_owned();
+    assert!(
+        to_app.starts_with(&format!("{login_app_url}/start?interaction_id=")),
+        "{to_app}"
+    );
+    let form = browser.get(&to_app).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let id = form.input("interaction_id").unwrap();
+    let wrong = browser
+        .post(
+            &format!("{login_app_url}/login"),
+            &[
+                ("interaction_id", &id),
+                ("username", "alice"),
+                ("password", "not known to the login app"),
+            ],
+        )
+        .await;
+    assert!(
+        wrong.body.contains("Wrong username or password"),
+        "its own password check"
+    );
+    let signed_in = browser
+        .post(
+            &format!("{login_app_url}/login"),
+            &[
+                ("interaction_id", &id),
+                ("username", "alice"),
+                ("password", "its own password"),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let back = browser.get(signed_in.location().unwrap()).await;
+    let consent_page = browser.get(back.location().unwrap()).await;
+    assert!(
+        consent_page.body.contains("name=\"scope_write\""),
+        "{}",
+        consent_page.body
+    );
+    let approved = browser
+        .post(
+            &format!("{login_app_url}/consent"),
+            &[
+                ("interaction_id", &id),
+                ("scope_openid", "1"),
+                ("scope_read", "1"),
+                ("allow", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let done = browser.get(approved.location().unwrap()).await;
+    let answer = done.location_params();
+    assert!(done.location().unwrap().starts_with(REDIRECT), "{done:?}");
+    let tokens = crate::browser_flows::exchange(
+        &app,
+        "acme",
+        &rp,
+        &answer["code"],
+        Some(crate::browser_flows::VERIFIER),
+    )
+    .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    assert_eq!(tokens.body["scope"], "openid read", "what was ticked");
+    let (_, claims) = verify(&app, "acme", &rp, &string(&tokens, "id_token")).await;
+    assert_eq!(claims["sub"], app.subject("acme", alice).await.as_str());
+    login_app.kill().await.unwrap();
     app.stop().await;
 }
