@@ -26,10 +26,10 @@ pub const MAX_LIST_ITEMS: usize = 100;
 /// own: `"ext": {"tier": "pro"}`.
 pub const EXTENSION_CLAIM: &str = "ext";
 
-/// Claims a field may not take over: registered JWT claims (RFC 7519 §4.1), those of
-/// ID tokens (OIDC Core §2, §5.1), JWT access tokens (RFC 9068 §2.2) and
-/// introspection answers (RFC 7662 §2.2).
-const RESERVED_CLAIMS: &[&str] = &[
+/// Claims only Tessera sets (RFC 7519 §4.1, OIDC Core §2, RFC 9068 §2.2, RFC 7662
+/// §2.2): no extension field may take one, and a policy hook's value for one is
+/// dropped ([`crate::policy`]).
+pub const PROTOCOL_CLAIMS: [&str; 18] = [
     "iss",
     "sub",
     "aud",
@@ -44,11 +44,17 @@ const RESERVED_CLAIMS: &[&str] = &[
     "azp",
     "at_hash",
     "c_hash",
-    "sid",
     "scope",
     "client_id",
     "active",
     "token_type",
+];
+
+/// The other claims a field may not take over: the user's standard claims (OIDC Core
+/// §5.1) and the rest of what ID tokens, JWT access tokens and introspection answers
+/// carry, besides [`PROTOCOL_CLAIMS`].
+const OTHER_RESERVED_CLAIMS: &[&str] = &[
+    "sid",
     "username",
     "cnf",
     "name",
@@ -72,6 +78,11 @@ const RESERVED_CLAIMS: &[&str] = &[
     "updated_at",
     EXTENSION_CLAIM,
 ];
+
+/// Whether an extension field may not be exposed under claim `name`.
+fn is_reserved_claim(name: &str) -> bool {
+    PROTOCOL_CLAIMS.contains(&name) || OTHER_RESERVED_CLAIMS.contains(&name)
+}
 
 /// A field's value type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,7 +339,7 @@ impl FieldCatalogue {
                 if field.expose.is_empty() {
                     return Err(format!("{at}.claim: set expose too (where the claim goes)"));
                 }
-                if RESERVED_CLAIMS.contains(&claim.as_str()) || claim.is_empty() {
+                if is_reserved_claim(claim) || claim.is_empty() {
                     return Err(format!(
                         "{at}.claim: {claim:?} is a standard claim; choose another name"
                     ));

@@ -46,28 +46,8 @@ pub trait RedirectUriPolicy: Send + Sync + Debug {
     }
 }
 
-/// Claims only Tessera sets (RFC 7519 §4.1, OIDC Core §2, RFC 9068 §2.2, RFC 7662
-/// §2.2): a hook's value for one of them is dropped.
-pub const PROTOCOL_CLAIMS: [&str; 18] = [
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "nbf",
-    "iat",
-    "jti",
-    "auth_time",
-    "nonce",
-    "acr",
-    "amr",
-    "azp",
-    "at_hash",
-    "c_hash",
-    "scope",
-    "client_id",
-    "active",
-    "token_type",
-];
+/// Claims only Tessera sets: a hook's value for one of them is dropped.
+pub use crate::application_fields::PROTOCOL_CLAIMS;
 
 /// What a token is about, for [`ClaimsPolicy`].
 #[derive(Clone, Copy, Debug)]

@@ -338,8 +338,8 @@ fn secret_page(state: &AppState, tenant: &Tenant, client_id: &str, secret: Optio
     )
 }
 
-/// A new registration's starting values.
-fn blank(owner: i64) -> NewApplication {
+/// A new registration's starting values: the tenant's extension field defaults.
+fn blank(tenant: &Tenant, owner: i64) -> NewApplication {
     NewApplication {
         client_id: String::new(),
         name: String::new(),
@@ -355,7 +355,10 @@ fn blank(owner: i64) -> NewApplication {
         access_token_format: applications::AccessTokenFormat::Opaque,
         allowed_scopes: Vec::new(),
         owner_user_id: Some(owner),
-        extensions: Map::new(),
+        extensions: tenant
+            .fields
+            .apply(&Map::new(), &[], true)
+            .unwrap_or_default(),
         login_url: String::new(),
     }
 }
@@ -410,11 +413,7 @@ pub async fn new_form(
             Ok(found) => found,
             Err(page) => return Ok(page),
         };
-        let mut draft = blank(current.user.id);
-        draft.extensions = tenant
-            .fields
-            .apply(&Map::new(), &[], true)
-            .unwrap_or_default();
+        let draft = blank(&tenant, current.user.id);
         Ok(form_page(&state, &tenant, &current, None, &draft, None))
     }
     .await;
@@ -434,12 +433,11 @@ pub async fn create(
                 Ok(found) => found,
                 Err(page) => return Ok(page),
             };
-        let mut draft = blank(current.user.id);
+        let mut draft = blank(&tenant, current.user.id);
         draft.client_type = match form.get("client_type") {
             Some("public") => ClientType::Public,
             _ => ClientType::Confidential,
         };
-        draft.extensions = tenant.fields.apply(&Map::new(), &[], true).unwrap_or_default();
         draft.client_id = secrets::generate_identifier()?;
         let secret = match draft.client_type {
             ClientType::Confidential => Some(secrets::generate(secrets::prefix::CLIENT_SECRET)?),
