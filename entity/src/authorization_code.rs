@@ -42,6 +42,11 @@ pub struct Model {
     pub consumed_at: Option<crate::Timestamp>,
     /// When the user authenticated (OIDC Core §2 `auth_time`).
     pub auth_time: Option<crate::Timestamp>,
+    /// Authentication context class (OIDC Core §2 `acr`), as the login application
+    /// reported it.
+    pub acr: Option<String>,
+    /// Authentication methods (OIDC Core §2 `amr`, RFC 8176), space-separated.
+    pub amr: Option<String>,
     /// Creation time.
     pub created_at: crate::Timestamp,
 }

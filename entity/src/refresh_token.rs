@@ -41,6 +41,11 @@ pub struct Model {
     /// When the user authenticated for this grant (OIDC Core §12.2: refreshed ID
     /// tokens report the original authentication); inherited on rotation.
     pub auth_time: Option<crate::Timestamp>,
+    /// Authentication context class (OIDC Core §2 `acr`), as the login application
+    /// reported it.
+    pub acr: Option<String>,
+    /// Authentication methods (OIDC Core §2 `amr`, RFC 8176), space-separated.
+    pub amr: Option<String>,
 }
 
 /// Soft references only.

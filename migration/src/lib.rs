@@ -27,6 +27,7 @@ mod m20261202_000004_access_token_format;
 mod m20261202_000005_consent_grants;
 mod m20261202_000006_application_owners;
 mod m20261202_000007_application_login_urls;
+mod m20261202_000008_authentication_context;
 mod schema;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
@@ -89,6 +90,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261201_000004_interactions::Migration),
                 Box::new(m20261202_000003_authentication_times::Migration),
                 Box::new(m20261202_000005_consent_grants::Migration),
+                Box::new(m20261202_000008_authentication_context::Migration),
             ],
         }
     }

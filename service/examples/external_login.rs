@@ -189,7 +189,14 @@ async fn login(State(setup): State<Shared>, Form(form): Form<HashMap<String, Str
     if setup.users.get(&username) != Some(&password) {
         return login_form(&id, &username, Some("Wrong username or password."));
     }
-    answer(&setup, &id, "login", json!({ "username": username })).await
+    // RFC 8176 `pwd`: the user typed a password here; it reaches the ID token's `amr`.
+    answer(
+        &setup,
+        &id,
+        "login",
+        json!({ "username": username, "amr": ["pwd"] }),
+    )
+    .await
 }
 
 /// `POST /consent`: the scopes ticked, or a refusal.

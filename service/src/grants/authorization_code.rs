@@ -134,12 +134,16 @@ pub async fn grant(
     .await?;
     if let Some(refresh) = &mut prepared.refresh {
         refresh.auth_time = code.auth_time;
+        refresh.acr.clone_from(&code.acr);
+        refresh.amr.clone_from(&code.amr);
     }
     // OIDC Core §3.1.3.3: an ID token when the grant includes `openid`.
     if scopes.contains(id_token::OPENID) {
         let authentication = Authentication {
             subject: &user.subject,
             auth_time: code.auth_time,
+            acr: code.acr.as_deref(),
+            amr: code.amr.as_deref(),
             nonce: code.nonce.as_deref(),
             access_token: Some(prepared.access_token()),
             ..Default::default()

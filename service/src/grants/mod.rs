@@ -309,6 +309,8 @@ impl Prepared {
             scope: scope.clone(),
             expires_at: refresh_expiry(settings, issued_at),
             auth_time: None,
+            acr: None,
+            amr: None,
         });
         Ok(Self {
             access_token,

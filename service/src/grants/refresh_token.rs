@@ -105,7 +105,8 @@ pub async fn grant(
         row.auth_time,
     )
     .await?;
-    // OIDC Core §12.2: a refreshed ID token keeps `sub`, `aud` and `auth_time`, gets a
+    // OIDC Core §12.2: a refreshed ID token keeps `sub`, `aud`, `auth_time` (and the
+    // authentication's `acr` and `amr`), gets a
     // new `iat`, and carries no `nonce`.
     let id_token = match &user {
         Some(user) if scopes.contains(id_token::OPENID) => Some(
@@ -117,6 +118,8 @@ pub async fn grant(
                 &Authentication {
                     subject: &user.subject,
                     auth_time: row.auth_time,
+                    acr: row.acr.as_deref(),
+                    amr: row.amr.as_deref(),
                     access_token: Some(&access_token),
                     ..Default::default()
                 },
@@ -173,6 +176,8 @@ pub async fn grant(
         scope: grant_scope,
         expires_at: crate::grants::refresh_expiry(settings, now),
         auth_time: row.auth_time,
+        acr: row.acr.clone(),
+        amr: row.amr.clone(),
     };
     match tokens::rotate(&state.databases, tenant, &row, access, refresh, sealed).await? {
         Rotation::Rotated(issued) => Ok(TokenResponse {

@@ -71,6 +71,12 @@ pub struct AuthorizationRequest {
     /// When the user authenticated, once known (OIDC Core §2 `auth_time`).
     #[serde(default)]
     pub authenticated_at: Option<entity::Timestamp>,
+    /// How, as an external login application reported it (OIDC Core §2 `acr`).
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// With which methods (`amr`), space-separated.
+    #[serde(default)]
+    pub amr: Option<String>,
     /// `prompt=consent`: ask even when consent could be skipped (OIDC Core §3.1.2.1).
     #[serde(default)]
     pub force_consent: bool,
@@ -629,6 +635,8 @@ fn validate(
         nonce: form.get("nonce").map(str::to_owned),
         approval_prompt,
         authenticated_at: None,
+        acr: None,
+        amr: None,
         force_consent: form
             .get("prompt")
             .is_some_and(|prompt| prompt.split(' ').any(|value| value == "consent")),
@@ -1061,6 +1069,8 @@ async fn finish(
                 code_challenge: request.code_challenge.clone(),
                 nonce: request.nonce.clone(),
                 auth_time: request.authenticated_at,
+                acr: request.acr.clone(),
+                amr: request.amr.clone(),
                 expires_at: plus_seconds(now(), settings.authorization_code_lifetime_secs),
             },
             interaction_id,
@@ -1125,6 +1135,8 @@ async fn finish(
         let authentication = id_token::Authentication {
             subject: &user.subject,
             auth_time: request.authenticated_at,
+            acr: request.acr.as_deref(),
+            amr: request.amr.as_deref(),
             nonce: request.nonce.as_deref(),
             access_token: access_token.as_deref(),
             code: code.as_deref(),

@@ -169,10 +169,47 @@ pub struct LoginAcceptance {
     /// How long the browser session lasts, in seconds [default: the tenant's
     /// `session_lifetime_secs`].
     pub remember_for: Option<u64>,
-    /// Authentication context class (accepted; not yet put in ID tokens).
+    /// Authentication context class (OIDC Core §2 `acr`), put in the ID tokens of
+    /// this authorization and of its refreshes.
     pub acr: Option<String>,
-    /// Authentication methods (accepted; not yet put in ID tokens).
+    /// Authentication methods (OIDC Core §2 `amr`, values as in RFC 8176: `pwd`,
+    /// `otp`, `hwk`, …), put there likewise.
     pub amr: Option<Vec<String>>,
+}
+
+/// Longest `acr`, and longest `amr` list written out (the columns' size).
+const MAX_CONTEXT_CHARS: usize = 255;
+
+/// Most `amr` values.
+const MAX_METHODS: usize = 10;
+
+/// `acr` and `amr` as stored (`amr` space-separated), or why they are refused.
+fn authentication_context(
+    acr: Option<String>,
+    amr: Option<Vec<String>>,
+) -> Result<(Option<String>, Option<String>), OAuthError> {
+    let token_like =
+        |text: &str| !text.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+    if let Some(acr) = &acr
+        && (!token_like(acr) || acr.chars().count() > MAX_CONTEXT_CHARS)
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "acr: 1 to {MAX_CONTEXT_CHARS} characters without spaces"
+        )));
+    }
+    let methods = amr.unwrap_or_default();
+    if methods.len() > MAX_METHODS || !methods.iter().all(|method| token_like(method)) {
+        return Err(OAuthError::invalid_request(format!(
+            "amr: at most {MAX_METHODS} values, each without spaces (RFC 8176: pwd, otp, …)"
+        )));
+    }
+    let amr = methods.join(" ");
+    if amr.chars().count() > MAX_CONTEXT_CHARS {
+        return Err(OAuthError::invalid_request(format!(
+            "amr: at most {MAX_CONTEXT_CHARS} characters in all"
+        )));
+    }
+    Ok((acr, (!amr.is_empty()).then_some(amr)))
 }
 
 /// `POST …/consent`: what the user granted.
@@ -238,6 +275,7 @@ pub async fn accept_login(
             "the login was accepted already: answer the consent step",
         ));
     }
+    let (acr, amr) = authentication_context(acceptance.acr, acceptance.amr)?;
     let db = tenant
         .routes
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
@@ -257,6 +295,10 @@ pub async fn accept_login(
     if found.user_id != Some(user.id) || request.authenticated_at.is_none() {
         request.authenticated_at = Some(now());
     }
+    // What this login application says of this authentication (a skipped login
+    // says it again, or nothing).
+    request.acr = acr;
+    request.amr = amr;
     request.external.login = Some(ExternalLogin {
         remember_for: acceptance.remember_for,
     });

@@ -64,6 +64,10 @@ pub struct Authentication<'a> {
     pub subject: &'a str,
     /// When the user authenticated (sent when known).
     pub auth_time: Option<entity::Timestamp>,
+    /// The authentication context class (`acr`), when a login application said.
+    pub acr: Option<&'a str>,
+    /// The authentication methods (`amr`), space-separated as stored.
+    pub amr: Option<&'a str>,
     /// The authorization request's `nonce` (never on refresh, OIDC Core §12.2).
     pub nonce: Option<&'a str>,
     /// The access token issued alongside, for `at_hash`.
@@ -87,6 +91,11 @@ struct Claims<'a> {
     auth_time: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'a str>,
+    /// OIDC Core §2: a JSON array of strings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     at_hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,6 +150,11 @@ pub async fn issue(
         jti: &jti,
         auth_time: authentication.auth_time.map(unix_seconds),
         nonce: authentication.nonce,
+        acr: authentication.acr,
+        amr: authentication
+            .amr
+            .map(|methods| methods.split_whitespace().collect())
+            .unwrap_or_default(),
         at_hash: authentication
             .access_token
             .map(|token| half_hash(sha512, token)),

@@ -40,6 +40,10 @@ pub struct NewCode {
     pub nonce: Option<String>,
     /// When the user authenticated (OIDC `auth_time`).
     pub auth_time: Option<entity::Timestamp>,
+    /// How the user authenticated (OIDC Core §2 `acr`), when a login application said.
+    pub acr: Option<String>,
+    /// The authentication methods (OIDC Core §2 `amr`), space-separated.
+    pub amr: Option<String>,
     /// Expiry.
     pub expires_at: entity::Timestamp,
 }
@@ -97,6 +101,8 @@ fn code_row(tenant_id: i64, code: NewCode) -> authorization_code::ActiveModel {
         expires_at: Set(code.expires_at),
         consumed_at: Set(None),
         auth_time: Set(code.auth_time),
+        acr: Set(code.acr),
+        amr: Set(code.amr),
         created_at: Set(now()),
         ..Default::default()
     }
@@ -257,12 +263,17 @@ async fn redeem_in_one_statement(
                 bind(refresh.expires_at.into()),
                 bind(refresh.auth_time.into()),
             );
+            let (acr, amr) = (
+                bind(refresh.acr.clone().into()),
+                bind(refresh.amr.clone().into()),
+            );
             sql.push_str(&format!(
                 " INSERT INTO refresh_tokens (tenant_id, token_checksum, access_token_id, \
                  application_id, user_id, family_id, scope, expires_at, revoked_at, \
-                 successor_sealed, created_at, last_used_at, auth_time) \
+                 successor_sealed, created_at, last_used_at, auth_time, acr, amr) \
                  SELECT {tenant}, {checksum}, access.id, {application}, {user}, {family}, \
-                 {scope}, {expires}, NULL, NULL, {now}, NULL, {auth_time} FROM access RETURNING id"
+                 {scope}, {expires}, NULL, NULL, {now}, NULL, {auth_time}, {acr}, {amr} \
+                 FROM access RETURNING id"
             ));
         }
     }

@@ -88,6 +88,10 @@ pub struct NewRefreshToken {
     pub expires_at: Option<entity::Timestamp>,
     /// When the user authenticated for the grant (OIDC `auth_time`), if known.
     pub auth_time: Option<entity::Timestamp>,
+    /// How the user authenticated (OIDC Core §2 `acr`), when a login application said.
+    pub acr: Option<String>,
+    /// The authentication methods (OIDC Core §2 `amr`), space-separated.
+    pub amr: Option<String>,
 }
 
 /// What [`issue`] stored.
@@ -612,6 +616,8 @@ pub async fn insert_pair(
                 created_at: Set(created),
                 last_used_at: Set(None),
                 auth_time: Set(refresh.auth_time),
+                acr: Set(refresh.acr),
+                amr: Set(refresh.amr),
                 ..Default::default()
             }
             .insert(db)

@@ -51,6 +51,8 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
             scope: "read write".to_owned(),
             expires_at: None,
             auth_time: None,
+            acr: None,
+            amr: None,
         }),
     )
     .await
@@ -81,6 +83,8 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
             scope: "read write".to_owned(),
             expires_at: None,
             auth_time: None,
+            acr: None,
+            amr: None,
         }),
     )
     .await;
