@@ -16,6 +16,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod typed;
+
+pub use typed::TypedFields;
+
 /// Longest string value (and list item).
 pub const MAX_STRING_CHARS: usize = 2048;
 
@@ -288,6 +292,10 @@ pub struct FieldCatalogue {
     /// The declarations.
     #[serde(default)]
     pub fields: BTreeMap<String, FieldDeclaration>,
+    /// The checks of Rust types that declare some of the fields ([`typed`]); never
+    /// configuration.
+    #[serde(skip)]
+    pub typed: Vec<typed::TypedCheck>,
 }
 
 impl FieldCatalogue {
@@ -301,7 +309,37 @@ impl FieldCatalogue {
     pub fn overlaid(defaults: &FieldCatalogue, overrides: &FieldCatalogue) -> FieldCatalogue {
         let mut fields = defaults.fields.clone();
         fields.extend(overrides.fields.clone());
-        FieldCatalogue { fields }
+        let mut typed = defaults.typed.clone();
+        typed.extend(overrides.typed.clone());
+        FieldCatalogue { fields, typed }
+    }
+
+    /// `self` and the fields a Rust type declares (`typed`) together; a name both
+    /// declare is refused, naming `key` (where `self` was configured).
+    pub fn with_typed(&self, typed: &FieldCatalogue, key: &str) -> Result<FieldCatalogue, String> {
+        if let Some(name) = typed
+            .fields
+            .keys()
+            .find(|name| self.fields.contains_key(*name))
+        {
+            let owner = typed
+                .typed
+                .iter()
+                .find(|check| check.names.contains(name))
+                .map_or("a registered Rust type", |check| check.type_name.as_str());
+            return Err(format!(
+                "{key}.fields.{name} is also declared by the Rust type {owner}: declare each \
+                 field once"
+            ));
+        }
+        Ok(Self::overlaid(self, typed))
+    }
+
+    /// The names the registered Rust types declare.
+    pub fn typed_names(&self) -> impl Iterator<Item = &str> {
+        self.typed
+            .iter()
+            .flat_map(|check| check.names.iter().map(String::as_str))
     }
 
     /// Checks the declarations hang together; `key` prefixes messages
@@ -404,6 +442,15 @@ impl FieldCatalogue {
                 None if field.required && !reported => problems.push(format!("{name}: required")),
                 None => {}
             }
+        }
+        // A registered type's own constraints (a u8's range, say), once the
+        // declarations are met.
+        if problems.is_empty() {
+            problems.extend(
+                self.typed
+                    .iter()
+                    .filter_map(|check| check.check(&document).err()),
+            );
         }
         if problems.is_empty() {
             Ok(document)
@@ -518,7 +565,8 @@ mod tests {
         catalogue
     }
 
-    fn set(pairs: &[&str]) -> Vec<Assignment> {
+    /// Assignments from `NAME=VALUE` pairs (also the typed fields' tests').
+    pub(super) fn set(pairs: &[&str]) -> Vec<Assignment> {
         pairs
             .iter()
             .map(|pair| Assignment::parse(pair).unwrap())

@@ -369,7 +369,20 @@ fn invalid(message: impl Into<String>) -> CliError {
 
 /// Runs one command. `input` is standard input (passwords), `out` standard output.
 pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<(), CliError> {
-    let config = Config::load(cli.config.as_deref())?;
+    run_configured(cli, |config| config, input, out).await
+}
+
+/// [`run`] for an embedding program's own binary: `configure` completes the loaded
+/// configuration (`Config::with_application_fields`) before the command runs, so
+/// `app create --field`, `app show` and `check --connect` know the program's typed
+/// extension fields.
+pub async fn run_configured(
+    cli: Cli,
+    configure: impl FnOnce(Config) -> Config,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let config = configure(Config::load(cli.config.as_deref())?);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config, out).await,
         Command::Check { connect, json } => check(config, connect, json, out).await,

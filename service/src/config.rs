@@ -14,7 +14,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use router_policies::{EntityGroup, PolicyConfig, PoolName, TenantSlug};
 use serde::{Deserialize, Serialize};
 
-use crate::application_fields::FieldCatalogue;
+use crate::application_fields::{FieldCatalogue, TypedFields};
 use crate::error::Error;
 use crate::route_names::RoutesConfig;
 use crate::settings::{OAuthSettings, SettingsBook};
@@ -82,6 +82,20 @@ pub struct Config {
     /// Route groups and single routes switched off.
     #[serde(default)]
     pub routes: RoutesConfig,
+    /// Extension fields an embedding program declares as Rust types
+    /// ([`Config::with_application_fields`]); never read from a file.
+    #[serde(skip)]
+    pub typed_fields: Vec<(FieldsFor, FieldCatalogue)>,
+}
+
+/// The tenants whose applications have a Rust type's extension fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldsFor {
+    /// Every tenant (like `[applications.fields]`).
+    EveryTenant,
+    /// One tenant (like `[tenants.T.applications.fields]`), declared in the
+    /// configuration or not.
+    Tenant(TenantSlug),
 }
 
 impl Default for Config {
@@ -106,6 +120,7 @@ impl Default for Config {
             oauth: OAuthSettings::default(),
             applications: FieldCatalogue::default(),
             routes: RoutesConfig::default(),
+            typed_fields: Vec::new(),
         }
     }
 }
@@ -443,12 +458,44 @@ impl Config {
             .iter()
             .map(|(slug, tenant)| (slug.clone(), tenant.oauth.clone()))
             .collect();
-        let fields = self
+        let mut default_fields = self.applications.clone();
+        let mut tenant_fields: BTreeMap<TenantSlug, FieldCatalogue> = self
             .tenants
             .iter()
             .map(|(slug, tenant)| (slug.clone(), tenant.applications.clone()))
             .collect();
-        SettingsBook::build(&self.oauth, &overrides, &self.applications, &fields)
+        for (tenants, typed) in &self.typed_fields {
+            match tenants {
+                FieldsFor::EveryTenant => {
+                    default_fields = default_fields
+                        .with_typed(typed, "applications")
+                        .map_err(Error::Config)?;
+                }
+                FieldsFor::Tenant(slug) => {
+                    let fields = tenant_fields.entry(slug.clone()).or_default();
+                    *fields = fields
+                        .with_typed(typed, &format!("tenants.{slug}.applications"))
+                        .map_err(Error::Config)?;
+                }
+            }
+        }
+        SettingsBook::build(&self.oauth, &overrides, &default_fields, &tenant_fields)
+    }
+
+    /// With the extension fields the Rust type `T` declares, for `tenants`: the
+    /// service and every command that gets this configuration (`cli::run_configured`)
+    /// declare, validate, show and expose them as if configured, and each document
+    /// must also deserialize into `T`. A field declared both here and in the
+    /// configuration stops the start.
+    #[must_use]
+    pub fn with_application_fields<T>(
+        mut self,
+        tenants: FieldsFor,
+        fields: &TypedFields<T>,
+    ) -> Self {
+        self.typed_fields
+            .push((tenants, fields.catalogue().clone()));
+        self
     }
 
     /// Whether startup runs migrations.

@@ -306,6 +306,18 @@ impl SettingsBook {
             if fields.is_empty() {
                 continue;
             }
+            // A tenant cannot redeclare a field a Rust type declares for every tenant:
+            // that type's check would still run on it.
+            if let Some(name) = fields.fields.keys().find(|name| {
+                default_fields
+                    .typed_names()
+                    .any(|typed| typed == name.as_str())
+            }) {
+                return Err(Error::Config(format!(
+                    "tenants.{slug}.applications.fields.{name} is declared for every tenant \
+                     by a Rust type; a tenant cannot redeclare it"
+                )));
+            }
             let merged = FieldCatalogue::overlaid(default_fields, fields);
             merged
                 .check(&format!("tenants.{slug}.applications"))

@@ -269,6 +269,17 @@ pub async fn spawn_embedded(
     routes: tessera::endpoints::routes::Routes,
     policies: tessera::policy::Policies,
 ) -> Result<TestApp, tessera::Error> {
+    spawn_configured(toml, |config| config, routes, policies).await
+}
+
+/// [`spawn_embedded`] with the configuration completed by `configure` (an embedding
+/// program's typed extension fields).
+pub async fn spawn_configured(
+    toml: &str,
+    configure: impl FnOnce(tessera::Config) -> tessera::Config,
+    routes: tessera::endpoints::routes::Routes,
+    policies: tessera::policy::Policies,
+) -> Result<TestApp, tessera::Error> {
     init_logs();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
@@ -277,7 +288,9 @@ pub async fn spawn_embedded(
     } else {
         format!("key_encryption_key = \"{TEST_KEK}\"\n")
     };
-    let config = tessera::Config::from_toml(&format!("public_url = \"{address}\"\n{kek}{toml}"))?;
+    let config = configure(tessera::Config::from_toml(&format!(
+        "public_url = \"{address}\"\n{kek}{toml}"
+    ))?);
     let application = Application::build(config).await?.with_policies(policies);
     let state = application.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -329,12 +342,21 @@ impl CliRun {
 
 /// Runs `tessera ARGS…` in-process with `stdin` as standard input.
 pub async fn run_cli(args: &[&str], stdin: &str) -> CliRun {
+    run_cli_configured(args, stdin, |config| config).await
+}
+
+/// [`run_cli`] as an embedding program's binary runs it (`cli::run_configured`).
+pub async fn run_cli_configured(
+    args: &[&str],
+    stdin: &str,
+    configure: impl FnOnce(tessera::Config) -> tessera::Config,
+) -> CliRun {
     init_logs();
     let cli = Cli::try_parse_from(std::iter::once("tessera").chain(args.iter().copied()))
         .unwrap_or_else(|error| panic!("bad test arguments {args:?}: {error}"));
     let mut input = Cursor::new(stdin.as_bytes().to_vec());
     let mut output = Vec::new();
-    let result = tessera::cli::run(cli, &mut input, &mut output).await;
+    let result = tessera::cli::run_configured(cli, configure, &mut input, &mut output).await;
     CliRun {
         stdout: String::from_utf8(output).unwrap(),
         result,

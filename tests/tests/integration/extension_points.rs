@@ -4,9 +4,12 @@
 
 use base64::Engine;
 use serde_json::{Value, json};
+use tessera::application_fields::TypedFields;
+use tessera::config::FieldsFor;
+use tessera::endpoints::routes::Routes;
 use tessera_tests::{
     Answer, Backend, CliRun, TestApp, TestClient, TestDatabase, config_file, on_every_backend,
-    run_cli, spawn_app_with,
+    run_cli, run_cli_configured, spawn_app_with, spawn_configured,
 };
 
 use crate::browser_flows::REDIRECT;
@@ -349,6 +352,188 @@ async fn application_extension_fields(backend: Backend) {
 
 on_every_backend!(application_extension_fields);
 
+/// acme's extension fields as an embedding program declares them: a Rust type.
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Plan {
+    #[default]
+    Free,
+    Pro,
+}
+
+fn five() -> u8 {
+    5
+}
+
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+struct AcmeApplication {
+    /// Plan
+    #[serde(default)]
+    #[schemars(extend("x-tessera" = {"expose": ["introspection"], "visibility": "public"}))]
+    plan: Plan,
+    /// At most 255 (a u8): only the type knows.
+    #[serde(default = "five")]
+    seats: u8,
+    #[schemars(url)]
+    homepage: Option<String>,
+    agree: bool,
+}
+
+/// A policy hook reading an application's typed fields: only `pro` applications
+/// may use the client credentials grant.
+#[derive(Debug)]
+struct ProMachinesOnly(tessera::application_fields::TypedFields<AcmeApplication>);
+
+impl tessera::policy::GrantTypePolicy for ProMachinesOnly {
+    fn allows_grant_type(
+        &self,
+        _tenant: &tessera::tenancy::Tenant,
+        application: &entity::application::Model,
+        grant: tessera::store::applications::GrantType,
+    ) -> Option<bool> {
+        if grant != tessera::store::applications::GrantType::ClientCredentials {
+            return None;
+        }
+        let fields = self.0.read(&application.extensions).ok()?;
+        (fields.plan != Plan::Pro).then_some(false)
+    }
+}
+
+/// Typed extension fields (issue 9, item 1, for Rust embedders): a struct registered
+/// with `Config::with_application_fields` declares acme's fields for the service and
+/// for the embedder's CLI (`cli::run_configured`): every violation named, the type's
+/// own range checked too, defaults from `#[serde(default)]`, the exposed field in
+/// introspection, the values read back as the type by a policy hook, and the same
+/// field declared again in the configuration stopping the start.
+async fn typed_application_fields(backend: Backend) {
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let toml = format!(
+        "migrate_on_start = true\nclient_cache_ttl_secs = 0\n\
+         [databases.default]\nurl = \"{}\"\n[tenants.acme]\n[tenants.globex]\n",
+        db.url
+    );
+    let typed = TypedFields::<AcmeApplication>::new().unwrap();
+    let acme = router_policies::TenantSlug::new("acme".to_owned()).unwrap();
+    let register = {
+        let (typed, acme) = (typed.clone(), acme.clone());
+        move |config: tessera::Config| {
+            config.with_application_fields(FieldsFor::Tenant(acme.clone()), &typed)
+        }
+    };
+    let app = spawn_configured(
+        &toml,
+        register.clone(),
+        Routes::built_in(),
+        tessera::policy::Policies::default().with_grant_types(ProMachinesOnly(typed.clone())),
+    )
+    .await
+    .unwrap();
+    let (_dir, path) = config_file(&toml);
+    let create = |tenant: &'static str, fields: &'static [&'static str], typed: bool| {
+        let (path, register) = (path.clone(), register.clone());
+        async move {
+            let mut args = vec![
+                "--config",
+                path.as_str(),
+                "app",
+                "create",
+                "--tenant",
+                tenant,
+                "--name",
+                "Machine",
+                "--client-type",
+                "confidential",
+                "--grant-types",
+                "client_credentials",
+                "--json",
+            ];
+            for field in fields {
+                args.extend(["--field", field]);
+            }
+            if typed {
+                run_cli_configured(&args, "", register).await
+            } else {
+                run_cli(&args, "").await
+            }
+        }
+    };
+    let missing = create("acme", &["homepage=http://acme.example"], true).await;
+    assert_eq!(missing.code(), 2, "{}", missing.message());
+    assert_eq!(
+        missing.message(),
+        "--field: homepage: not an https URL; agree: required"
+    );
+    let too_many = create("acme", &["agree=true", "seats=300"], true).await;
+    assert_eq!(too_many.code(), 2, "{}", too_many.message());
+    assert!(
+        too_many.message().starts_with("--field: AcmeApplication: ")
+            && too_many.message().contains("300"),
+        "{}",
+        too_many.message()
+    );
+    let untyped = create("acme", &["agree=true"], false).await;
+    assert_eq!(untyped.code(), 2, "without the type acme declares nothing");
+    assert_eq!(untyped.message(), "--field: agree: not a declared field");
+    let elsewhere = create("globex", &["agree=true"], true).await;
+    assert_eq!(elsewhere.message(), "--field: agree: not a declared field");
+
+    let pro = json_of(&create("acme", &["agree=yes", "plan=pro"], true).await);
+    assert_eq!(
+        pro["fields"],
+        json!({"agree": true, "plan": "pro", "seats": 5}),
+        "defaults from #[serde(default)]: {pro}"
+    );
+    let free = json_of(&create("acme", &["agree=yes", "seats=12"], true).await);
+    assert_eq!(free["fields"]["plan"], "free");
+    let client_of = |created: &Value| TestClient {
+        client_id: created["client_id"].as_str().unwrap().to_owned(),
+        client_secret: Some(created["client_secret"].as_str().unwrap().to_owned()),
+    };
+    let (pro, free) = (client_of(&pro), client_of(&free));
+
+    // The hook reads the typed values: the free application is refused the grant
+    // (RFC 6749 §5.2), the pro one gets a token whose introspection carries its plan.
+    let refused = token(&app, "acme", &free, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(
+        refused.body["error"], "unauthorized_client",
+        "{}",
+        refused.text
+    );
+    let issued = token(&app, "acme", &pro, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    let described = introspect(&app, "acme", &pro, &string(&issued, "access_token")).await;
+    assert_eq!(described["ext"], json!({"plan": "pro"}), "{described}");
+
+    // The type's fields declared again in the configuration: refused at the start and
+    // by the embedder's `tessera check`.
+    let twice = format!("{toml}[tenants.acme.applications.fields.plan]\ntype = \"string\"\n");
+    let error = spawn_configured(
+        &twice,
+        register.clone(),
+        Routes::built_in(),
+        tessera::policy::Policies::default(),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(
+        error.to_string().contains(
+            "tenants.acme.applications.fields.plan is also declared by the Rust type \
+             AcmeApplication"
+        ),
+        "{error}"
+    );
+    let (_dir2, twice_path) = config_file(&twice);
+    let checked = run_cli_configured(&["--config", &twice_path, "check"], "", register).await;
+    assert_eq!(checked.code(), 2, "{}", checked.message());
+    app.stop().await;
+}
+
+on_every_backend!(typed_application_fields);
+
 /// Templates by name, looked up client → tenant → service → built-in: a tenant's
 /// folder changes that tenant's pages only (its `base.html` too, for the pages that
 /// extend it), a client's template overrides the tenant's for that client only, and a
@@ -468,7 +653,6 @@ async fn templates_per_tenant_and_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_by_name() {
     use axum::routing::get;
-    use tessera::endpoints::routes::Routes;
     use tessera::route_names::RouteName;
 
     let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
@@ -886,7 +1070,7 @@ async fn external_login_application(backend: Backend) {
             tessera_tests::Registration {
                 client_id: "rp",
                 confidential: true,
-                grant_types: "authorization_code",
+                grant_types: "authorization_code,refresh_token",
                 scopes: "",
                 origins: "",
                 redirect_uris: REDIRECT,
@@ -978,11 +1162,19 @@ async fn external_login_application(backend: Backend) {
     assert_eq!(read.body["subject"], Value::Null);
     assert_eq!(read.body["client"]["client_id"], "rp");
     assert_eq!(read.body["requested_scope"], json!(["openid", "read"]));
+    let spaced = api(
+        &login_app,
+        reqwest::Method::POST,
+        format!("{path}/login"),
+        Some(json!({"username": "alice", "amr": ["one time code"]})),
+    )
+    .await;
+    crate::oauth::assert_error(&spaced, 400, "invalid_request");
     let accepted = api(
         &login_app,
         reqwest::Method::POST,
         format!("{path}/login"),
-        Some(json!({"username": "alice"})),
+        Some(json!({"username": "alice", "acr": "urn:acme:loa:2", "amr": ["pwd", "otp"]})),
     )
     .await;
     assert_eq!(accepted.status, 200, "{}", accepted.text);
@@ -1038,6 +1230,17 @@ async fn external_login_application(backend: Backend) {
     assert_eq!(tokens.body["scope"], "openid", "only what was granted");
     let (_, claims) = verify(&app, "acme", &rp, &string(&tokens, "id_token")).await;
     assert_eq!(claims["sub"], alice_subject.as_str());
+    // What the login application said of the authentication (OIDC Core §2), kept by
+    // a refreshed ID token (§12.2).
+    assert_eq!(claims["acr"], "urn:acme:loa:2");
+    assert_eq!(claims["amr"], json!(["pwd", "otp"]));
+    let refreshed =
+        crate::oauth::refresh(&app, "acme", &rp, &string(&tokens, "refresh_token"), None).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    let (_, again) = verify(&app, "acme", &rp, &string(&refreshed, "id_token")).await;
+    assert_eq!(again["acr"], "urn:acme:loa:2");
+    assert_eq!(again["amr"], json!(["pwd", "otp"]));
+    assert_eq!(again["auth_time"], claims["auth_time"]);
 
     // The same browser again: its session is reported (`skip`), and the remembered
     // consent (of `openid`, what was granted) lets approval_prompt=auto skip the
@@ -1404,6 +1607,11 @@ async fn the_external_login_example_signs_a_user_in() {
     assert_eq!(tokens.body["scope"], "openid read", "what was ticked");
     let (_, claims) = verify(&app, "acme", &rp, &string(&tokens, "id_token")).await;
     assert_eq!(claims["sub"], app.subject("acme", alice).await.as_str());
+    assert_eq!(
+        claims["amr"],
+        json!(["pwd"]),
+        "the login application's method"
+    );
     login_app.kill().await.unwrap();
     app.stop().await;
 }
