@@ -592,6 +592,57 @@ mod tests {
     use super::*;
     use crate::error::redact_url;
 
+    #[derive(Serialize, Deserialize, schemars::JsonSchema)]
+    struct Agreement {
+        agree: bool,
+    }
+
+    /// A field a Rust type declares for every tenant, or for one, has one owner: a
+    /// tenant's or the service's configuration declaring it again is refused, naming
+    /// the key; other configured fields sit beside the type's.
+    #[test]
+    fn a_typed_field_is_declared_once() {
+        let typed = TypedFields::<Agreement>::new().unwrap();
+        let every = |toml: &str| {
+            Config::from_toml(toml)
+                .unwrap()
+                .with_application_fields(FieldsFor::EveryTenant, &typed)
+                .settings_book()
+                .map(|book| {
+                    let fields = book.fields_for(&TenantSlug::new("acme").unwrap());
+                    fields.fields.keys().cloned().collect::<Vec<_>>()
+                })
+                .map_err(|error| error.to_string())
+        };
+        assert_eq!(
+            every("[tenants.acme.applications.fields.logo]\ntype = \"url\"\n").unwrap(),
+            ["agree", "logo"]
+        );
+        let tenant =
+            every("[tenants.acme.applications.fields.agree]\ntype = \"string\"\n").unwrap_err();
+        assert!(
+            tenant.contains("tenants.acme.applications.fields.agree is declared for every tenant"),
+            "{tenant}"
+        );
+        let service = every("[applications.fields.agree]\ntype = \"bool\"\n").unwrap_err();
+        assert!(
+            service
+                .contains("applications.fields.agree is also declared by the Rust type Agreement"),
+            "{service}"
+        );
+        let twice = Config::from_toml("")
+            .unwrap()
+            .with_application_fields(FieldsFor::Tenant(TenantSlug::new("acme").unwrap()), &typed)
+            .with_application_fields(FieldsFor::Tenant(TenantSlug::new("acme").unwrap()), &typed)
+            .settings_book()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            twice.contains("tenants.acme.applications.fields.agree"),
+            "{twice}"
+        );
+    }
+
     #[test]
     fn empty_config_serves_sqlite_default() {
         let config = Config::from_toml("").unwrap();
