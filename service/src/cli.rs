@@ -6,8 +6,10 @@
 //! write a command makes).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::pin::Pin;
 
 use clap::{Parser, Subcommand};
 use router_policies::{EntityGroup, Role, RoutingTable, TenantSlug};
@@ -383,18 +385,24 @@ pub async fn run_configured(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let config = configure(Config::load(cli.config.as_deref())?);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config, out).await,
-        Command::Check { connect, json } => check(config, connect, json, out).await,
-        Command::Migrate { json } => migrate(config, json, out).await,
-        Command::Cleartokens { batch_size, json } => {
-            cleartokens(config, batch_size, json, out).await
-        }
-        Command::Tenant { command } => tenant(config, command, out).await,
-        Command::User { command } => user(config, command, input, out).await,
-        Command::App { command } => app(config, command, input, out).await,
-        Command::Keys { command } => keys(config, command, out).await,
-    }
+    // Each command's future is boxed: the serve path alone nests deep enough that the
+    // compiler's layout computation of one future holding them all overflows its
+    // query depth in release builds; a box is a pointer whose layout needs nothing of
+    // what it points to. One allocation per process run.
+    let command: Pin<Box<dyn Future<Output = Result<(), CliError>> + '_>> =
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => Box::pin(serve(config, out)),
+            Command::Check { connect, json } => Box::pin(check(config, connect, json, out)),
+            Command::Migrate { json } => Box::pin(migrate(config, json, out)),
+            Command::Cleartokens { batch_size, json } => {
+                Box::pin(cleartokens(config, batch_size, json, out))
+            }
+            Command::Tenant { command } => Box::pin(tenant(config, command, out)),
+            Command::User { command } => Box::pin(user(config, command, input, out)),
+            Command::App { command } => Box::pin(app(config, command, input, out)),
+            Command::Keys { command } => Box::pin(keys(config, command, out)),
+        };
+    command.await
 }
 
 async fn serve(config: Config, out: &mut dyn Write) -> Result<(), CliError> {
