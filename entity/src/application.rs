@@ -52,6 +52,9 @@ pub struct Model {
     pub extensions: String,
     /// This client's external login and consent application; empty: the tenant's.
     pub login_url: String,
+    /// The client_id the external login application at `login_url` authenticates
+    /// with: it alone drives this application's interactions.
+    pub login_client_id: String,
     /// Creation time.
     pub created_at: crate::Timestamp,
     /// Last update time.

@@ -28,6 +28,8 @@ pub struct Model {
     pub interval_seconds: i32,
     /// Last poll, for `slow_down`.
     pub last_polled_at: Option<crate::Timestamp>,
+    /// The address (IPv4, or IPv6 /64 prefix) that made it, for the per-address cap.
+    pub source_address: String,
     /// Expiry instant.
     pub expires_at: crate::Timestamp,
     /// Creation time.

@@ -23,6 +23,8 @@ pub struct Model {
     pub parameters: String,
     /// The subject, once a login or a live session named them.
     pub user_id: Option<i64>,
+    /// The address (IPv4, or IPv6 /64 prefix) that made it, for the per-address cap.
+    pub source_address: String,
     /// Expiry instant.
     pub expires_at: crate::Timestamp,
     /// Creation time.

@@ -17,6 +17,10 @@ pub struct Model {
     pub user_id: i64,
     /// When the user last proved who they are (OIDC `auth_time`).
     pub authenticated_at: crate::Timestamp,
+    /// Who accepted the login: empty for Tessera's own pages, else the client_id of
+    /// the external login application. The session counts only where the same
+    /// authority decides sign-ins.
+    pub authority: String,
     /// Expiry instant.
     pub expires_at: crate::Timestamp,
     /// Creation time.

@@ -28,6 +28,9 @@ mod m20261202_000005_consent_grants;
 mod m20261202_000006_application_owners;
 mod m20261202_000007_application_login_urls;
 mod m20261202_000008_authentication_context;
+mod m20261206_000001_login_application_clients;
+mod m20261206_000002_session_authorities;
+mod m20261206_000003_pending_sources;
 mod schema;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
@@ -74,6 +77,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261128_000001_users::Migration),
                 Box::new(m20261201_000003_sessions::Migration),
                 Box::new(m20261202_000002_user_subjects::Migration),
+                Box::new(m20261206_000002_session_authorities::Migration),
             ],
             EntityGroup::Applications => {
                 vec![
@@ -82,6 +86,7 @@ impl MigratorTraitSelf for GroupMigrator {
                     Box::new(m20261202_000004_access_token_format::Migration),
                     Box::new(m20261202_000006_application_owners::Migration),
                     Box::new(m20261202_000007_application_login_urls::Migration),
+                    Box::new(m20261206_000001_login_application_clients::Migration),
                 ]
             }
             EntityGroup::Tokens => vec![
@@ -91,6 +96,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261202_000003_authentication_times::Migration),
                 Box::new(m20261202_000005_consent_grants::Migration),
                 Box::new(m20261202_000008_authentication_context::Migration),
+                Box::new(m20261206_000003_pending_sources::Migration),
             ],
         }
     }

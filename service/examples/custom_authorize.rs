@@ -23,6 +23,7 @@ use axum::response::Response;
 use axum::routing::get;
 use tessera::config::Config;
 use tessera::endpoints::authorize::{authorize_get, authorize_post};
+use tessera::endpoints::request::Peer;
 use tessera::endpoints::routes::Routes;
 use tessera::route_names::{RouteGroup, RouteName};
 use tessera::startup::{Application, shutdown_signal};
@@ -59,9 +60,17 @@ async fn authorize(
     state: State<AppState>,
     tenant: Path<String>,
     RawQuery(query): RawQuery,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Response {
-    authorize_get(state, tenant, RawQuery(sign_up_screen(query)), headers).await
+    authorize_get(
+        state,
+        tenant,
+        RawQuery(sign_up_screen(query)),
+        peer,
+        headers,
+    )
+    .await
 }
 
 #[tokio::main]

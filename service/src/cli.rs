@@ -263,6 +263,10 @@ pub struct AppUpdate {
     /// This client's external login application; "" for the tenant's.
     #[arg(long)]
     pub login_url: Option<String>,
+    /// The client_id that login application authenticates with (only that
+    /// credential drives this client's interactions); "" with `--login-url ""`.
+    #[arg(long)]
+    pub login_client_id: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -327,8 +331,12 @@ pub struct AppCreate {
     pub fields: Vec<String>,
     /// This client's external login and consent application (over the tenant's
     /// `oauth.login_url`).
-    #[arg(long)]
+    #[arg(long, requires = "login_client_id")]
     pub login_url: Option<String>,
+    /// The client_id that login application authenticates with: only that
+    /// credential drives this client's interactions.
+    #[arg(long, requires = "login_url")]
+    pub login_client_id: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -1079,6 +1087,7 @@ fn print_app(
     writeln!(out, "access_token_format: {}", summary.access_token_format)?;
     if !summary.login_url.is_empty() {
         writeln!(out, "login_url: {}", summary.login_url)?;
+        writeln!(out, "login_client_id: {}", summary.login_client_id)?;
     }
     for (name, value) in &summary.fields {
         let shown = match tenant.fields.fields.get(name) {
@@ -1132,6 +1141,12 @@ async fn update_app(
     }
     if let Some(login_url) = &arguments.login_url {
         changed.login_url = login_url.trim().to_owned();
+        if changed.login_url.is_empty() {
+            changed.login_client_id.clear();
+        }
+    }
+    if let Some(login_client_id) = &arguments.login_client_id {
+        changed.login_client_id = login_client_id.trim().to_owned();
     }
     changed.extensions = apply_fields(&tenant, &changed.extensions, &assignments, false)?;
     let db =
@@ -1240,6 +1255,7 @@ async fn create_app(
         owner_user_id: None,
         extensions: serde_json::Map::new(),
         login_url: arguments.login_url.clone().unwrap_or_default(),
+        login_client_id: arguments.login_client_id.clone().unwrap_or_default(),
     };
     new.check()?;
     let assignments = field_assignments(&arguments.fields)?;

@@ -41,12 +41,28 @@ impl Network {
                 .ok_or_else(|| bad("has a bad prefix length"))?,
             None => bits,
         };
+        // `::ffff:10.0.0.1` is 10.0.0.1 (RFC 4291 §2.5.5.2): stored as IPv4, so it
+        // matches the canonical addresses compared with it.
+        if let IpAddr::V6(v6) = address
+            && let Some(v4) = v6.to_ipv4_mapped()
+            && prefix >= 96
+        {
+            return Ok(Self {
+                address: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            });
+        }
         Ok(Self { address, prefix })
     }
 
-    /// Whether `address` is inside this network (IPv4-mapped IPv6 counts as IPv4).
+    /// Whether `address` is inside this network (IPv4-mapped IPv6 counts as IPv4;
+    /// an IPv6 network holds the IPv4 addresses its mapped range covers).
     pub fn contains(&self, address: IpAddr) -> bool {
-        match (self.address, canonical(address)) {
+        let address = match (self.address, canonical(address)) {
+            (IpAddr::V6(_), IpAddr::V4(v4)) => IpAddr::V6(v4.to_ipv6_mapped()),
+            (_, address) => address,
+        };
+        match (self.address, address) {
             (IpAddr::V4(network), IpAddr::V4(address)) => {
                 let mask = u32::MAX
                     .checked_shl(32 - u32::from(self.prefix))
@@ -64,7 +80,9 @@ impl Network {
     }
 }
 
-fn canonical(address: IpAddr) -> IpAddr {
+/// `address` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) written as the
+/// IPv4 address it is, so the two spellings compare equal everywhere.
+pub fn canonical(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
@@ -135,6 +153,21 @@ mod tests {
         assert!(block.contains(ip("::ffff:10.0.0.1")), "IPv4-mapped");
         assert!(Network::parse("::1").unwrap().contains(ip("::1")));
         assert!(Network::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        // A proxy written in its IPv4-mapped IPv6 form is that IPv4 proxy.
+        let mapped = Network::parse("::ffff:10.0.0.1").unwrap();
+        assert!(mapped.contains(ip("10.0.0.1")));
+        assert!(mapped.contains(ip("::ffff:10.0.0.1")));
+        assert!(!mapped.contains(ip("10.0.0.2")));
+        let mapped_block = Network::parse("::ffff:10.0.0.0/104").unwrap();
+        assert!(mapped_block.contains(ip("10.200.0.1")));
+        assert!(!mapped_block.contains(ip("11.0.0.1")));
+        assert!(Network::parse("::/0").unwrap().contains(ip("192.0.2.1")));
+        let proxies = TrustedProxies::parse(&["::ffff:10.0.0.1".to_owned()]).unwrap();
+        assert_eq!(
+            proxies.client_address(ip("10.0.0.1"), ["203.0.113.9"].into_iter()),
+            ip("203.0.113.9"),
+            "the mapped spelling trusts the proxy"
+        );
         for bad in ["10.0.0.0/33", "nowhere", "10.0.0.0/x"] {
             let error = Network::parse(bad).unwrap_err().to_string();
             assert!(error.contains("trusted_proxies"), "{error}");

@@ -95,6 +95,19 @@ pub struct OAuthSettings {
     /// authorization endpoint sends the browser to this URL with `interaction_id`
     /// instead of showing Tessera's login and consent pages. Unset: Tessera's pages.
     pub login_url: Option<String>,
+    /// The client_id the login application at `login_url` authenticates with (a
+    /// confidential client of the tenant listing the `interactions` scope): that
+    /// credential alone drives the tenant's interactions. Required with `login_url`.
+    pub login_client_id: Option<String>,
+    /// Pending interactions (sign-ins waiting for a login or consent) one source
+    /// address (IPv4, or IPv6 /64) may hold in the tenant; more are refused with 429.
+    pub max_pending_interactions_per_address: u64,
+    /// Pending interactions the tenant may hold from all addresses.
+    pub max_pending_interactions: u64,
+    /// Pending device grants (RFC 8628) one source address may hold in the tenant.
+    pub max_pending_device_grants_per_address: u64,
+    /// Pending device grants the tenant may hold from all addresses.
+    pub max_pending_device_grants: u64,
     /// Signed-in users may register and manage their own applications on the
     /// management pages (`/t/{tenant}/applications`, DOT's management views).
     pub allow_application_management: bool,
@@ -153,6 +166,11 @@ impl Default for OAuthSettings {
             max_sign_ups_per_address: 10,
             consent_lifetime_secs: None,
             login_url: None,
+            login_client_id: None,
+            max_pending_interactions_per_address: 300,
+            max_pending_interactions: 100_000,
+            max_pending_device_grants_per_address: 50,
+            max_pending_device_grants: 10_000,
             allow_application_management: false,
         }
     }
@@ -210,6 +228,16 @@ impl OAuthSettings {
             ("session_lifetime_secs", self.session_lifetime_secs),
             ("interaction_lifetime_secs", self.interaction_lifetime_secs),
             ("device_code_lifetime_secs", self.device_code_lifetime_secs),
+            (
+                "max_pending_interactions_per_address",
+                self.max_pending_interactions_per_address,
+            ),
+            ("max_pending_interactions", self.max_pending_interactions),
+            (
+                "max_pending_device_grants_per_address",
+                self.max_pending_device_grants_per_address,
+            ),
+            ("max_pending_device_grants", self.max_pending_device_grants),
         ] {
             if value == 0 {
                 return Err(format!("{key}.{name}: must be at least 1"));
@@ -238,6 +266,27 @@ impl OAuthSettings {
                     "{key}.login_url: {login_url:?} is not an absolute http(s) URL"
                 ));
             }
+        }
+        match (&self.login_url, &self.login_client_id) {
+            (Some(_), None) => {
+                return Err(format!(
+                    "{key}.login_client_id: login_url needs the client_id its login application \
+                     authenticates with (a confidential client listing the interactions scope, \
+                     e.g. `tessera app create --name login --client-type confidential \
+                     --grant-types client_credentials --scopes interactions`); only that \
+                     credential drives the interactions"
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "{key}.login_client_id: set only together with login_url"
+                ));
+            }
+            (Some(_), Some(client_id)) => {
+                crate::syntax::check_client_id(client_id)
+                    .map_err(|error| format!("{key}.login_client_id: {error}"))?;
+            }
+            (None, None) => {}
         }
         if self.failure_window_secs == 0 {
             return Err(format!("{key}.failure_window_secs: must be at least 1"));

@@ -227,6 +227,7 @@ impl Application {
                     std::time::Duration::from_millis(limits.slow_hash_queue_timeout_ms),
                 )),
                 failures: Arc::new(InMemoryFailures::new(limits.max_tracked_failure_keys)),
+                pending: Arc::default(),
                 trusted_proxies: Arc::new(trusted_proxies),
                 pages: Arc::new(pages),
                 keys: Arc::new(keys),

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::jose::keyring::Keyring;
 use crate::limits::failures::FailureLimiter;
 use crate::limits::hashing::HashPool;
+use crate::limits::pending::PendingCounts;
 use crate::network::TrustedProxies;
 use crate::pages::Pages;
 use crate::policy::Policies;
@@ -35,6 +36,9 @@ pub struct AppState {
     /// flood of password attempts queues, briefly, instead of exhausting memory and
     /// threads.
     pub slow_hashes: Arc<HashPool>,
+    /// Per-address locks and per-tenant totals of the caps on pending interactions
+    /// and device grants.
+    pub pending: Arc<PendingCounts>,
     /// Failed authentications per username, client and address (brute force).
     pub failures: Arc<dyn FailureLimiter>,
     /// Proxies whose `X-Forwarded-For` is believed.

@@ -508,6 +508,7 @@ impl TestApp {
             access_token_format: applications::AccessTokenFormat::Opaque,
             extensions: Default::default(),
             login_url: String::new(),
+            login_client_id: String::new(),
             allowed_scopes: registration
                 .scopes
                 .split_whitespace()
@@ -721,6 +722,35 @@ impl Seen {
         let start = self.body.find(&marker)? + marker.len();
         let end = self.body[start..].find('"')? + start;
         Some(self.body[start..end].to_owned())
+    }
+
+    /// Every `<input type="hidden" name="…" value="…">` of the page, decoded, in order.
+    pub fn hidden_inputs(&self) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        let mut rest = self.body.as_str();
+        let marker = "<input type=\"hidden\" name=\"";
+        while let Some(start) = rest.find(marker) {
+            rest = &rest[start + marker.len()..];
+            let Some(name_end) = rest.find('"') else {
+                break;
+            };
+            let name = rest[..name_end].to_owned();
+            rest = &rest[name_end..];
+            let value = rest
+                .strip_prefix("\" value=\"")
+                .and_then(|after| after.find('"').map(|end| after[..end].to_owned()))
+                .unwrap_or_default();
+            found.push((name, unescape_html(&value)));
+        }
+        found
+    }
+
+    /// The `action` of the page's first form, decoded.
+    pub fn form_action(&self) -> Option<String> {
+        let marker = "action=\"";
+        let start = self.body.find(marker)? + marker.len();
+        let end = self.body[start..].find('"')? + start;
+        Some(unescape_html(&self.body[start..end]))
     }
 
     /// The query (or fragment) parameters of the `Location`.

@@ -26,12 +26,14 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 use crate::application_fields::{FieldType, Writer};
-use crate::endpoints::browser::{csrf_ok, require_login, signed_in, tenant_path};
+use crate::endpoints::browser::{csrf_ok, require_login, signed_in_by, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{Page, error_page, form_expired, render, respond};
+use crate::endpoints::request::{Peer, client_address};
 use crate::error::Error;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
+use crate::oauth::login_authority::LoginAuthority;
 use crate::oauth::session::SignedIn;
 use crate::secrets;
 use crate::state::AppState;
@@ -124,6 +126,7 @@ fn closed(state: &AppState, tenant: &Tenant) -> Page {
 async fn visitor(
     state: &AppState,
     slug: &str,
+    peer: &Peer,
     headers: &HeaderMap,
     path: &str,
 ) -> Result<Result<(Arc<Tenant>, SignedIn), Page>, OAuthError> {
@@ -131,14 +134,16 @@ async fn visitor(
     if !tenant.settings.allow_application_management {
         return Ok(Err(closed(state, &tenant)));
     }
-    match signed_in(state, &tenant, headers).await? {
+    let authority = LoginAuthority::of_tenant(&tenant);
+    match signed_in_by(state, &tenant, headers, &authority).await? {
         Some(current) => Ok(Ok((tenant, current))),
-        None => Ok(Err(require_login(
-            state,
-            &tenant,
-            tenant_path(&tenant, path),
-        )
-        .await?)),
+        None => {
+            let source = client_address(state, peer, headers);
+            let return_to = tenant_path(&tenant, path);
+            Ok(Err(
+                require_login(state, &tenant, return_to, None, source).await?
+            ))
+        }
     }
 }
 
@@ -146,12 +151,13 @@ async fn visitor(
 async fn poster(
     state: &AppState,
     slug: &str,
+    peer: &Peer,
     headers: &HeaderMap,
     body: &Bytes,
     path: &str,
 ) -> Result<Result<(Arc<Tenant>, SignedIn, Form), Page>, OAuthError> {
     let form = Form::parse(headers, body)?;
-    let (tenant, current) = match visitor(state, slug, headers, path).await? {
+    let (tenant, current) = match visitor(state, slug, peer, headers, path).await? {
         Ok(found) => found,
         Err(page) => return Ok(Err(page)),
     };
@@ -360,6 +366,7 @@ fn blank(tenant: &Tenant, owner: i64) -> NewApplication {
             .apply(&Map::new(), &[], true)
             .unwrap_or_default(),
         login_url: String::new(),
+        login_client_id: String::new(),
     }
 }
 
@@ -367,13 +374,15 @@ fn blank(tenant: &Tenant, owner: i64) -> NewApplication {
 pub async fn list(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let (tenant, current) = match visitor(&state, &slug, &headers, "applications").await? {
-            Ok(found) => found,
-            Err(page) => return Ok(page),
-        };
+        let (tenant, current) =
+            match visitor(&state, &slug, &peer, &headers, "applications").await? {
+                Ok(found) => found,
+                Err(page) => return Ok(page),
+            };
         let mine =
             applications::list_owned(pool(&state, &tenant)?, tenant.id, current.user.id).await?;
         Ok(render(
@@ -406,13 +415,15 @@ pub async fn list(
 pub async fn new_form(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let (tenant, current) = match visitor(&state, &slug, &headers, "applications/new").await? {
-            Ok(found) => found,
-            Err(page) => return Ok(page),
-        };
+        let (tenant, current) =
+            match visitor(&state, &slug, &peer, &headers, "applications/new").await? {
+                Ok(found) => found,
+                Err(page) => return Ok(page),
+            };
         let draft = blank(&tenant, current.user.id);
         Ok(form_page(&state, &tenant, &current, None, &draft, None))
     }
@@ -424,12 +435,13 @@ pub async fn new_form(
 pub async fn create(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
         let (tenant, current, form) =
-            match poster(&state, &slug, &headers, &body, "applications/new").await? {
+            match poster(&state, &slug, &peer, &headers, &body, "applications/new").await? {
                 Ok(found) => found,
                 Err(page) => return Ok(page),
             };
@@ -462,11 +474,12 @@ pub async fn create(
 pub async fn edit_form(
     State(state): State<AppState>,
     Path((slug, client_id)): Path<(String, String)>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
         let here = format!("applications/{client_id}");
-        let (tenant, current) = match visitor(&state, &slug, &headers, &here).await? {
+        let (tenant, current) = match visitor(&state, &slug, &peer, &headers, &here).await? {
             Ok(found) => found,
             Err(page) => return Ok(page),
         };
@@ -491,15 +504,17 @@ pub async fn edit_form(
 pub async fn update(
     State(state): State<AppState>,
     Path((slug, client_id)): Path<(String, String)>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
         let here = format!("applications/{client_id}");
-        let (tenant, current, form) = match poster(&state, &slug, &headers, &body, &here).await? {
-            Ok(found) => found,
-            Err(page) => return Ok(page),
-        };
+        let (tenant, current, form) =
+            match poster(&state, &slug, &peer, &headers, &body, &here).await? {
+                Ok(found) => found,
+                Err(page) => return Ok(page),
+            };
         let Some(stored) = owned(&state, &tenant, &current, &client_id).await? else {
             return Ok(closed(&state, &tenant));
         };
@@ -526,12 +541,13 @@ pub async fn update(
 pub async fn act(
     State(state): State<AppState>,
     Path((slug, client_id, action)): Path<(String, String, String)>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
         let (tenant, current, _form) =
-            match poster(&state, &slug, &headers, &body, "applications").await? {
+            match poster(&state, &slug, &peer, &headers, &body, "applications").await? {
                 Ok(found) => found,
                 Err(page) => return Ok(page),
             };

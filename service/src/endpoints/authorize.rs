@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::endpoints::browser::{signed_in, step_page};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{Page, error_page, failure_page};
+use crate::endpoints::request::{Peer, client_address};
 use crate::oauth::authorization_response::Delivery;
 use crate::oauth::authorize::{self, Refusal};
 use crate::oauth::form::Form;
@@ -20,27 +21,34 @@ pub async fn authorize_get(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     RawQuery(query): RawQuery,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Response {
     let form = Form::from_urlencoded(query.as_deref().unwrap_or(""));
-    answer(&state, &slug, form, &headers).await.into_response()
+    answer(&state, &slug, form, &peer, &headers)
+        .await
+        .into_response()
 }
 
 /// `POST`: parameters in a form body.
 pub async fn authorize_post(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let form = Form::parse(&headers, &body);
-    answer(&state, &slug, form, &headers).await.into_response()
+    answer(&state, &slug, form, &peer, &headers)
+        .await
+        .into_response()
 }
 
 async fn answer(
     state: &AppState,
     slug: &str,
     form: Result<Form, crate::oauth::error::OAuthError>,
+    peer: &Peer,
     headers: &HeaderMap,
 ) -> Page {
     let tenant = match resolve_tenant(state, slug).await {
@@ -66,10 +74,12 @@ async fn answer(
             user_id: signed_in.user.id,
             subject: signed_in.user.subject,
             at: signed_in.authenticated_at,
+            authority: signed_in.authority,
         }),
         Err(error) => return failure_page(state, &tenant.display_name, error),
     };
-    match authorize::begin(state, &tenant, &form, user).await {
+    let source = client_address(state, peer, headers);
+    match authorize::begin(state, &tenant, &form, user, source).await {
         Ok(begun) => step_page(state, &tenant, begun.step, begun.secret, None),
         Err(refusal) => refused(state, &tenant, refusal),
     }
@@ -91,6 +101,15 @@ pub fn refused(state: &AppState, tenant: &Tenant, refusal: Refusal) -> Page {
         Refusal::Answer(Delivery::FormPost { action, fields }) => {
             Page::form_post(state, tenant, &action, &fields)
         }
+        Refusal::Elsewhere => error_page(
+            state,
+            &tenant.display_name,
+            StatusCode::FORBIDDEN,
+            "Sign in at the application's sign-in service",
+            "This sign-in is handled by the sign-in service the application uses, not by \
+             this page.",
+            Some("Go back to the application and sign in again from there."),
+        ),
         Refusal::Failed(error) => failure_page(state, &tenant.display_name, error),
     }
 }

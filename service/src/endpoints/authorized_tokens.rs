@@ -11,10 +11,12 @@ use axum::response::Response;
 use router_policies::{EntityGroup, Role};
 use serde::Serialize;
 
-use crate::endpoints::browser::{csrf_ok, require_login, signed_in, tenant_path};
+use crate::endpoints::browser::{csrf_ok, require_login, signed_in_by, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{Page, form_expired, render, respond};
+use crate::endpoints::request::{Peer, client_address};
 use crate::oauth::form::Form;
+use crate::oauth::login_authority::LoginAuthority;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{applications, tokens};
@@ -58,12 +60,16 @@ fn shown(at: entity::Timestamp) -> String {
 pub async fn authorized_tokens_page(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
-        let Some(current) = signed_in(&state, &tenant, &headers).await? else {
-            return require_login(&state, &tenant, tenant_path(&tenant, "authorized-tokens")).await;
+        let authority = LoginAuthority::of_tenant(&tenant);
+        let Some(current) = signed_in_by(&state, &tenant, &headers, &authority).await? else {
+            let source = client_address(&state, &peer, &headers);
+            let return_to = tenant_path(&tenant, "authorized-tokens");
+            return require_login(&state, &tenant, return_to, None, source).await;
         };
         let grants =
             tokens::authorized_applications(&state.databases, &tenant, current.user.id).await?;
@@ -124,14 +130,18 @@ pub async fn authorized_tokens_page(
 pub async fn revoke_application(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
         let form = Form::parse(&headers, &body)?;
-        let Some(current) = signed_in(&state, &tenant, &headers).await? else {
-            return require_login(&state, &tenant, tenant_path(&tenant, "authorized-tokens")).await;
+        let authority = LoginAuthority::of_tenant(&tenant);
+        let Some(current) = signed_in_by(&state, &tenant, &headers, &authority).await? else {
+            let source = client_address(&state, &peer, &headers);
+            let return_to = tenant_path(&tenant, "authorized-tokens");
+            return require_login(&state, &tenant, return_to, None, source).await;
         };
         if !csrf_ok(&current.secret, form.get("csrf")) {
             return Ok(form_expired(

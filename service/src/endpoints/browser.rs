@@ -1,8 +1,10 @@
 //! The browser side of the interactions: which session a request carries, which
 //! interaction it is bound to, and how a [`Step`] becomes a 303 with its cookies.
 
+use std::net::IpAddr;
+
 use axum::http::HeaderMap;
-use entity::interaction;
+use entity::{application, interaction};
 
 use crate::endpoints::authorize::refused;
 use crate::endpoints::page::{
@@ -12,12 +14,15 @@ use crate::oauth::authorization_response::Delivery;
 use crate::oauth::authorize::{self, Begun, Step};
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
+use crate::oauth::login_authority::LoginAuthority;
 use crate::oauth::session::{self, SignedIn};
 use crate::secrets;
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 
-/// The browser's live session in `tenant`, if any.
+/// The browser's live session in `tenant`, if any, whoever signed it in (to sign
+/// out, or to tell an external login application about it). Pages that act as the
+/// user take [`signed_in_by`].
 pub async fn signed_in(
     state: &AppState,
     tenant: &Tenant,
@@ -27,6 +32,20 @@ pub async fn signed_in(
         Some(secret) => Ok(session::resume(state, tenant, &secret).await?),
         None => Ok(None),
     }
+}
+
+/// The browser's live session in `tenant` if `authority` signed it in: where an
+/// external login application decides sign-ins, only its sessions count, and the
+/// reverse ([`LoginAuthority`]).
+pub async fn signed_in_by(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    authority: &LoginAuthority,
+) -> Result<Option<SignedIn>, OAuthError> {
+    Ok(signed_in(state, tenant, headers)
+        .await?
+        .filter(|session| session.is_from(authority)))
 }
 
 /// The interaction `key` if this browser holds its secret, with the secret.
@@ -129,14 +148,124 @@ pub fn step_page(
     }
 }
 
-/// Sends a browser without a session to the login page, to come back to `return_to`.
+/// Sends a browser without a session to sign in, to come back to `return_to` (a
+/// path of this tenant): to Tessera's login page, with the path in its URL and
+/// nothing stored; or, where an external login application decides (the client's,
+/// for a device code's `application`, else the tenant's), to that application with a
+/// stored interaction, counted against `source`'s cap.
 pub async fn require_login(
     state: &AppState,
     tenant: &Tenant,
     return_to: String,
+    application: Option<&application::Model>,
+    source: IpAddr,
 ) -> Result<Page, OAuthError> {
-    let Begun { step, secret } = authorize::begin_login(state, tenant, return_to).await?;
-    Ok(step_page(state, tenant, step, secret, None))
+    let authority = match application {
+        Some(application) => LoginAuthority::of_client(tenant, application),
+        None => LoginAuthority::of_tenant(tenant),
+    };
+    match authority {
+        LoginAuthority::Pages => Ok(Page::see_other(plain_page_url(tenant, "login", &return_to))),
+        LoginAuthority::External { login_url, .. } => {
+            let Begun { step, secret } = authorize::begin_external_login(
+                state,
+                tenant,
+                return_to,
+                application.map(|application| application.id),
+                login_url,
+                source,
+            )
+            .await?;
+            Ok(step_page(state, tenant, step, secret, None))
+        }
+    }
+}
+
+/// `/t/{slug}/{page}?next=…`: Tessera's login or sign-up page for a plain sign-in
+/// returning to `return_to`.
+pub fn plain_page_url(tenant: &Tenant, page: &str, return_to: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", return_to)
+        .finish();
+    format!("{}?{query}", tenant_path(tenant, page))
+}
+
+/// Longest `next` a plain sign-in carries.
+const MAX_RETURN_PATH_CHARS: usize = 512;
+
+/// Where a plain sign-in returns: `next` when it is a path of this tenant's pages
+/// (`/t/{slug}/…`, no scheme, host, `//`, `..` or backslash, so never another site),
+/// else the authorized-tokens page.
+pub fn return_path(tenant: &Tenant, next: Option<&str>) -> String {
+    let prefix = tenant_path(tenant, "");
+    next.filter(|next| {
+        next.len() <= MAX_RETURN_PATH_CHARS
+            && next.starts_with(&prefix)
+            && !next.contains("//")
+            && !next.contains("..")
+            && !next.contains('\\')
+            && next.chars().all(|c| c.is_ascii_graphic())
+    })
+    .map_or_else(|| tenant_path(tenant, "authorized-tokens"), str::to_owned)
+}
+
+/// The cookie that binds a plain sign-in form to its browser (its CSRF token is
+/// derived from it): nothing is stored for it.
+pub fn login_cookie_name(tenant: &Tenant) -> String {
+    format!("tessera_login_{}", tenant.slug)
+}
+
+/// The browser secret of a plain sign-in form: the browser's, or a new one with the
+/// cookie to set.
+pub fn plain_form_secret(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+) -> Result<(String, Option<String>), OAuthError> {
+    if let Some(secret) = read_cookie(headers, &login_cookie_name(tenant))
+        .filter(|secret| secret.starts_with(LOGIN_FORM_PREFIX) && secret.len() < 100)
+    {
+        return Ok((secret, None));
+    }
+    let secret = secrets::generate(LOGIN_FORM_PREFIX)?;
+    let set = cookie(
+        state,
+        tenant,
+        &login_cookie_name(tenant),
+        &secret,
+        tenant.settings.interaction_lifetime_secs,
+    );
+    Ok((secret, Some(set)))
+}
+
+/// Prefix of plain sign-in form secrets.
+const LOGIN_FORM_PREFIX: &str = "tsl_";
+
+/// Whether a posted plain sign-in form comes from the page this browser got: its
+/// `csrf` field is the token of the browser's sign-in cookie.
+pub fn plain_form_ok(headers: &HeaderMap, tenant: &Tenant, form: &Form) -> bool {
+    read_cookie(headers, &login_cookie_name(tenant))
+        .is_some_and(|secret| csrf_ok(&secret, form.get("csrf")))
+}
+
+/// After a plain sign-in named `user_id` on Tessera's pages: starts the session
+/// and returns to `return_to`.
+pub async fn finish_plain_sign_in(
+    state: &AppState,
+    tenant: &Tenant,
+    user_id: i64,
+    return_to: String,
+) -> Result<Page, OAuthError> {
+    let session_secret = session::start(state, tenant, user_id).await?;
+    Ok(Page::see_other(return_to)
+        .with_cookie(cookie(
+            state,
+            tenant,
+            &session_cookie_name(tenant),
+            &session_secret,
+            tenant.settings.session_lifetime_secs,
+        ))
+        .with_cookie(expired_cookie(state, tenant, &login_cookie_name(tenant))))
 }
 
 /// After a login or a sign-up named `user_id` for interaction `found`: starts the
@@ -147,6 +276,11 @@ pub async fn start_session(
     found: &interaction::Model,
     user_id: i64,
 ) -> Result<Page, OAuthError> {
+    // Before any session exists: an interaction an external application decides is
+    // never signed in here.
+    if let Err(refusal) = authorize::pages_decide(state, tenant, found).await {
+        return Ok(refused(state, tenant, refusal));
+    }
     let session_secret = session::start(state, tenant, user_id).await?;
     let session_cookie = cookie(
         state,

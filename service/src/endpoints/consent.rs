@@ -85,6 +85,9 @@ pub async fn consent_page(
         let Some((found, secret)) = bound(&state, &tenant, &headers, &key).await? else {
             return Ok(start_again(&state, &tenant));
         };
+        if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
+            return Ok(refused(&state, &tenant, refusal));
+        }
         let (Pending::Authorize(request), Some(user_id)) =
             (authorize::pending(&found)?, found.user_id)
         else {
@@ -148,6 +151,11 @@ pub async fn consent(
         let Some(found) = posted_interaction(&state, &tenant, &headers, &form).await? else {
             return Ok(start_again(&state, &tenant));
         };
+        // Refused before anything changes (the interaction stays the external
+        // application's, its cookie kept).
+        if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
+            return Ok(refused(&state, &tenant, refusal));
+        }
         let key = found.interaction_key.clone();
         let allow = form.get("allow").is_some() && form.get("deny").is_none();
         let page = match authorize::resume_with_consent(&state, &tenant, &found, allow).await {

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::endpoints::browser::{csrf_ok, require_login, signed_in, tenant_path};
+use crate::endpoints::browser::{csrf_ok, require_login, signed_in_by, tenant_path};
 use crate::endpoints::consent::{ScopeLine, scope_lines};
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
@@ -19,11 +19,15 @@ use crate::endpoints::request::{Peer, authenticated_request, client_address};
 use crate::endpoints::token::NO_STORE;
 use crate::oauth::authorize;
 use crate::oauth::device::{self, display_user_code, normalise_user_code};
+use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
+use crate::oauth::login_authority::LoginAuthority;
 use crate::oauth::scope::Scopes;
+use crate::oauth::session::SignedIn;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::device_grants;
+use crate::tenancy::Tenant;
 
 /// `POST /t/{tenant}/device_authorization` (RFC 8628 §3.1, §3.2).
 pub async fn device_authorization(
@@ -34,10 +38,10 @@ pub async fn device_authorization(
     body: Bytes,
 ) -> Response {
     let result = async {
-        let (tenant, form, client, _) =
+        let (tenant, form, client, address) =
             authenticated_request(&state, &slug, &peer, &headers, &body).await?;
         let scope = form.get("scope").map(Scopes::parse).transpose()?;
-        device::start(&state, &tenant, &client, scope).await
+        device::start(&state, &tenant, &client, scope, address).await
     }
     .await;
     match result {
@@ -74,6 +78,45 @@ struct ConfirmContext<'a> {
     scopes: Vec<ScopeLine>,
 }
 
+/// What a visit of the device page names: the pending grant of the typed code (a
+/// code naming none counts against the address), its client, and the browser's
+/// session if the authority deciding that client's sign-ins (else the tenant's)
+/// started it.
+struct Visit {
+    grant: Option<entity::device_grant::Model>,
+    client: Option<entity::application::Model>,
+    session: Option<SignedIn>,
+}
+
+impl Visit {
+    async fn of(
+        state: &AppState,
+        tenant: &Tenant,
+        typed: Option<&str>,
+        address: std::net::IpAddr,
+        headers: &HeaderMap,
+    ) -> Result<Self, OAuthError> {
+        let grant = match typed {
+            Some(typed) => device::find_pending(state, tenant, typed, address).await?,
+            None => None,
+        };
+        let client = match &grant {
+            Some(grant) => authorize::application_of(state, tenant, grant.application_id).await?,
+            None => None,
+        };
+        let authority = match &client {
+            Some(client) => LoginAuthority::of_client(tenant, client),
+            None => LoginAuthority::of_tenant(tenant),
+        };
+        let session = signed_in_by(state, tenant, headers, &authority).await?;
+        Ok(Self {
+            grant,
+            client,
+            session,
+        })
+    }
+}
+
 /// `GET /t/{tenant}/device[?user_code=…]`: the code form, or the confirmation of a
 /// typed code, or the result of a decision.
 pub async fn device_page(
@@ -85,12 +128,15 @@ pub async fn device_page(
 ) -> Response {
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
-        let Some(current) = signed_in(&state, &tenant, &headers).await? else {
+        let address = client_address(&state, &peer, &headers);
+        let typed = query.user_code.as_deref().filter(|typed| !typed.is_empty());
+        let visit = Visit::of(&state, &tenant, typed, address, &headers).await?;
+        let Some(current) = visit.session else {
             let mut return_to = tenant_path(&tenant, "device");
-            if let Some(code) = query.user_code.as_deref().and_then(normalise_user_code) {
+            if let Some(code) = typed.and_then(normalise_user_code) {
                 return_to.push_str(&format!("?user_code={code}"));
             }
-            return require_login(&state, &tenant, return_to).await;
+            return require_login(&state, &tenant, return_to, visit.client.as_ref(), address).await;
         };
         if let Some(result) = query.result.as_deref() {
             let (title, message) = if result == "approved" {
@@ -125,20 +171,16 @@ pub async fn device_page(
                 },
             )
         };
-        let Some(typed) = query.user_code.as_deref().filter(|typed| !typed.is_empty()) else {
+        let Some(typed) = typed else {
             return Ok(form_page("", None));
         };
-        let address = client_address(&state, &peer, &headers);
-        let Some(grant) = device::find_pending(&state, &tenant, typed, address).await? else {
+        let (Some(grant), Some(client)) = (visit.grant, visit.client) else {
             return Ok(form_page(
                 typed,
                 Some("That code is not valid or has expired. Check the code on your device."),
             ));
         };
-        let application_name = authorize::application_of(&state, &tenant, grant.application_id)
-            .await?
-            .map(|application| application.name)
-            .unwrap_or_default();
+        let application_name = client.name;
         let normalised = normalise_user_code(typed).unwrap_or_default();
         Ok(render(
             &state,
@@ -172,8 +214,12 @@ pub async fn device_decision(
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
         let form = Form::parse(&headers, &body)?;
-        let Some(current) = signed_in(&state, &tenant, &headers).await? else {
-            return require_login(&state, &tenant, tenant_path(&tenant, "device")).await;
+        let address = client_address(&state, &peer, &headers);
+        let typed = form.get("user_code").unwrap_or_default();
+        let visit = Visit::of(&state, &tenant, Some(typed), address, &headers).await?;
+        let Some(current) = visit.session else {
+            let return_to = tenant_path(&tenant, "device");
+            return require_login(&state, &tenant, return_to, visit.client.as_ref(), address).await;
         };
         let expired = |message: &str| {
             error_page(
@@ -188,9 +234,7 @@ pub async fn device_decision(
         if !csrf_ok(&current.secret, form.get("csrf")) {
             return Ok(expired("This form has expired. Type the code again."));
         }
-        let typed = form.get("user_code").unwrap_or_default();
-        let address = client_address(&state, &peer, &headers);
-        let Some(grant) = device::find_pending(&state, &tenant, typed, address).await? else {
+        let Some(grant) = visit.grant else {
             return Ok(expired(
                 "That code is not valid any more. Start again on your device.",
             ));

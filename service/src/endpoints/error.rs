@@ -70,9 +70,11 @@ impl From<OAuthError> for ApiError {
     fn from(error: OAuthError) -> Self {
         let status = match &error {
             OAuthError::InvalidClient | OAuthError::InvalidToken => StatusCode::UNAUTHORIZED,
-            OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            OAuthError::InsufficientScope(_) | OAuthError::Forbidden(_) => StatusCode::FORBIDDEN,
             OAuthError::UnknownTenant(_) | OAuthError::NotFound(_) => StatusCode::NOT_FOUND,
-            OAuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            OAuthError::TooManyAttempts { .. } | OAuthError::TooManyPending { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             OAuthError::Busy { .. } | OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,

@@ -25,7 +25,7 @@ use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{cookie, respond, session_cookie_name, start_again};
 use crate::endpoints::request::{Peer, client_address};
 use crate::endpoints::token::NO_STORE;
-use crate::oauth::authorize::{self, AuthorizationRequest};
+use crate::oauth::authorize::{self, Pending};
 use crate::oauth::client_auth::authenticate;
 use crate::oauth::error::OAuthError;
 use crate::oauth::external_login::{self, Description};
@@ -34,30 +34,25 @@ use crate::oauth::session;
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 
-/// The tenant, after the application authenticated (HTTP Basic) and may drive
-/// interactions, with interaction `key` and its request.
+/// The tenant, after the application authenticated (HTTP Basic) as the login
+/// application bound to interaction `key`, with the interaction and what it waits
+/// for.
 async fn driven(
     state: &AppState,
     slug: &str,
     key: &str,
     peer: &Peer,
     headers: &HeaderMap,
-) -> Result<
-    (
-        std::sync::Arc<Tenant>,
-        entity::interaction::Model,
-        AuthorizationRequest,
-    ),
-    OAuthError,
-> {
+) -> Result<(std::sync::Arc<Tenant>, entity::interaction::Model, Pending), OAuthError> {
     let tenant = resolve_tenant(state, slug).await?;
     let address = client_address(state, peer, headers);
     let client = authenticate(state, &tenant, headers, &Form::default(), address).await?;
     external_login::may_drive(&client)?;
-    let (found, request) = external_login::find(state, &tenant, key)
+    let (found, pending) = external_login::find(state, &tenant, key)
         .await?
         .ok_or_else(|| OAuthError::NotFound("no such interaction: it expired or was finished"))?;
-    Ok((tenant, found, request))
+    external_login::may_drive_this(state, &tenant, &client, &found).await?;
+    Ok((tenant, found, pending))
 }
 
 fn answer<T: serde::Serialize>(result: Result<T, OAuthError>) -> Response {
@@ -81,8 +76,8 @@ pub async fn describe(
     headers: HeaderMap,
 ) -> Response {
     let result: Result<Description, OAuthError> = async {
-        let (tenant, found, request) = driven(&state, &slug, &key, &peer, &headers).await?;
-        external_login::describe(&state, &tenant, &found, &request).await
+        let (tenant, found, pending) = driven(&state, &slug, &key, &peer, &headers).await?;
+        external_login::describe(&state, &tenant, &found, &pending).await
     }
     .await;
     answer(result)
@@ -98,6 +93,7 @@ pub async fn decide(
 ) -> Response {
     let result = async {
         let (tenant, found, request) = driven(&state, &slug, &key, &peer, &headers).await?;
+        // `request`: what the interaction waits for, answered below.
         let redirect_to = match decision.as_str() {
             "login" => {
                 external_login::accept_login(&state, &tenant, &found, request, body_of(&body)?)
@@ -147,7 +143,10 @@ pub async fn continue_interaction(
             Ok(continued) => continued,
             Err(refusal) => return Ok(refused(&state, &tenant, refusal)),
         };
-        let leaving = matches!(continued.step, authorize::Step::Answer(_));
+        let leaving = matches!(
+            continued.step,
+            authorize::Step::Answer(_) | authorize::Step::Redirect(_)
+        );
         let page = step_page(
             &state,
             &tenant,
@@ -156,8 +155,9 @@ pub async fn continue_interaction(
             leaving.then_some(key.as_str()),
         );
         Ok(match continued.session {
-            Some((user_id, lifetime)) => {
-                let secret = session::start_for(&state, &tenant, user_id, lifetime).await?;
+            Some((user_id, authority, lifetime)) => {
+                let secret =
+                    session::start_for(&state, &tenant, user_id, &authority, lifetime).await?;
                 page.with_cookie(cookie(
                     &state,
                     &tenant,

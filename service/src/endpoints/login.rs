@@ -9,8 +9,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
+use crate::endpoints::authorize::refused;
 use crate::endpoints::browser::{
-    bound, csrf_ok, posted_interaction, require_login, signed_in, start_session, tenant_path,
+    bound, csrf_ok, finish_plain_sign_in, plain_form_ok, plain_form_secret, plain_page_url,
+    posted_interaction, require_login, return_path, signed_in, start_session, tenant_path,
 };
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
@@ -22,6 +24,7 @@ use crate::oauth::authorize;
 use crate::oauth::credentials::{self, Attempt};
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
+use crate::oauth::login_authority::LoginAuthority;
 use crate::oauth::session;
 use crate::secrets;
 use crate::state::AppState;
@@ -30,6 +33,8 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     interaction: Option<String>,
+    /// A plain sign-in's page to return to (a path of this tenant).
+    next: Option<String>,
     error: Option<String>,
 }
 
@@ -39,6 +44,8 @@ struct LoginContext<'a> {
     title: &'a str,
     action: String,
     interaction: &'a str,
+    /// A plain sign-in's page to return to (no interaction is stored for it).
+    next: Option<String>,
     csrf: String,
     error: Option<&'static str>,
     application_name: Option<String>,
@@ -48,34 +55,74 @@ struct LoginContext<'a> {
     sign_up: Option<String>,
 }
 
-/// `GET /t/{tenant}/login?interaction=KEY`. Without an interaction, a plain login
-/// that returns to the authorized-tokens page.
+/// The sentence of a login error code carried back in the URL.
+fn error_sentence(code: Option<&str>) -> Option<&'static str> {
+    match code {
+        Some("credentials") => Some("Wrong username or password."),
+        Some("too_many") => Some("Too many failed attempts. Wait a few minutes and try again."),
+        Some("busy") => Some("The service is busy. Try again in a moment."),
+        _ => None,
+    }
+}
+
+/// `GET /t/{tenant}/login?interaction=KEY`, or for a plain sign-in
+/// `GET /t/{tenant}/login[?next=PATH]` (then nothing is stored: the form carries the
+/// page to return to, and a cookie binds it to the browser). Where an external login
+/// application decides, the interaction is refused here and a plain sign-in goes
+/// there.
 pub async fn login_page(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Query(query): Query<LoginQuery>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
         let Some(key) = query.interaction.as_deref() else {
-            return require_login(&state, &tenant, tenant_path(&tenant, "authorized-tokens")).await;
+            let return_to = return_path(&tenant, query.next.as_deref());
+            if LoginAuthority::of_tenant(&tenant).is_external() {
+                let source = client_address(&state, &peer, &headers);
+                return require_login(&state, &tenant, return_to, None, source).await;
+            }
+            let (secret, set_cookie) = plain_form_secret(&state, &tenant, &headers)?;
+            let page = render(
+                &state,
+                &tenant,
+                "login.html",
+                LoginContext {
+                    tenant_name: &tenant.display_name,
+                    title: "Sign in",
+                    action: tenant_path(&tenant, "login"),
+                    interaction: "",
+                    csrf: secrets::csrf_token(&secret),
+                    error: error_sentence(query.error.as_deref()),
+                    application_name: None,
+                    username: None,
+                    sign_up: tenant
+                        .settings
+                        .allow_sign_up
+                        .then(|| plain_page_url(&tenant, "sign-up", &return_to)),
+                    next: Some(return_to),
+                },
+            );
+            return Ok(match set_cookie {
+                Some(set_cookie) => page.with_cookie(set_cookie),
+                None => page,
+            });
         };
         let Some((found, secret)) = bound(&state, &tenant, &headers, key).await? else {
             return Ok(start_again(&state, &tenant));
         };
+        if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
+            return Ok(refused(&state, &tenant, refusal));
+        }
         let application = authorize::application_for(&state, &tenant, &found).await?;
         let client_id = application.as_ref().map(|app| app.client_id.clone());
         let application_name = application.map(|app| app.name);
         let username = match authorize::pending(&found)? {
             authorize::Pending::Authorize(request) => request.login_hint,
             authorize::Pending::Login { .. } => None,
-        };
-        let error = match query.error.as_deref() {
-            Some("credentials") => Some("Wrong username or password."),
-            Some("too_many") => Some("Too many failed attempts. Wait a few minutes and try again."),
-            Some("busy") => Some("The service is busy. Try again in a moment."),
-            _ => None,
         };
         Ok(render_for_client(
             &state,
@@ -87,8 +134,9 @@ pub async fn login_page(
                 title: "Sign in",
                 action: tenant_path(&tenant, "login"),
                 interaction: key,
+                next: None,
                 csrf: secrets::csrf_token(&secret),
-                error,
+                error: error_sentence(query.error.as_deref()),
                 application_name,
                 username,
                 sign_up: tenant
@@ -103,7 +151,9 @@ pub async fn login_page(
 }
 
 /// `POST /t/{tenant}/login`: checks the password, starts a session, resumes the
-/// interaction. A wrong password sends the browser back to the form (303).
+/// interaction (or returns to a plain sign-in's page). A wrong password sends the
+/// browser back to the form (303). An interaction an external login application
+/// decides is refused before any password is checked.
 pub async fn login(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -114,20 +164,41 @@ pub async fn login(
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
         let form = Form::parse(&headers, &body)?;
-        let Some(found) = posted_interaction(&state, &tenant, &headers, &form).await? else {
-            return Ok(start_again(&state, &tenant));
+        let address = client_address(&state, &peer, &headers);
+        let plain = form.get("interaction").is_none_or(str::is_empty);
+        let found = if plain {
+            if LoginAuthority::of_tenant(&tenant).is_external() {
+                return Ok(refused(&state, &tenant, authorize::Refusal::Elsewhere));
+            }
+            if !plain_form_ok(&headers, &tenant, &form) {
+                return Ok(start_again(&state, &tenant));
+            }
+            None
+        } else {
+            let Some(found) = posted_interaction(&state, &tenant, &headers, &form).await? else {
+                return Ok(start_again(&state, &tenant));
+            };
+            if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
+                return Ok(refused(&state, &tenant, refusal));
+            }
+            Some(found)
         };
-        let key = found.interaction_key.clone();
+        let return_to = return_path(&tenant, form.get("next"));
+        let again = |reason: &str| {
+            let back = match &found {
+                Some(found) => format!(
+                    "{}?interaction={}",
+                    tenant_path(&tenant, "login"),
+                    found.interaction_key
+                ),
+                None => plain_page_url(&tenant, "login", &return_to),
+            };
+            Page::see_other(format!("{back}&error={reason}"))
+        };
         let attempt = Attempt {
             username: form.get("username").unwrap_or_default(),
             password: form.get("password").unwrap_or_default().to_owned(),
-            address: client_address(&state, &peer, &headers),
-        };
-        let again = |reason: &str| {
-            Page::see_other(format!(
-                "{}?interaction={key}&error={reason}",
-                tenant_path(&tenant, "login")
-            ))
+            address,
         };
         let user = match credentials::check(&state, &tenant, attempt).await {
             Ok(user) => user,
@@ -136,7 +207,10 @@ pub async fn login(
             Err(OAuthError::Busy { .. }) => return Ok(again("busy")),
             Err(error) => return Err(error),
         };
-        start_session(&state, &tenant, &found, user.id).await
+        match found {
+            Some(found) => start_session(&state, &tenant, &found, user.id).await,
+            None => finish_plain_sign_in(&state, &tenant, user.id, return_to).await,
+        }
     }
     .await;
     respond(&state, result)

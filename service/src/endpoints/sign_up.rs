@@ -11,12 +11,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use crate::endpoints::browser::{bound, posted_interaction, start_session, step_page, tenant_path};
+use crate::endpoints::authorize::refused;
+use crate::endpoints::browser::{
+    bound, finish_plain_sign_in, plain_form_ok, plain_form_secret, plain_page_url,
+    posted_interaction, return_path, start_session, tenant_path,
+};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{Page, error_page, render_for_client, respond, start_again};
 use crate::endpoints::request::{Peer, client_address};
 use crate::oauth::authorize;
 use crate::oauth::form::Form;
+use crate::oauth::login_authority::LoginAuthority;
 use crate::oauth::sign_up::{self, NewAccount, Refusal, SignUpError};
 use crate::secrets;
 use crate::state::AppState;
@@ -28,6 +33,8 @@ use crate::tenancy::Tenant;
 #[derive(Debug, Deserialize)]
 pub struct SignUpQuery {
     interaction: Option<String>,
+    /// A plain sign-up's page to return to (a path of this tenant).
+    next: Option<String>,
     error: Option<String>,
     username: Option<String>,
 }
@@ -38,6 +45,8 @@ struct SignUpContext<'a> {
     title: &'a str,
     action: String,
     interaction: &'a str,
+    /// A plain sign-up's page to return to (no interaction is stored for it).
+    next: Option<String>,
     csrf: String,
     error: Option<&'static str>,
     application_name: Option<String>,
@@ -61,8 +70,10 @@ fn closed(state: &AppState, tenant: &Tenant) -> Page {
     )
 }
 
-/// `GET /t/{tenant}/sign-up?interaction=KEY`. Without an interaction, a plain
-/// sign-up that ends on the authorized-tokens page.
+/// `GET /t/{tenant}/sign-up?interaction=KEY`, or for a plain sign-up
+/// `GET /t/{tenant}/sign-up[?next=PATH]` (nothing stored; it ends on that page, by
+/// default the authorized-tokens page). Refused where an external login application
+/// decides the tenant's or the interaction's sign-ins.
 pub async fn sign_up_page(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -74,24 +85,56 @@ pub async fn sign_up_page(
         if !tenant.settings.allow_sign_up {
             return Ok(closed(&state, &tenant));
         }
+        let username = query
+            .username
+            .filter(|username| username.chars().count() <= MAX_USERNAME_CHARS);
+        let error = query
+            .error
+            .as_deref()
+            .and_then(Refusal::from_code)
+            .map(Refusal::message);
         let Some(key) = query.interaction.as_deref() else {
-            let begun = authorize::begin_sign_up(
+            if LoginAuthority::of_tenant(&tenant).is_external() {
+                return Ok(refused(&state, &tenant, authorize::Refusal::Elsewhere));
+            }
+            let return_to = return_path(&tenant, query.next.as_deref());
+            let (secret, set_cookie) = plain_form_secret(&state, &tenant, &headers)?;
+            let page = render_for_client(
                 &state,
                 &tenant,
-                tenant_path(&tenant, "authorized-tokens"),
-            )
-            .await?;
-            return Ok(step_page(&state, &tenant, begun.step, begun.secret, None));
+                None,
+                "sign_up.html",
+                SignUpContext {
+                    tenant_name: &tenant.display_name,
+                    title: "Create an account",
+                    action: tenant_path(&tenant, "sign-up"),
+                    interaction: "",
+                    csrf: secrets::csrf_token(&secret),
+                    error,
+                    application_name: None,
+                    username,
+                    sign_in: plain_page_url(&tenant, "login", &return_to),
+                    next: Some(return_to),
+                    min_password_chars: sign_up::MIN_PASSWORD_CHARS,
+                    max_password_chars: sign_up::MAX_PASSWORD_CHARS,
+                    max_username_chars: MAX_USERNAME_CHARS,
+                    max_email_chars: MAX_EMAIL_CHARS,
+                },
+            );
+            return Ok(match set_cookie {
+                Some(set_cookie) => page.with_cookie(set_cookie),
+                None => page,
+            });
         };
         let Some((found, secret)) = bound(&state, &tenant, &headers, key).await? else {
             return Ok(start_again(&state, &tenant));
         };
+        if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
+            return Ok(refused(&state, &tenant, refusal));
+        }
         let application = authorize::application_for(&state, &tenant, &found).await?;
         let client_id = application.as_ref().map(|app| app.client_id.clone());
         let application_name = application.map(|app| app.name);
-        let username = query
-            .username
-            .filter(|username| username.chars().count() <= MAX_USERNAME_CHARS);
         Ok(render_for_client(
             &state,
             &tenant,
@@ -102,12 +145,9 @@ pub async fn sign_up_page(
                 title: "Create an account",
                 action: tenant_path(&tenant, "sign-up"),
                 interaction: key,
+                next: None,
                 csrf: secrets::csrf_token(&secret),
-                error: query
-                    .error
-                    .as_deref()
-                    .and_then(Refusal::from_code)
-                    .map(Refusal::message),
+                error,
                 application_name,
                 username,
                 sign_in: format!("{}?interaction={key}", tenant_path(&tenant, "login")),
@@ -123,7 +163,9 @@ pub async fn sign_up_page(
 }
 
 /// `POST /t/{tenant}/sign-up`: creates the account, starts a session and resumes the
-/// interaction. A refusal sends the browser back to the form (303) saying why.
+/// interaction (or returns to a plain sign-up's page). A refusal sends the browser
+/// back to the form (303) saying why. An interaction an external login application
+/// decides is refused before any account is created.
 pub async fn sign_up(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -137,10 +179,25 @@ pub async fn sign_up(
             return Ok(closed(&state, &tenant));
         }
         let form = Form::parse(&headers, &body)?;
-        let Some(found) = posted_interaction(&state, &tenant, &headers, &form).await? else {
-            return Ok(start_again(&state, &tenant));
+        let plain = form.get("interaction").is_none_or(str::is_empty);
+        let found = if plain {
+            if LoginAuthority::of_tenant(&tenant).is_external() {
+                return Ok(refused(&state, &tenant, authorize::Refusal::Elsewhere));
+            }
+            if !plain_form_ok(&headers, &tenant, &form) {
+                return Ok(start_again(&state, &tenant));
+            }
+            None
+        } else {
+            let Some(found) = posted_interaction(&state, &tenant, &headers, &form).await? else {
+                return Ok(start_again(&state, &tenant));
+            };
+            if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
+                return Ok(refused(&state, &tenant, refusal));
+            }
+            Some(found)
         };
-        let key = found.interaction_key.clone();
+        let return_to = return_path(&tenant, form.get("next"));
         let username = form.get("username").unwrap_or_default();
         let account = NewAccount {
             username,
@@ -152,8 +209,11 @@ pub async fn sign_up(
             Ok(user) => user,
             Err(SignUpError::Refused(refusal)) => {
                 let mut back = url::form_urlencoded::Serializer::new(String::new());
-                back.append_pair("interaction", &key)
-                    .append_pair("error", refusal.code());
+                match &found {
+                    Some(found) => back.append_pair("interaction", &found.interaction_key),
+                    None => back.append_pair("next", &return_to),
+                };
+                back.append_pair("error", refusal.code());
                 if refusal != Refusal::InvalidUsername {
                     back.append_pair("username", username);
                 }
@@ -166,7 +226,10 @@ pub async fn sign_up(
             Err(SignUpError::Failed(error)) => return Err(error),
         };
         tracing::info!(tenant = %tenant.slug, user_id = user.id, "account created on the sign-up page");
-        start_session(&state, &tenant, &found, user.id).await
+        match found {
+            Some(found) => start_session(&state, &tenant, &found, user.id).await,
+            None => finish_plain_sign_in(&state, &tenant, user.id, return_to).await,
+        }
     }
     .await;
     respond(&state, result)

@@ -14,18 +14,22 @@
 //! A later handler (an external login application) drives the same functions.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use entity::{application, interaction};
 use router_policies::{EntityGroup, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::limits::pending::PendingKind;
 use crate::oauth::access_token;
 use crate::oauth::authorization_response::{Delivery, Destination, ResponseMode, ResponseType};
 use crate::oauth::claims;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
 use crate::oauth::id_token;
+use crate::oauth::login_authority::LoginAuthority;
+use crate::oauth::pending_limits;
 use crate::oauth::scope::Scopes;
 use crate::oauth::{pkce, redirect_uri};
 use crate::secrets::{self, checksum, prefix};
@@ -217,6 +221,9 @@ pub struct Authenticated {
     pub subject: String,
     /// When they authenticated.
     pub at: entity::Timestamp,
+    /// Who signed the session in ([`LoginAuthority::session_key`]): it counts only
+    /// where that authority decides.
+    pub authority: String,
 }
 
 /// What an interaction waits to do once its login (and consent) are done.
@@ -225,11 +232,40 @@ pub struct Authenticated {
 pub enum Pending {
     /// Answer an authorization request (boxed: far larger than a plain login).
     Authorize(Box<AuthorizationRequest>),
-    /// Sign the user in and go back to a page of this tenant (device, tokens pages).
+    /// Sign the user in at an external login application and go back to a page of
+    /// this tenant (device, tokens, management pages). Tessera's own pages need no
+    /// stored interaction for this (the login form carries the path).
     Login {
         /// A path under `/t/{tenant}/`, built by the server.
         return_to: String,
+        /// What the external login application answered so far.
+        #[serde(default)]
+        external: External,
     },
+}
+
+impl Pending {
+    /// The external login application's answers so far.
+    pub fn external(&self) -> &External {
+        match self {
+            Self::Authorize(request) => &request.external,
+            Self::Login { external, .. } => external,
+        }
+    }
+
+    /// The same, to record an answer.
+    pub fn external_mut(&mut self) -> &mut External {
+        match self {
+            Self::Authorize(request) => &mut request.external,
+            Self::Login { external, .. } => external,
+        }
+    }
+
+    /// Whether the external login application answered anything yet.
+    pub fn answered_externally(&self) -> bool {
+        let external = self.external();
+        external.login.is_some() || external.consent.is_some() || external.rejection.is_some()
+    }
 }
 
 /// Where the browser goes next.
@@ -287,6 +323,9 @@ pub enum Refusal {
     },
     /// Send the browser back to the client with this error.
     Answer(Delivery),
+    /// An external login application decides this sign-in: Tessera's pages do not
+    /// (a 403 page; nothing changes).
+    Elsewhere,
     /// A database or another part failed.
     Failed(OAuthError),
 }
@@ -336,12 +375,15 @@ pub async fn registration(
 }
 
 /// Validates an authorization request for `tenant` and decides the next step.
-/// `signed_in`: the user of the browser's live session, if any.
+/// `signed_in`: the user of the browser's live session, if any (it counts only when
+/// the authority deciding this client's sign-ins started it); `source`: the
+/// browser's address, which a stored interaction counts against.
 pub async fn begin(
     state: &AppState,
     tenant: &Tenant,
     form: &Form,
     signed_in: Option<Authenticated>,
+    source: IpAddr,
 ) -> Result<Begun, Refusal> {
     let settings = &tenant.settings;
     // §4.1.2.1: without a valid client and redirect URI, tell the user, not the URI.
@@ -383,6 +425,18 @@ pub async fn begin(
             (presented.to_owned(), true)
         }
         None => {
+            // OIDC Core §3.1.2.1: redirect_uri is REQUIRED in an OpenID request (the
+            // single-URI shortcut is OAuth 2's, RFC 6749 §3.1.2.3). Nothing can be
+            // redirected before the client names where to.
+            let openid = form
+                .get("scope")
+                .is_some_and(|scope| scope.split(' ').any(|value| value == id_token::OPENID));
+            if openid {
+                return Err(bad_redirect(
+                    "An OpenID Connect request must name its redirect_uri (OpenID Connect \
+                     Core 1.0 §3.1.2.1). The application's developer must add it.",
+                ));
+            }
             let mut registered = application.redirect_uris.split_whitespace();
             match (registered.next(), registered.next()) {
                 (Some(only), None) => (only.to_owned(), false),
@@ -446,7 +500,10 @@ pub async fn begin(
         ),
         None => None,
     };
+    // Whoever decides this client's sign-ins; a session counts only if it signed it.
+    let authority = LoginAuthority::of_client(tenant, application);
     let signed_in = signed_in
+        .filter(|session| session.authority == authority.session_key())
         .filter(|session| demands.accepts(session))
         .filter(|session| {
             hinted_subject
@@ -462,6 +519,10 @@ pub async fn begin(
             ));
         };
         request.authenticated_at = Some(at);
+        // No page may be shown, so what the user already approved is the answer: a
+        // remembered consent covering the scopes counts whatever `approval_prompt`
+        // says (docs/browser-flows.md, "prompt and approval_prompt").
+        request.approval_prompt = ApprovalPrompt::Auto;
         if needs_consent(state, tenant, application, &request, user_id).await? {
             return Err(refuse(&destination, &OAuthError::ConsentRequired));
         }
@@ -472,8 +533,8 @@ pub async fn begin(
         });
     }
     // An external login and consent application decides both steps; a live session
-    // is told to it (`skip`), not used behind its back.
-    if let Some(login_url) = external_login_url(tenant, application) {
+    // it started is told to it (`skip`), not used behind its back.
+    if let LoginAuthority::External { login_url, .. } = authority {
         if let Some(session) = &signed_in {
             request.authenticated_at = Some(session.at);
         }
@@ -484,8 +545,10 @@ pub async fn begin(
             Some(application.id),
             Pending::Authorize(Box::new(request)),
             user_id,
+            source,
         )
-        .await?;
+        .await
+        .map_err(Refusal::Failed)?;
         return Ok(Begun {
             step: Step::External { key, login_url },
             secret: Some(secret),
@@ -501,8 +564,10 @@ pub async fn begin(
             Some(application.id),
             Pending::Authorize(Box::new(request)),
             None,
+            source,
         )
-        .await?;
+        .await
+        .map_err(Refusal::Failed)?;
         let step = if demands.create_account {
             Step::SignUp { key }
         } else {
@@ -527,8 +592,10 @@ pub async fn begin(
         Some(application.id),
         Pending::Authorize(Box::new(request)),
         Some(user_id),
+        source,
     )
-    .await?;
+    .await
+    .map_err(Refusal::Failed)?;
     Ok(Begun {
         step: Step::Consent { key },
         secret: Some(secret),
@@ -553,6 +620,18 @@ fn validate(
         .get("response_mode")
         .map(|value| ResponseMode::parse(Some(value), response_type))
         .transpose()?;
+    // OIDC Core §6 (request objects) and §7.2.1 (`registration`): not supported yet,
+    // so refused by name (§3.1.2.6) rather than ignored — ignoring a signed request
+    // object would answer parameters the client never meant to send alone.
+    if form.get("request").is_some() {
+        return Err(OAuthError::RequestNotSupported);
+    }
+    if form.get("request_uri").is_some() {
+        return Err(OAuthError::RequestUriNotSupported);
+    }
+    if form.get("registration").is_some() {
+        return Err(OAuthError::RegistrationNotSupported);
+    }
     // A code needs the code grant; a token or ID token from the authorization
     // endpoint needs the implicit grant (hybrid: both).
     let mut needed = Vec::new();
@@ -715,20 +794,31 @@ async fn remember_consent(
     .await
 }
 
-/// Stores an interaction; returns its key and the browser secret.
+/// Stores an interaction, if `source` and the tenant are under their caps of
+/// pending interactions; returns its key and the browser secret.
 async fn store_pending(
     state: &AppState,
     tenant: &Tenant,
     application_id: Option<i64>,
     pending: Pending,
     user_id: Option<i64>,
-) -> Result<(String, String), Error> {
+    source: IpAddr,
+) -> Result<(String, String), OAuthError> {
     let key = secrets::generate_identifier()?;
     let secret = secrets::generate("tsi_")?;
     let parameters = serde_json::to_string(&pending)
         .map_err(|error| Error::Corrupt(format!("interaction parameters: {error}")))?;
+    let source = pending_limits::source_key(source);
     let writer = tokens::token_writer(&state.databases, tenant)?;
     let _turn = writer.turn().await;
+    let admitted = pending_limits::admit(
+        state,
+        tenant,
+        writer.connection,
+        PendingKind::Interaction,
+        &source,
+    )
+    .await?;
     interactions::create(
         writer.connection,
         tenant.id,
@@ -738,44 +828,56 @@ async fn store_pending(
             application_id,
             parameters,
             user_id,
+            source_address: source,
             expires_at: plus_seconds(now(), tenant.settings.interaction_lifetime_secs),
         },
     )
     .await?;
+    admitted.stored();
     Ok((key, secret))
 }
 
-/// Stores a plain login (no client asking) that returns to `return_to`, a path of this
-/// tenant built by the server.
-pub async fn begin_login(
+/// Stores a plain sign-in (no client asking) that an external login application
+/// decides and that returns to `return_to`, a path of this tenant built by the server.
+/// `application_id`: the client a device code is for, whose login application then
+/// decides (else the tenant's). Tessera's own login page needs no stored interaction.
+pub async fn begin_external_login(
     state: &AppState,
     tenant: &Tenant,
     return_to: String,
-) -> Result<Begun, Error> {
-    begin_plain(state, tenant, return_to, |key| Step::Login { key }).await
-}
-
-/// Stores a plain sign-up (no client asking) that returns to `return_to`.
-pub async fn begin_sign_up(
-    state: &AppState,
-    tenant: &Tenant,
-    return_to: String,
-) -> Result<Begun, Error> {
-    begin_plain(state, tenant, return_to, |key| Step::SignUp { key }).await
-}
-
-async fn begin_plain(
-    state: &AppState,
-    tenant: &Tenant,
-    return_to: String,
-    page: fn(String) -> Step,
-) -> Result<Begun, Error> {
-    let (key, secret) =
-        store_pending(state, tenant, None, Pending::Login { return_to }, None).await?;
+    application_id: Option<i64>,
+    login_url: String,
+    source: IpAddr,
+) -> Result<Begun, OAuthError> {
+    let pending = Pending::Login {
+        return_to,
+        external: External::default(),
+    };
+    let (key, secret) = store_pending(state, tenant, application_id, pending, None, source).await?;
     Ok(Begun {
-        step: page(key),
+        step: Step::External { key, login_url },
         secret: Some(secret),
     })
+}
+
+/// Refuses interaction `found` to Tessera's own login, sign-up and consent pages
+/// when an external login application decides it, or answered it already (its
+/// rejection or narrowed scope stands: RFC 6749 §4.1.2.1, §3.3).
+pub async fn pages_decide(
+    state: &AppState,
+    tenant: &Tenant,
+    found: &interaction::Model,
+) -> Result<(), Refusal> {
+    if pending(found)?.answered_externally() {
+        return Err(Refusal::Elsewhere);
+    }
+    if LoginAuthority::of_interaction(state, tenant, found)
+        .await?
+        .is_external()
+    {
+        return Err(Refusal::Elsewhere);
+    }
+    Ok(())
 }
 
 /// The live interaction `key` of the tenant if `secret` (from the browser's cookie)
@@ -813,8 +915,9 @@ pub async fn resume_with_login(
     found: &interaction::Model,
     user_id: i64,
 ) -> Result<Step, Refusal> {
+    pages_decide(state, tenant, found).await?;
     match pending(found)? {
-        Pending::Login { return_to } => {
+        Pending::Login { return_to, .. } => {
             let writer = tokens::token_writer(&state.databases, tenant)?;
             let _turn = writer.turn().await;
             interactions::take(writer.connection, tenant.id, found.id).await?;
@@ -856,6 +959,7 @@ pub async fn resume_with_consent(
     found: &interaction::Model,
     allow: bool,
 ) -> Result<Step, Refusal> {
+    pages_decide(state, tenant, found).await?;
     let (Pending::Authorize(request), Some(user_id)) = (pending(found)?, found.user_id) else {
         return Err(page(
             "Nothing to approve",
@@ -884,14 +988,16 @@ pub async fn resume_with_consent(
 pub struct Continued {
     /// Next step.
     pub step: Step,
-    /// A session to start: the user and its lifetime in seconds.
-    pub session: Option<(i64, u64)>,
+    /// A session to start: the user, the authority that signed them in, and its
+    /// lifetime in seconds.
+    pub session: Option<(i64, LoginAuthority, u64)>,
 }
 
 /// Goes on with interaction `found` after the external application answered, if
 /// the browser brings the answer's `verifier`: a rejection goes to the client as an
 /// error; a consent ends in the answer (remembered as asked); an accepted login goes
-/// to the consent step (the application again) or, when none is needed, the answer.
+/// to the consent step (the application again) or, when none is needed, the answer
+/// — or, for a plain sign-in, back to its page of the tenant.
 pub async fn continue_external(
     state: &AppState,
     tenant: &Tenant,
@@ -904,19 +1010,47 @@ pub async fn continue_external(
             "This sign-in was already used or has expired. Go back to the application.",
         )
     };
-    let Pending::Authorize(mut request) = pending(found)? else {
-        return Err(expired());
-    };
+    let mut pending = pending(found)?;
     let presented = checksum(verifier);
-    if !request
-        .external
+    if !pending
+        .external()
         .verifier_checksum
         .as_deref()
         .is_some_and(|expected| secrets::equal(expected, &presented))
     {
         return Err(expired());
     }
-    request.external.verifier_checksum = None;
+    pending.external_mut().verifier_checksum = None;
+    let authority = LoginAuthority::of_interaction(state, tenant, found).await?;
+    let mut request = match pending {
+        Pending::Authorize(request) => request,
+        Pending::Login {
+            return_to,
+            mut external,
+        } => {
+            let writer = tokens::token_writer(&state.databases, tenant)?;
+            let _turn = writer.turn().await;
+            if !interactions::take(writer.connection, tenant.id, found.id).await? {
+                return Err(expired());
+            }
+            if external.rejection.take().is_some() {
+                return Err(page(
+                    "Sign-in refused",
+                    "The sign-in service refused this sign-in.",
+                ));
+            }
+            let (Some(login), Some(user_id)) = (external.login, found.user_id) else {
+                return Err(expired());
+            };
+            let lifetime = login
+                .remember_for
+                .unwrap_or(tenant.settings.session_lifetime_secs);
+            return Ok(Continued {
+                step: Step::Redirect(return_to),
+                session: Some((user_id, authority, lifetime)),
+            });
+        }
+    };
     let destination = destination_of(state, tenant, &request);
     if let Some(rejection) = request.external.rejection.take() {
         let writer = tokens::token_writer(&state.databases, tenant)?;
@@ -942,6 +1076,7 @@ pub async fn continue_external(
     };
     let session = Some((
         user_id,
+        authority.clone(),
         login
             .remember_for
             .unwrap_or(tenant.settings.session_lifetime_secs),
@@ -954,14 +1089,21 @@ pub async fn continue_external(
     .await?
     .ok_or_else(|| page("Unknown application", "The application was removed."))?;
     if needs_consent(state, tenant, &application, &request, user_id).await? {
-        save(state, tenant, found, Some(user_id), &request).await?;
         let key = found.interaction_key.clone();
+        save(
+            state,
+            tenant,
+            found,
+            Some(user_id),
+            &Pending::Authorize(request),
+        )
+        .await?;
         // The consent step goes to the application too; if it is gone from the
         // registration and the tenant meanwhile, to Tessera's consent page — never
         // skipped.
-        let step = match external_login_url(tenant, &application) {
-            Some(login_url) => Step::External { key, login_url },
-            None => Step::Consent { key },
+        let step = match authority {
+            LoginAuthority::External { login_url, .. } => Step::External { key, login_url },
+            LoginAuthority::Pages => Step::Consent { key },
         };
         return Ok(Continued { step, session });
     }
@@ -972,25 +1114,15 @@ pub async fn continue_external(
     })
 }
 
-/// The external login and consent application for `application`'s requests: its
-/// own (`login_url` of the registration), else the tenant's `oauth.login_url`.
-pub fn external_login_url(tenant: &Tenant, application: &application::Model) -> Option<String> {
-    if application.login_url.is_empty() {
-        tenant.settings.login_url.clone()
-    } else {
-        Some(application.login_url.clone())
-    }
-}
-
-/// Stores `request` (and its user, when given) as interaction `found`'s parameters.
+/// Stores `pending` (and its user, when given) as interaction `found`'s parameters.
 pub(crate) async fn save(
     state: &AppState,
     tenant: &Tenant,
     found: &interaction::Model,
     user_id: Option<i64>,
-    request: &AuthorizationRequest,
+    pending: &Pending,
 ) -> Result<(), Error> {
-    let parameters = serde_json::to_string(&Pending::Authorize(Box::new(request.clone())))
+    let parameters = serde_json::to_string(pending)
         .map_err(|error| Error::Corrupt(format!("interaction parameters: {error}")))?;
     let writer = tokens::token_writer(&state.databases, tenant)?;
     let _turn = writer.turn().await;

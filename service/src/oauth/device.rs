@@ -12,13 +12,16 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::limits::failures::FailureKey;
+use crate::limits::pending::PendingKind;
 use crate::oauth::client_auth::Client;
 use crate::oauth::error::OAuthError;
+use crate::oauth::pending_limits;
 use crate::oauth::scope::Scopes;
 use crate::secrets::{self, checksum, prefix};
 use crate::state::AppState;
 use crate::store::applications::GrantType;
 use crate::store::device_grants::{self, NewDeviceGrant};
+use crate::store::tokens;
 use crate::tenancy::Tenant;
 use crate::time::{now, plus_seconds};
 
@@ -84,12 +87,15 @@ pub fn display_user_code(normalised: &str) -> String {
     format!("{left}-{right}")
 }
 
-/// Starts a device authorization for an authenticated client (RFC 8628 §3.1).
+/// Starts a device authorization for an authenticated client (RFC 8628 §3.1) from
+/// `source`, within the caps of pending grants per address and per tenant
+/// ([`pending_limits`]).
 pub async fn start(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
     requested: Option<Scopes>,
+    source: IpAddr,
 ) -> Result<DeviceAuthorization, OAuthError> {
     if !state
         .policies
@@ -104,25 +110,38 @@ pub async fn start(
     let scopes = Scopes::grant(requested, settings, &allowed)?;
     let device_code = secrets::generate(prefix::DEVICE_CODE)?;
     let expires_at = plus_seconds(now(), settings.device_code_lifetime_secs);
+    let source = pending_limits::source_key(source);
+    let writer = tokens::token_writer(&state.databases, tenant)?;
+    let _turn = writer.turn().await;
+    let admitted = pending_limits::admit(
+        state,
+        tenant,
+        writer.connection,
+        PendingKind::DeviceGrant,
+        &source,
+    )
+    .await?;
     // A taken user code (one in billions while few are live) draws again.
     for _ in 0..5 {
         let user_code = new_user_code()?;
         let normalised = user_code.replace('-', "");
         let stored = device_grants::create(
-            &state.databases,
-            tenant,
+            writer.connection,
+            tenant.id,
             NewDeviceGrant {
                 device_code_checksum: checksum(&device_code),
                 user_code_checksum: checksum(&normalised),
                 application_id: client.application.id,
                 scope: scopes.to_string(),
                 interval_seconds: i32::try_from(settings.device_poll_interval_secs).unwrap_or(5),
+                source_address: source.clone(),
                 expires_at,
             },
         )
         .await;
         match stored {
             Ok(()) => {
+                admitted.stored();
                 let verification_uri = format!("{}/device", state.config.issuer(&tenant.slug));
                 return Ok(DeviceAuthorization {
                     device_code,

@@ -39,6 +39,22 @@ pub enum OAuthError {
     LoginRequired(String),
     /// `consent_required` (OIDC Core §3.1.2.6): `prompt=none` but consent is needed.
     ConsentRequired,
+    /// `request_not_supported` (OIDC Core §3.1.2.6): a request object (§6.1).
+    RequestNotSupported,
+    /// `request_uri_not_supported` (OIDC Core §3.1.2.6): a request object by
+    /// reference (§6.2).
+    RequestUriNotSupported,
+    /// `registration_not_supported` (OIDC Core §3.1.2.6): the `registration`
+    /// parameter (§7.2.1).
+    RegistrationNotSupported,
+    /// The authenticated caller may not do this (403), saying why; nothing changed.
+    Forbidden(String),
+    /// Too many pending interactions or device grants from this address or in this
+    /// tenant: nothing was stored. Retry after this many seconds.
+    TooManyPending {
+        /// Seconds a client should wait.
+        retry_after_secs: u64,
+    },
     /// A tenant the directory does not hold.
     UnknownTenant(String),
     /// Something else the request names does not exist (404), saying what.
@@ -59,6 +75,9 @@ pub enum OAuthError {
     /// Anything else: logged, answered as `server_error`.
     Internal(Error),
 }
+
+/// `Retry-After` of an answer while a database or Redis does not answer.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 /// The error codes an external login application may reject a request with
 /// (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
@@ -119,6 +138,14 @@ impl OAuthError {
             Self::ExpiredToken => "expired_token",
             Self::LoginRequired(_) => "login_required",
             Self::ConsentRequired => "consent_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
+            // A 403 to an authenticated caller (RFC 6749 §5.2 has no code for it).
+            Self::Forbidden(_) => "access_denied",
+            // RFC 8628 §3.5's "slow down" fits the device endpoint, the only JSON
+            // answer of this error; pages show it as "try again later".
+            Self::TooManyPending { .. } => "slow_down",
             Self::UnknownTenant(_) | Self::NotFound(_) => "not_found",
             // RFC 6749 has no code for these; `temporarily_unavailable` is the
             // authorization endpoint's (§4.1.2.1) and says "retry later".
@@ -139,7 +166,19 @@ impl OAuthError {
             | Self::InvalidScope(text)
             | Self::UnsupportedResponseType(text)
             | Self::AccessDenied(text)
+            | Self::Forbidden(text)
             | Self::LoginRequired(text) => text.clone(),
+            Self::RequestNotSupported => {
+                "request objects (the request parameter) are not supported".to_owned()
+            }
+            Self::RequestUriNotSupported => "request_uri is not supported".to_owned(),
+            Self::RegistrationNotSupported => {
+                "the registration parameter is not supported: register the client first".to_owned()
+            }
+            Self::TooManyPending { retry_after_secs } => format!(
+                "too many sign-ins or device codes are waiting from this address; retry in \
+                 {retry_after_secs} s"
+            ),
             Self::ConsentRequired => {
                 "prompt=none, but the user has not approved this application's scopes".to_owned()
             }
@@ -165,9 +204,11 @@ impl OAuthError {
     /// Seconds a client should wait before retrying, when the error says so.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::TooManyAttempts { retry_after_secs } | Self::Busy { retry_after_secs } => {
-                Some(*retry_after_secs)
-            }
+            Self::TooManyAttempts { retry_after_secs }
+            | Self::Busy { retry_after_secs }
+            | Self::TooManyPending { retry_after_secs } => Some(*retry_after_secs),
+            // RFC 9110 §10.2.3: a hint for a 503; the database may be back soon.
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         }
     }

@@ -1,10 +1,10 @@
 //! The API of an external login and consent application (Hydra's headless model),
-//! for tenants with `oauth.login_url`. The authorization endpoint sends the browser
-//! to that URL with `interaction_id`; the application, authenticated as a
-//! confidential client of the tenant that lists the `interactions` scope, reads the
-//! interaction, then accepts the login (naming the user), accepts the consent
-//! (granting scopes) or rejects, and each time gets a `redirect_to` to send the
-//! browser back to. The browser's return carries a single-use verifier and must come
+//! for tenants and clients with a `login_url`. The authorization endpoint (and a plain
+//! sign-in of such a tenant) sends the browser to that URL with `interaction_id`; the
+//! application, authenticated as the confidential client bound to that URL
+//! (`login_client_id`, listing the `interactions` scope), reads the interaction, then
+//! accepts the login (naming the user), accepts the consent (granting scopes) or
+//! rejects, and each time gets a `redirect_to` to send the browser back to. The browser's return carries a single-use verifier and must come
 //! from the browser that started (the interaction's cookie), so an answer cannot be
 //! replayed into another browser.
 
@@ -17,11 +17,10 @@ use serde_json::{Map, Value};
 
 use crate::application_fields::{Visibility, document_of};
 use crate::error::Error;
-use crate::oauth::authorize::{
-    self, AuthorizationRequest, ExternalConsent, ExternalLogin, ExternalRejection, Pending,
-};
+use crate::oauth::authorize::{self, ExternalConsent, ExternalLogin, ExternalRejection, Pending};
 use crate::oauth::client_auth::{AuthMethod, Client};
 use crate::oauth::error::{OAuthError, REJECTION_CODES};
+use crate::oauth::login_authority::LoginAuthority;
 use crate::secrets::{self, checksum, prefix};
 use crate::state::AppState;
 use crate::store::{interactions, tokens, users};
@@ -32,7 +31,8 @@ use crate::time::{now, unix_seconds};
 /// interactions.
 pub const INTERACTIONS_SCOPE: &str = "interactions";
 
-/// Whether `client` may use this API: confidential, listing [`INTERACTIONS_SCOPE`].
+/// Whether `client` may use this API at all: confidential, listing
+/// [`INTERACTIONS_SCOPE`]. Which interactions it drives is [`may_drive_this`]'s.
 pub fn may_drive(client: &Client) -> Result<(), OAuthError> {
     if client.method == AuthMethod::None {
         return Err(OAuthError::InvalidClient);
@@ -49,12 +49,47 @@ pub fn may_drive(client: &Client) -> Result<(), OAuthError> {
     }
 }
 
-/// The live authorization interaction `key` of the tenant, with its request.
+/// Whether `client` is the login application bound to interaction `found`: the
+/// `login_client_id` beside the `login_url` that decides it (its client's, else the
+/// tenant's). Interactions Tessera's own pages decide, and those of another login
+/// application, are refused (403): a partner's credential signs no one in anywhere
+/// else.
+pub async fn may_drive_this(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    found: &interaction::Model,
+) -> Result<(), OAuthError> {
+    let authority = LoginAuthority::of_interaction(state, tenant, found).await?;
+    if authority.is_driven_by(&client.application.client_id) {
+        return Ok(());
+    }
+    tracing::warn!(
+        tenant = %tenant.slug,
+        client_id = %client.application.client_id,
+        "a login application tried to drive an interaction it is not bound to"
+    );
+    Err(OAuthError::Forbidden(match authority {
+        LoginAuthority::Pages => {
+            "this interaction is decided on the service's own pages".to_owned()
+        }
+        LoginAuthority::External { client_id, .. } if client_id.is_empty() => {
+            "no credential is bound to this interaction's login application: set its \
+             login_client_id"
+                .to_owned()
+        }
+        LoginAuthority::External { .. } => {
+            "this credential is not the login application of this interaction".to_owned()
+        }
+    }))
+}
+
+/// The live interaction `key` of the tenant, with what it waits for.
 pub async fn find(
     state: &AppState,
     tenant: &Tenant,
     key: &str,
-) -> Result<Option<(interaction::Model, AuthorizationRequest)>, Error> {
+) -> Result<Option<(interaction::Model, Pending)>, Error> {
     if key.len() > 43 {
         return Ok(None);
     }
@@ -62,10 +97,8 @@ pub async fn find(
     let Some(found) = interactions::find_live(db, tenant.id, key).await? else {
         return Ok(None);
     };
-    match authorize::pending(&found)? {
-        Pending::Authorize(request) => Ok(Some((found, *request))),
-        Pending::Login { .. } => Ok(None),
-    }
+    let pending = authorize::pending(&found)?;
+    Ok(Some((found, pending)))
 }
 
 /// The client an interaction is for, as the application sees it.
@@ -86,14 +119,19 @@ pub struct Description {
     pub interaction_id: String,
     /// `login` or `consent`: what is asked now.
     pub step: &'static str,
+    /// `authorization` (a client asks for an authorization) or `sign_in` (a plain
+    /// sign-in to the service's own pages: no consent step, no tokens).
+    pub kind: &'static str,
     /// The application may answer without showing anything: at the login step, the
-    /// browser has a live session of `subject`; at the consent step, a remembered
-    /// consent (or the client's `skip_authorization`) covers the scopes.
+    /// browser has a live session of `subject` that this application signed in; at
+    /// the consent step, a remembered consent (or the client's `skip_authorization`)
+    /// covers the scopes.
     pub skip: bool,
     /// The user, once known (a live session, or the accepted login).
     pub subject: Option<String>,
-    /// The client asking.
-    pub client: ClientDescription,
+    /// The client asking (for a plain sign-in: the client of the device code being
+    /// approved, if any).
+    pub client: Option<ClientDescription>,
     /// The scopes requested.
     pub requested_scope: Vec<String>,
     /// The request's `prompt` values (`login`, `consent`, `create`, …).
@@ -126,34 +164,51 @@ pub async fn describe(
     state: &AppState,
     tenant: &Tenant,
     found: &interaction::Model,
-    request: &AuthorizationRequest,
+    pending: &Pending,
 ) -> Result<Description, OAuthError> {
-    let application = authorize::application_of(state, tenant, request.application_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_request("the client was removed"))?;
-    let at_login = request.external.login.is_none();
-    let skip = match (at_login, found.user_id) {
-        (true, user_id) => user_id.is_some() && !request.prompt.iter().any(|p| p == "login"),
-        (false, Some(user_id)) => {
-            !authorize::needs_consent(state, tenant, &application, request, user_id).await?
+    let application = authorize::application_for(state, tenant, found).await?;
+    let client = application.as_ref().map(|application| ClientDescription {
+        fields: tenant
+            .fields
+            .visible(&document_of(&application.extensions), Visibility::Public),
+        client_id: application.client_id.clone(),
+        name: application.name.clone(),
+    });
+    let at_login = pending.external().login.is_none();
+    let (kind, skip, requested_scope, prompt, login_hint) = match pending {
+        Pending::Authorize(request) => {
+            let application = application
+                .as_ref()
+                .ok_or_else(|| OAuthError::invalid_request("the client was removed"))?;
+            let skip = match (at_login, found.user_id) {
+                (true, user_id) => {
+                    user_id.is_some() && !request.prompt.iter().any(|p| p == "login")
+                }
+                (false, Some(user_id)) => {
+                    !authorize::needs_consent(state, tenant, application, request, user_id).await?
+                }
+                (false, None) => false,
+            };
+            (
+                "authorization",
+                skip,
+                request.scopes.iter().cloned().collect(),
+                request.prompt.clone(),
+                request.login_hint.clone(),
+            )
         }
-        (false, None) => false,
+        Pending::Login { .. } => ("sign_in", false, Vec::new(), Vec::new(), None),
     };
     Ok(Description {
         interaction_id: found.interaction_key.clone(),
         step: if at_login { "login" } else { "consent" },
+        kind,
         skip,
         subject: subject_of(state, tenant, found.user_id).await?,
-        client: ClientDescription {
-            fields: tenant
-                .fields
-                .visible(&document_of(&application.extensions), Visibility::Public),
-            client_id: application.client_id,
-            name: application.name,
-        },
-        requested_scope: request.scopes.iter().cloned().collect(),
-        prompt: request.prompt.clone(),
-        login_hint: request.login_hint.clone(),
+        client,
+        requested_scope,
+        prompt,
+        login_hint,
         expires_at: unix_seconds(found.expires_at),
     })
 }
@@ -240,10 +295,10 @@ fn continue_url(
     state: &AppState,
     tenant: &Tenant,
     found: &interaction::Model,
-    request: &mut AuthorizationRequest,
+    pending: &mut Pending,
 ) -> Result<String, Error> {
     let verifier = secrets::generate(prefix::INTERACTION_VERIFIER)?;
-    request.external.verifier_checksum = Some(checksum(&verifier));
+    pending.external_mut().verifier_checksum = Some(checksum(&verifier));
     Ok(format!(
         "{}/interactions/{}/continue?verifier={verifier}",
         state.config.issuer(&tenant.slug),
@@ -252,8 +307,9 @@ fn continue_url(
 }
 
 /// Refuses an answer to an interaction already answered (or rejected).
-fn check_open(request: &AuthorizationRequest) -> Result<(), OAuthError> {
-    if request.external.rejection.is_some() || request.external.consent.is_some() {
+fn check_open(pending: &Pending) -> Result<(), OAuthError> {
+    let external = pending.external();
+    if external.rejection.is_some() || external.consent.is_some() {
         return Err(OAuthError::invalid_request(
             "this interaction was answered already",
         ));
@@ -266,11 +322,11 @@ pub async fn accept_login(
     state: &AppState,
     tenant: &Tenant,
     found: &interaction::Model,
-    mut request: AuthorizationRequest,
+    mut pending: Pending,
     acceptance: LoginAcceptance,
 ) -> Result<String, OAuthError> {
-    check_open(&request)?;
-    if request.external.login.is_some() {
+    check_open(&pending)?;
+    if pending.external().login.is_some() {
         return Err(OAuthError::invalid_request(
             "the login was accepted already: answer the consent step",
         ));
@@ -290,20 +346,22 @@ pub async fn accept_login(
     }
     .filter(|user| user.is_active)
     .ok_or_else(|| OAuthError::invalid_request("no active user of this tenant is named so"))?;
-    // The session's user, kept: its authentication time stands. Anyone else
-    // authenticated just now.
-    if found.user_id != Some(user.id) || request.authenticated_at.is_none() {
-        request.authenticated_at = Some(now());
+    if let Pending::Authorize(request) = &mut pending {
+        // The session's user, kept: its authentication time stands. Anyone else
+        // authenticated just now.
+        if found.user_id != Some(user.id) || request.authenticated_at.is_none() {
+            request.authenticated_at = Some(now());
+        }
+        // What this login application says of this authentication (a skipped login
+        // says it again, or nothing).
+        request.acr = acr;
+        request.amr = amr;
     }
-    // What this login application says of this authentication (a skipped login
-    // says it again, or nothing).
-    request.acr = acr;
-    request.amr = amr;
-    request.external.login = Some(ExternalLogin {
+    pending.external_mut().login = Some(ExternalLogin {
         remember_for: acceptance.remember_for,
     });
-    let redirect_to = continue_url(state, tenant, found, &mut request)?;
-    authorize::save(state, tenant, found, Some(user.id), &request).await?;
+    let redirect_to = continue_url(state, tenant, found, &mut pending)?;
+    authorize::save(state, tenant, found, Some(user.id), &pending).await?;
     Ok(redirect_to)
 }
 
@@ -312,10 +370,15 @@ pub async fn accept_consent(
     state: &AppState,
     tenant: &Tenant,
     found: &interaction::Model,
-    mut request: AuthorizationRequest,
+    mut pending: Pending,
     acceptance: ConsentAcceptance,
 ) -> Result<String, OAuthError> {
-    check_open(&request)?;
+    check_open(&pending)?;
+    let Pending::Authorize(request) = &mut pending else {
+        return Err(OAuthError::invalid_request(
+            "a plain sign-in has no consent step: accept the login",
+        ));
+    };
     if request.external.login.is_none() || found.user_id.is_none() {
         return Err(OAuthError::invalid_request(
             "accept the login first (the interaction's step is login)",
@@ -338,20 +401,21 @@ pub async fn accept_consent(
             .remember_for
             .or(tenant.settings.consent_lifetime_secs),
     });
-    let redirect_to = continue_url(state, tenant, found, &mut request)?;
-    authorize::save(state, tenant, found, None, &request).await?;
+    let redirect_to = continue_url(state, tenant, found, &mut pending)?;
+    authorize::save(state, tenant, found, None, &pending).await?;
     Ok(redirect_to)
 }
 
-/// Rejects the request: the client gets the error.
+/// Rejects the request: the client gets the error (a plain sign-in: the browser is
+/// told the sign-in was refused).
 pub async fn reject(
     state: &AppState,
     tenant: &Tenant,
     found: &interaction::Model,
-    mut request: AuthorizationRequest,
+    mut pending: Pending,
     rejection: RejectionRequest,
 ) -> Result<String, OAuthError> {
-    check_open(&request)?;
+    check_open(&pending)?;
     if !REJECTION_CODES.contains(&rejection.error.as_str()) {
         return Err(OAuthError::invalid_request(format!(
             "error {:?}: use one of {}",
@@ -370,11 +434,11 @@ pub async fn reject(
             "error_description: at most 500 printable ASCII characters, without \" or \\",
         ));
     }
-    request.external.rejection = Some(ExternalRejection {
+    pending.external_mut().rejection = Some(ExternalRejection {
         error: rejection.error,
         description: rejection.error_description,
     });
-    let redirect_to = continue_url(state, tenant, found, &mut request)?;
-    authorize::save(state, tenant, found, None, &request).await?;
+    let redirect_to = continue_url(state, tenant, found, &mut pending)?;
+    authorize::save(state, tenant, found, None, &pending).await?;
     Ok(redirect_to)
 }

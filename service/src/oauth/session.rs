@@ -7,9 +7,10 @@ use entity::user;
 use router_policies::{EntityGroup, Role};
 
 use crate::error::Error;
+use crate::oauth::login_authority::LoginAuthority;
 use crate::secrets::{self, checksum};
 use crate::state::AppState;
-use crate::store::sessions;
+use crate::store::sessions::{self, NewSession};
 use crate::tenancy::Tenant;
 use crate::time::{now, plus_seconds};
 
@@ -23,35 +24,57 @@ pub struct SignedIn {
     pub user: user::Model,
     /// When they authenticated (the login that started the session).
     pub authenticated_at: entity::Timestamp,
+    /// Who accepted the login ([`LoginAuthority::session_key`]).
+    pub authority: String,
     /// The cookie's secret (for the anti-CSRF token of the session's forms).
     pub secret: String,
 }
 
-/// Starts a session of `user_id`; returns the cookie's secret.
+impl SignedIn {
+    /// Whether `authority` signed this session in: only then does it count for the
+    /// sign-ins that authority decides.
+    pub fn is_from(&self, authority: &LoginAuthority) -> bool {
+        self.authority == authority.session_key()
+    }
+}
+
+/// Starts a session of `user_id` signed in on Tessera's own pages; returns the
+/// cookie's secret.
 pub async fn start(state: &AppState, tenant: &Tenant, user_id: i64) -> Result<String, Error> {
     start_for(
         state,
         tenant,
         user_id,
+        &LoginAuthority::Pages,
         tenant.settings.session_lifetime_secs,
     )
     .await
 }
 
-/// [`start`] for a session of `lifetime` seconds (an external login application's
-/// `remember_for`).
+/// Starts a session that `authority` signed in, lasting `lifetime` seconds (an
+/// external login application's `remember_for`).
 pub async fn start_for(
     state: &AppState,
     tenant: &Tenant,
     user_id: i64,
+    authority: &LoginAuthority,
     lifetime: u64,
 ) -> Result<String, Error> {
     let secret = secrets::generate(SESSION_PREFIX)?;
     let db = tenant
         .routes
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-    let expires_at = plus_seconds(now(), lifetime);
-    sessions::create(db, tenant.id, checksum(&secret), user_id, expires_at).await?;
+    sessions::create(
+        db,
+        tenant.id,
+        NewSession {
+            session_checksum: checksum(&secret),
+            user_id,
+            authority: authority.session_key(),
+            expires_at: plus_seconds(now(), lifetime),
+        },
+    )
+    .await?;
     Ok(secret)
 }
 
@@ -70,9 +93,10 @@ pub async fn resume(
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
     Ok(sessions::find_live_user(db, tenant.id, &checksum(secret))
         .await?
-        .map(|(user, authenticated_at)| SignedIn {
+        .map(|(user, session)| SignedIn {
             user,
-            authenticated_at,
+            authenticated_at: session.authenticated_at,
+            authority: session.authority,
             secret: secret.to_owned(),
         }))
 }

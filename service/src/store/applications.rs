@@ -310,6 +310,9 @@ pub struct NewApplication {
     pub extensions: serde_json::Map<String, serde_json::Value>,
     /// Its own external login application (empty: the tenant's).
     pub login_url: String,
+    /// The client_id that application authenticates with (required with
+    /// `login_url`): it alone drives this application's interactions.
+    pub login_client_id: String,
 }
 
 impl NewApplication {
@@ -341,6 +344,7 @@ impl NewApplication {
             owner_user_id: model.owner_user_id,
             extensions: crate::application_fields::document_of(&model.extensions),
             login_url: model.login_url.clone(),
+            login_client_id: model.login_client_id.clone(),
         })
     }
 
@@ -358,6 +362,19 @@ impl NewApplication {
                     self.login_url
                 )));
             }
+            if self.login_client_id.is_empty() {
+                return Err(Error::InvalidInput(
+                    "--login-url needs --login-client-id: the client_id its login application \
+                     authenticates with (only that credential drives the interactions)"
+                        .to_owned(),
+                ));
+            }
+            check_client_id(&self.login_client_id)
+                .map_err(|error| Error::InvalidInput(format!("--login-client-id: {error}")))?;
+        } else if !self.login_client_id.is_empty() {
+            return Err(Error::InvalidInput(
+                "--login-client-id goes with --login-url".to_owned(),
+            ));
         }
         check_length("--name", &self.name, 255)?;
         for scope in &self.allowed_scopes {
@@ -426,6 +443,8 @@ pub struct ApplicationSummary {
     pub fields: serde_json::Map<String, serde_json::Value>,
     /// Its own external login application, if any.
     pub login_url: String,
+    /// The client_id that login application authenticates with.
+    pub login_client_id: String,
 }
 
 impl ApplicationSummary {
@@ -444,12 +463,18 @@ impl ApplicationSummary {
                 .collect(),
             redirect_uris: words(&model.redirect_uris),
             allowed_scopes: words(&model.allowed_scopes),
-            algorithm: model.algorithm.clone(),
+            // Empty in the row means the default (OIDC Core §15.1: RS256).
+            algorithm: if model.algorithm.is_empty() {
+                "RS256".to_owned()
+            } else {
+                model.algorithm.clone()
+            },
             access_token_format: model.access_token_format.clone(),
             skip_authorization: model.skip_authorization,
             post_logout_redirect_uris: words(&model.post_logout_redirect_uris),
             allowed_origins: words(&model.allowed_origins),
             login_url: model.login_url.clone(),
+            login_client_id: model.login_client_id.clone(),
             fields: catalogue.visible(
                 &crate::application_fields::document_of(&model.extensions),
                 Visibility::Admin,
@@ -493,6 +518,7 @@ pub async fn create(
         allowed_scopes: Set(new.allowed_scopes.join(" ")),
         extensions: Set(serde_json::Value::Object(new.extensions.clone()).to_string()),
         login_url: Set(new.login_url.clone()),
+        login_client_id: Set(new.login_client_id.clone()),
         created_at: Set(created),
         updated_at: Set(created),
         ..Default::default()
@@ -568,6 +594,7 @@ pub async fn update(
         allowed_scopes: Set(changed.allowed_scopes.join(" ")),
         extensions: Set(serde_json::Value::Object(changed.extensions.clone()).to_string()),
         login_url: Set(changed.login_url.clone()),
+        login_client_id: Set(changed.login_client_id.clone()),
         updated_at: Set(now()),
         ..Default::default()
     };

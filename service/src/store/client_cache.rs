@@ -96,6 +96,7 @@ mod tests {
             allowed_scopes: String::new(),
             extensions: String::new(),
             login_url: String::new(),
+            login_client_id: String::new(),
             created_at: now,
             updated_at: now,
         })

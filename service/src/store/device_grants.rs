@@ -4,8 +4,8 @@
 
 use entity::device_grant;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
 
 use crate::db::Databases;
@@ -45,21 +45,22 @@ pub struct NewDeviceGrant {
     pub scope: String,
     /// Polling interval.
     pub interval_seconds: i32,
+    /// The requesting address (IPv4, or IPv6 /64 prefix), counted for its cap.
+    pub source_address: String,
     /// Expiry.
     pub expires_at: entity::Timestamp,
 }
 
-/// Stores a grant; a user code already taken in the tenant is [`Error::Conflict`]
-/// (the caller draws another).
+/// Stores a grant on the tenant's token pool (the caller holds the writer's turn);
+/// a user code already taken in the tenant is [`Error::Conflict`] (the caller draws
+/// another).
 pub async fn create(
-    databases: &Databases,
-    tenant: &Tenant,
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
     new: NewDeviceGrant,
 ) -> Result<(), Error> {
-    let writer = token_writer(databases, tenant)?;
-    let _turn = writer.turn().await;
     device_grant::Entity::insert(device_grant::ActiveModel {
-        tenant_id: Set(tenant.id),
+        tenant_id: Set(tenant_id),
         device_code_checksum: Set(new.device_code_checksum),
         user_code_checksum: Set(new.user_code_checksum),
         application_id: Set(new.application_id),
@@ -68,11 +69,12 @@ pub async fn create(
         status: Set(status::PENDING.to_owned()),
         interval_seconds: Set(new.interval_seconds),
         last_polled_at: Set(None),
+        source_address: Set(new.source_address),
         expires_at: Set(new.expires_at),
         created_at: Set(now()),
         ..Default::default()
     })
-    .exec_without_returning(writer.connection)
+    .exec_without_returning(db)
     .await
     .map_err(|error| {
         if crate::store::is_unique_violation(&error) {
@@ -82,6 +84,24 @@ pub async fn create(
         }
     })?;
     Ok(())
+}
+
+/// How many pending, unexpired grants of the tenant `source_address` holds (when
+/// given), or the tenant holds in all, counting at most `limit`.
+pub async fn count_pending(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    source_address: Option<&str>,
+    limit: u64,
+) -> Result<u64, Error> {
+    let mut condition = Condition::all()
+        .add(device_grant::Column::TenantId.eq(tenant_id))
+        .add(device_grant::Column::Status.eq(status::PENDING))
+        .add(device_grant::Column::ExpiresAt.gt(now()));
+    if let Some(source) = source_address {
+        condition = condition.add(device_grant::Column::SourceAddress.eq(source));
+    }
+    crate::store::bounded_count::<device_grant::Entity>(db, condition, limit).await
 }
 
 /// The pending, unexpired grant whose user code has `checksum`.

@@ -4,7 +4,8 @@
 
 use entity::interaction;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter,
 };
 
 use crate::error::Error;
@@ -23,6 +24,8 @@ pub struct NewInteraction {
     pub parameters: String,
     /// The subject, when a live session already names them.
     pub user_id: Option<i64>,
+    /// The requesting address (IPv4, or IPv6 /64 prefix), counted for its cap.
+    pub source_address: String,
     /// Expiry.
     pub expires_at: entity::Timestamp,
 }
@@ -40,6 +43,7 @@ pub async fn create(
         application_id: Set(new.application_id),
         parameters: Set(new.parameters),
         user_id: Set(new.user_id),
+        source_address: Set(new.source_address),
         expires_at: Set(new.expires_at),
         created_at: Set(now()),
         ..Default::default()
@@ -116,4 +120,21 @@ pub async fn take(db: &impl ConnectionTrait, tenant_id: i64, id: i64) -> Result<
         .exec(db)
         .await?;
     Ok(deleted.rows_affected == 1)
+}
+
+/// How many unexpired interactions of the tenant `source_address` holds (when given),
+/// or the tenant holds in all, counting at most `limit`.
+pub async fn count_live(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    source_address: Option<&str>,
+    limit: u64,
+) -> Result<u64, Error> {
+    let mut condition = Condition::all()
+        .add(interaction::Column::TenantId.eq(tenant_id))
+        .add(interaction::Column::ExpiresAt.gt(now()));
+    if let Some(source) = source_address {
+        condition = condition.add(interaction::Column::SourceAddress.eq(source));
+    }
+    super::bounded_count::<interaction::Entity>(db, condition, limit).await
 }

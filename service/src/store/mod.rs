@@ -13,7 +13,37 @@ pub mod signing_keys;
 pub mod tokens;
 pub mod users;
 
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{RuntimeErr, SqlErr};
+
+use crate::error::Error;
+
+/// How many rows of `E` match `condition`, counting at most `limit` of them
+/// (`SELECT COUNT(*) FROM (SELECT 1 … LIMIT n)`): a cap check reads no more index
+/// entries than the cap, however many rows there are.
+pub async fn bounded_count<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    condition: sea_orm::Condition,
+    limit: u64,
+) -> Result<u64, Error> {
+    let capped = E::find()
+        .select_only()
+        .expr(Expr::val(1))
+        .filter(condition)
+        .limit(limit)
+        .into_query();
+    let query = Query::select()
+        .expr(Expr::cust("COUNT(*)"))
+        .from_subquery(capped, Alias::new("capped"))
+        .to_owned();
+    let row = db.query_one(&query).await?;
+    let count: i64 = match row {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    };
+    Ok(u64::try_from(count).unwrap_or_default())
+}
 
 /// Whether a database error is a unique-constraint violation.
 pub fn is_unique_violation(error: &DbErr) -> bool {

@@ -11,19 +11,37 @@ use sea_orm::{
 use crate::error::Error;
 use crate::time::now;
 
-/// Stores a new session of `user_id` lasting until `expires_at`.
+/// A session to store.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// Checksum of the cookie's secret.
+    pub session_checksum: String,
+    /// The signed-in user.
+    pub user_id: i64,
+    /// Who accepted the login (empty: Tessera's pages).
+    pub authority: String,
+    /// Expiry.
+    pub expires_at: entity::Timestamp,
+}
+
+/// Stores a new session.
 pub async fn create(
     db: &impl ConnectionTrait,
     tenant_id: i64,
-    session_checksum: String,
-    user_id: i64,
-    expires_at: entity::Timestamp,
+    new: NewSession,
 ) -> Result<session::Model, Error> {
     let created = now();
+    let NewSession {
+        session_checksum,
+        user_id,
+        authority,
+        expires_at,
+    } = new;
     Ok(session::ActiveModel {
         tenant_id: Set(tenant_id),
         session_checksum: Set(session_checksum),
         user_id: Set(user_id),
+        authority: Set(authority),
         authenticated_at: Set(created),
         expires_at: Set(expires_at),
         created_at: Set(created),
@@ -33,13 +51,14 @@ pub async fn create(
     .await?)
 }
 
-/// The active user of the live session with `session_checksum` and when they
-/// authenticated, in one query (users joined to their session), on the primary.
+/// The active user of the live session with `session_checksum`, with the session
+/// (when they authenticated, and who accepted it), in one query (users joined to their
+/// session), on the primary.
 pub async fn find_live_user(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     session_checksum: &str,
-) -> Result<Option<(user::Model, entity::Timestamp)>, Error> {
+) -> Result<Option<(user::Model, session::Model)>, Error> {
     let session_of_user = session::Entity::belongs_to(user::Entity)
         .from(session::Column::UserId)
         .to(user::Column::Id)
@@ -54,7 +73,7 @@ pub async fn find_live_user(
         .filter(session::Column::ExpiresAt.gt(now()))
         .one(db)
         .await?;
-    Ok(found.and_then(|(user, session)| session.map(|session| (user, session.authenticated_at))))
+    Ok(found.and_then(|(user, session)| session.map(|session| (user, session))))
 }
 
 /// Ends the session (logout).

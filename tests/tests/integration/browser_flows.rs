@@ -149,6 +149,9 @@ pub(crate) fn assert_page_headers(seen: &Seen) {
 }
 
 /// Follows a 303 to the login page and signs in; returns the answer to the POST.
+/// An authorization's login page carries its interaction; a plain sign-in's (the
+/// device, authorized-tokens and management pages) carries the page to return to
+/// and stores nothing.
 pub(crate) async fn sign_in(
     browser: &mut Browser,
     to_login: &Seen,
@@ -157,24 +160,24 @@ pub(crate) async fn sign_in(
 ) -> Seen {
     assert_eq!(to_login.status, 303, "{}", to_login.body);
     let location = to_login.location().unwrap().to_owned();
-    assert!(location.contains("/login?interaction="), "{location}");
+    assert!(
+        location.contains("/login?interaction=") || location.contains("/login?next="),
+        "{location}"
+    );
     let page = browser.get(&location).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert_page_headers(&page);
     assert_eq!(page.body.matches("<form").count(), 1, "{}", page.body);
     assert!(page.body.contains("name=\"username\"") && page.body.contains("name=\"password\""));
     let action = location.split('?').next().unwrap().to_owned();
-    let answer = browser
-        .post(
-            &action,
-            &[
-                ("interaction", &page.input("interaction").unwrap()),
-                ("csrf", &page.input("csrf").unwrap()),
-                ("username", username),
-                ("password", password),
-            ],
-        )
-        .await;
+    let mut fields = page.hidden_inputs();
+    fields.push(("username".to_owned(), username.to_owned()));
+    fields.push(("password".to_owned(), password.to_owned()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let answer = browser.post(&action, &fields).await;
     assert_eq!(
         answer.status, 303,
         "a POST is answered with 303: {}",

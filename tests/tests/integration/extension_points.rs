@@ -195,12 +195,35 @@ async fn application_extension_fields(backend: Backend) {
                 "acme",
                 "--login-url",
                 "https://login.acme.example/in",
+                "--login-client-id",
+                "acme-login",
                 "--json",
             ],
         )
         .await,
     );
     assert_eq!(own_login["login_url"], "https://login.acme.example/in");
+    assert_eq!(own_login["login_client_id"], "acme-login");
+    // A login URL needs the credential its application drives interactions with.
+    let unbound = cli(
+        &path,
+        &[
+            "app",
+            "update",
+            id,
+            "--tenant",
+            "acme",
+            "--login-client-id",
+            "",
+        ],
+    )
+    .await;
+    assert_eq!(unbound.code(), 2, "{}", unbound.message());
+    assert!(
+        unbound.message().contains("--login-client-id"),
+        "{}",
+        unbound.message()
+    );
     let cleared = json_of(
         &cli(
             &path,
@@ -218,6 +241,7 @@ async fn application_extension_fields(backend: Backend) {
         .await,
     );
     assert_eq!(cleared["login_url"], "");
+    assert_eq!(cleared["login_client_id"], "", "cleared with its URL");
     let shown = cli(&path, &["app", "show", id, "--tenant", "acme"]).await;
     assert_eq!(shown.code(), 0, "{}", shown.message());
     assert!(shown.stdout.contains("field tier: pro"), "{}", shown.stdout);
@@ -1057,7 +1081,7 @@ async fn external_login_application(backend: Backend) {
     const LOGIN_URL: &str = "https://login.example/start";
     let app = spawn_app_with(&format!(
         "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n\
-         [tenants.acme.oauth]\nlogin_url = \"{LOGIN_URL}\"\n",
+         [tenants.acme.oauth]\nlogin_url = \"{LOGIN_URL}\"\nlogin_client_id = \"login-app\"\n",
         db.url
     ))
     .await
@@ -1300,6 +1324,7 @@ async fn external_login_application(backend: Backend) {
         "rp",
         entity::application::ActiveModel {
             login_url: sea_orm::ActiveValue::Set(PARTNER_URL.to_owned()),
+            login_client_id: sea_orm::ActiveValue::Set("partner-login".to_owned()),
             ..Default::default()
         },
     )
@@ -1481,7 +1506,7 @@ async fn the_external_login_example_signs_a_user_in() {
     let login_app_url = format!("http://127.0.0.1:{login_port}");
     let app = spawn_app_with(&format!(
         "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n\
-         [tenants.acme.oauth]\nlogin_url = \"{login_app_url}/start\"\n",
+         [tenants.acme.oauth]\nlogin_url = \"{login_app_url}/start\"\nlogin_client_id = \"login-app\"\n",
         db.url
     ))
     .await
