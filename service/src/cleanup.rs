@@ -13,6 +13,10 @@
 //!
 //! Rows go in batches of primary-key ranges (`DELETE … WHERE id > a AND id <= b`),
 //! so no statement holds locks for long and none binds a list of ids.
+//!
+//! [`sweep`] is the part every server runs itself in the background: expired
+//! interactions, authorization codes, device grants and sessions (what requests
+//! without credentials can create), so storage stays bounded without cron.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -265,9 +269,29 @@ where
     E: EntityTrait,
     E::Column: ColumnTrait,
 {
+    batch_delete_in_turn::<E>(db, None, id, condition, batch).await
+}
+
+/// [`batch_delete`], waiting for the SQLite writer's turn (`queue`) before each
+/// batch: the background sweep shares the pool with requests of this process.
+async fn batch_delete_in_turn<E>(
+    db: &impl ConnectionTrait,
+    queue: Option<&Arc<tokio::sync::Mutex<()>>>,
+    id: E::Column,
+    condition: Condition,
+    batch: u64,
+) -> Result<u64, Error>
+where
+    E: EntityTrait,
+    E::Column: ColumnTrait,
+{
     let mut removed = 0;
     let mut after = i64::MIN;
     loop {
+        let _turn = match queue {
+            Some(queue) => Some(queue.lock().await),
+            None => None,
+        };
         let closing: Option<i64> = E::find()
             .select_only()
             .column(id)
@@ -292,4 +316,89 @@ where
         }
     }
     Ok(removed)
+}
+
+/// What one background sweep of a tenant removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Interactions past their expiry.
+    pub interactions: u64,
+    /// Authorization codes past their expiry.
+    pub authorization_codes: u64,
+    /// Device grants past their expiry.
+    pub device_grants: u64,
+    /// Browser sessions past their expiry.
+    pub sessions: u64,
+}
+
+impl Swept {
+    /// Rows removed in all.
+    pub fn total(&self) -> u64 {
+        self.interactions + self.authorization_codes + self.device_grants + self.sessions
+    }
+}
+
+/// The server's own sweep (every `limits.sweep_interval_secs` on each node): removes
+/// `tenant`'s expired interactions, authorization codes and device grants from its
+/// token pool and its expired sessions from its users pool, `batch` rows per
+/// statement, taking the SQLite writer's turn per statement. Tokens stay for
+/// `tessera cleartokens` (their rules depend on refresh families and settings).
+/// Nodes sweeping at once delete disjoint or already-deleted rows: harmless.
+pub async fn sweep(databases: &Databases, tenant: &Tenant, batch: u64) -> Result<Swept, Error> {
+    let now = now();
+    let id = tenant.id;
+    let tokens_pool = tenant.routes.pool(
+        router_policies::EntityGroup::Tokens,
+        router_policies::Role::Write,
+    )?;
+    let tokens = databases.pool(tokens_pool)?;
+    let tokens_queue = databases.writer_queue(tokens_pool);
+    let users_pool = tenant.routes.pool(
+        router_policies::EntityGroup::Users,
+        router_policies::Role::Write,
+    )?;
+    let users = databases.pool(users_pool)?;
+    let users_queue = databases.writer_queue(users_pool);
+    Ok(Swept {
+        interactions: batch_delete_in_turn::<interaction::Entity>(
+            tokens,
+            tokens_queue.as_ref(),
+            interaction::Column::Id,
+            Condition::all()
+                .add(interaction::Column::TenantId.eq(id))
+                .add(interaction::Column::ExpiresAt.lt(now)),
+            batch,
+        )
+        .await?,
+        authorization_codes: batch_delete_in_turn::<authorization_code::Entity>(
+            tokens,
+            tokens_queue.as_ref(),
+            authorization_code::Column::Id,
+            Condition::all()
+                .add(authorization_code::Column::TenantId.eq(id))
+                .add(authorization_code::Column::ExpiresAt.lt(now)),
+            batch,
+        )
+        .await?,
+        device_grants: batch_delete_in_turn::<device_grant::Entity>(
+            tokens,
+            tokens_queue.as_ref(),
+            device_grant::Column::Id,
+            Condition::all()
+                .add(device_grant::Column::TenantId.eq(id))
+                .add(device_grant::Column::ExpiresAt.lt(now)),
+            batch,
+        )
+        .await?,
+        sessions: batch_delete_in_turn::<session::Entity>(
+            users,
+            users_queue.as_ref(),
+            session::Column::Id,
+            Condition::all()
+                .add(session::Column::TenantId.eq(id))
+                .add(session::Column::ExpiresAt.lt(now)),
+            batch,
+        )
+        .await?,
+    })
 }

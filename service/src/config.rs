@@ -148,6 +148,20 @@ pub struct LimitsConfig {
     /// Keys (usernames, client ids, addresses) the failure counters track at most, on
     /// each node: the limiter's memory bound (about 66 bytes a key).
     pub max_tracked_failure_keys: usize,
+    /// How often each node removes expired interactions, sessions, authorization
+    /// codes and device grants in the background; 0: never (then run
+    /// `tessera cleartokens` from cron).
+    pub sweep_interval_secs: u64,
+    /// Rows one statement of that sweep removes at most (short statements, short
+    /// locks).
+    pub sweep_batch_size: u64,
+    /// How long a connection may wait before the headers of its next request are in:
+    /// a slow-header client is closed after it, and so is a keep-alive connection
+    /// idle that long (hyper counts both from the moment it waits for a request).
+    pub header_read_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog until one
+    /// closes.
+    pub max_connections: usize,
 }
 
 impl Default for LimitsConfig {
@@ -156,6 +170,10 @@ impl Default for LimitsConfig {
             slow_hash_concurrency: 0,
             slow_hash_queue_timeout_ms: 2000,
             max_tracked_failure_keys: 100_000,
+            sweep_interval_secs: 60,
+            sweep_batch_size: 500,
+            header_read_timeout_secs: 5,
+            max_connections: 4096,
         }
     }
 }
@@ -416,8 +434,24 @@ impl Config {
                     .to_owned(),
             );
         }
-        if self.limits.max_tracked_failure_keys == 0 {
-            problems.push("limits.max_tracked_failure_keys: must be at least 1".to_owned());
+        for (name, value) in [
+            (
+                "max_tracked_failure_keys",
+                u64::try_from(self.limits.max_tracked_failure_keys).unwrap_or(u64::MAX),
+            ),
+            ("sweep_batch_size", self.limits.sweep_batch_size),
+            (
+                "header_read_timeout_secs",
+                self.limits.header_read_timeout_secs,
+            ),
+            (
+                "max_connections",
+                u64::try_from(self.limits.max_connections).unwrap_or(u64::MAX),
+            ),
+        ] {
+            if value == 0 {
+                problems.push(format!("limits.{name}: must be at least 1"));
+            }
         }
         if let Err(error) = self.settings_book() {
             problems.push(

@@ -23,6 +23,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["oauth"],
     &["grants"],
     &["endpoints"],
+    &["connections"],
     &["startup"],
     &["cli"],
 ];

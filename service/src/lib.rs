@@ -5,7 +5,8 @@
 //!
 //! The layers, each using only those below it ([`layering`], docs/layers.md):
 //!
-//! * [`cli`], [`startup`] — commands and the service's assembly.
+//! * [`cli`], [`startup`] — commands and the service's assembly; [`connections`] —
+//!   the HTTP/1 server loop (connection cap, header read timeout, graceful drain).
 //! * [`endpoints`] — HTTP: probes and per-tenant issuers under `/t/{tenant}`; maps
 //!   protocol errors to responses.
 //! * [`grants`] — the token endpoint's grants.
@@ -23,6 +24,7 @@ pub mod application_fields;
 pub mod cleanup;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod endpoints;
 pub mod error;

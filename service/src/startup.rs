@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use router_policies::{Placement, RoutingTable, TenantSlug};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, read_secret};
+use crate::connections::{self, ConnectionLimits};
 use crate::db::{Databases, MigrationReport};
 use crate::endpoints;
 use crate::error::Error;
@@ -168,6 +170,32 @@ impl Connected {
     }
 }
 
+/// A Redis connection that never stops the start (DESIGN.md §6a: Redis is optional
+/// and never fatal): it connects lazily, reconnects by itself, and each attempt and
+/// each command gives up after a second. A Redis that does not answer now is logged
+/// and reported by `/readyz`; the node starts and serves without it. Only a URL that
+/// cannot be a Redis URL stops the start.
+async fn connect_redis(url: &str) -> Result<redis::aio::ConnectionManager, Error> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(REDIS_TIMEOUT))
+        .set_number_of_retries(2)
+        .set_max_delay(REDIS_TIMEOUT);
+    let manager = redis::aio::ConnectionManager::new_lazy_with_config(client, config)?;
+    let mut probe = manager.clone();
+    if let Err(error) = redis::cmd("PING").query_async::<String>(&mut probe).await {
+        tracing::warn!(
+            %error,
+            "redis does not answer: serving without it until it does (see /readyz)"
+        );
+    }
+    Ok(manager)
+}
+
+/// How long a Redis connection attempt or command may take.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Whether a database error says a table does not exist (SQLite, PostgreSQL, MySQL).
 fn is_missing_table(error: &sea_orm::DbErr) -> bool {
     let text = error.to_string();
@@ -208,8 +236,7 @@ impl Application {
         let redis = match &connected.config.redis {
             Some(redis) => {
                 let url = read_secret("redis.url", redis.url.as_ref(), redis.url_file.as_ref())?;
-                let client = redis::Client::open(url)?;
-                Some(redis::aio::ConnectionManager::new(client).await?)
+                Some(connect_redis(&url).await?)
             }
             None => None,
         };
@@ -279,18 +306,57 @@ impl Application {
     ) -> Result<(), Error> {
         let off = self.state.config.routes.disabled();
         let app = routes.disable_all(off).into_router(self.state.clone());
-        // With each connection's peer address (per-address brute-force limits).
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        let limits = &self.state.config.limits;
+        let connection_limits = ConnectionLimits {
+            max_connections: limits.max_connections,
+            header_read_timeout: Duration::from_secs(limits.header_read_timeout_secs),
+        };
+        let sweeper = (limits.sweep_interval_secs > 0).then(|| {
+            tokio::spawn(sweep_forever(
+                self.state.clone(),
+                Duration::from_secs(limits.sweep_interval_secs),
+                limits.sweep_batch_size,
+            ))
+        });
+        let served = connections::serve(listener, app, connection_limits, shutdown).await;
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+            let _ = sweeper.await;
+        }
+        served?;
         // Close the pools when nothing else holds them (SQLite checkpoints its WAL).
         if let Ok(databases) = Arc::try_unwrap(self.state.databases) {
             databases.close().await;
         }
         Ok(())
+    }
+}
+
+/// Every `interval` (the first after a random part of it, so nodes started together
+/// spread out), sweeps every loaded tenant's expired interactions, codes, device
+/// grants and sessions ([`crate::cleanup::sweep`]). A failure is logged and the next
+/// round tries again.
+async fn sweep_forever(state: AppState, interval: Duration, batch: u64) {
+    let first = interval.mul_f64(rand::random::<f64>());
+    tokio::time::sleep(first).await;
+    loop {
+        for tenant in state.tenants.all() {
+            match crate::cleanup::sweep(&state.databases, &tenant, batch).await {
+                Ok(swept) if swept.total() > 0 => tracing::debug!(
+                    tenant = %tenant.slug,
+                    interactions = swept.interactions,
+                    authorization_codes = swept.authorization_codes,
+                    device_grants = swept.device_grants,
+                    sessions = swept.sessions,
+                    "swept expired rows"
+                ),
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(tenant = %tenant.slug, %error, "sweeping expired rows failed")
+                }
+            }
+        }
+        tokio::time::sleep(interval).await;
     }
 }
 

@@ -15,10 +15,13 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: every pool (and Redis, when configured) answers. 503 names the ones
-/// that do not, without their error text.
+/// `GET /readyz`: every pool answers (503 names the ones that do not, without their
+/// error text). Redis, when configured, is reported but never makes the node unready
+/// (DESIGN.md §6a: the node serves without it): `"redis": "unavailable"` and
+/// `"status": "degraded"` with 200.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let mut ready = true;
+    let mut degraded = false;
     let mut pools = serde_json::Map::new();
     for (name, answer) in state.databases.ping_all(READY_TIMEOUT).await {
         if let Err(error) = &answer {
@@ -41,12 +44,16 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         .map_err(|_| "timeout".to_owned())
         .and_then(|answer| answer.map_err(|error| error.to_string()));
         if let Err(error) = &answer {
-            tracing::warn!(error = %error, "readiness: redis does not answer");
-            ready = false;
+            tracing::warn!(error = %error, "readiness: redis does not answer (degraded)");
+            degraded = true;
         }
         body["redis"] = Value::from(if answer.is_ok() { "ok" } else { "unavailable" });
     }
-    body["status"] = Value::from(if ready { "ok" } else { "unavailable" });
+    body["status"] = Value::from(match (ready, degraded) {
+        (false, _) => "unavailable",
+        (true, true) => "degraded",
+        (true, false) => "ok",
+    });
     let status = if ready {
         StatusCode::OK
     } else {

@@ -48,6 +48,8 @@ pub struct Page {
     cookies: Vec<String>,
     /// A policy other than [`CONTENT_SECURITY_POLICY`] (the form-post page's).
     policy: Option<String>,
+    /// `Retry-After` seconds (429 and 503 pages).
+    retry_after_secs: Option<u64>,
 }
 
 impl Page {
@@ -59,6 +61,7 @@ impl Page {
             location: None,
             cookies: Vec::new(),
             policy: None,
+            retry_after_secs: None,
         }
     }
 
@@ -113,12 +116,19 @@ impl Page {
             location: Some(location.into()),
             cookies: Vec::new(),
             policy: None,
+            retry_after_secs: None,
         }
     }
 
     /// The same page with another status (a form shown again with its error: 400).
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
+        self
+    }
+
+    /// The same page telling the client when to try again.
+    pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
+        self.retry_after_secs = seconds;
         self
     }
 
@@ -162,6 +172,11 @@ impl IntoResponse for Page {
                     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 }
             }
+        }
+        if let Some(seconds) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         for cookie in self.cookies {
             if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -295,6 +310,13 @@ pub fn failure_page(state: &AppState, tenant_name: &str, error: OAuthError) -> P
             "Too many attempts",
             error.description(),
         ),
+        OAuthError::TooManyPending { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins in progress",
+            "Too many sign-ins are waiting to be finished from your network. Try again in a \
+             minute."
+                .to_owned(),
+        ),
         OAuthError::Busy { .. } | OAuthError::Unavailable(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "Temporarily unavailable",
@@ -318,6 +340,7 @@ pub fn failure_page(state: &AppState, tenant_name: &str, error: OAuthError) -> P
         tracing::warn!(error = %cause, "page failed: unavailable");
     }
     error_page(state, tenant_name, status, title, &message, None)
+        .with_retry_after(error.retry_after_secs())
 }
 
 /// Renders template `name`, or the failure page when it cannot.

@@ -18,6 +18,14 @@ pub const TENANT_COUNT_TTL: Duration = Duration::from_secs(1);
 /// for each other, few enough to cost nothing.
 const STRIPES: usize = 64;
 
+/// How long an address found over its cap is refused without counting again: a
+/// flood's refusals then cost no database work (and on SQLite no writer turn).
+pub const REFUSAL_MEMO_TTL: Duration = Duration::from_secs(1);
+
+/// Refused addresses remembered at most (the memo's memory bound, ~100 bytes each);
+/// when full, a newcomer is simply not remembered (it is counted again).
+const MAX_REMEMBERED_REFUSALS: usize = 10_000;
+
 /// What is capped.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum PendingKind {
@@ -51,6 +59,7 @@ pub struct PendingCounts {
     stripes: Vec<tokio::sync::Mutex<()>>,
     hasher: std::collections::hash_map::RandomState,
     totals: Mutex<HashMap<(i64, PendingKind), Counted>>,
+    refused: Mutex<HashMap<(i64, PendingKind, String), Instant>>,
 }
 
 impl Default for PendingCounts {
@@ -59,6 +68,7 @@ impl Default for PendingCounts {
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
             totals: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -101,6 +111,30 @@ impl PendingCounts {
         }
     }
 
+    /// Whether `source` was found over its cap (or the tenant over its own) within
+    /// [`REFUSAL_MEMO_TTL`].
+    pub fn recently_refused(&self, tenant_id: i64, kind: PendingKind, source: &str) -> bool {
+        let Ok(refused) = self.refused.lock() else {
+            return false;
+        };
+        refused
+            .get(&(tenant_id, kind, source.to_owned()))
+            .is_some_and(|at| at.elapsed() < REFUSAL_MEMO_TTL)
+    }
+
+    /// Remembers that `source` was refused just now.
+    pub fn remember_refusal(&self, tenant_id: i64, kind: PendingKind, source: &str) {
+        let Ok(mut refused) = self.refused.lock() else {
+            return;
+        };
+        if refused.len() >= MAX_REMEMBERED_REFUSALS {
+            refused.retain(|_, at| at.elapsed() < REFUSAL_MEMO_TTL);
+        }
+        if refused.len() < MAX_REMEMBERED_REFUSALS {
+            refused.insert((tenant_id, kind, source.to_owned()), Instant::now());
+        }
+    }
+
     /// Adds one row this node just stored to the tenant's total.
     pub fn add_one(&self, tenant_id: i64, kind: PendingKind) {
         if let Ok(mut totals) = self.totals.lock()
@@ -124,6 +158,11 @@ mod tests {
         assert_eq!(counts.recent_total(1, PendingKind::Interaction), Some(8));
         assert_eq!(counts.recent_total(1, PendingKind::DeviceGrant), None);
         assert_eq!(counts.recent_total(2, PendingKind::Interaction), None);
+        assert!(!counts.recently_refused(1, PendingKind::Interaction, "10.0.0.1"));
+        counts.remember_refusal(1, PendingKind::Interaction, "10.0.0.1");
+        assert!(counts.recently_refused(1, PendingKind::Interaction, "10.0.0.1"));
+        assert!(!counts.recently_refused(1, PendingKind::DeviceGrant, "10.0.0.1"));
+        assert!(!counts.recently_refused(1, PendingKind::Interaction, "10.0.0.2"));
         let _held = counts.lock(1, PendingKind::Interaction, "10.0.0.1").await;
         // Another address (most likely another stripe) is not blocked for good: the
         // lock is per stripe and released on drop.

@@ -809,6 +809,7 @@ async fn store_pending(
     let parameters = serde_json::to_string(&pending)
         .map_err(|error| Error::Corrupt(format!("interaction parameters: {error}")))?;
     let source = pending_limits::source_key(source);
+    pending_limits::refuse_early(state, tenant, PendingKind::Interaction, &source)?;
     let writer = tokens::token_writer(&state.databases, tenant)?;
     let _turn = writer.turn().await;
     let admitted = pending_limits::admit(

@@ -111,6 +111,7 @@ pub async fn start(
     let device_code = secrets::generate(prefix::DEVICE_CODE)?;
     let expires_at = plus_seconds(now(), settings.device_code_lifetime_secs);
     let source = pending_limits::source_key(source);
+    pending_limits::refuse_early(state, tenant, PendingKind::DeviceGrant, &source)?;
     let writer = tokens::token_writer(&state.databases, tenant)?;
     let _turn = writer.turn().await;
     let admitted = pending_limits::admit(

@@ -54,9 +54,27 @@ impl Admitted<'_> {
     }
 }
 
+/// Refuses at once, without reading anything, a `source` found over a cap within
+/// the last second ([`crate::limits::pending::REFUSAL_MEMO_TTL`]). Call it before
+/// taking a writer's turn: a flood's refusals then cost no database work.
+pub fn refuse_early(
+    state: &AppState,
+    tenant: &Tenant,
+    kind: PendingKind,
+    source: &str,
+) -> Result<(), OAuthError> {
+    if state.pending.recently_refused(tenant.id, kind, source) {
+        return Err(OAuthError::TooManyPending {
+            retry_after_secs: RETRY_AFTER_SECS,
+        });
+    }
+    Ok(())
+}
+
 /// Admits one more pending row of `kind` from `source` (a [`source_key`]) in
 /// `tenant`, counting on `db` (the tenant's token pool, where the row goes), or
-/// refuses with [`OAuthError::TooManyPending`].
+/// refuses with [`OAuthError::TooManyPending`] (and remembers the refusal for
+/// [`refuse_early`]).
 pub async fn admit<'a>(
     state: &'a AppState,
     tenant: &Tenant,
@@ -77,6 +95,7 @@ pub async fn admit<'a>(
     };
     let lock = state.pending.lock(tenant.id, kind, source).await;
     let refused = |scope: &'static str| {
+        state.pending.remember_refusal(tenant.id, kind, source);
         tracing::warn!(
             tenant = %tenant.slug,
             kind = kind.as_str(),

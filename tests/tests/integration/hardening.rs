@@ -751,7 +751,7 @@ async fn cancelled_password_requests_never_exceed_the_hash_bound() {
 }
 
 /// Awaits every future concurrently, in order.
-async fn futures_join<F>(futures: Vec<F>) -> Vec<F::Output>
+pub(crate) async fn futures_join<F>(futures: Vec<F>) -> Vec<F::Output>
 where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,

@@ -84,6 +84,49 @@ async fn readiness_includes_redis() {
     app.stop().await;
 }
 
+/// DESIGN.md §6a: Redis is optional and never fatal. With `redis.url` naming a port
+/// nothing listens on, the node starts at once, serves tokens, and `/readyz` stays
+/// 200, saying Redis is unavailable (`degraded`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_starts_and_stays_ready_without_redis() {
+    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let toml = format!(
+        "{}[redis]\nurl = \"redis://127.0.0.1:{closed_port}\"\n",
+        single_pool_toml(&db.url)
+    );
+    let started = std::time::Instant::now();
+    let app = spawn_app_with(&toml).await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "the start does not wait for Redis: {:?}",
+        started.elapsed()
+    );
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["redis"], "unavailable", "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["pools"]["default"], "ok", "{body}");
+    let client = app
+        .client("default", "svc", true, "client_credentials", "", "")
+        .await;
+    let token = crate::oauth::token(
+        &app,
+        "default",
+        &client,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(token.status, 200, "{}", token.text);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn tenant_created_after_startup_is_found_in_the_directory() {
     let Some(db) = TestDatabase::create(Backend::Sqlite).await else {

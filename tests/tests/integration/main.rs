@@ -1,12 +1,14 @@
 //! Black-box integration tests: one binary, real SQLite, PostgreSQL, MariaDB and Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod bounds;
 mod browser;
 mod browser_flows;
 mod cli;
 mod extension_points;
 mod hardening;
 mod health;
+mod login_authority;
 mod migrations;
 mod oauth;
 mod openid_connect;
