@@ -32,6 +32,9 @@ pub struct Model {
     pub retired_at: Option<crate::Timestamp>,
     /// Removed from the JWKS after this instant.
     pub published_until: Option<crate::Timestamp>,
+    /// The algorithm, for the tenant's first key of it (unique per tenant, so nodes
+    /// starting together create it once); empty for rotated-in keys.
+    pub initial_for: Option<String>,
 }
 
 /// Soft reference to the tenant only.

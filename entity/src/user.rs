@@ -13,8 +13,11 @@ pub struct Model {
     pub tenant_id: i64,
     /// The OIDC `sub`: random, opaque, unique per tenant, never reassigned.
     pub subject: String,
-    /// Login name, unique per tenant.
+    /// Login name, unique per tenant, in Unicode NFKC (as typed before that rule).
     pub username: String,
+    /// What users are looked up by: the username's NFKC form in lower case
+    /// (`migration::usernames::username_key`).
+    pub username_key: String,
     /// Optional e-mail address.
     pub email: Option<String>,
     /// argon2id PHC string.

@@ -31,7 +31,10 @@ mod m20261202_000008_authentication_context;
 mod m20261206_000001_login_application_clients;
 mod m20261206_000002_session_authorities;
 mod m20261206_000003_pending_sources;
+mod m20261206_000004_initial_signing_keys;
+mod m20261206_000005_username_keys;
 mod schema;
+pub mod usernames;
 
 /// Migrations of one entity group, run with [`MigratorTraitSelf::up`].
 #[derive(Clone, Copy, Debug)]
@@ -72,12 +75,14 @@ impl MigratorTraitSelf for GroupMigrator {
             EntityGroup::Tenants => vec![
                 Box::new(m20261128_000001_tenants::Migration),
                 Box::new(m20261202_000001_sealed_signing_keys::Migration),
+                Box::new(m20261206_000004_initial_signing_keys::Migration),
             ],
             EntityGroup::Users => vec![
                 Box::new(m20261128_000001_users::Migration),
                 Box::new(m20261201_000003_sessions::Migration),
                 Box::new(m20261202_000002_user_subjects::Migration),
                 Box::new(m20261206_000002_session_authorities::Migration),
+                Box::new(m20261206_000005_username_keys::Migration),
             ],
             EntityGroup::Applications => {
                 vec![

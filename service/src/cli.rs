@@ -124,8 +124,9 @@ pub enum KeysCommand {
         #[arg(long)]
         algorithm: Option<String>,
         /// Seconds the new keys are published before they sign [default: the tenant's
-        /// key_publish_ahead_secs]. 0 signs at once (after a compromise: relying parties
-        /// that cached the JWKS must fetch it again).
+        /// key_publish_ahead_secs]; at least 300 + key_cache_ttl_secs. 0 signs at once
+        /// (after a compromise: relying parties that cached the JWKS must fetch it
+        /// again).
         #[arg(long)]
         publish_ahead_secs: Option<u64>,
         /// Machine-readable output.
@@ -810,12 +811,25 @@ async fn keys(config: Config, command: KeysCommand, out: &mut dyn Write) -> Resu
                 })?],
             };
             let kek = KeyEncryptionKey::from_config(&config)?;
+            let key_cache_ttl_secs = config.key_cache_ttl_secs;
             let (connected, tenant) = open_tenant(config, &tenant).await?;
             let settings = &tenant.settings;
-            let signs_from = crate::time::plus_seconds(
-                crate::time::now(),
-                publish_ahead_secs.unwrap_or(settings.key_publish_ahead_secs),
-            );
+            let publish_ahead = publish_ahead_secs.unwrap_or(settings.key_publish_ahead_secs);
+            crate::settings::check_publish_ahead(
+                "--publish-ahead-secs",
+                publish_ahead,
+                key_cache_ttl_secs,
+            )
+            .map_err(invalid)?;
+            if publish_ahead == 0 {
+                eprintln!(
+                    "tessera: warning: the new keys sign at once; relying parties that cached \
+                     the JWKS (up to {} s) fail to verify new ID tokens until they fetch it \
+                     again. Do this only for a compromised key.",
+                    crate::settings::JWKS_MAX_AGE_SECS
+                );
+            }
+            let signs_from = crate::time::plus_seconds(crate::time::now(), publish_ahead);
             // Retired keys stay published until every token they signed has expired.
             let longest_token = settings
                 .id_token_lifetime_secs
@@ -908,6 +922,7 @@ async fn user(
             for assignment in &claims {
                 crate::oauth::claims::assign(&mut standard_claims, assignment).map_err(invalid)?;
             }
+            let username = crate::syntax::normalize_username(&username);
             crate::syntax::check_username(&username)
                 .map_err(|error| invalid(format!("--username: {error}")))?;
             if let Some(email) = &email {
@@ -926,6 +941,7 @@ async fn user(
                 db,
                 tenant.id,
                 &username,
+                tenant.settings.usernames_ignore_case,
                 email.as_deref(),
                 hash,
                 &standard_claims,
@@ -1267,14 +1283,19 @@ async fn create_app(
             tenant
                 .routes
                 .connection(&connected.databases, EntityGroup::Users, Role::Read)?;
-        let user = users::find_by_username(users_db, tenant.id, owner)
-            .await?
-            .ok_or_else(|| {
-                invalid(format!(
-                    "--owner {owner:?}: no such user in tenant {}",
-                    tenant.slug
-                ))
-            })?;
+        let user = users::find_by_username(
+            users_db,
+            tenant.id,
+            owner,
+            tenant.settings.usernames_ignore_case,
+        )
+        .await?
+        .ok_or_else(|| {
+            invalid(format!(
+                "--owner {owner:?}: no such user in tenant {}",
+                tenant.slug
+            ))
+        })?;
         new.owner_user_id = Some(user.id);
     }
     let db =

@@ -453,19 +453,37 @@ impl Config {
                 problems.push(format!("limits.{name}: must be at least 1"));
             }
         }
-        if let Err(error) = self.settings_book() {
-            problems.push(
+        match self.settings_book() {
+            Ok(book) => {
+                for (key, settings) in book.each() {
+                    if let Err(problem) = crate::settings::check_publish_ahead(
+                        &format!("{key}.key_publish_ahead_secs"),
+                        settings.key_publish_ahead_secs,
+                        self.key_cache_ttl_secs,
+                    ) {
+                        problems.push(problem);
+                    }
+                }
+            }
+            Err(error) => problems.push(
                 error
                     .to_string()
                     .trim_start_matches("configuration: ")
                     .to_owned(),
-            );
+            ),
         }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(Error::Config(problems.join("; ")))
         }
+    }
+
+    /// Whether clients reach the service over https: the parsed scheme of
+    /// `public_url` (schemes are case-insensitive, RFC 3986 §3.1: `HTTPS://` is
+    /// https), which decides the cookies' `Secure`.
+    pub fn is_https(&self) -> bool {
+        url::Url::parse(&self.public_url).is_ok_and(|url| url.scheme() == "https")
     }
 
     /// Policies in the order the router asks them: the per-tenant pins declared under
@@ -592,11 +610,64 @@ fn describe_figment_error(error: figment::Error) -> String {
         .as_ref()
         .map(|metadata| format!(" (from {})", metadata.name))
         .unwrap_or_default();
+    if let figment::error::Kind::UnknownField(field, expected) = &error.kind {
+        let named = if key.is_empty() || key.ends_with(field.as_str()) {
+            key.clone()
+        } else {
+            format!("{key}.{field}")
+        };
+        let named = if named.is_empty() {
+            field.clone()
+        } else {
+            named
+        };
+        return match closest_key(field, expected) {
+            Some(suggestion) => {
+                format!("{named}: unknown key{origin}; did you mean {suggestion:?}?")
+            }
+            None if expected.len() <= 8 => format!(
+                "{named}: unknown key{origin}; the keys here are {}",
+                expected.join(", ")
+            ),
+            None => format!(
+                "{named}: unknown key{origin}; see the configuration reference in README.md"
+            ),
+        };
+    }
     if key.is_empty() {
         format!("{}{origin}", error.kind)
     } else {
         format!("{key}: {}{origin}", error.kind)
     }
+}
+
+/// The valid key nearest to a misspelt `field`: at most a third of its letters
+/// edited (two at least), or one containing it; `None` when nothing is close.
+fn closest_key<'a>(field: &str, expected: &[&'a str]) -> Option<&'a str> {
+    let allowed = (field.chars().count() / 3).max(2);
+    expected
+        .iter()
+        .map(|candidate| (edit_distance(field, candidate), *candidate))
+        .filter(|(distance, candidate)| {
+            *distance <= allowed || (field.len() >= 4 && candidate.contains(field))
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions) between two keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, left) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, right) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(left != *right);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// Reads a secret given either inline or as a `*_file` path; the file's content is
@@ -699,6 +770,56 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("lisen"), "{error}");
+        assert!(error.contains("did you mean \"listen\""), "{error}");
+        assert!(
+            !error.contains("public_url"),
+            "no dump of every key: {error}"
+        );
+        let error = Config::from_toml("[oauth]\nacess_token_lifetime_secs = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("did you mean \"access_token_lifetime_secs\""),
+            "{error}"
+        );
+        let error = Config::from_toml("zzzzzz = 1\n").unwrap_err().to_string();
+        assert!(error.contains("zzzzzz: unknown key"), "{error}");
+        assert!(error.contains("README.md"), "{error}");
+    }
+
+    #[test]
+    fn https_is_the_parsed_scheme() {
+        for (url, https) in [
+            ("https://id.example", true),
+            ("HTTPS://id.example", true),
+            ("Https://id.example/base", true),
+            ("http://id.example", false),
+        ] {
+            let config = Config::from_toml(&format!("public_url = \"{url}\"\n")).unwrap();
+            assert_eq!(config.is_https(), https, "{url}");
+        }
+    }
+
+    #[test]
+    fn publish_ahead_times_shorter_than_the_caches_are_refused() {
+        // 300 s of JWKS max-age plus the default 60 s key cache.
+        let error = Config::from_toml("[oauth]\nkey_publish_ahead_secs = 120\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("oauth.key_publish_ahead_secs"), "{error}");
+        assert!(error.contains("at least 360"), "{error}");
+        let error = Config::from_toml(
+            "key_cache_ttl_secs = 600\n[tenants.acme.oauth]\nkey_publish_ahead_secs = 899\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("tenants.acme.oauth.key_publish_ahead_secs"),
+            "{error}"
+        );
+        assert!(error.contains("at least 900"), "{error}");
+        Config::from_toml("[oauth]\nkey_publish_ahead_secs = 0\n").expect("0: a compromised key");
+        Config::from_toml("[oauth]\nkey_publish_ahead_secs = 360\n").expect("the minimum");
     }
 
     #[test]

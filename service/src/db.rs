@@ -101,9 +101,9 @@ impl Databases {
 
     /// The connection of a named pool.
     pub fn pool(&self, name: &PoolName) -> Result<&DatabaseConnection, Error> {
-        self.pools
-            .get(name)
-            .ok_or_else(|| Error::Config(format!("pool {name:?} is routed to but not configured")))
+        self.pools.get(name).ok_or_else(|| {
+            Error::Config(format!("pool \"{name}\" is routed to but not configured"))
+        })
     }
 
     /// The writer queue of a SQLite pool. SQLite has one writer at a time; waiting in

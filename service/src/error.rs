@@ -62,17 +62,21 @@ pub enum Error {
 impl Error {
     /// A pool error whose text never carries the pool URL's password (drivers quote
     /// the URL when it does not parse).
+    /// The message names the server it tried (`host:port`, never the password), and
+    /// says what to fix where the driver's words do not.
     pub fn pool(pool: impl ToString, error: &sea_orm::DbErr, url: Option<&str>) -> Self {
         let mut message = error.to_string();
         if let Some(url) = url {
             message = message.replace(url, &redact_url(url));
-            if let Some(password) = url::Url::parse(url)
-                .ok()
+            let parsed = url::Url::parse(url).ok();
+            if let Some(password) = parsed
+                .as_ref()
                 .and_then(|parsed| parsed.password().map(str::to_owned))
                 .filter(|password| password.len() > 2)
             {
                 message = message.replace(&password, "***");
             }
+            message.push_str(&pool_hint(url, parsed.as_ref(), &message));
         }
         Error::Pool {
             pool: pool.to_string(),
@@ -84,6 +88,34 @@ impl Error {
 impl From<RouterError> for Error {
     fn from(error: RouterError) -> Self {
         Error::InvalidInput(error.to_string())
+    }
+}
+
+/// What a pool's connection error leaves out: the server tried (sqlx says "pool
+/// timed out" without it), and for SQLite that a new file needs `mode=rwc`.
+fn pool_hint(url: &str, parsed: Option<&url::Url>, message: &str) -> String {
+    if url.starts_with("sqlite:") {
+        if message.contains("unable to open database file") && !url.contains("mode=") {
+            return " (the file does not exist: add ?mode=rwc to the URL to create it, e.g. \
+                    sqlite://tessera.db?mode=rwc, and check its folder exists and is writable)"
+                .to_owned();
+        }
+        return String::new();
+    }
+    match parsed.and_then(|parsed| parsed.host_str().map(|host| (parsed, host))) {
+        Some((parsed, host)) => {
+            let port = parsed
+                .port_or_known_default()
+                .or(match parsed.scheme() {
+                    "postgres" | "postgresql" => Some(5432),
+                    "mysql" => Some(3306),
+                    _ => None,
+                })
+                .map(|port| format!(":{port}"))
+                .unwrap_or_default();
+            format!(" (server {host}{port}: check it runs and accepts connections from here)")
+        }
+        None => String::new(),
     }
 }
 

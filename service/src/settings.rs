@@ -76,8 +76,9 @@ pub struct OAuthSettings {
     pub device_poll_interval_secs: u32,
     /// Lifetime of ID tokens (OIDC Core §2 `exp`).
     pub id_token_lifetime_secs: u64,
-    /// How long a rotated-in signing key is published before it signs (longer than
-    /// the JWKS `Cache-Control` of 300 s and the nodes' key cache).
+    /// How long a rotated-in signing key is published before it signs: at least the
+    /// JWKS `Cache-Control` (300 s) plus the nodes' key cache (`key_cache_ttl_secs`),
+    /// or 0 (sign at once: only after a compromise).
     pub key_publish_ahead_secs: u64,
     /// RP-initiated logout also revokes the tokens the user holds for the client that
     /// asked (DOT's `OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS`, on by default).
@@ -99,6 +100,10 @@ pub struct OAuthSettings {
     /// confidential client of the tenant listing the `interactions` scope): that
     /// credential alone drives the tenant's interactions. Required with `login_url`.
     pub login_client_id: Option<String>,
+    /// Compare usernames without their letter case (`Alice` signs in as `alice`, and
+    /// sign-up refuses `ALICE` when `alice` exists). Off, as in Django: case counts.
+    /// Either way usernames compare in Unicode NFKC.
+    pub usernames_ignore_case: bool,
     /// Pending interactions (sign-ins waiting for a login or consent) one source
     /// address (IPv4, or IPv6 /64) may hold in the tenant; more are refused with 429.
     pub max_pending_interactions_per_address: u64,
@@ -167,6 +172,7 @@ impl Default for OAuthSettings {
             consent_lifetime_secs: None,
             login_url: None,
             login_client_id: None,
+            usernames_ignore_case: false,
             max_pending_interactions_per_address: 300,
             max_pending_interactions: 100_000,
             max_pending_device_grants_per_address: 50,
@@ -174,6 +180,35 @@ impl Default for OAuthSettings {
             allow_application_management: false,
         }
     }
+}
+
+/// How long relying parties may cache a tenant's JWKS (its `Cache-Control:
+/// max-age`, `endpoints::jwks`).
+pub const JWKS_MAX_AGE_SECS: u64 = 300;
+
+/// The shortest time a rotated-in key must be published before it signs: a node
+/// may serve a JWKS without the new key for `key_cache_ttl_secs` (its key cache),
+/// and a relying party may keep that JWKS for [`JWKS_MAX_AGE_SECS`]; a key that signs
+/// sooner reaches a relying party that cannot fetch it.
+pub fn minimum_publish_ahead_secs(key_cache_ttl_secs: u64) -> u64 {
+    JWKS_MAX_AGE_SECS.saturating_add(key_cache_ttl_secs)
+}
+
+/// Checks a publish-ahead time named `key`: 0 (a compromised key: sign with the new
+/// one at once, accepting that relying parties with a cached JWKS fail until they
+/// fetch it again) or at least [`minimum_publish_ahead_secs`]. The message says why.
+pub fn check_publish_ahead(key: &str, value: u64, key_cache_ttl_secs: u64) -> Result<(), String> {
+    let minimum = minimum_publish_ahead_secs(key_cache_ttl_secs);
+    if value == 0 || value >= minimum {
+        return Ok(());
+    }
+    Err(format!(
+        "{key}: {value} s is too short: relying parties may cache the JWKS for \
+         {JWKS_MAX_AGE_SECS} s and a node its keys for key_cache_ttl_secs ({key_cache_ttl_secs} s), \
+         so a key that signs sooner than {minimum} s after it is published meets relying \
+         parties that cannot fetch it; use at least {minimum}, or 0 to switch at once after a \
+         compromise"
+    ))
 }
 
 /// The scopes OpenID Connect defines (Core §3.1.2.1, §5.4), in every tenant's
@@ -392,6 +427,17 @@ impl SettingsBook {
             default_fields: Arc::new(default_fields.clone()),
             fields_per_tenant,
         })
+    }
+
+    /// Every resolved settings set with the configuration key it comes from
+    /// (`oauth`, `tenants.SLUG.oauth`), for checks across them.
+    pub fn each(&self) -> Vec<(String, Arc<OAuthSettings>)> {
+        let mut all = vec![("oauth".to_owned(), Arc::clone(&self.default))];
+        for (slug, settings) in &self.per_tenant {
+            all.push((format!("tenants.{slug}.oauth"), Arc::clone(settings)));
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// The application extension fields of `slug`.

@@ -42,17 +42,27 @@ pub const MAX_USERNAME_CHARS: usize = 150;
 /// Longest e-mail address (RFC 5321 §4.5.3.1.3 path limit, less the brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
 
-/// A username: 1 to 150 characters, no spaces or control characters (people type
-/// it, and OIDC `login_hint` carries it).
+/// A username as typed, in the form it is stored and compared in: Unicode NFKC, as
+/// Django's `normalize_username` keeps it (a fullwidth `ａlice` is `alice`).
+pub fn normalize_username(typed: &str) -> String {
+    migration::usernames::normalized_username(typed)
+}
+
+/// A username (in its [`normalize_username`] form): 1 to 150 characters, no spaces,
+/// control characters or invisible format characters (Unicode `Cf`: zero-width
+/// spaces, joiners, direction marks), which would make look-alike accounts (people
+/// type it, and OIDC `login_hint` carries it).
 pub fn check_username(username: &str) -> Result<(), Error> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     if username.is_empty()
         || username.chars().count() > MAX_USERNAME_CHARS
-        || username
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
+        || username.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || c.general_category() == GeneralCategory::Format
+        })
     {
         return Err(Error::InvalidInput(format!(
-            "username {username:?}: use 1 to {MAX_USERNAME_CHARS} characters without spaces"
+            "username {username:?}: use 1 to {MAX_USERNAME_CHARS} characters without spaces or \
+             invisible characters"
         )));
     }
     Ok(())
@@ -90,6 +100,26 @@ mod tests {
             assert!(check_username(bad).is_err(), "{bad:?}");
         }
         assert!(check_username(&"é".repeat(MAX_USERNAME_CHARS)).is_ok());
+        // Invisible format characters (Unicode Cf) would make look-alike accounts.
+        for invisible in [
+            "alice\u{200B}",
+            "al\u{200D}ice",
+            "\u{FEFF}alice",
+            "alice\u{202E}",
+        ] {
+            assert!(check_username(invisible).is_err(), "{invisible:?}");
+        }
+    }
+
+    #[test]
+    fn usernames_compare_in_nfkc() {
+        assert_eq!(normalize_username("ａlice"), "alice", "fullwidth");
+        assert_eq!(normalize_username("ﬁona"), "fiona", "ligature");
+        assert_eq!(normalize_username("Alice"), "Alice", "case kept");
+        assert_eq!(
+            migration::usernames::username_key("ＡLICE"),
+            migration::usernames::username_key("alice")
+        );
     }
 
     #[test]

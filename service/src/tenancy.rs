@@ -64,7 +64,7 @@ impl Tenant {
         let mut routes = BTreeMap::new();
         for group in EntityGroup::ALL {
             let route = table.route(&slug, group).ok_or_else(|| {
-                Error::Corrupt(format!("tenant {slug:?} has no route for {group}"))
+                Error::Corrupt(format!("tenant \"{slug}\" has no route for {group}"))
             })?;
             routes.insert((group, Role::Read), route.read.clone());
             routes.insert((group, Role::Write), route.write.clone());
@@ -143,7 +143,9 @@ pub async fn create_tenant(
     .await
     .map_err(|error| match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => {
-            Error::Conflict(format!("tenant {slug:?} already exists: pick another slug"))
+            Error::Conflict(format!(
+                "tenant \"{slug}\" already exists: pick another slug (`tessera tenant list` shows the taken ones)"
+            ))
         }
         _ => Error::Database(error),
     })?;

@@ -584,10 +584,18 @@ impl TestApp {
     ) -> i64 {
         let (tenant, db) = self.pool(tenant, router_policies::EntityGroup::Users).await;
         let hash = tessera::secrets::hash_password(password).unwrap();
-        tessera::store::users::create(db, tenant.id, username, email, hash, claims)
-            .await
-            .unwrap()
-            .id
+        tessera::store::users::create(
+            db,
+            tenant.id,
+            username,
+            tenant.settings.usernames_ignore_case,
+            email,
+            hash,
+            claims,
+        )
+        .await
+        .unwrap()
+        .id
     }
 
     /// Creates a user with an argon2id password.
@@ -841,5 +849,69 @@ impl Browser {
             .await
             .unwrap();
         self.keep(response).await
+    }
+}
+
+/// A TCP proxy on a free loopback port to `target`, to take a database "down" and
+/// back up under a running service: [`TcpProxy::stop`] closes the listener and every
+/// connection through it; [`TcpProxy::start_again`] listens on the same port again.
+pub struct TcpProxy {
+    pub port: u16,
+    target: String,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TcpProxy {
+    /// Starts forwarding a free port to `target` (`host:port`).
+    pub async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut proxy = Self {
+            port,
+            target: target.to_owned(),
+            running: None,
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let target = self.target.clone();
+        self.running = Some(tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+            // Dropping the set aborts every forwarded connection.
+        }));
+    }
+
+    /// Closes the listener and every connection: the database is unreachable.
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.abort();
+            let _ = running.await;
+        }
+    }
+
+    /// Listens on the same port again.
+    pub async fn start_again(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.serve(listener);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.abort();
+        }
     }
 }

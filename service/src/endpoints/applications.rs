@@ -562,13 +562,15 @@ pub async fn act(
             }
             "secret" if stored.client_type == ClientType::Confidential.as_str() => {
                 let secret = secrets::generate(secrets::prefix::CLIENT_SECRET)?;
-                applications::set_secret(
-                    db,
-                    tenant.id,
-                    stored.id,
-                    secrets::hash_client_secret(&secret)?,
-                )
-                .await?;
+                // An application that keeps its secret readable (it signs HS256 ID
+                // tokens with it) keeps the new one readable too; else a hash.
+                let kept = if stored.hash_client_secret {
+                    secrets::hash_client_secret(&secret)?
+                } else {
+                    secret.clone()
+                };
+                applications::set_secret(db, tenant.id, stored.id, kept, stored.hash_client_secret)
+                    .await?;
                 secret_page(&state, &tenant, &client_id, Some(&secret))
             }
             _ => closed(&state, &tenant),

@@ -53,11 +53,26 @@ pub async fn apply(
         (Err(_), _) => false,
     };
     let headers = response.headers_mut();
-    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    vary_on_origin(headers);
     if allowed {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     }
     response
+}
+
+/// Adds `Origin` to the answer's `Vary` (RFC 9110 §12.5.5), keeping any value already
+/// there: an answer that also varies on something else must say so to caches.
+fn vary_on_origin(headers: &mut axum::http::HeaderMap) {
+    let listed = headers.get_all(header::VARY).iter().any(|value| {
+        value.to_str().is_ok_and(|value| {
+            value
+                .split(',')
+                .any(|name| name.trim().eq_ignore_ascii_case("origin") || name.trim() == "*")
+        })
+    });
+    if !listed {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
 }
 
 /// `OPTIONS` preflight for the token, revocation and introspection endpoints.
@@ -93,7 +108,7 @@ async fn preflight_allowing(
         _ => false,
     };
     let headers = response.headers_mut();
-    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    vary_on_origin(headers);
     if allowed {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(
@@ -110,4 +125,28 @@ async fn preflight_allowing(
         );
     }
     response
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vary_keeps_what_was_there() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        vary_on_origin(&mut headers);
+        let values: Vec<&str> = headers
+            .get_all(header::VARY)
+            .iter()
+            .map(|value| value.to_str().unwrap())
+            .collect();
+        assert_eq!(values, ["Accept-Encoding", "Origin"]);
+        vary_on_origin(&mut headers);
+        assert_eq!(headers.get_all(header::VARY).iter().count(), 2, "once");
+        let mut fresh = axum::http::HeaderMap::new();
+        vary_on_origin(&mut fresh);
+        assert_eq!(fresh[header::VARY], "Origin");
+    }
 }

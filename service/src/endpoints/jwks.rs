@@ -10,10 +10,14 @@ use axum::response::{IntoResponse, Response};
 
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
+use crate::settings::JWKS_MAX_AGE_SECS;
 use crate::state::AppState;
 
-/// How long relying parties may cache the JWKS.
+/// How long relying parties may cache the JWKS: [`JWKS_MAX_AGE_SECS`], which the
+/// shortest publish-ahead time of a rotation counts in.
 pub const CACHE_CONTROL: &str = "public, max-age=300";
+
+const _: () = assert!(JWKS_MAX_AGE_SECS == 300, "CACHE_CONTROL says max-age=300");
 
 /// The JWKS of a tenant.
 pub async fn jwks(State(state): State<AppState>, Path(slug): Path<String>) -> Response {

@@ -207,7 +207,7 @@ pub fn cookie_path(tenant: &Tenant) -> String {
 /// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, `Secure` when the service is
 /// reached over https, scoped to the tenant's path.
 pub fn cookie(state: &AppState, tenant: &Tenant, name: &str, value: &str, max_age: u64) -> String {
-    let secure = if state.config.public_url.starts_with("https://") {
+    let secure = if state.config.is_https() {
         "; Secure"
     } else {
         ""

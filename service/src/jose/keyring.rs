@@ -258,8 +258,10 @@ fn wrong_kek(tenant: &str, kid: &str, kek: &KeyEncryptionKey, error: OpenError) 
     }
 }
 
-/// Generates, seals and stores one key per algorithm of `algorithms` for the tenant,
-/// signing from `signs_from`. Generation runs on a blocking thread.
+/// Generates, seals and stores the tenant's first key of each of `algorithms`,
+/// signing from `signs_from`. Generation runs on a blocking thread. A key another
+/// node or command stored meanwhile wins: this one is dropped, not stored twice
+/// (nodes started together on a fresh database create each key once).
 pub async fn create_keys(
     db: &impl ConnectionTrait,
     kek: &KeyEncryptionKey,
@@ -268,9 +270,13 @@ pub async fn create_keys(
     signs_from: entity::Timestamp,
 ) -> Result<Vec<CreatedKey>, Error> {
     let mut created = Vec::with_capacity(algorithms.len());
-    for key in generate_sealed(kek, tenant_id, algorithms, signs_from).await? {
-        created.push(summary(&key));
-        signing_keys::insert(db, tenant_id, key).await?;
+    for key in generate_sealed(kek, tenant_id, algorithms, signs_from, true).await? {
+        let summary = summary(&key);
+        match signing_keys::insert(db, tenant_id, key).await {
+            Ok(_) => created.push(summary),
+            Err(Error::Conflict(_)) => {}
+            Err(error) => return Err(error),
+        }
     }
     Ok(created)
 }
@@ -286,7 +292,7 @@ pub async fn rotate(
     signs_from: entity::Timestamp,
     published_until: entity::Timestamp,
 ) -> Result<Vec<CreatedKey>, Error> {
-    let keys = generate_sealed(kek, tenant_id, algorithms, signs_from).await?;
+    let keys = generate_sealed(kek, tenant_id, algorithms, signs_from, false).await?;
     let transaction = db.begin().await?;
     let mut created = Vec::with_capacity(keys.len());
     for key in keys {
@@ -320,6 +326,7 @@ async fn generate_sealed(
     tenant_id: i64,
     algorithms: &[SigningAlgorithm],
     signs_from: entity::Timestamp,
+    initial: bool,
 ) -> Result<Vec<NewSigningKey>, Error> {
     let algorithms = algorithms.to_vec();
     let generated = tokio::task::spawn_blocking(move || {
@@ -341,6 +348,7 @@ async fn generate_sealed(
                 algorithm: algorithm.as_str().to_owned(),
                 kid,
                 signs_from,
+                initial,
             })
         })
         .collect()

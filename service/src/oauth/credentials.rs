@@ -2,7 +2,7 @@
 //! §4.3) and the login page.
 //!
 //! Brute force (§4.3.2: the server MUST protect the endpoint): failures are counted
-//! per (tenant, username as typed) and per source address, the same for a username
+//! per (tenant, username in its NFKC lower-case form) and per source address, the same for a username
 //! that does not exist; a key over its limit is refused before the password hash is
 //! computed. The user is read from the users group's primary, so a changed password
 //! or a deactivation counts at once, whatever a replica's lag.
@@ -48,12 +48,15 @@ pub async fn check(
     {
         return Err(refused());
     }
+    // Failures count per spelling-independent name (NFKC, lower case): `alice`,
+    // `ALICE` and a fullwidth `ａlice` share one counter.
+    let counted_as = migration::usernames::username_key(attempt.username);
     let guard = Guard::new(
         state,
         tenant,
         FailureKey::Username {
             tenant_id: tenant.id,
-            username: attempt.username,
+            username: &counted_as,
         },
         tenant.settings.max_failures_per_username,
         attempt.address,
@@ -62,7 +65,13 @@ pub async fn check(
     let users_pool = tenant
         .routes
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-    let user = users::find_by_username(users_pool, tenant.id, attempt.username).await?;
+    let user = users::find_by_username(
+        users_pool,
+        tenant.id,
+        attempt.username,
+        tenant.settings.usernames_ignore_case,
+    )
+    .await?;
     let stored_hash = user
         .as_ref()
         .map(|user| user.password_hash.clone())

@@ -220,9 +220,8 @@ impl From<Error> for OAuthError {
             return Self::Busy { retry_after_secs };
         }
         match &error {
-            Error::Pool { .. }
-            | Error::Redis(_)
-            | Error::Database(sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)) => {
+            Error::Pool { .. } | Error::Redis(_) => Self::Unavailable(error),
+            Error::Database(cause) if crate::store::is_unavailable(cause) => {
                 Self::Unavailable(error)
             }
             _ => Self::Internal(error),

@@ -337,7 +337,15 @@ pub async fn accept_login(
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
     let user = match (&acceptance.subject, &acceptance.username) {
         (Some(subject), None) => users::find_by_subject(db, tenant.id, subject).await?,
-        (None, Some(username)) => users::find_by_username(db, tenant.id, username).await?,
+        (None, Some(username)) => {
+            users::find_by_username(
+                db,
+                tenant.id,
+                username,
+                tenant.settings.usernames_ignore_case,
+            )
+            .await?
+        }
         _ => {
             return Err(OAuthError::invalid_request(
                 "name the user with subject or username (one of them)",

@@ -226,8 +226,9 @@ pub async fn verify_hint(
             let Some(key) = keys.find(kid) else {
                 return Ok(None);
             };
-            // The algorithm is the key's, whatever the header claims.
-            if format!("{alg:?}") != key.algorithm.as_str() {
+            // The algorithm is the key's, whatever the header claims (compared as
+            // values: Debug output is no contract).
+            if alg != jwa(key.algorithm) {
                 return Ok(None);
             }
             let Ok(jwk) = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(key.public_jwk.clone())
@@ -254,4 +255,14 @@ pub async fn verify_hint(
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         }))
+}
+
+/// The JWA algorithm value of a key's algorithm, as jsonwebtoken names it.
+fn jwa(algorithm: SigningAlgorithm) -> jsonwebtoken::Algorithm {
+    use jsonwebtoken::Algorithm;
+    match algorithm {
+        SigningAlgorithm::Rs256 => Algorithm::RS256,
+        SigningAlgorithm::Es256 => Algorithm::ES256,
+        SigningAlgorithm::EdDsa => Algorithm::EdDSA,
+    }
 }

@@ -182,6 +182,16 @@ pub async fn authorize_bearer(
     Ok(())
 }
 
+/// Whether `client` may introspect tokens issued to other clients: it lists the
+/// `introspection` scope in its allowed scopes (explicitly; the tenant's catalogue,
+/// an empty list, never includes it).
+pub fn may_introspect_any(client: &application::Model) -> bool {
+    client
+        .allowed_scopes
+        .split_whitespace()
+        .any(|scope| scope == INTROSPECTION_SCOPE)
+}
+
 /// A live access token held for a user, as the UserInfo endpoint needs it.
 pub struct UserToken {
     /// The scopes granted.
@@ -220,8 +230,10 @@ pub async fn live_user_token(
 /// Describes `token` if it is live. The table its prefix names is looked in first
 /// (`token_type_hint` is not needed: the prefix is authoritative for tokens Tessera
 /// minted), then the other. Refresh tokens are described only to the client that
-/// holds them (RFC 7662 §4). `caller` is the authenticated client, `None` for a
-/// bearer caller. Anything else is exactly `{"active": false}`.
+/// holds them, access tokens to a client listing the `introspection` scope or to
+/// the client they were issued to (RFC 7662 §4). `caller` is the authenticated
+/// client, `None` for a bearer caller (who holds the scope). Anything else is exactly
+/// `{"active": false}`.
 pub async fn inspect(
     state: &AppState,
     tenant: &Tenant,
@@ -243,6 +255,16 @@ pub async fn inspect(
     let Some((grant, holder)) = live else {
         return Ok(Introspection::default());
     };
+    // RFC 7662 §4: the server decides who may learn what. A client that lists the
+    // `introspection` scope (a resource server) may ask about any token of the
+    // tenant; any other client only about its own tokens — otherwise every client
+    // could read the username and subject behind any token it gets hold of.
+    if let Some(caller) = caller
+        && !may_introspect_any(caller)
+        && holder.client_id != caller.client_id
+    {
+        return Ok(Introspection::default());
+    }
     let mut extension = state.policies.extra_claims(&ClaimsFor {
         tenant,
         client_id: &holder.client_id,

@@ -141,7 +141,8 @@ pub async fn create_account(
     if !settings.allow_sign_up {
         return refuse(Refusal::Closed);
     }
-    if syntax::check_username(account.username).is_err() {
+    let username = syntax::normalize_username(account.username);
+    if syntax::check_username(&username).is_err() {
         return refuse(Refusal::InvalidUsername);
     }
     if account
@@ -171,9 +172,14 @@ pub async fn create_account(
         .connection(&state.databases, EntityGroup::Users, Role::Write)?;
     // A taken name is refused before the hash is spent on it; the unique index
     // still decides a race.
-    if users::find_by_username(users_pool, tenant.id, account.username)
-        .await?
-        .is_some()
+    if users::find_by_username(
+        users_pool,
+        tenant.id,
+        &username,
+        settings.usernames_ignore_case,
+    )
+    .await?
+    .is_some()
     {
         return refuse(Refusal::UsernameTaken);
     }
@@ -189,7 +195,8 @@ pub async fn create_account(
     Ok(users::create(
         users_pool,
         tenant.id,
-        account.username,
+        &username,
+        settings.usernames_ignore_case,
         account.email,
         hash,
         &claims,

@@ -745,17 +745,20 @@ pub async fn delete(
     Ok(())
 }
 
-/// Stores a new client secret (already hashed) for application `id`.
+/// Replaces the stored secret: `stored` is its hash, or the secret itself when
+/// `hashed` is false (an application that signs HS256 ID tokens with it, which must
+/// stay readable, as `--no-hash-client-secret` keeps it).
 pub async fn set_secret(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     id: i64,
-    hashed: String,
+    stored: String,
+    hashed: bool,
 ) -> Result<(), Error> {
     application::Entity::update_many()
         .set(application::ActiveModel {
-            client_secret: Set(hashed),
-            hash_client_secret: Set(true),
+            client_secret: Set(stored),
+            hash_client_secret: Set(hashed),
             updated_at: Set(now()),
             ..Default::default()
         })

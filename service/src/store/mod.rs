@@ -79,3 +79,36 @@ pub fn is_transient(error: &DbErr) -> bool {
     }
     matches!(code, "40P01" | "40001")
 }
+
+/// Whether a database error says the database cannot be reached now (rather than
+/// that the statement is wrong): no connection could be had from the pool in time,
+/// the connection broke or was refused, or the server is shutting down or gone
+/// (PostgreSQL SQLSTATE class `08` and `57P01`–`57P03`; MySQL/MariaDB 2002, 2003,
+/// 2006, 2013, 1053). Such a request is answered 503 with `Retry-After`, not 500.
+pub fn is_unavailable(error: &DbErr) -> bool {
+    let sqlx = match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            error
+        }
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        sea_orm::sqlx::Error::Io(_)
+        | sea_orm::sqlx::Error::PoolTimedOut
+        | sea_orm::sqlx::Error::PoolClosed
+        | sea_orm::sqlx::Error::WorkerCrashed
+        | sea_orm::sqlx::Error::Tls(_) => true,
+        sea_orm::sqlx::Error::Database(error) => {
+            if let Some(mysql) =
+                error.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>()
+            {
+                return matches!(mysql.number(), 1053 | 2002 | 2003 | 2006 | 2013);
+            }
+            let code = error.code();
+            let code = code.as_deref().unwrap_or("");
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        _ => false,
+    }
+}

@@ -23,17 +23,21 @@ pub struct NewSigningKey {
     pub public_jwk: String,
     /// When it starts to sign.
     pub signs_from: entity::Timestamp,
+    /// The tenant's first key of its algorithm (then a second one is a conflict).
+    pub initial: bool,
 }
 
-/// Stores a key.
+/// Stores a key. A first key of an algorithm the tenant has one of already (another
+/// node created it a moment ago) is [`Error::Conflict`].
 pub async fn insert(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     key: NewSigningKey,
 ) -> Result<signing_key::Model, Error> {
-    Ok(signing_key::ActiveModel {
+    signing_key::ActiveModel {
         tenant_id: Set(tenant_id),
         kid: Set(key.kid),
+        initial_for: Set(key.initial.then(|| key.algorithm.clone())),
         algorithm: Set(key.algorithm),
         sealed_private_key: Set(key.sealed_private_key),
         public_jwk: Set(key.public_jwk),
@@ -44,7 +48,14 @@ pub async fn insert(
         ..Default::default()
     }
     .insert(db)
-    .await?)
+    .await
+    .map_err(|error| {
+        if crate::store::is_unique_violation(&error) {
+            Error::Conflict("the tenant has its first key of this algorithm already".to_owned())
+        } else {
+            Error::Database(error)
+        }
+    })
 }
 
 /// The tenant's keys still published at `at` (not past `published_until`), oldest

@@ -3,7 +3,7 @@
 use entity::user;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 
@@ -45,22 +45,32 @@ pub fn new_subject() -> Result<String, Error> {
 }
 
 /// Creates a user whose password is already hashed (argon2id), with standard claims
-/// (`claims`, a JSON object, OIDC Core §5.1). A username taken in this tenant is
-/// [`Error::Conflict`].
+/// (`claims`, a JSON object, OIDC Core §5.1). The username is stored in NFKC; one
+/// taken in this tenant (the same NFKC form, or with `ignore_case` the same but for
+/// letter case) is [`Error::Conflict`].
 pub async fn create(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     username: &str,
+    ignore_case: bool,
     email: Option<&str>,
     password_hash: String,
     claims: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<user::Model, Error> {
+    let username = crate::syntax::normalize_username(username);
     let taken = || Error::Conflict(format!("username {username:?} is taken in this tenant"));
+    // The unique (tenant, username) index holds exact duplicates; one that differs
+    // only in case is looked for first where case does not count (two sign-ups racing
+    // with two spellings can still both pass: a rare, visible duplicate, not a hijack).
+    if ignore_case && !same_key(db, tenant_id, &username).await?.is_empty() {
+        return Err(taken());
+    }
     let created = now();
     user::ActiveModel {
         tenant_id: Set(tenant_id),
         subject: Set(new_subject()?),
-        username: Set(username.to_owned()),
+        username_key: Set(migration::usernames::username_key(&username)),
+        username: Set(username.clone()),
         claims: Set(serde_json::Value::Object(claims.clone()).to_string()),
         email: Set(email.map(str::to_owned)),
         password_hash: Set(password_hash),
@@ -80,17 +90,45 @@ pub async fn create(
     })
 }
 
-/// The user named `username` in the tenant.
+/// Users whose lookup key is `username`'s (its NFKC form in lower case): the
+/// spellings of one name. A handful at most (ten read).
+async fn same_key(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    username: &str,
+) -> Result<Vec<user::Model>, Error> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::UsernameKey.eq(migration::usernames::username_key(username)))
+        .order_by_asc(user::Column::Id)
+        .limit(10)
+        .all(db)
+        .await?)
+}
+
+/// The user named `username` in the tenant, compared in Unicode NFKC: exactly, or
+/// with `ignore_case` whatever the letter case (then the exact spelling wins where
+/// users from before that setting differ only in case, and several other spellings
+/// name nobody).
 pub async fn find_by_username(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     username: &str,
+    ignore_case: bool,
 ) -> Result<Option<user::Model>, Error> {
-    Ok(user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant_id))
-        .filter(user::Column::Username.eq(username))
-        .one(db)
-        .await?)
+    let typed = crate::syntax::normalize_username(username);
+    let mut spellings = same_key(db, tenant_id, &typed).await?;
+    if let Some(exact) = spellings
+        .iter()
+        .position(|user| crate::syntax::normalize_username(&user.username) == typed)
+    {
+        return Ok(Some(spellings.swap_remove(exact)));
+    }
+    Ok(if ignore_case && spellings.len() == 1 {
+        spellings.pop()
+    } else {
+        None
+    })
 }
 
 /// The user whose subject (`sub`) is `subject` in the tenant.

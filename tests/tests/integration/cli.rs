@@ -557,3 +557,90 @@ async fn dot_hashes_are_imported_and_upgraded_on_first_use() {
     assert_eq!(again.status, 200, "{}", again.text);
     app.stop().await;
 }
+
+/// Messages that say what to fix (issue 16): a taken tenant slug is named as typed
+/// (never Rust's debug form); `app show` names the default algorithm; a SQLite URL
+/// for a file that does not exist says to add `mode=rwc`; a database server that does
+/// not answer is named by host and port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_say_what_to_fix() {
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let (_dir, path) = config_file(&single_pool_toml(&db.url));
+    let tessera = |args: &[&str]| {
+        let mut all = vec!["--config", path.as_str()];
+        all.extend_from_slice(args);
+        let all: Vec<String> = all.into_iter().map(str::to_owned).collect();
+        async move {
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            run_cli(&refs, "").await
+        }
+    };
+    assert_eq!(tessera(&["tenant", "create", "acme"]).await.code(), 0);
+    let again = tessera(&["tenant", "create", "acme"]).await;
+    assert_ne!(again.code(), 0);
+    assert!(
+        again.message().contains("tenant \"acme\" already exists"),
+        "{}",
+        again.message()
+    );
+    assert!(
+        !again.message().contains("TenantSlug"),
+        "{}",
+        again.message()
+    );
+
+    let created = tessera(&[
+        "app",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Web",
+        "--client-type",
+        "confidential",
+        "--grant-types",
+        "client_credentials",
+        "--json",
+    ])
+    .await;
+    let created: Value = serde_json::from_str(&created.stdout).unwrap();
+    assert_eq!(created["algorithm"], "RS256", "{created}");
+    let client_id = created["client_id"].as_str().unwrap();
+    let shown = tessera(&["app", "show", client_id, "--tenant", "acme"]).await;
+    assert!(
+        shown.stdout.contains("algorithm: RS256"),
+        "{}",
+        shown.stdout
+    );
+
+    let folder = tempfile::tempdir().unwrap();
+    let (_dir, no_rwc) = config_file(&format!(
+        "[databases.default]\nurl = \"sqlite://{}/new.db\"\n",
+        folder.path().display()
+    ));
+    let opened = run_cli(&["--config", &no_rwc, "migrate"], "").await;
+    assert_ne!(opened.code(), 0);
+    assert!(
+        opened.message().contains("mode=rwc"),
+        "{}",
+        opened.message()
+    );
+
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let (_dir, unreachable) = config_file(&format!(
+        "[databases.default]\nurl = \"postgres://postgres@127.0.0.1:{closed_port}/x\"\n\
+         connect_timeout_secs = 1\nacquire_timeout_secs = 1\n"
+    ));
+    let refused = run_cli(&["--config", &unreachable, "migrate"], "").await;
+    assert_ne!(refused.code(), 0);
+    assert!(
+        refused
+            .message()
+            .contains(&format!("127.0.0.1:{closed_port}")),
+        "{}",
+        refused.message()
+    );
+}

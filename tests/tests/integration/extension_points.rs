@@ -1480,6 +1480,54 @@ async fn management_pages_are_per_user() {
     )
     .await;
     assert_eq!(still.status, 200, "bob could not delete it");
+    // An application that signs HS256 ID tokens with its secret keeps it readable:
+    // a rotation on these pages stores the new secret as it is, not a hash (a hash
+    // cannot sign).
+    let current = registered.client_secret.clone().unwrap();
+    app.update_client(
+        "acme",
+        &client_id,
+        entity::application::ActiveModel {
+            algorithm: sea_orm::ActiveValue::Set("HS256".to_owned()),
+            hash_client_secret: sea_orm::ActiveValue::Set(false),
+            client_secret: sea_orm::ActiveValue::Set(current.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let rotated = alice
+        .post(&format!("{path}/secret"), &pairs(&[("csrf", csrf.clone())]))
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let new_secret = rotated
+        .text()
+        .split("id=\"client-secret\" class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_secret, current);
+    let stored = tessera::store::applications::find_by_client_id(pool, tenant.id, &client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.hash_client_secret, "still readable");
+    assert_eq!(
+        stored.client_secret, new_secret,
+        "the HS256 key is the new secret"
+    );
+    let registered = TestClient {
+        client_id: client_id.clone(),
+        client_secret: Some(new_secret),
+    };
+    let renewed = token(
+        &app,
+        "acme",
+        &registered,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(renewed.status, 200, "{}", renewed.text);
     // Alice deletes it: its credentials stop working.
     let deleted = alice.post(&delete, &pairs(&[("csrf", csrf.clone())])).await;
     assert_eq!(deleted.status, 303, "{}", deleted.body);

@@ -251,6 +251,7 @@ async fn security_decisions_read_the_primary(backend: Backend) {
         &stale,
         tenant.id,
         "alice",
+        false,
         None,
         tessera::secrets::hash_password("old password").unwrap(),
         &serde_json::Map::new(),

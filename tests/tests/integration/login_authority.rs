@@ -194,6 +194,7 @@ async fn login_authority_is_enforced(backend: Backend) {
                 .1,
             app.tenant("acme").await.id,
             "mallory",
+            false,
         )
         .await
         .unwrap()

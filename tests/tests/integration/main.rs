@@ -14,3 +14,4 @@ mod oauth;
 mod openid_connect;
 mod routing;
 mod token_store;
+mod usernames;

@@ -45,8 +45,9 @@ async fn migrate_places_groups_and_is_idempotent(backend: Backend) {
     // One per group, plus those added since: applications' origins and access token
     // format; tokens' ID-token index, interactions and authentication times; users'
     // sessions and subjects; tenants' sealed signing keys; issue 16's login
-    // application clients, session authorities and pending rows' sources.
-    assert_eq!(applied, 19, "every group's migrations: {reports}");
+    // application clients, session authorities, pending rows' sources and initial
+    // signing keys.
+    assert_eq!(applied, 20, "every group's migrations: {reports}");
 
     for table in [
         "tenants",

@@ -985,6 +985,29 @@ async fn introspection(backend: Backend) {
     );
     assert!((3590..=3601).contains(&(exp - iat)), "{described}");
     assert!(described.get("username").is_none());
+    // RFC 7662 §4: a client without the introspection scope learns about its own
+    // tokens only; another's token is inactive to it, whatever it is.
+    let own = string(
+        &token(
+            &app,
+            "acme",
+            &plain,
+            &[("grant_type", "client_credentials")],
+        )
+        .await,
+        "access_token",
+    );
+    assert_eq!(introspect(&app, "acme", &plain, &own).await["active"], true);
+    assert_eq!(
+        introspect(&app, "acme", &plain, &access).await,
+        serde_json::json!({"active": false}),
+        "another client's token"
+    );
+    assert_eq!(
+        introspect(&app, "acme", &client, &own).await["active"],
+        true,
+        "a client listing introspection sees every token of the tenant"
+    );
 
     // Bearer authorization needs the introspection scope (RFC 7662 §2.1, RFC 6750 §3.1).
     let bearer = string(

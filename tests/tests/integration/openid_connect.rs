@@ -812,6 +812,28 @@ async fn oidcc_server_rotate_keys(backend: Backend) {
             created[0]["kid"].as_str().unwrap().to_owned()
         }
     };
+    // Shorter than the JWKS max-age (300 s) plus the nodes' key cache (0 s here):
+    // a relying party that cached the JWKS would meet a kid it cannot fetch.
+    let too_soon = run_cli(
+        &[
+            "--config",
+            &config.1,
+            "keys",
+            "rotate",
+            "--tenant",
+            "acme",
+            "--publish-ahead-secs",
+            "120",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(too_soon.code(), 2, "{}", too_soon.message());
+    assert!(
+        too_soon.message().contains("at least 300"),
+        "{}",
+        too_soon.message()
+    );
     let pending_kid = rotate("3600").await;
     let jwks = get_json(app, &app.url("/t/acme/jwks")).await;
     assert!(
@@ -1685,7 +1707,7 @@ async fn prompt_create_sign_up(backend: Backend) {
     let (_, users_db) = app.pool("open", router_policies::EntityGroup::Users).await;
     let tenant_id = app.tenant("open").await.id;
     let find = |username: &'static str| async move {
-        tessera::store::users::find_by_username(users_db, tenant_id, username)
+        tessera::store::users::find_by_username(users_db, tenant_id, username, false)
             .await
             .unwrap()
     };
