@@ -13,7 +13,9 @@
 //      PKCE + nonce, the ID token's signature checked against the JWKS
 //      (non-repudiation checks), UserInfo with the ID token's subject, refresh with a
 //      new ID token, and RP-initiated logout through the confirmation page;
-//   7. response_mode=form_post: the answer posted by the page's one script.
+//   7. response_mode=form_post: the answer posted by the page's one script;
+//   8. prompt=create; 9. the management pages;
+//   10. a plain sign-in from the authorized-tokens page, with nothing stored.
 // Screenshots of every page go to $SCREENSHOT_DIR.
 //
 // Environment: ISSUER, USERNAME, PASSWORD, WEB_CLIENT_ID, WEB_CLIENT_SECRET,
@@ -418,6 +420,25 @@ try {
   await page.waitForURL((url) => url.pathname.endsWith('/applications'));
   check(await page.locator(`[data-client-id="${appId}"]`).count() === 0, 'deleted');
   console.log('ok 9 management pages: registered, used, secret rotated, deleted');
+
+  // 10. A plain sign-in (issue 16): a browser without a session opens the
+  // authorized-tokens page, signs in on a login page that stored nothing (the page to
+  // return to is in the form, its CSRF token bound to a cookie), and comes back.
+  const fresh = await browser.newContext({ viewport: { width: 420, height: 860 } });
+  const plain = await fresh.newPage();
+  plain.setDefaultTimeout(WAIT);
+  await plain.goto(`${ISSUER}/authorized-tokens`);
+  await plain.waitForURL(/\/login\?next=/);
+  check((await plain.locator('input[name="next"]').count()) === 1, 'the form carries the page to return to');
+  check((await plain.locator('input[name="interaction"]').inputValue()) === '', 'no interaction was stored');
+  await plain.screenshot({ path: path.join(SHOTS, 'plain-login.png'), fullPage: true });
+  await plain.fill('input[name="username"]', USERNAME);
+  await plain.fill('input[name="password"]', PASSWORD);
+  await plain.click('button[type="submit"]');
+  await plain.waitForURL((url) => url.pathname.endsWith('/authorized-tokens'));
+  check((await plain.innerText('body')).includes(USERNAME), 'signed in, back on the authorized-tokens page');
+  await fresh.close();
+  console.log('ok 10 plain sign-in: nothing stored, back on the page that asked');
 } catch (error) {
   await failWith(error);
   process.exitCode = 1;

@@ -9,6 +9,7 @@ use entity::{application, interaction};
 use crate::endpoints::authorize::refused;
 use crate::endpoints::page::{
     Page, cookie, expired_cookie, interaction_cookie_name, read_cookie, session_cookie_name,
+    start_again,
 };
 use crate::oauth::authorization_response::Delivery;
 use crate::oauth::authorize::{self, Begun, Step};
@@ -74,6 +75,34 @@ pub async fn posted_interaction(
         .await?
         .filter(|(_, secret)| csrf_ok(secret, form.get("csrf")))
         .map(|(found, _)| found))
+}
+
+/// What a posted login or sign-up form signs in for: its interaction (`Some`), or a
+/// plain sign-in (`None`); or the page to answer instead — "start again" for a form
+/// this browser did not get, 403 where an external login application decides (checked
+/// before any password or account is touched).
+pub async fn posted_sign_in(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Result<Option<interaction::Model>, Page>, OAuthError> {
+    if form.get("interaction").is_none_or(str::is_empty) {
+        if LoginAuthority::of_tenant(tenant).is_external() {
+            return Ok(Err(refused(state, tenant, authorize::Refusal::Elsewhere)));
+        }
+        if !plain_form_ok(headers, tenant, form) {
+            return Ok(Err(start_again(state, tenant)));
+        }
+        return Ok(Ok(None));
+    }
+    let Some(found) = posted_interaction(state, tenant, headers, form).await? else {
+        return Ok(Err(start_again(state, tenant)));
+    };
+    if let Err(refusal) = authorize::pages_decide(state, tenant, &found).await {
+        return Ok(Err(refused(state, tenant, refusal)));
+    }
+    Ok(Ok(Some(found)))
 }
 
 /// Whether a form's `csrf` field is the token of `browser_secret`.
@@ -256,7 +285,7 @@ pub async fn finish_plain_sign_in(
     user_id: i64,
     return_to: String,
 ) -> Result<Page, OAuthError> {
-    let session_secret = session::start(state, tenant, user_id).await?;
+    let session_secret = session::start(state, tenant, user_id, crate::time::now()).await?;
     Ok(Page::see_other(return_to)
         .with_cookie(cookie(
             state,
@@ -281,7 +310,9 @@ pub async fn start_session(
     if let Err(refusal) = authorize::pages_decide(state, tenant, found).await {
         return Ok(refused(state, tenant, refusal));
     }
-    let session_secret = session::start(state, tenant, user_id).await?;
+    // One instant for the session and the authorization's `auth_time`.
+    let authenticated_at = crate::time::now();
+    let session_secret = session::start(state, tenant, user_id, authenticated_at).await?;
     let session_cookie = cookie(
         state,
         tenant,
@@ -290,9 +321,10 @@ pub async fn start_session(
         tenant.settings.session_lifetime_secs,
     );
     let key = &found.interaction_key;
-    let page = match authorize::resume_with_login(state, tenant, found, user_id).await {
-        Ok(step) => step_page(state, tenant, step, None, Some(key)),
-        Err(refusal) => refused(state, tenant, refusal),
-    };
+    let page =
+        match authorize::resume_with_login(state, tenant, found, user_id, authenticated_at).await {
+            Ok(step) => step_page(state, tenant, step, None, Some(key)),
+            Err(refusal) => refused(state, tenant, refusal),
+        };
     Ok(page.with_cookie(session_cookie))
 }

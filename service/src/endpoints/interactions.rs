@@ -155,15 +155,22 @@ pub async fn continue_interaction(
             leaving.then_some(key.as_str()),
         );
         Ok(match continued.session {
-            Some((user_id, authority, lifetime)) => {
-                let secret =
-                    session::start_for(&state, &tenant, user_id, &authority, lifetime).await?;
+            Some(started) => {
+                let secret = session::start_for(
+                    &state,
+                    &tenant,
+                    started.user_id,
+                    &started.authority,
+                    started.lifetime,
+                    started.authenticated_at,
+                )
+                .await?;
                 page.with_cookie(cookie(
                     &state,
                     &tenant,
                     &session_cookie_name(&tenant),
                     &secret,
-                    lifetime,
+                    started.lifetime,
                 ))
             }
             None => page,

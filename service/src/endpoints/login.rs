@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoints::authorize::refused;
 use crate::endpoints::browser::{
-    bound, csrf_ok, finish_plain_sign_in, plain_form_ok, plain_form_secret, plain_page_url,
-    posted_interaction, require_login, return_path, signed_in, start_session, tenant_path,
+    bound, csrf_ok, finish_plain_sign_in, plain_form_secret, plain_page_url, posted_sign_in,
+    require_login, return_path, signed_in, start_session, tenant_path,
 };
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
@@ -165,23 +165,9 @@ pub async fn login(
         let tenant = resolve_tenant(&state, &slug).await?;
         let form = Form::parse(&headers, &body)?;
         let address = client_address(&state, &peer, &headers);
-        let plain = form.get("interaction").is_none_or(str::is_empty);
-        let found = if plain {
-            if LoginAuthority::of_tenant(&tenant).is_external() {
-                return Ok(refused(&state, &tenant, authorize::Refusal::Elsewhere));
-            }
-            if !plain_form_ok(&headers, &tenant, &form) {
-                return Ok(start_again(&state, &tenant));
-            }
-            None
-        } else {
-            let Some(found) = posted_interaction(&state, &tenant, &headers, &form).await? else {
-                return Ok(start_again(&state, &tenant));
-            };
-            if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
-                return Ok(refused(&state, &tenant, refusal));
-            }
-            Some(found)
+        let found = match posted_sign_in(&state, &tenant, &headers, &form).await? {
+            Ok(found) => found,
+            Err(page) => return Ok(page),
         };
         let return_to = return_path(&tenant, form.get("next"));
         let again = |reason: &str| {

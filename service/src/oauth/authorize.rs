@@ -808,20 +808,9 @@ async fn store_pending(
     let secret = secrets::generate("tsi_")?;
     let parameters = serde_json::to_string(&pending)
         .map_err(|error| Error::Corrupt(format!("interaction parameters: {error}")))?;
-    let source = pending_limits::source_key(source);
-    pending_limits::refuse_early(state, tenant, PendingKind::Interaction, &source)?;
-    let writer = tokens::token_writer(&state.databases, tenant)?;
-    let _turn = writer.turn().await;
-    let admitted = pending_limits::admit(
-        state,
-        tenant,
-        writer.connection,
-        PendingKind::Interaction,
-        &source,
-    )
-    .await?;
+    let slot = pending_limits::reserve(state, tenant, PendingKind::Interaction, source).await?;
     interactions::create(
-        writer.connection,
+        slot.connection,
         tenant.id,
         NewInteraction {
             interaction_key: key.clone(),
@@ -829,12 +818,12 @@ async fn store_pending(
             application_id,
             parameters,
             user_id,
-            source_address: source,
+            source_address: slot.source.clone(),
             expires_at: plus_seconds(now(), tenant.settings.interaction_lifetime_secs),
         },
     )
     .await?;
-    admitted.stored();
+    slot.stored();
     Ok((key, secret))
 }
 
@@ -915,6 +904,7 @@ pub async fn resume_with_login(
     tenant: &Tenant,
     found: &interaction::Model,
     user_id: i64,
+    authenticated_at: entity::Timestamp,
 ) -> Result<Step, Refusal> {
     pages_decide(state, tenant, found).await?;
     match pending(found)? {
@@ -925,8 +915,9 @@ pub async fn resume_with_login(
             Ok(Step::Redirect(return_to))
         }
         Pending::Authorize(mut request) => {
-            // The user authenticated just now (OIDC Core §2 `auth_time`).
-            request.authenticated_at = Some(now());
+            // The user authenticated just now (OIDC Core §2 `auth_time`), the instant
+            // their new session records too.
+            request.authenticated_at = Some(authenticated_at);
             let application = applications::find_by_id(
                 applications_pool(state, tenant)?,
                 tenant.id,
@@ -989,9 +980,20 @@ pub async fn resume_with_consent(
 pub struct Continued {
     /// Next step.
     pub step: Step,
-    /// A session to start: the user, the authority that signed them in, and its
-    /// lifetime in seconds.
-    pub session: Option<(i64, LoginAuthority, u64)>,
+    /// A session to start.
+    pub session: Option<NewBrowserSession>,
+}
+
+/// A session an external login application's accepted login starts.
+pub struct NewBrowserSession {
+    /// The user.
+    pub user_id: i64,
+    /// The login application that signed them in.
+    pub authority: LoginAuthority,
+    /// Its lifetime in seconds (the acceptance's `remember_for`).
+    pub lifetime: u64,
+    /// When the user authenticated (the ID tokens' `auth_time`).
+    pub authenticated_at: entity::Timestamp,
 }
 
 /// Goes on with interaction `found` after the external application answered, if
@@ -1048,7 +1050,12 @@ pub async fn continue_external(
                 .unwrap_or(tenant.settings.session_lifetime_secs);
             return Ok(Continued {
                 step: Step::Redirect(return_to),
-                session: Some((user_id, authority, lifetime)),
+                session: Some(NewBrowserSession {
+                    user_id,
+                    authority,
+                    lifetime,
+                    authenticated_at: now(),
+                }),
             });
         }
     };
@@ -1075,13 +1082,15 @@ pub async fn continue_external(
     let Some(login) = request.external.login.clone() else {
         return Err(expired());
     };
-    let session = Some((
+    let session = Some(NewBrowserSession {
         user_id,
-        authority.clone(),
-        login
+        authority: authority.clone(),
+        lifetime: login
             .remember_for
             .unwrap_or(tenant.settings.session_lifetime_secs),
-    ));
+        // The instant the login application's acceptance recorded (`auth_time`).
+        authenticated_at: request.authenticated_at.unwrap_or_else(now),
+    });
     let application = applications::find_by_id(
         applications_pool(state, tenant)?,
         tenant.id,

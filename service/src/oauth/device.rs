@@ -21,7 +21,6 @@ use crate::secrets::{self, checksum, prefix};
 use crate::state::AppState;
 use crate::store::applications::GrantType;
 use crate::store::device_grants::{self, NewDeviceGrant};
-use crate::store::tokens;
 use crate::tenancy::Tenant;
 use crate::time::{now, plus_seconds};
 
@@ -110,24 +109,13 @@ pub async fn start(
     let scopes = Scopes::grant(requested, settings, &allowed)?;
     let device_code = secrets::generate(prefix::DEVICE_CODE)?;
     let expires_at = plus_seconds(now(), settings.device_code_lifetime_secs);
-    let source = pending_limits::source_key(source);
-    pending_limits::refuse_early(state, tenant, PendingKind::DeviceGrant, &source)?;
-    let writer = tokens::token_writer(&state.databases, tenant)?;
-    let _turn = writer.turn().await;
-    let admitted = pending_limits::admit(
-        state,
-        tenant,
-        writer.connection,
-        PendingKind::DeviceGrant,
-        &source,
-    )
-    .await?;
+    let slot = pending_limits::reserve(state, tenant, PendingKind::DeviceGrant, source).await?;
     // A taken user code (one in billions while few are live) draws again.
     for _ in 0..5 {
         let user_code = new_user_code()?;
         let normalised = user_code.replace('-', "");
         let stored = device_grants::create(
-            writer.connection,
+            slot.connection,
             tenant.id,
             NewDeviceGrant {
                 device_code_checksum: checksum(&device_code),
@@ -135,14 +123,14 @@ pub async fn start(
                 application_id: client.application.id,
                 scope: scopes.to_string(),
                 interval_seconds: i32::try_from(settings.device_poll_interval_secs).unwrap_or(5),
-                source_address: source.clone(),
+                source_address: slot.source.clone(),
                 expires_at,
             },
         )
         .await;
         match stored {
             Ok(()) => {
-                admitted.stored();
+                slot.stored();
                 let verification_uri = format!("{}/device", state.config.issuer(&tenant.slug));
                 return Ok(DeviceAuthorization {
                     device_code,

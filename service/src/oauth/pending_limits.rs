@@ -15,12 +15,12 @@
 
 use std::net::IpAddr;
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::limits::pending::PendingKind;
 use crate::oauth::error::OAuthError;
 use crate::state::AppState;
-use crate::store::{device_grants, interactions};
+use crate::store::{device_grants, interactions, tokens};
 use crate::tenancy::Tenant;
 
 /// How long a refused request is told to wait.
@@ -52,6 +52,48 @@ impl Admitted<'_> {
     pub fn stored(self) {
         self.state.pending.add_one(self.tenant_id, self.kind);
     }
+}
+
+/// Room for one pending row of a tenant, reserved by [`reserve`]: the tenant's token
+/// pool (the SQLite writer's turn held) and the admission. Store the row on
+/// `connection`, then call [`Slot::stored`].
+#[must_use = "store the row while the slot is held"]
+pub struct Slot<'a> {
+    /// The tenant's token pool, where the row goes.
+    pub connection: &'a DatabaseConnection,
+    /// The key the row's `source_address` records.
+    pub source: String,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    admitted: Admitted<'a>,
+}
+
+impl Slot<'_> {
+    /// The row is stored: counted in the node's estimate of the tenant's total.
+    pub fn stored(self) {
+        self.admitted.stored();
+    }
+}
+
+/// Reserves room for one pending row of `kind` from `address` in `tenant`: refused at
+/// once when the address was refused within the last second, else counted under the
+/// writer's turn ([`admit`]).
+pub async fn reserve<'a>(
+    state: &'a AppState,
+    tenant: &Tenant,
+    kind: PendingKind,
+    address: IpAddr,
+) -> Result<Slot<'a>, OAuthError> {
+    let source = source_key(address);
+    refuse_early(state, tenant, kind, &source)?;
+    let writer = tokens::token_writer(&state.databases, tenant)?;
+    let turn = writer.turn().await;
+    let admitted = admit(state, tenant, writer.connection, kind, &source).await?;
+    Ok(Slot {
+        connection: writer.connection,
+        source,
+        _turn: turn,
+        admitted,
+    })
 }
 
 /// Refuses at once, without reading anything, a `source` found over a cap within

@@ -38,15 +38,22 @@ impl SignedIn {
     }
 }
 
-/// Starts a session of `user_id` signed in on Tessera's own pages; returns the
-/// cookie's secret.
-pub async fn start(state: &AppState, tenant: &Tenant, user_id: i64) -> Result<String, Error> {
+/// Starts a session of `user_id` signed in on Tessera's own pages at
+/// `authenticated_at` (the instant the authorization's ID token says too); returns
+/// the cookie's secret.
+pub async fn start(
+    state: &AppState,
+    tenant: &Tenant,
+    user_id: i64,
+    authenticated_at: entity::Timestamp,
+) -> Result<String, Error> {
     start_for(
         state,
         tenant,
         user_id,
         &LoginAuthority::Pages,
         tenant.settings.session_lifetime_secs,
+        authenticated_at,
     )
     .await
 }
@@ -59,6 +66,7 @@ pub async fn start_for(
     user_id: i64,
     authority: &LoginAuthority,
     lifetime: u64,
+    authenticated_at: entity::Timestamp,
 ) -> Result<String, Error> {
     let secret = secrets::generate(SESSION_PREFIX)?;
     let db = tenant
@@ -71,6 +79,7 @@ pub async fn start_for(
             session_checksum: checksum(&secret),
             user_id,
             authority: authority.session_key(),
+            authenticated_at,
             expires_at: plus_seconds(now(), lifetime),
         },
     )

@@ -20,6 +20,8 @@ pub struct NewSession {
     pub user_id: i64,
     /// Who accepted the login (empty: Tessera's pages).
     pub authority: String,
+    /// When the user proved who they are (the ID tokens' `auth_time` says the same).
+    pub authenticated_at: entity::Timestamp,
     /// Expiry.
     pub expires_at: entity::Timestamp,
 }
@@ -35,6 +37,7 @@ pub async fn create(
         session_checksum,
         user_id,
         authority,
+        authenticated_at,
         expires_at,
     } = new;
     Ok(session::ActiveModel {
@@ -42,7 +45,7 @@ pub async fn create(
         session_checksum: Set(session_checksum),
         user_id: Set(user_id),
         authority: Set(authority),
-        authenticated_at: Set(created),
+        authenticated_at: Set(authenticated_at),
         expires_at: Set(expires_at),
         created_at: Set(created),
         ..Default::default()

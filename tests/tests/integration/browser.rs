@@ -155,12 +155,17 @@ async fn sign_in_through_the_pages_in_chromium() {
         "the browser script failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
+    assert!(
+        stdout.contains("ok 10 plain sign-in"),
+        "every step ran:\n{stdout}"
+    );
     for shot in [
         "login.png",
         "consent.png",
         "device.png",
         "authorized_tokens.png",
         "logout.png",
+        "plain-login.png",
     ] {
         assert!(screenshots.join(shot).is_file(), "no screenshot {shot}");
     }

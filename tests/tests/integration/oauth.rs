@@ -900,8 +900,9 @@ async fn revocation(backend: Backend) {
         200
     );
     assert_eq!(
-        introspect(&app, "acme", &client, &others).await["active"],
-        true
+        introspect(&app, "acme", &other, &others).await["active"],
+        true,
+        "revoking another client's token changed nothing"
     );
     // A public client revokes with its client_id only, in the body or as Basic with an
     // empty password.
@@ -925,8 +926,9 @@ async fn revocation(backend: Backend) {
         .await;
     assert_error(&answer, 401, "invalid_client");
     assert_eq!(
-        introspect(&app, "acme", &client, &others).await["active"],
-        true
+        introspect(&app, "acme", &other, &others).await["active"],
+        true,
+        "revoking another client's token changed nothing"
     );
     app.stop().await;
 }

@@ -956,6 +956,114 @@ async fn oidcc_prompt_none(backend: Backend) {
     assert_eq!(params_of(&location)["error"], "invalid_request");
 }
 
+/// oidcc-prompt-none-logged-in, after a consent: under the tenant's default
+/// `approval_prompt=force`, `prompt=none` for a client the user already approved (a
+/// remembered consent covering the scopes) answers with a code; more scopes than
+/// approved are `consent_required`; without `prompt` the page is shown (DOT's force).
+async fn oidcc_prompt_none_logged_in(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let mut browser = Browser::new(&app.address);
+    let first = authorize(&mut browser, "acme", &request(&fx.rp, "openid read", &[])).await;
+    let to_consent = sign_in(&mut browser, &first, "alice", "correct horse").await;
+    let approved = decide(&mut browser, &to_consent, true).await;
+    assert!(approved.location_params().contains_key("code"));
+
+    let (_, location) = ask(
+        &mut browser,
+        &request(&fx.rp, "openid read", &[("prompt", "none")]),
+    )
+    .await;
+    let answer = params_of(&location);
+    assert!(answer.contains_key("code"), "{location}");
+    let tokens = exchange(app, "acme", &fx.rp, &answer["code"], Some(VERIFIER)).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let (_, claims) = verify(app, "acme", &fx.rp, &string(&tokens, "id_token")).await;
+    assert_eq!(claims["sub"], app.subject("acme", fx.alice).await);
+
+    let (_, location) = ask(
+        &mut browser,
+        &request(&fx.rp, "openid read write", &[("prompt", "none")]),
+    )
+    .await;
+    assert_eq!(params_of(&location)["error"], "consent_required");
+    let (status, location) = ask(&mut browser, &request(&fx.rp, "openid read", &[])).await;
+    assert_eq!(status, 303);
+    assert!(location.contains("/consent?interaction="), "{location}");
+}
+
+/// oidcc-ensure-redirect-uri-in-authorization-request: an OpenID request without
+/// `redirect_uri` is refused on a page, never answered at the client's one registered
+/// URI (OIDC Core §3.1.2.1); a plain OAuth 2 request may still omit it (RFC 6749
+/// §3.1.2.3).
+async fn oidcc_ensure_redirect_uri_in_authorization_request(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let (mut browser, _) = signed_in_browser(&fx).await;
+    let without = |scope: &'static str| {
+        request(&fx.trusted, scope, &[])
+            .into_iter()
+            .filter(|(name, _)| *name != "redirect_uri")
+            .collect::<Vec<_>>()
+    };
+    let refused = authorize(&mut browser, "acme", &without("openid read")).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.location().is_none(), "no redirect: {refused:?}");
+    assert!(refused.text().contains("redirect_uri"), "{}", refused.body);
+    let oauth = authorize(&mut browser, "acme", &without("read")).await;
+    assert_eq!(oauth.status, 303, "{}", oauth.body);
+    assert!(oauth.location().unwrap().starts_with(REDIRECT));
+    assert!(oauth.location_params().contains_key("code"));
+}
+
+/// oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported and
+/// oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported, and the
+/// `registration` parameter: not supported (discovery says so), so refused by name
+/// back at the client (OIDC Core §3.1.2.6) — never silently ignored.
+async fn oidcc_request_object_rejected_as_unsupported(backend: Backend) {
+    let Some(fx) = fixture(backend).await else {
+        return;
+    };
+    let app = &fx.app;
+    let discovery = get_json(app, &app.url("/t/acme/.well-known/openid-configuration")).await;
+    assert_eq!(discovery.body["request_parameter_supported"], false);
+    assert_eq!(discovery.body["request_uri_parameter_supported"], false);
+    let (mut browser, _) = signed_in_browser(&fx).await;
+    for (parameter, value, error) in [
+        (
+            "request",
+            "eyJhbGciOiJub25lIn0.eyJzdGF0ZSI6ImV2aWwifQ.",
+            "request_not_supported",
+        ),
+        (
+            "request_uri",
+            "https://rp.example/request.jwt",
+            "request_uri_not_supported",
+        ),
+        (
+            "registration",
+            "{\"logo_uri\":\"https://x\"}",
+            "registration_not_supported",
+        ),
+    ] {
+        let (status, location) = ask(
+            &mut browser,
+            &request(&fx.trusted, "openid read", &[(parameter, value)]),
+        )
+        .await;
+        assert_eq!(status, 303, "{parameter}");
+        assert!(location.starts_with(REDIRECT), "{location}");
+        let answer = params_of(&location);
+        assert_eq!(answer["error"], error, "{location}");
+        assert_eq!(answer["state"], "xyz");
+        assert_eq!(answer["iss"], issuer(app, "acme"));
+        assert!(!answer.contains_key("code"), "{location}");
+    }
+}
+
 /// oidcc-prompt-login: a signed-in user is asked to sign in again, and the new ID
 /// token's `auth_time` is the new login's.
 async fn oidcc_prompt_login(backend: Backend) {
@@ -1809,6 +1917,9 @@ on_every_backend!(
     oidcc_implicit_and_hybrid,
     rp_initiated_logout,
     oidcc_prompt_none,
+    oidcc_prompt_none_logged_in,
+    oidcc_ensure_redirect_uri_in_authorization_request,
+    oidcc_request_object_rejected_as_unsupported,
     oidcc_prompt_login,
     oidcc_max_age,
     oidcc_id_token_hint,
