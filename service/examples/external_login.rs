@@ -260,7 +260,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!("external_login listening on http://{listen}");
+    // The address it got (LOGIN_APP_LISTEN may name port 0).
+    match listener.local_addr() {
+        Ok(address) => println!("external_login listening on http://{address}"),
+        Err(error) => {
+            eprintln!("external_login: {error}");
+            return ExitCode::from(1);
+        }
+    }
     match axum::serve(listener, app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

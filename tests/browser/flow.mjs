@@ -19,8 +19,8 @@
 // Screenshots of every page go to $SCREENSHOT_DIR.
 //
 // Environment: ISSUER, USERNAME, PASSWORD, WEB_CLIENT_ID, WEB_CLIENT_SECRET,
-// SPA_CLIENT_ID, DEVICE_CLIENT_ID, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, CALLBACK_PORT,
-// SCREENSHOT_DIR.
+// SPA_CLIENT_ID, DEVICE_CLIENT_ID, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, SCREENSHOT_DIR;
+// it prints "CALLBACK_PORT n" and waits for a line on standard input.
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -57,8 +57,12 @@ const callback = http.createServer((request, response) => {
     response.end(`<!doctype html><title>callback</title><p>callback received</p><pre id="posted">${posted}</pre>`);
   });
 });
-// The port is chosen by the test, which registered the post-logout URI on it.
-await new Promise((resolve) => callback.listen(Number(env('CALLBACK_PORT')), '127.0.0.1', resolve));
+// The callback server binds a free port itself and says which; the test registers
+// the post-logout URI on it, then answers "go" on standard input.
+await new Promise((resolve) => callback.listen(0, '127.0.0.1', resolve));
+console.log(`CALLBACK_PORT ${callback.address().port}`);
+await new Promise((resolve) => process.stdin.once('data', resolve));
+process.stdin.pause();
 const REDIRECT_URI = `http://127.0.0.1:${callback.address().port}/cb`;
 const SIGNED_OUT_URI = `http://127.0.0.1:${callback.address().port}/signed-out`;
 

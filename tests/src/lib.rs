@@ -45,13 +45,32 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
 }
 
+/// The URL in `variable` for a backend's tests. A missing one is never skipped
+/// silently: it fails, unless `TESSERA_TEST_BACKENDS` (e.g. `sqlite` or
+/// `sqlite,postgres`) names the backends to run and leaves this one out — a choice
+/// made on purpose, and said on standard error. CI (`CI=true`) always needs every
+/// backend.
 fn unavailable(variable: &str) -> Option<String> {
     match std::env::var(variable) {
         Ok(value) if !value.is_empty() => Some(value),
         _ if in_ci() => panic!("{variable} is not set: CI must test every backend"),
         _ => {
-            eprintln!("skipping: {variable} is not set");
-            None
+            let backend = variable
+                .trim_start_matches("TESSERA_TEST_")
+                .trim_end_matches("_URL")
+                .to_lowercase();
+            let chosen = std::env::var("TESSERA_TEST_BACKENDS").ok();
+            match chosen {
+                Some(chosen) if !chosen.split(',').any(|name| name.trim() == backend) => {
+                    eprintln!("skipped: {backend} is not in TESSERA_TEST_BACKENDS={chosen}");
+                    None
+                }
+                _ => panic!(
+                    "{variable} is not set: set it (README, \"To run the tests against every \
+                     backend\"), or choose the backends to run, e.g. \
+                     TESSERA_TEST_BACKENDS=sqlite"
+                ),
+            }
         }
     }
 }
@@ -248,6 +267,48 @@ impl Drop for TestApp {
     }
 }
 
+/// [`spawn_app_with`] on a listener the test bound already (its address was needed
+/// before the application could be configured: another program points at it).
+pub async fn spawn_app_on(
+    listener: tokio::net::TcpListener,
+    toml: &str,
+) -> Result<TestApp, tessera::Error> {
+    serve_configured(
+        listener,
+        toml,
+        |config| config,
+        tessera::endpoints::routes::Routes::built_in(),
+        tessera::policy::Policies::default(),
+    )
+    .await
+}
+
+/// A program the test starts that serves HTTP on a port it binds itself (port 0:
+/// nothing to race for) and prints `… listening on http://ADDRESS` once it does; the
+/// child and that address. Its later output is read and dropped.
+pub async fn spawn_listening(
+    mut command: tokio::process::Command,
+) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    command
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some((_, address)) = line.split_once("listening on ") {
+                return address.trim().to_owned();
+            }
+        }
+        panic!("the program exited without saying where it listens")
+    })
+    .await
+    .expect("the program says where it listens within 60 s");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, address)
+}
+
 /// Builds the application from `toml` (over the defaults, without the environment),
 /// with `public_url` set to the listener's address, and serves it on port 0.
 pub async fn spawn_app_with(toml: &str) -> Result<TestApp, tessera::Error> {
@@ -280,8 +341,19 @@ pub async fn spawn_configured(
     routes: tessera::endpoints::routes::Routes,
     policies: tessera::policy::Policies,
 ) -> Result<TestApp, tessera::Error> {
-    init_logs();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_configured(listener, toml, configure, routes, policies).await
+}
+
+/// [`spawn_configured`] on `listener`.
+async fn serve_configured(
+    listener: tokio::net::TcpListener,
+    toml: &str,
+    configure: impl FnOnce(tessera::Config) -> tessera::Config,
+    routes: tessera::endpoints::routes::Routes,
+    policies: tessera::policy::Policies,
+) -> Result<TestApp, tessera::Error> {
+    init_logs();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let kek = if toml.contains("key_encryption_key") {
         String::new()
@@ -819,6 +891,16 @@ impl Browser {
             status: response.status().as_u16(),
             headers: response.headers().clone(),
             body: response.text().await.unwrap(),
+        }
+    }
+
+    /// A second browser with this one's cookies, to send a request at the same
+    /// moment as this one (a double submit).
+    pub fn clone_for_race(&self) -> Self {
+        Self {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            cookies: self.cookies.clone(),
         }
     }
 

@@ -200,6 +200,7 @@ async fn no_secret_reaches_a_log_line() {
     )
     .await;
     secrets.push("wrong-password-value".to_owned());
+    secrets.extend(browser_flows(&app).await);
     app.stop().await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
@@ -246,4 +247,152 @@ async fn no_secret_reaches_a_log_line() {
             "{secret} is stored in the clear"
         );
     }
+}
+
+/// The browser flows with every secret they carry: the code flow with PKCE through
+/// the login and consent pages (interaction and session cookies, CSRF tokens, the
+/// code, the verifier, the ID token), a plain sign-in (its form cookie), the device
+/// flow (device and user codes) and RP-initiated logout. Returns the secrets.
+async fn browser_flows(app: &tessera_tests::TestApp) -> Vec<String> {
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let rp = app
+        .client(
+            "acme",
+            "rp",
+            true,
+            "authorization_code,refresh_token",
+            "",
+            "",
+        )
+        .await;
+    app.client(
+        "acme",
+        "tv",
+        false,
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "",
+        "",
+    )
+    .await;
+    let mut secrets = vec![rp.client_secret.clone().unwrap(), VERIFIER.to_owned()];
+    let mut browser = tessera_tests::Browser::new(&app.address);
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", "rp"),
+            ("redirect_uri", "https://app.example/cb"),
+            ("scope", "openid read"),
+            ("state", "xyz"),
+            ("nonce", "n-0S6_WzA2Mj"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish();
+    let to_login = browser.get(&format!("/t/acme/authorize?{query}")).await;
+    let login = browser.get(to_login.location().unwrap()).await;
+    let mut fields = login.hidden_inputs();
+    fields.push(("username".to_owned(), "alice".to_owned()));
+    fields.push(("password".to_owned(), "hunter2-password".to_owned()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let to_consent = browser.post("/t/acme/login", &pairs).await;
+    let consent = browser.get(to_consent.location().unwrap()).await;
+    let mut fields = consent.hidden_inputs();
+    fields.push(("allow".to_owned(), "1".to_owned()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let back = browser.post("/t/acme/consent", &pairs).await;
+    let code = back.location_params()["code"].clone();
+    let tokens = app
+        .post_form(
+            "/t/acme/token",
+            Some(&rp),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://app.example/cb"),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let id_token = tokens.body["id_token"].as_str().unwrap().to_owned();
+    secrets.extend([
+        code,
+        id_token.clone(),
+        tokens.body["access_token"].as_str().unwrap().to_owned(),
+        tokens.body["refresh_token"].as_str().unwrap().to_owned(),
+    ]);
+    for (name, value) in login
+        .hidden_inputs()
+        .into_iter()
+        .chain(consent.hidden_inputs())
+    {
+        if name == "csrf" {
+            secrets.push(value);
+        }
+    }
+
+    // A plain sign-in in another browser: its form cookie and CSRF token.
+    let mut plain = tessera_tests::Browser::new(&app.address);
+    let form = plain.get("/t/acme/login").await;
+    let mut fields = form.hidden_inputs();
+    fields.push(("username".to_owned(), "alice".to_owned()));
+    fields.push(("password".to_owned(), "hunter2-password".to_owned()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let signed_in = plain.post("/t/acme/login", &pairs).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+
+    // The device flow: the device code and the user code as typed.
+    let device = app
+        .post_form(
+            "/t/acme/device_authorization",
+            None,
+            &[("client_id", "tv"), ("scope", "read")],
+        )
+        .await;
+    assert_eq!(device.status, 200, "{}", device.text);
+    let user_code = device.body["user_code"].as_str().unwrap().to_owned();
+    secrets.push(device.body["device_code"].as_str().unwrap().to_owned());
+    secrets.push(user_code.replace('-', ""));
+    secrets.push(user_code.clone());
+    let confirm = browser
+        .get(&format!("/t/acme/device?user_code={user_code}"))
+        .await;
+    let mut fields = confirm.hidden_inputs();
+    fields.push(("allow".to_owned(), "1".to_owned()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let decided = browser.post("/t/acme/device", &pairs).await;
+    assert_eq!(decided.status, 303, "{}", decided.body);
+
+    // RP-initiated logout with the ID token as hint.
+    let logout = browser
+        .get(&format!(
+            "/t/acme/end_session?client_id=rp&id_token_hint={id_token}"
+        ))
+        .await;
+    assert!(logout.status < 500, "{}", logout.body);
+
+    // Every cookie either browser held.
+    for browser in [&browser, &plain] {
+        secrets.extend(
+            browser
+                .cookies
+                .values()
+                .filter(|value| !value.is_empty())
+                .cloned(),
+        );
+    }
+    secrets
 }

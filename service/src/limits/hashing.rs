@@ -24,12 +24,13 @@ pub struct HashPool {
     limit: usize,
     queue_timeout: Duration,
     running: Arc<AtomicUsize>,
+    waiting: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
     runs: Arc<AtomicUsize>,
 }
 
-/// Counts a running hash for as long as it lives (decrements even if the work
-/// panics).
+/// Counts a running hash (or a waiting request) for as long as it lives: decrements
+/// even if the work panics or the request's future is dropped.
 struct Running(Arc<AtomicUsize>);
 
 impl Drop for Running {
@@ -48,6 +49,7 @@ impl HashPool {
             limit,
             queue_timeout,
             running: Arc::new(AtomicUsize::new(0)),
+            waiting: Arc::new(AtomicUsize::new(0)),
             peak: Arc::new(AtomicUsize::new(0)),
             runs: Arc::new(AtomicUsize::new(0)),
         }
@@ -61,6 +63,11 @@ impl HashPool {
     /// Hashes running right now.
     pub fn running(&self) -> usize {
         self.running.load(Ordering::SeqCst)
+    }
+
+    /// Requests waiting for a slot right now (a request that hangs up stops waiting).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
     }
 
     /// The most hashes that ever ran at once (what a test checks against the bound).
@@ -80,12 +87,15 @@ impl HashPool {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Error> {
-        let permit = match tokio::time::timeout(
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let waiting = Running(Arc::clone(&self.waiting));
+        let acquired = tokio::time::timeout(
             self.queue_timeout,
             Arc::clone(&self.permits).acquire_owned(),
         )
-        .await
-        {
+        .await;
+        drop(waiting);
+        let permit = match acquired {
             Ok(Ok(permit)) => permit,
             Ok(Err(error)) => return Err(Error::Hashing(format!("hash queue: {error}"))),
             Err(_) => {

@@ -14,6 +14,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
 use tessera_tests::{Registration, TestDatabase, in_ci, spawn_app_with};
 
 use crate::openid_connect::set_post_logout_redirect_uris;
@@ -109,25 +111,11 @@ async fn sign_in_through_the_pages_in_chromium() {
             registration("oidc-app", true, "authorization_code,refresh_token"),
         )
         .await;
-    // The script's loopback server listens on this port; its post-logout URI is
-    // registered exactly (RP-Initiated Logout §3).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    set_post_logout_redirect_uris(
-        &app,
-        "acme",
-        &oidc.client_id,
-        &format!("http://127.0.0.1:{port}/signed-out"),
-    )
-    .await;
     app.user("acme", "alice", "correct horse battery").await;
     let screenshots = root.join("target/browser-screenshots");
     std::fs::create_dir_all(&screenshots).unwrap();
     let script = root.join("tests/browser/flow.mjs");
-    let output = tokio::process::Command::new("node")
+    let mut child = tokio::process::Command::new("node")
         .arg(&script)
         .current_dir(root.join("tests/browser"))
         .env("ISSUER", app.url("/t/acme"))
@@ -139,21 +127,64 @@ async fn sign_in_through_the_pages_in_chromium() {
         .env("DEVICE_CLIENT_ID", &tv.client_id)
         .env("OIDC_CLIENT_ID", &oidc.client_id)
         .env("OIDC_CLIENT_SECRET", oidc.client_secret.as_deref().unwrap())
-        .env("CALLBACK_PORT", port.to_string())
         .env("SCREENSHOT_DIR", &screenshots)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(240), output)
-        .await
-        .expect("the browser script finishes within 4 minutes")
+        .spawn()
         .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The script's loopback server binds a free port itself and says which; its
+    // post-logout URI is registered exactly (RP-Initiated Logout §3), then it goes on.
+    let mut stdout_lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = stdout_lines.next_line().await.unwrap() {
+            if let Some(port) = line.strip_prefix("CALLBACK_PORT ") {
+                return port.trim().parse::<u16>().unwrap();
+            }
+        }
+        panic!("the browser script exited before its callback server listened")
+    })
+    .await
+    .expect("the browser script's callback server listens within 60 s");
+    set_post_logout_redirect_uris(
+        &app,
+        "acme",
+        &oidc.client_id,
+        &format!("http://127.0.0.1:{port}/signed-out"),
+    )
+    .await;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"go\n").await.unwrap();
+    drop(stdin);
+    let mut stderr = child.stderr.take().unwrap();
+    let output = async {
+        // Both pipes at once: a full one would stall the script.
+        let rest = async {
+            let mut rest = String::new();
+            while let Some(line) = stdout_lines.next_line().await.unwrap() {
+                rest.push_str(&line);
+                rest.push('\n');
+            }
+            rest
+        };
+        let errors = async {
+            let mut errors = String::new();
+            stderr.read_to_string(&mut errors).await.unwrap();
+            errors
+        };
+        let (rest, errors) = tokio::join!(rest, errors);
+        (rest, errors, child.wait().await.unwrap())
+    };
+    let (stdout, stderr, status) =
+        tokio::time::timeout(std::time::Duration::from_secs(240), output)
+            .await
+            .expect("the browser script finishes within 4 minutes");
     println!("{stdout}");
     assert!(
-        output.status.success(),
+        status.success(),
         "the browser script failed ({}):\n{stdout}\n{stderr}",
-        output.status
+        status
     );
     assert!(
         stdout.contains("ok 10 plain sign-in"),

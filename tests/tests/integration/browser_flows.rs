@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
 use tessera_tests::{
     Answer, Backend, Browser, Registration, Seen, TestApp, TestClient, TestDatabase, basic_header,
     on_every_backend, spawn_app_with,
@@ -27,7 +29,7 @@ fn flows_toml(url: &str) -> String {
          allow_plain_pkce = true\napproval_prompt = \"auto\"\n\
          [tenants.brief.oauth]\ndevice_code_lifetime_secs = 1\n\
          authorization_code_lifetime_secs = 1\nmax_failures_per_username = 3\n\
-         consent_lifetime_secs = 1\n"
+         consent_lifetime_secs = 3600\n"
     )
 }
 
@@ -682,6 +684,55 @@ async fn codes_are_single_use(backend: Backend) {
     for answer in answers.iter().filter(|answer| answer.status != 200) {
         assert_error(answer, 400, "invalid_grant");
     }
+    // The nine replays revoked the winner's tokens (two parties redeeming one code
+    // means it leaked: RFC 6749 §4.1.2).
+    let winner = answers.iter().find(|answer| answer.status == 200).unwrap();
+    let seen = introspect(
+        app,
+        "acme",
+        &fx.introspector,
+        &string(winner, "access_token"),
+    )
+    .await;
+    assert_eq!(seen["active"], false, "the winner's access token: {seen}");
+    let again = token(
+        app,
+        "acme",
+        &fx.web,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &string(winner, "refresh_token")),
+        ],
+    )
+    .await;
+    assert_error(&again, 400, "invalid_grant");
+
+    // A consent form submitted twice mints one code: the second submit finds the
+    // interaction spent.
+    let mut browser = Browser::new(&app.address);
+    let first = authorize(&mut browser, "acme", &code_request("web")).await;
+    let to_consent = sign_in(&mut browser, &first, "alice", "correct horse").await;
+    let page = browser.get(to_consent.location().unwrap()).await;
+    let form = [
+        ("interaction", page.input("interaction").unwrap()),
+        ("csrf", page.input("csrf").unwrap()),
+        ("allow", "1".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (mut one, mut other) = (browser.clone_for_race(), browser.clone_for_race());
+    let (once, twice) = tokio::join!(
+        one.post("/t/acme/consent", &form),
+        other.post("/t/acme/consent", &form)
+    );
+    let codes: Vec<&Seen> = [&once, &twice]
+        .into_iter()
+        .filter(|seen| {
+            seen.location().is_some_and(|location| {
+                location.starts_with(REDIRECT) && location.contains("code=")
+            })
+        })
+        .collect();
+    assert_eq!(codes.len(), 1, "one code: {once:?} {twice:?}");
 }
 
 async fn cross_tenant_and_expiry(backend: Backend) {
@@ -1187,13 +1238,27 @@ async fn remembered_consent(backend: Backend) {
         "forgotten: {seen:?}"
     );
 
-    // brief: consents last one second (approval_prompt=auto asked per request).
+    // brief: consents last an hour (approval_prompt=auto asked per request); one
+    // whose expiry has passed (set in the database) asks again.
     let mut auto = code_request("web");
     auto.push(("approval_prompt", "auto"));
     let (mut brief, _) = code_via_pages(app, "brief", &auto).await;
     let seen = authorize(&mut brief, "brief", &auto).await;
     assert!(seen.location().unwrap().starts_with(REDIRECT), "{seen:?}");
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (tenant, db) = app
+        .pool("brief", router_policies::EntityGroup::Tokens)
+        .await;
+    entity::consent_grant::Entity::update_many()
+        .set(entity::consent_grant::ActiveModel {
+            expires_at: sea_orm::ActiveValue::Set(Some(
+                tessera::time::now() - time::Duration::seconds(1),
+            )),
+            ..Default::default()
+        })
+        .filter(entity::consent_grant::Column::TenantId.eq(tenant.id))
+        .exec(db)
+        .await
+        .unwrap();
     let seen = authorize(&mut brief, "brief", &auto).await;
     assert!(
         seen.location().unwrap().contains("/consent?"),

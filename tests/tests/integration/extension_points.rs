@@ -793,15 +793,6 @@ async fn wait_until_up(url: &str) {
     panic!("{url} did not come up");
 }
 
-/// A free port on the loopback interface.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The shipped example (`service/examples/custom_authorize.rs`), built and run as a
 /// program: its authorization view sends `screen=signup` to the sign-up page and
 /// everything else to Tessera's login; its management routes are gone.
@@ -809,19 +800,16 @@ fn free_port() -> u16 {
 async fn the_custom_authorize_example_runs() {
     let target = build_example("custom_authorize").await;
     let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    let port = free_port();
-    let address = format!("http://127.0.0.1:{port}");
+    // It binds port 0 and says where it listens; its public URL is a proxy's.
     let (_dir, path) = config_file(&format!(
-        "listen = \"127.0.0.1:{port}\"\npublic_url = \"{address}\"\nmigrate_on_start = true\n\
+        "listen = \"127.0.0.1:0\"\npublic_url = \"http://custom-authorize.test\"\n\
+         migrate_on_start = true\n\
          [databases.default]\nurl = \"{}\"\n[tenants.acme.oauth]\nallow_sign_up = true\n",
         db.url
     ));
-    let mut child = tokio::process::Command::new(&target)
-        .arg(&path)
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|error| panic!("{}: {error}", target.display()));
+    let mut command = tokio::process::Command::new(&target);
+    command.arg(&path);
+    let (mut child, address) = tessera_tests::spawn_listening(command).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -1550,28 +1538,54 @@ async fn management_pages_are_per_user() {
 async fn the_external_login_example_signs_a_user_in() {
     let program = build_example("external_login").await;
     let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    let login_port = free_port();
-    let login_app_url = format!("http://127.0.0.1:{login_port}");
-    let app = spawn_app_with(&format!(
-        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n\
-         [tenants.acme.oauth]\nlogin_url = \"{login_app_url}/start\"\nlogin_client_id = \"login-app\"\n",
-        db.url
-    ))
+    // Tessera's listener first (the login application needs its issuer), then the
+    // login application on a port it binds itself (Tessera needs its URL).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}/t/acme", listener.local_addr().unwrap());
+    let secret = tessera::secrets::generate(tessera::secrets::prefix::CLIENT_SECRET).unwrap();
+    let mut command = tokio::process::Command::new(&program);
+    command
+        .env("TESSERA_ISSUER", &issuer)
+        .env("LOGIN_APP_LISTEN", "127.0.0.1:0")
+        .env("LOGIN_APP_CLIENT_ID", "login-app")
+        .env("LOGIN_APP_CLIENT_SECRET", &secret)
+        .env("LOGIN_APP_USERS", "alice:its own password");
+    let (mut login_app, login_app_url) = tessera_tests::spawn_listening(command).await;
+    let app = tessera_tests::spawn_app_on(
+        listener,
+        &format!(
+            "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n\
+             [tenants.acme.oauth]\nlogin_url = \"{login_app_url}/start\"\n\
+             login_client_id = \"login-app\"\n",
+            db.url
+        ),
+    )
     .await
     .unwrap();
     let alice = app
         .user("acme", "alice", "not known to the login app")
         .await;
-    let credential = app
-        .client(
-            "acme",
-            "login-app",
-            true,
-            "client_credentials",
-            "interactions",
-            "",
-        )
-        .await;
+    // The credential the login application was started with.
+    app.client(
+        "acme",
+        "login-app",
+        true,
+        "client_credentials",
+        "interactions",
+        "",
+    )
+    .await;
+    app.update_client(
+        "acme",
+        "login-app",
+        entity::application::ActiveModel {
+            client_secret: sea_orm::ActiveValue::Set(
+                tessera::secrets::hash_client_secret(&secret).unwrap(),
+            ),
+            ..Default::default()
+        },
+    )
+    .await;
     let rp = app
         .register(
             "acme",
@@ -1586,19 +1600,6 @@ async fn the_external_login_example_signs_a_user_in() {
             },
         )
         .await;
-    let mut login_app = tokio::process::Command::new(&program)
-        .env("TESSERA_ISSUER", app.url("/t/acme"))
-        .env("LOGIN_APP_LISTEN", format!("127.0.0.1:{login_port}"))
-        .env("LOGIN_APP_CLIENT_ID", &credential.client_id)
-        .env(
-            "LOGIN_APP_CLIENT_SECRET",
-            credential.client_secret.as_deref().unwrap(),
-        )
-        .env("LOGIN_APP_USERS", "alice:its own password")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|error| panic!("{}: {error}", program.display()));
     wait_until_up(&format!("{login_app_url}/start")).await;
 
     let mut browser = tessera_tests::Browser::new(&app.address);

@@ -6,6 +6,7 @@ mod browser;
 mod browser_flows;
 mod cli;
 mod extension_points;
+mod guards;
 mod hardening;
 mod health;
 mod login_authority;

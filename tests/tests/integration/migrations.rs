@@ -5,17 +5,32 @@ use tessera_tests::{Backend, TestDatabase, config_file, on_every_backend, run_cl
 
 on_every_backend!(migrate_places_groups_and_is_idempotent);
 
+/// Whether `table` exists in the database at `url`, asked of the catalogue (a failing
+/// query is a failure, never "absent").
 async fn table_exists(url: &str, table: &str) -> bool {
     let db = Database::connect(url).await.unwrap();
-    let exists = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT COUNT(*) FROM {table}"),
-        ))
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Sqlite => {
+            format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
+        }
+        sea_orm::DbBackend::Postgres => format!(
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = '{table}'"
+        ),
+        _ => format!(
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = '{table}'"
+        ),
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
         .await
-        .is_ok();
+        .unwrap()
+        .unwrap();
+    let count: i64 = row.try_get_by_index(0).unwrap();
     db.close().await.unwrap();
-    exists
+    count == 1
 }
 
 async fn migrate_places_groups_and_is_idempotent(backend: Backend) {

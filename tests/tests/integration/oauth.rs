@@ -1,6 +1,7 @@
 //! The token endpoint, revocation, introspection and metadata over HTTP, on every
 //! backend (issue 3; RFC 6749, RFC 7009, RFC 7662, RFC 8414).
 
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tessera_tests::{
     Answer, Backend, TestApp, TestClient, TestDatabase, basic_header, on_every_backend,
@@ -13,7 +14,7 @@ fn oauth_toml(url: &str) -> String {
         "migrate_on_start = true\n[databases.default]\nurl = \"{url}\"\n\
          [tenants.acme]\n[tenants.globex]\n\
          [tenants.graceful.oauth]\nrefresh_token_grace_period_secs = 60\n\
-         [tenants.inplace.oauth]\nrotate_refresh_tokens = false\nrefresh_token_idle_secs = 1\n\
+         [tenants.inplace.oauth]\nrotate_refresh_tokens = false\nrefresh_token_idle_secs = 3600\n\
          [tenants.short.oauth]\naccess_token_lifetime_secs = 1\nrefresh_token_lifetime_secs = 1\n\
          [tenants.nopassword.oauth]\nallow_password_grant = false\n"
     )
@@ -728,8 +729,23 @@ async fn refresh_without_rotation_and_idle_expiry(backend: Backend) {
             true
         );
     }
-    // Idle for longer than refresh_token_idle_secs = 1.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // Idle for longer than refresh_token_idle_secs (an hour): its last use moved back
+    // in the database.
+    let (tenant, db) = app
+        .pool("inplace", router_policies::EntityGroup::Tokens)
+        .await;
+    entity::refresh_token::Entity::update_many()
+        .set(entity::refresh_token::ActiveModel {
+            last_used_at: sea_orm::ActiveValue::Set(Some(
+                tessera::time::now() - time::Duration::hours(2),
+            )),
+            created_at: sea_orm::ActiveValue::Set(tessera::time::now() - time::Duration::hours(2)),
+            ..Default::default()
+        })
+        .filter(entity::refresh_token::Column::TenantId.eq(tenant.id))
+        .exec(db)
+        .await
+        .unwrap();
     assert_error(
         &refresh(&app, "inplace", &client, &refresh_token, None).await,
         400,
