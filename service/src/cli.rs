@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 use clap::{Parser, Subcommand};
-use router_policies::{EntityGroup, Role, RoutingTable, TenantSlug};
+use router_policies::{RoutingTable, TenantSlug};
 use serde_json::json;
 
 use crate::application_fields::Assignment;
@@ -24,6 +24,7 @@ use crate::jose::sealing::KeyEncryptionKey;
 use crate::routing::{router_from_config, tenant_entries};
 use crate::secrets;
 use crate::startup::{self, Application, Connected};
+use crate::store::access::TenantData;
 use crate::store::signing_keys;
 use crate::store::{applications, users};
 use crate::tenancy::{self, Tenant, Tenants};
@@ -533,11 +534,9 @@ async fn applications_missing_fields(
     if required.is_empty() {
         return Ok(Vec::new());
     }
-    let db =
-        tenant
-            .routes
-            .connection(&connected.databases, EntityGroup::Applications, Role::Read)?;
-    let missing = applications::missing_fields(db, tenant.id, &required).await?;
+    let missing =
+        applications::missing_fields(TenantData::new(&connected.databases, tenant), &required)
+            .await?;
     Ok(missing
         .into_iter()
         .map(|(client_id, names)| {
@@ -602,7 +601,7 @@ async fn cleartokens(
         return Err(invalid("--batch-size must be at least 1"));
     }
     let (connected, tenants) = open(config).await?;
-    let reports = crate::cleanup::clear_expired(
+    let reports = crate::store::expired::clear_expired(
         &connected.databases,
         &tenants.all(),
         batch_size,
@@ -684,7 +683,7 @@ async fn tenant(
             .await?;
             // Its signing keys, one per algorithm, signing at once.
             keyring::create_keys(
-                connected.databases.directory()?,
+                &connected.databases,
                 &kek,
                 tenant.id,
                 &SigningAlgorithm::ALL,
@@ -760,7 +759,7 @@ async fn keys(config: Config, command: KeysCommand, out: &mut dyn Write) -> Resu
         }
         KeysCommand::List { tenant, json } => {
             let (connected, tenant) = open_tenant(config, &tenant).await?;
-            let rows = signing_keys::all(connected.databases.directory()?, tenant.id).await?;
+            let rows = signing_keys::all(&connected.databases, tenant.id).await?;
             let now = crate::time::now();
             let listed: Vec<serde_json::Value> = rows
                 .iter()
@@ -836,7 +835,7 @@ async fn keys(config: Config, command: KeysCommand, out: &mut dyn Write) -> Resu
                 .max(settings.access_token_lifetime_secs);
             let published_until = crate::time::plus_seconds(signs_from, longest_token + 60);
             let created = keyring::rotate(
-                connected.databases.directory()?,
+                &connected.databases,
                 &kek,
                 tenant.id,
                 &algorithms,
@@ -931,15 +930,10 @@ async fn user(
             }
             let password = read_line(input, "the password")?;
             let (connected, tenant) = open_tenant(config, &tenant).await?;
-            let db =
-                tenant
-                    .routes
-                    .connection(&connected.databases, EntityGroup::Users, Role::Write)?;
 
             let hash = secrets::hash_password(&password)?;
             let created = users::create(
-                db,
-                tenant.id,
+                TenantData::new(&connected.databases, &tenant),
                 &username,
                 tenant.settings.usernames_ignore_case,
                 email.as_deref(),
@@ -960,11 +954,7 @@ async fn user(
         }
         UserCommand::List { tenant, json } => {
             let (connected, tenant) = open_tenant(config, &tenant).await?;
-            let db =
-                tenant
-                    .routes
-                    .connection(&connected.databases, EntityGroup::Users, Role::Read)?;
-            let list = users::list(db, tenant.id).await?;
+            let list = users::list(TenantData::new(&connected.databases, &tenant)).await?;
             if json {
                 let summaries: Vec<_> = list.iter().map(users::UserSummary::from).collect();
                 writeln!(out, "{:#}", json!(summaries))?;
@@ -1003,12 +993,7 @@ async fn app(
         }
         AppCommand::List { tenant, json } => {
             let (connected, tenant) = open_tenant(config, &tenant).await?;
-            let db = tenant.routes.connection(
-                &connected.databases,
-                EntityGroup::Applications,
-                Role::Read,
-            )?;
-            let list = applications::list(db, tenant.id).await?;
+            let list = applications::list(TenantData::new(&connected.databases, &tenant)).await?;
             if json {
                 let summaries: Vec<_> = list
                     .iter()
@@ -1057,11 +1042,7 @@ async fn find_app(
     tenant: &Tenant,
     client_id: &str,
 ) -> Result<entity::application::Model, CliError> {
-    let db =
-        tenant
-            .routes
-            .connection(&connected.databases, EntityGroup::Applications, Role::Write)?;
-    applications::find_by_client_id(db, tenant.id, client_id)
+    applications::find_by_client_id(TenantData::new(&connected.databases, tenant), client_id)
         .await?
         .ok_or_else(|| {
             invalid(format!(
@@ -1165,11 +1146,12 @@ async fn update_app(
         changed.login_client_id = login_client_id.trim().to_owned();
     }
     changed.extensions = apply_fields(&tenant, &changed.extensions, &assignments, false)?;
-    let db =
-        tenant
-            .routes
-            .connection(&connected.databases, EntityGroup::Applications, Role::Write)?;
-    let updated = applications::update(db, tenant.id, &stored, changed).await?;
+    let updated = applications::update(
+        TenantData::new(&connected.databases, &tenant),
+        &stored,
+        changed,
+    )
+    .await?;
     if !arguments.json {
         writeln!(
             out,
@@ -1279,13 +1261,8 @@ async fn create_app(
     let (connected, tenant) = open_tenant(config, &arguments.tenant).await?;
     new.extensions = apply_fields(&tenant, &serde_json::Map::new(), &assignments, true)?;
     if let Some(owner) = &arguments.owner {
-        let users_db =
-            tenant
-                .routes
-                .connection(&connected.databases, EntityGroup::Users, Role::Read)?;
         let user = users::find_by_username(
-            users_db,
-            tenant.id,
+            TenantData::new(&connected.databases, &tenant),
             owner,
             tenant.settings.usernames_ignore_case,
         )
@@ -1298,11 +1275,7 @@ async fn create_app(
         })?;
         new.owner_user_id = Some(user.id);
     }
-    let db =
-        tenant
-            .routes
-            .connection(&connected.databases, EntityGroup::Applications, Role::Write)?;
-    let created = applications::create(db, tenant.id, new).await?;
+    let created = applications::create(TenantData::new(&connected.databases, &tenant), new).await?;
     let summary = applications::ApplicationSummary::new(&created, &tenant.fields);
     if arguments.json {
         let mut document = json!(summary);

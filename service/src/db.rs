@@ -211,7 +211,8 @@ impl Databases {
     }
 }
 
-/// A tenant's pools for each group and role, resolved once.
+/// A tenant's pools for each group and role, resolved once. Their connections are
+/// chosen in the store layer only (`store::access`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantRoutes {
     routes: BTreeMap<(EntityGroup, Role), PoolName>,
@@ -228,15 +229,5 @@ impl TenantRoutes {
         self.routes
             .get(&(group, role))
             .ok_or_else(|| Error::Config(format!("no route for {group} {role}")))
-    }
-
-    /// The connection for `group` and `role`: the data-access layer's one entry point.
-    pub fn connection<'a>(
-        &self,
-        databases: &'a Databases,
-        group: EntityGroup,
-        role: Role,
-    ) -> Result<&'a DatabaseConnection, Error> {
-        databases.pool(self.pool(group, role)?)
     }
 }

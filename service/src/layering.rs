@@ -18,7 +18,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["routing", "db", "telemetry", "pages"],
     &["tenancy"],
     &["store"],
-    &["cleanup", "limits", "jose", "policy"],
+    &["limits", "jose", "policy"],
     &["state"],
     &["oauth"],
     &["grants"],

@@ -13,7 +13,8 @@
 //! * [`oauth`] — protocol pieces: errors, scopes, forms, client authentication,
 //!   introspection.
 //! * [`state`], [`limits`] — what requests share; slow-hash and brute-force limits.
-//! * [`store`], [`cleanup`] — data access per entity group; [`store::tokens`] writes a
+//! * [`store`] — data access per entity group, the one place a connection is chosen
+//!   ([`store::access`]); [`store::expired`] removes expired rows; [`store::tokens`] writes a
 //!   flow in one transaction on the tenant's token pool.
 //! * [`tenancy`] — the tenant directory, sticky placement, loaded tenants.
 //! * [`db`], [`routing`] — pools, migrations, the connection for (tenant, group, role).
@@ -21,7 +22,6 @@
 //!   [`telemetry`], [`error`] — foundations.
 
 pub mod application_fields;
-pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod connections;

@@ -334,14 +334,14 @@ impl Application {
 
 /// Every `interval` (the first after a random part of it, so nodes started together
 /// spread out), sweeps every loaded tenant's expired interactions, codes, device
-/// grants and sessions ([`crate::cleanup::sweep`]). A failure is logged and the next
+/// grants and sessions ([`crate::store::expired::sweep`]). A failure is logged and the next
 /// round tries again.
 async fn sweep_forever(state: AppState, interval: Duration, batch: u64) {
     let first = interval.mul_f64(rand::random::<f64>());
     tokio::time::sleep(first).await;
     loop {
         for tenant in state.tenants.all() {
-            match crate::cleanup::sweep(&state.databases, &tenant, batch).await {
+            match crate::store::expired::sweep(state.data(&tenant), batch).await {
                 Ok(swept) if swept.total() > 0 => tracing::debug!(
                     tenant = %tenant.slug,
                     interactions = swept.interactions,

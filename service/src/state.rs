@@ -15,6 +15,7 @@ use crate::network::TrustedProxies;
 use crate::pages::Pages;
 use crate::policy::Policies;
 use crate::route_names::RouteName;
+use crate::store::access::TenantData;
 use crate::store::client_cache::ClientCache;
 use crate::tenancy::{Tenant, Tenants};
 use std::collections::BTreeSet;
@@ -58,6 +59,12 @@ impl AppState {
     /// Whether route `name` is served.
     pub fn serves(&self, name: RouteName) -> bool {
         !self.disabled_routes.contains(&name)
+    }
+
+    /// `tenant`'s data on its pools: what every store function takes (the store picks
+    /// the connection).
+    pub fn data<'a>(&'a self, tenant: &'a Tenant) -> TenantData<'a> {
+        TenantData::new(&self.databases, tenant)
     }
 
     /// The tenant named `slug`, loaded or found in the directory; `None` if unknown.

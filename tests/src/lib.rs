@@ -548,9 +548,7 @@ impl TestApp {
     /// Registers a client in `tenant` through the store.
     pub async fn register(&self, tenant: &str, registration: Registration<'_>) -> TestClient {
         use tessera::store::applications::{self, ClientType, NewApplication};
-        let (tenant, db) = self
-            .pool(tenant, router_policies::EntityGroup::Applications)
-            .await;
+        let tenant = self.tenant(tenant).await;
         let secret = registration
             .confidential
             .then(|| tessera::secrets::generate(tessera::secrets::prefix::CLIENT_SECRET).unwrap());
@@ -588,7 +586,9 @@ impl TestApp {
                 .collect(),
             owner_user_id: None,
         };
-        applications::create(db, tenant.id, new).await.unwrap();
+        applications::create(self.state.data(&tenant), new)
+            .await
+            .unwrap();
         TestClient {
             client_id: registration.client_id.to_owned(),
             client_secret: secret,
@@ -628,17 +628,23 @@ impl TestApp {
         &sea_orm::DatabaseConnection,
     ) {
         let tenant = self.tenant(slug).await;
-        let db = tenant
-            .routes
-            .connection(&self.state.databases, group, router_policies::Role::Write)
+        let db = self
+            .state
+            .databases
+            .pool(
+                tenant
+                    .routes
+                    .pool(group, router_policies::Role::Write)
+                    .unwrap(),
+            )
             .unwrap();
         (tenant, db)
     }
 
     /// The OIDC subject of user `user_id`.
     pub async fn subject(&self, tenant: &str, user_id: i64) -> String {
-        let (tenant, db) = self.pool(tenant, router_policies::EntityGroup::Users).await;
-        tessera::store::users::find_by_id(db, tenant.id, user_id)
+        let tenant = self.tenant(tenant).await;
+        tessera::store::users::find_by_id(self.state.data(&tenant), user_id)
             .await
             .unwrap()
             .unwrap()
@@ -654,11 +660,10 @@ impl TestApp {
         email: Option<&str>,
         claims: &serde_json::Map<String, serde_json::Value>,
     ) -> i64 {
-        let (tenant, db) = self.pool(tenant, router_policies::EntityGroup::Users).await;
+        let tenant = self.tenant(tenant).await;
         let hash = tessera::secrets::hash_password(password).unwrap();
         tessera::store::users::create(
-            db,
-            tenant.id,
+            self.state.data(&tenant),
             username,
             tenant.settings.usernames_ignore_case,
             email,
@@ -996,4 +1001,19 @@ impl Drop for TcpProxy {
             running.abort();
         }
     }
+}
+
+/// A raw connection to `tenant`'s pool for (`group`, `role`), for tests that read or
+/// change rows directly (the service itself chooses connections in its store layer
+/// only).
+pub fn connection<'a>(
+    state: &'a AppState,
+    tenant: &tessera::tenancy::Tenant,
+    group: router_policies::EntityGroup,
+    role: router_policies::Role,
+) -> &'a sea_orm::DatabaseConnection {
+    state
+        .databases
+        .pool(tenant.routes.pool(group, role).unwrap())
+        .unwrap()
 }

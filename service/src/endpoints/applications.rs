@@ -20,7 +20,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use entity::application;
-use router_policies::{EntityGroup, Role};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -171,15 +170,6 @@ async fn poster(
     Ok(Ok((tenant, current, form)))
 }
 
-fn pool<'a>(
-    state: &'a AppState,
-    tenant: &Tenant,
-) -> Result<&'a sea_orm::DatabaseConnection, Error> {
-    tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Applications, Role::Write)
-}
-
 /// The user's own application `client_id`, if it is theirs.
 async fn owned(
     state: &AppState,
@@ -188,7 +178,7 @@ async fn owned(
     client_id: &str,
 ) -> Result<Option<application::Model>, Error> {
     Ok(
-        applications::find_by_client_id(pool(state, tenant)?, tenant.id, client_id)
+        applications::find_by_client_id(state.data(tenant), client_id)
             .await?
             .filter(|app| app.owner_user_id == Some(user.user.id)),
     )
@@ -383,8 +373,7 @@ pub async fn list(
                 Ok(found) => found,
                 Err(page) => return Ok(page),
             };
-        let mine =
-            applications::list_owned(pool(&state, &tenant)?, tenant.id, current.user.id).await?;
+        let mine = applications::list_owned(state.data(&tenant), current.user.id).await?;
         Ok(render(
             &state,
             &tenant,
@@ -462,7 +451,7 @@ pub async fn create(
         if let Err(problem) = apply_form(&tenant, &form, &mut draft) {
             return Ok(form_page(&state, &tenant, &current, None, &draft, Some(problem)));
         }
-        let created = applications::create(pool(&state, &tenant)?, tenant.id, draft).await?;
+        let created = applications::create(state.data(&tenant), draft).await?;
         tracing::info!(tenant = %tenant.slug, client_id = %created.client_id, "application registered on the management pages");
         Ok(secret_page(&state, &tenant, &created.client_id, secret.as_deref()))
     }
@@ -529,7 +518,7 @@ pub async fn update(
                 Some(problem),
             ));
         }
-        applications::update(pool(&state, &tenant)?, tenant.id, &stored, draft).await?;
+        applications::update(state.data(&tenant), &stored, draft).await?;
         state.clients.forget(tenant.id, &client_id);
         Ok(Page::see_other(tenant_path(&tenant, &here)))
     }
@@ -554,10 +543,9 @@ pub async fn act(
         let Some(stored) = owned(&state, &tenant, &current, &client_id).await? else {
             return Ok(closed(&state, &tenant));
         };
-        let db = pool(&state, &tenant)?;
         let page = match action.as_str() {
             "delete" => {
-                applications::delete(db, tenant.id, &stored).await?;
+                applications::delete(state.data(&tenant), &stored).await?;
                 Page::see_other(tenant_path(&tenant, "applications"))
             }
             "secret" if stored.client_type == ClientType::Confidential.as_str() => {
@@ -569,8 +557,13 @@ pub async fn act(
                 } else {
                     secret.clone()
                 };
-                applications::set_secret(db, tenant.id, stored.id, kept, stored.hash_client_secret)
-                    .await?;
+                applications::set_secret(
+                    state.data(&tenant),
+                    stored.id,
+                    kept,
+                    stored.hash_client_secret,
+                )
+                .await?;
                 secret_page(&state, &tenant, &client_id, Some(&secret))
             }
             _ => closed(&state, &tenant),

@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use router_policies::{EntityGroup, Role};
 use serde::Serialize;
 
 use crate::endpoints::browser::{csrf_ok, require_login, signed_in_by, tenant_path};
@@ -71,15 +70,9 @@ pub async fn authorized_tokens_page(
             let return_to = tenant_path(&tenant, "authorized-tokens");
             return require_login(&state, &tenant, return_to, None, source).await;
         };
-        let grants =
-            tokens::authorized_applications(&state.databases, &tenant, current.user.id).await?;
-        let db =
-            tenant
-                .routes
-                .connection(&state.databases, EntityGroup::Applications, Role::Write)?;
+        let grants = tokens::authorized_applications(state.data(&tenant), current.user.id).await?;
         let registered = applications::find_by_ids(
-            db,
-            tenant.id,
+            state.data(&tenant),
             grants.iter().map(|grant| grant.application_id).collect(),
         )
         .await?;
@@ -155,7 +148,7 @@ pub async fn revoke_application(
                 "missing parameter \"application\"",
             ));
         };
-        tokens::revoke_user_application(&state.databases, &tenant, current.user.id, application_id)
+        tokens::revoke_user_application(state.data(&tenant), current.user.id, application_id)
             .await?;
         Ok::<Page, crate::oauth::error::OAuthError>(Page::see_other(tenant_path(
             &tenant,

@@ -7,7 +7,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use router_policies::{EntityGroup, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::endpoints::authorize::refused;
@@ -98,11 +97,7 @@ pub async fn consent_page(
         else {
             return Ok(start_again(&state, &tenant));
         };
-        let users_pool =
-            tenant
-                .routes
-                .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-        let username = users::find_by_id(users_pool, tenant.id, user_id)
+        let username = users::find_by_id(state.data(&tenant), user_id)
             .await?
             .map(|user| user.username)
             .unwrap_or_default();

@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use entity::application;
-use router_policies::{EntityGroup, Role};
 
 use crate::endpoints::issuer::resolve_tenant;
 use crate::error::Error;
@@ -26,10 +25,7 @@ pub fn application_allows(application: &application::Model, origin: &str) -> boo
 
 /// Whether any application of the tenant lists `origin`.
 async fn tenant_allows(state: &AppState, tenant: &Tenant, origin: &str) -> Result<bool, Error> {
-    let pool = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Applications, Role::Read)?;
-    applications::any_lists_origin(pool, tenant.id, origin).await
+    applications::any_lists_origin(state.data(tenant), origin).await
 }
 
 /// Adds CORS headers to `response` when the request's origin is allowed: by the

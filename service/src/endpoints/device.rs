@@ -240,15 +240,7 @@ pub async fn device_decision(
             ));
         };
         let approve = form.get("allow").is_some() && form.get("deny").is_none();
-        if !device_grants::decide(
-            &state.databases,
-            &tenant,
-            grant.id,
-            current.user.id,
-            approve,
-        )
-        .await?
-        {
+        if !device_grants::decide(state.data(&tenant), grant.id, current.user.id, approve).await? {
             return Ok(expired("That code was answered already."));
         }
         let result = if approve { "approved" } else { "denied" };

@@ -34,16 +34,16 @@ pub async fn revoke(
             authenticated_request(&state, &slug, &peer, &headers, &body).await?;
         application = Some(Arc::clone(&client.application));
         let token = form.require("token")?;
-        let pool = tokens::token_pool(&state.databases, &tenant)?;
         let checksum = checksum(token);
-        if let Some(access) = tokens::find_access_token(pool, tenant.id, &checksum).await?
+        if let Some(access) = tokens::find_access_token(state.data(&tenant), &checksum).await?
             && access.application_id == client.application.id
         {
-            tokens::revoke_access_token(&state.databases, &tenant, access.id).await?;
-        } else if let Some(refresh) = tokens::find_refresh_token(pool, tenant.id, &checksum).await?
+            tokens::revoke_access_token(state.data(&tenant), access.id).await?;
+        } else if let Some(refresh) =
+            tokens::find_refresh_token(state.data(&tenant), &checksum).await?
             && refresh.application_id == client.application.id
         {
-            tokens::revoke_family(&state.databases, &tenant, &refresh.family_id).await?;
+            tokens::revoke_family(state.data(&tenant), &refresh.family_id).await?;
         }
         Ok(())
     }

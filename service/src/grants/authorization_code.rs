@@ -19,7 +19,6 @@ use crate::store::authorization_codes::{self, Redemption};
 use crate::store::users;
 use crate::tenancy::Tenant;
 use crate::time::now;
-use router_policies::{EntityGroup, Role};
 
 /// The token request's parameters for this grant.
 pub struct Presented<'a> {
@@ -43,7 +42,7 @@ pub async fn grant(
     if !presented.code.starts_with(prefix::AUTHORIZATION_CODE) || presented.code.len() > 100 {
         return Err(invalid());
     }
-    let code = authorization_codes::find(&state.databases, tenant, &checksum(presented.code))
+    let code = authorization_codes::find(state.data(tenant), &checksum(presented.code))
         .await?
         .ok_or_else(invalid)?;
     // A code of another client is unknown to this one (and revokes nothing).
@@ -51,7 +50,7 @@ pub async fn grant(
         return Err(invalid());
     }
     if code.consumed_at.is_some() {
-        authorization_codes::revoke_minted(&state.databases, tenant, code.id).await?;
+        authorization_codes::revoke_minted(state.data(tenant), code.id).await?;
         return Err(replayed());
     }
     if code.expires_at <= now() {
@@ -98,10 +97,7 @@ pub async fn grant(
         }
         _ => {}
     }
-    let users_pool = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-    let Some(user) = users::find_by_id(users_pool, tenant.id, code.user_id)
+    let Some(user) = users::find_by_id(state.data(tenant), code.user_id)
         .await?
         .filter(|user| user.is_active)
     else {
@@ -159,8 +155,7 @@ pub async fn grant(
         prepared = prepared.with_id_token(signed);
     }
     match authorization_codes::redeem(
-        &state.databases,
-        tenant,
+        state.data(tenant),
         &code,
         prepared.access.clone(),
         prepared.refresh.clone(),

@@ -24,7 +24,7 @@ pub async fn grant(
     if !device_code.starts_with(prefix::DEVICE_CODE) || device_code.len() > 100 {
         return Err(invalid());
     }
-    let row = device_grants::find_by_device_code(&state.databases, tenant, &checksum(device_code))
+    let row = device_grants::find_by_device_code(state.data(tenant), &checksum(device_code))
         .await?
         .ok_or_else(invalid)?;
     if row.application_id != client.application.id {
@@ -46,7 +46,7 @@ pub async fn grant(
     let rows = prepared
         .as_ref()
         .map(|prepared| (prepared.access.clone(), prepared.refresh.clone()));
-    match device_grants::poll(&state.databases, tenant, row.id, rows).await? {
+    match device_grants::poll(state.data(tenant), row.id, rows).await? {
         Poll::Pending => Err(OAuthError::AuthorizationPending),
         Poll::SlowDown => Err(OAuthError::SlowDown),
         Poll::Denied => Err(OAuthError::AccessDenied(

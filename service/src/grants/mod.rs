@@ -210,12 +210,7 @@ pub(crate) async fn mint(
     // A JWT access token names its user by subject (read only for such clients).
     let subject = match (AccessTokenFormat::of(application), user_id) {
         (AccessTokenFormat::Jwt, Some(user_id)) => {
-            let users_pool = tenant.routes.connection(
-                &state.databases,
-                router_policies::EntityGroup::Users,
-                router_policies::Role::Write,
-            )?;
-            crate::store::users::find_by_id(users_pool, tenant.id, user_id)
+            crate::store::users::find_by_id(state.data(tenant), user_id)
                 .await?
                 .map(|user| user.subject)
         }
@@ -232,13 +227,10 @@ pub(crate) async fn mint(
     .in_format(state, tenant, application, subject.as_deref(), None)
     .await?;
     match &prepared.refresh {
-        None => {
-            tokens::issue_access_only(&state.databases, tenant, prepared.access.clone()).await?
-        }
+        None => tokens::issue_access_only(state.data(tenant), prepared.access.clone()).await?,
         Some(refresh) => {
             tokens::issue(
-                &state.databases,
-                tenant,
+                state.data(tenant),
                 prepared.access.clone(),
                 Some(refresh.clone()),
             )

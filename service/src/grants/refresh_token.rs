@@ -10,7 +10,6 @@
 //!   pair again (sealed under the old token, see [`crate::oauth::seal`]).
 
 use entity::refresh_token;
-use router_policies::{EntityGroup, Role};
 
 use crate::grants::TokenResponse;
 use crate::oauth::access_token;
@@ -36,8 +35,7 @@ pub async fn grant(
     requested: Option<Scopes>,
 ) -> Result<TokenResponse, OAuthError> {
     let settings = &tenant.settings;
-    let pool = tokens::token_pool(&state.databases, tenant)?;
-    let found = tokens::find_refresh_token(pool, tenant.id, &checksum(presented)).await?;
+    let found = tokens::find_refresh_token(state.data(tenant), &checksum(presented)).await?;
     let Some(row) = found else {
         return Err(OAuthError::invalid_grant("unknown refresh token"));
     };
@@ -76,20 +74,14 @@ pub async fn grant(
     };
     // Read from the primary: a deactivation counts at once, whatever a replica's lag.
     let user = match row.user_id {
-        Some(user_id) => {
-            let users_pool =
-                tenant
-                    .routes
-                    .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-            match users::find_by_id(users_pool, tenant.id, user_id).await? {
-                Some(user) if user.is_active => Some(user),
-                _ => {
-                    return Err(OAuthError::invalid_grant(
-                        "the resource owner is not active",
-                    ));
-                }
+        Some(user_id) => match users::find_by_id(state.data(tenant), user_id).await? {
+            Some(user) if user.is_active => Some(user),
+            _ => {
+                return Err(OAuthError::invalid_grant(
+                    "the resource owner is not active",
+                ));
             }
-        }
+        },
         None => None,
     };
 
@@ -143,8 +135,7 @@ pub async fn grant(
         id_token: id_token_record,
     };
     if !settings.rotate_refresh_tokens {
-        let Some(issued) = tokens::refresh_in_place(&state.databases, tenant, &row, access).await?
-        else {
+        let Some(issued) = tokens::refresh_in_place(state.data(tenant), &row, access).await? else {
             return Err(OAuthError::invalid_grant("the refresh token was revoked"));
         };
         return Ok(TokenResponse {
@@ -179,7 +170,7 @@ pub async fn grant(
         acr: row.acr.clone(),
         amr: row.amr.clone(),
     };
-    match tokens::rotate(&state.databases, tenant, &row, access, refresh, sealed).await? {
+    match tokens::rotate(state.data(tenant), &row, access, refresh, sealed).await? {
         Rotation::Rotated(issued) => Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -192,8 +183,7 @@ pub async fn grant(
         // request is a retry like any other and gets the same pair; without one it is
         // refused, without revoking the family (it raced, it did not replay).
         Rotation::AlreadyUsed if settings.refresh_token_grace_period_secs > 0 => {
-            let pool = tokens::token_pool(&state.databases, tenant)?;
-            match tokens::find_refresh_token(pool, tenant.id, &row.token_checksum).await? {
+            match tokens::find_refresh_token(state.data(tenant), &row.token_checksum).await? {
                 Some(current) => match current.revoked_at {
                     Some(revoked_at) => {
                         replayed(state, tenant, &current, presented, revoked_at).await
@@ -234,7 +224,7 @@ async fn replayed(
         return Ok(response);
     }
     if settings.refresh_token_reuse_protection {
-        tokens::revoke_family(&state.databases, tenant, &row.family_id).await?;
+        tokens::revoke_family(state.data(tenant), &row.family_id).await?;
         tracing::warn!(
             tenant = %tenant.slug,
             family = %row.family_id,
@@ -253,10 +243,10 @@ async fn same_pair_if_live(
     tenant: &Tenant,
     pair: SealedPair,
 ) -> Result<Option<TokenResponse>, OAuthError> {
-    let pool = tokens::token_pool(&state.databases, tenant)?;
     let refresh =
-        tokens::find_refresh_token(pool, tenant.id, &checksum(&pair.refresh_token)).await?;
-    let access = tokens::find_access_token(pool, tenant.id, &checksum(&pair.access_token)).await?;
+        tokens::find_refresh_token(state.data(tenant), &checksum(&pair.refresh_token)).await?;
+    let access =
+        tokens::find_access_token(state.data(tenant), &checksum(&pair.access_token)).await?;
     match (refresh, access) {
         (Some(refresh), Some(access))
             if refresh.revoked_at.is_none() && tokens::access_is_live(&access, now()) =>

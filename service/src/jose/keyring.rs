@@ -13,7 +13,6 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use entity::signing_key;
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -131,8 +130,7 @@ impl Keyring {
         {
             return Ok(keys.clone());
         }
-        let directory = databases.directory()?;
-        let mut keys = self.load(directory, tenant).await?;
+        let mut keys = self.load(databases, tenant).await?;
         let missing: Vec<SigningAlgorithm> = SigningAlgorithm::ALL
             .into_iter()
             .filter(|algorithm| {
@@ -143,8 +141,8 @@ impl Keyring {
             })
             .collect();
         if !missing.is_empty() {
-            create_keys(directory, &self.kek, tenant.id, &missing, now()).await?;
-            keys = self.load(directory, tenant).await?;
+            create_keys(databases, &self.kek, tenant.id, &missing, now()).await?;
+            keys = self.load(databases, tenant).await?;
         }
         let keys = Arc::new(keys);
         if let Ok(mut tenants) = self.tenants.write() {
@@ -160,8 +158,8 @@ impl Keyring {
         }
     }
 
-    async fn load(&self, db: &impl ConnectionTrait, tenant: &Tenant) -> Result<TenantKeys, Error> {
-        let rows = signing_keys::published(db, tenant.id, now()).await?;
+    async fn load(&self, databases: &Databases, tenant: &Tenant) -> Result<TenantKeys, Error> {
+        let rows = signing_keys::published(databases, tenant.id, now()).await?;
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows {
             keys.push(Arc::new(self.open(tenant, row)?));
@@ -263,7 +261,7 @@ fn wrong_kek(tenant: &str, kid: &str, kek: &KeyEncryptionKey, error: OpenError) 
 /// node or command stored meanwhile wins: this one is dropped, not stored twice
 /// (nodes started together on a fresh database create each key once).
 pub async fn create_keys(
-    db: &impl ConnectionTrait,
+    databases: &Databases,
     kek: &KeyEncryptionKey,
     tenant_id: i64,
     algorithms: &[SigningAlgorithm],
@@ -272,7 +270,7 @@ pub async fn create_keys(
     let mut created = Vec::with_capacity(algorithms.len());
     for key in generate_sealed(kek, tenant_id, algorithms, signs_from, true).await? {
         let summary = summary(&key);
-        match signing_keys::insert(db, tenant_id, key).await {
+        match signing_keys::insert(databases, tenant_id, key).await {
             Ok(_) => created.push(summary),
             Err(Error::Conflict(_)) => {}
             Err(error) => return Err(error),
@@ -285,7 +283,7 @@ pub async fn create_keys(
 /// retire at `signs_from` (they sign until then) and stay published until
 /// `published_until`; the new keys are published now and sign from `signs_from`.
 pub async fn rotate(
-    db: &DatabaseConnection,
+    databases: &Databases,
     kek: &KeyEncryptionKey,
     tenant_id: i64,
     algorithms: &[SigningAlgorithm],
@@ -293,21 +291,8 @@ pub async fn rotate(
     published_until: entity::Timestamp,
 ) -> Result<Vec<CreatedKey>, Error> {
     let keys = generate_sealed(kek, tenant_id, algorithms, signs_from, false).await?;
-    let transaction = db.begin().await?;
-    let mut created = Vec::with_capacity(keys.len());
-    for key in keys {
-        signing_keys::retire(
-            &transaction,
-            tenant_id,
-            &key.algorithm,
-            signs_from,
-            published_until,
-        )
-        .await?;
-        created.push(summary(&key));
-        signing_keys::insert(&transaction, tenant_id, key).await?;
-    }
-    transaction.commit().await?;
+    let created = keys.iter().map(summary).collect();
+    signing_keys::rotate(databases, tenant_id, keys, signs_from, published_until).await?;
     Ok(created)
 }
 

@@ -17,7 +17,6 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use entity::{application, interaction};
-use router_policies::{EntityGroup, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -343,15 +342,6 @@ fn page(title: &str, message: impl Into<String>) -> Refusal {
     }
 }
 
-fn applications_pool<'a>(
-    state: &'a AppState,
-    tenant: &Tenant,
-) -> Result<&'a sea_orm::DatabaseConnection, Error> {
-    tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Applications, Role::Write)
-}
-
 /// The client's registration, through the client cache the token endpoint uses
 /// (`client_cache_ttl_secs`): a changed registration reaches every node within it.
 pub async fn registration(
@@ -362,10 +352,7 @@ pub async fn registration(
     if let Some(cached) = state.clients.get(tenant.id, client_id) {
         return Ok(Some(cached));
     }
-    let pool = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Applications, Role::Read)?;
-    let found = applications::find_by_client_id(pool, tenant.id, client_id)
+    let found = applications::find_by_client_id(state.data(tenant), client_id)
         .await?
         .map(std::sync::Arc::new);
     if let Some(application) = &found {
@@ -760,14 +747,12 @@ pub(crate) async fn needs_consent(
     }
     match request.approval_prompt {
         ApprovalPrompt::Force => Ok(true),
-        ApprovalPrompt::Auto => Ok(!consents::covers(
-            tokens::token_pool(&state.databases, tenant)?,
-            tenant.id,
-            user_id,
-            application.id,
-            &request.scopes,
-        )
-        .await?),
+        ApprovalPrompt::Auto => {
+            Ok(
+                !consents::covers(state.data(tenant), user_id, application.id, &request.scopes)
+                    .await?,
+            )
+        }
     }
 }
 
@@ -781,11 +766,8 @@ async fn remember_consent(
     lifetime: Option<u64>,
 ) -> Result<(), Error> {
     let expires_at = lifetime.map(|lifetime| plus_seconds(now(), lifetime));
-    let writer = tokens::token_writer(&state.databases, tenant)?;
-    let _turn = writer.turn().await;
     consents::remember(
-        writer.connection,
-        tenant.id,
+        state.data(tenant),
         user_id,
         request.application_id,
         &request.scopes,
@@ -810,8 +792,7 @@ async fn store_pending(
         .map_err(|error| Error::Corrupt(format!("interaction parameters: {error}")))?;
     let slot = pending_limits::reserve(state, tenant, PendingKind::Interaction, source).await?;
     interactions::create(
-        slot.connection,
-        tenant.id,
+        &slot.writer,
         NewInteraction {
             interaction_key: key.clone(),
             secret_checksum: checksum(&secret),
@@ -884,8 +865,7 @@ pub async fn bind(
     if key.len() > 43 {
         return Ok(None);
     }
-    let db = tokens::token_pool(&state.databases, tenant)?;
-    Ok(interactions::find_live(db, tenant.id, key)
+    Ok(interactions::find_live(state.data(tenant), key)
         .await?
         .filter(|found| secrets::equal(&found.secret_checksum, &checksum(secret))))
 }
@@ -909,29 +889,20 @@ pub async fn resume_with_login(
     pages_decide(state, tenant, found).await?;
     match pending(found)? {
         Pending::Login { return_to, .. } => {
-            let writer = tokens::token_writer(&state.databases, tenant)?;
-            let _turn = writer.turn().await;
-            interactions::take(writer.connection, tenant.id, found.id).await?;
+            interactions::take(state.data(tenant), found.id).await?;
             Ok(Step::Redirect(return_to))
         }
         Pending::Authorize(mut request) => {
             // The user authenticated just now (OIDC Core §2 `auth_time`), the instant
             // their new session records too.
             request.authenticated_at = Some(authenticated_at);
-            let application = applications::find_by_id(
-                applications_pool(state, tenant)?,
-                tenant.id,
-                request.application_id,
-            )
-            .await?
-            .ok_or_else(|| page("Unknown application", "The application was removed."))?;
+            let application = applications::find_by_id(state.data(tenant), request.application_id)
+                .await?
+                .ok_or_else(|| page("Unknown application", "The application was removed."))?;
             if needs_consent(state, tenant, &application, &request, user_id).await? {
-                let writer = tokens::token_writer(&state.databases, tenant)?;
-                let _turn = writer.turn().await;
                 let parameters = serde_json::to_string(&Pending::Authorize(request))
                     .map_err(|error| Error::Corrupt(format!("interaction parameters: {error}")))?;
-                interactions::set_user(writer.connection, tenant.id, found.id, user_id, parameters)
-                    .await?;
+                interactions::set_user(state.data(tenant), found.id, user_id, parameters).await?;
                 return Ok(Step::Consent {
                     key: found.interaction_key.clone(),
                 });
@@ -960,9 +931,7 @@ pub async fn resume_with_consent(
     };
     let destination = destination_of(state, tenant, &request);
     if !allow {
-        let writer = tokens::token_writer(&state.databases, tenant)?;
-        let _turn = writer.turn().await;
-        interactions::take(writer.connection, tenant.id, found.id).await?;
+        interactions::take(state.data(tenant), found.id).await?;
         return Err(refuse(
             &destination,
             &OAuthError::AccessDenied("the user refused the authorization".to_owned()),
@@ -1031,9 +1000,7 @@ pub async fn continue_external(
             return_to,
             mut external,
         } => {
-            let writer = tokens::token_writer(&state.databases, tenant)?;
-            let _turn = writer.turn().await;
-            if !interactions::take(writer.connection, tenant.id, found.id).await? {
+            if !interactions::take(state.data(tenant), found.id).await? {
                 return Err(expired());
             }
             if external.rejection.take().is_some() {
@@ -1061,9 +1028,7 @@ pub async fn continue_external(
     };
     let destination = destination_of(state, tenant, &request);
     if let Some(rejection) = request.external.rejection.take() {
-        let writer = tokens::token_writer(&state.databases, tenant)?;
-        let _turn = writer.turn().await;
-        interactions::take(writer.connection, tenant.id, found.id).await?;
+        interactions::take(state.data(tenant), found.id).await?;
         let error = OAuthError::from_rejection(&rejection.error, rejection.description);
         return Err(refuse(&destination, &error));
     }
@@ -1091,13 +1056,9 @@ pub async fn continue_external(
         // The instant the login application's acceptance recorded (`auth_time`).
         authenticated_at: request.authenticated_at.unwrap_or_else(now),
     });
-    let application = applications::find_by_id(
-        applications_pool(state, tenant)?,
-        tenant.id,
-        request.application_id,
-    )
-    .await?
-    .ok_or_else(|| page("Unknown application", "The application was removed."))?;
+    let application = applications::find_by_id(state.data(tenant), request.application_id)
+        .await?
+        .ok_or_else(|| page("Unknown application", "The application was removed."))?;
     if needs_consent(state, tenant, &application, &request, user_id).await? {
         let key = found.interaction_key.clone();
         save(
@@ -1134,9 +1095,7 @@ pub(crate) async fn save(
 ) -> Result<(), Error> {
     let parameters = serde_json::to_string(pending)
         .map_err(|error| Error::Corrupt(format!("interaction parameters: {error}")))?;
-    let writer = tokens::token_writer(&state.databases, tenant)?;
-    let _turn = writer.turn().await;
-    interactions::set_parameters(writer.connection, tenant.id, found.id, user_id, parameters).await
+    interactions::set_parameters(state.data(tenant), found.id, user_id, parameters).await
 }
 
 /// The error answer of a request whose redirect URI is trusted.
@@ -1196,8 +1155,7 @@ async fn finish(
     let code = if response_type.code {
         let code = secrets::generate(prefix::AUTHORIZATION_CODE)?;
         let stored = authorization_codes::create(
-            &state.databases,
-            tenant,
+            state.data(tenant),
             NewCode {
                 code_checksum: checksum(&code),
                 application_id: request.application_id,
@@ -1225,30 +1183,20 @@ async fn finish(
         Some(code)
     } else {
         // No code to store with it: the interaction is spent on its own, first.
-        if let Some(id) = interaction_id {
-            let writer = tokens::token_writer(&state.databases, tenant)?;
-            let _turn = writer.turn().await;
-            if !interactions::take(writer.connection, tenant.id, id).await? {
-                return Err(already_answered());
-            }
+        if let Some(id) = interaction_id
+            && !interactions::take(state.data(tenant), id).await?
+        {
+            return Err(already_answered());
         }
         None
     };
     let expires_at = plus_seconds(now(), settings.access_token_lifetime_secs);
     // What the front-channel parts need: the client and the user.
     let holder = if response_type.has_front_channel_token() {
-        let application = applications::find_by_id(
-            applications_pool(state, tenant)?,
-            tenant.id,
-            request.application_id,
-        )
-        .await?
-        .ok_or_else(|| page("Unknown application", "The application was removed."))?;
-        let users_pool =
-            tenant
-                .routes
-                .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-        let user = users::find_by_id(users_pool, tenant.id, user_id)
+        let application = applications::find_by_id(state.data(tenant), request.application_id)
+            .await?
+            .ok_or_else(|| page("Unknown application", "The application was removed."))?;
+        let user = users::find_by_id(state.data(tenant), user_id)
             .await?
             .filter(|user| user.is_active)
             .ok_or_else(|| page("Signed out", "Your account cannot sign in. Start again."))?;
@@ -1302,8 +1250,7 @@ async fn finish(
     };
     if let Some(access_token) = &access_token {
         tokens::issue_access_only(
-            &state.databases,
-            tenant,
+            state.data(tenant),
             NewAccessToken {
                 token_checksum: checksum(access_token),
                 application_id: request.application_id,
@@ -1339,7 +1286,7 @@ pub async fn application_of(
     tenant: &Tenant,
     application_id: i64,
 ) -> Result<Option<application::Model>, Error> {
-    applications::find_by_id(applications_pool(state, tenant)?, tenant.id, application_id).await
+    applications::find_by_id(state.data(tenant), application_id).await
 }
 
 /// The application interaction `found` is for, if any (the login and sign-up pages

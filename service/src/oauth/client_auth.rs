@@ -15,8 +15,6 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use entity::application;
-use router_policies::{EntityGroup, Role};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::error::Error;
 use crate::limits::failures::FailureKey;
@@ -168,15 +166,9 @@ async fn verify(
     let found = match state.clients.get(tenant.id, &presented.client_id) {
         Some(cached) => Some(cached),
         None => {
-            let applications_pool = tenant.routes.connection(
-                &state.databases,
-                EntityGroup::Applications,
-                Role::Read,
-            )?;
-            let found =
-                applications::find_by_client_id(applications_pool, tenant.id, &presented.client_id)
-                    .await?
-                    .map(Arc::new);
+            let found = applications::find_by_client_id(state.data(tenant), &presented.client_id)
+                .await?
+                .map(Arc::new);
             if let Some(application) = &found {
                 state.clients.put(Arc::clone(application));
             }
@@ -263,25 +255,13 @@ async fn upgrade_secret(
             return;
         }
     };
-    let result = async {
-        let pool =
-            tenant
-                .routes
-                .connection(&state.databases, EntityGroup::Applications, Role::Write)?;
-        // Compare-and-set: only replace the hash this check verified.
-        application::Entity::update_many()
-            .set(application::ActiveModel {
-                client_secret: Set(upgraded),
-                updated_at: Set(crate::time::now()),
-                ..Default::default()
-            })
-            .filter(application::Column::Id.eq(application.id))
-            .filter(application::Column::TenantId.eq(tenant.id))
-            .filter(application::Column::ClientSecret.eq(application.client_secret.as_str()))
-            .exec(pool)
-            .await?;
-        Ok::<(), Error>(())
-    }
+    // Compare-and-set: only replace the hash this check verified.
+    let result = applications::upgrade_secret_hash(
+        state.data(tenant),
+        application.id,
+        &application.client_secret,
+        upgraded,
+    )
     .await;
     state.clients.forget(tenant.id, &application.client_id);
     match result {

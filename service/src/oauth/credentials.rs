@@ -10,7 +10,6 @@
 use std::net::IpAddr;
 
 use entity::user;
-use router_policies::{EntityGroup, Role};
 
 use crate::limits::failures::FailureKey;
 use crate::oauth::brute_force::Guard;
@@ -62,12 +61,8 @@ pub async fn check(
         attempt.address,
     );
     guard.check()?;
-    let users_pool = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
     let user = users::find_by_username(
-        users_pool,
-        tenant.id,
+        state.data(tenant),
         attempt.username,
         tenant.settings.usernames_ignore_case,
     )

@@ -115,8 +115,7 @@ pub async fn start(
         let user_code = new_user_code()?;
         let normalised = user_code.replace('-', "");
         let stored = device_grants::create(
-            slot.connection,
-            tenant.id,
+            &slot.writer,
             NewDeviceGrant {
                 device_code_checksum: checksum(&device_code),
                 user_code_checksum: checksum(&normalised),
@@ -174,8 +173,7 @@ pub async fn find_pending(
         })?;
     let found = match normalise_user_code(typed) {
         Some(code) => {
-            device_grants::find_pending_by_user_code(&state.databases, tenant, &checksum(&code))
-                .await?
+            device_grants::find_pending_by_user_code(state.data(tenant), &checksum(&code)).await?
         }
         None => None,
     };

@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 
 use entity::interaction;
-use router_policies::{EntityGroup, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -23,7 +22,7 @@ use crate::oauth::error::{OAuthError, REJECTION_CODES};
 use crate::oauth::login_authority::LoginAuthority;
 use crate::secrets::{self, checksum, prefix};
 use crate::state::AppState;
-use crate::store::{interactions, tokens, users};
+use crate::store::{interactions, users};
 use crate::tenancy::Tenant;
 use crate::time::{now, unix_seconds};
 
@@ -93,8 +92,7 @@ pub async fn find(
     if key.len() > 43 {
         return Ok(None);
     }
-    let db = tokens::token_pool(&state.databases, tenant)?;
-    let Some(found) = interactions::find_live(db, tenant.id, key).await? else {
+    let Some(found) = interactions::find_live(state.data(tenant), key).await? else {
         return Ok(None);
     };
     let pending = authorize::pending(&found)?;
@@ -151,10 +149,7 @@ async fn subject_of(
     let Some(user_id) = user_id else {
         return Ok(None);
     };
-    let db = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-    Ok(users::find_by_id(db, tenant.id, user_id)
+    Ok(users::find_by_id(state.data(tenant), user_id)
         .await?
         .map(|user| user.subject))
 }
@@ -332,15 +327,11 @@ pub async fn accept_login(
         ));
     }
     let (acr, amr) = authentication_context(acceptance.acr, acceptance.amr)?;
-    let db = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
     let user = match (&acceptance.subject, &acceptance.username) {
-        (Some(subject), None) => users::find_by_subject(db, tenant.id, subject).await?,
+        (Some(subject), None) => users::find_by_subject(state.data(tenant), subject).await?,
         (None, Some(username)) => {
             users::find_by_username(
-                db,
-                tenant.id,
+                state.data(tenant),
                 username,
                 tenant.settings.usernames_ignore_case,
             )

@@ -6,7 +6,6 @@
 //! counts at once (DESIGN.md §5).
 
 use entity::{access_token, application, refresh_token, user};
-use router_policies::{EntityGroup, Role};
 use serde::Serialize;
 
 use crate::application_fields::Exposure;
@@ -109,17 +108,10 @@ async fn holder_if_live(
 ) -> Result<Option<Holder>, Error> {
     let (client_id, extensions) = match known.filter(|known| known.id == grant.application_id) {
         Some(known) => (known.client_id.clone(), known.extensions.clone()),
-        None => {
-            let pool = tenant.routes.connection(
-                &state.databases,
-                EntityGroup::Applications,
-                Role::Write,
-            )?;
-            match applications::find_by_id(pool, tenant.id, grant.application_id).await? {
-                Some(application) => (application.client_id, application.extensions),
-                None => return Ok(None),
-            }
-        }
+        None => match applications::find_by_id(state.data(tenant), grant.application_id).await? {
+            Some(application) => (application.client_id, application.extensions),
+            None => return Ok(None),
+        },
     };
     let Some(user_id) = grant.user_id else {
         return Ok(Some(Holder {
@@ -129,20 +121,19 @@ async fn holder_if_live(
             user: None,
         }));
     };
-    let pool = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-    Ok(match users::find_by_id(pool, tenant.id, user_id).await? {
-        // `sub` is the stored, opaque subject that ID tokens carry (OIDC Core §2),
-        // never the row id.
-        Some(user) if user.is_active => Some(Holder {
-            client_id,
-            extensions,
-            sub: user.subject.clone(),
-            user: Some(user),
-        }),
-        _ => None,
-    })
+    Ok(
+        match users::find_by_id(state.data(tenant), user_id).await? {
+            // `sub` is the stored, opaque subject that ID tokens carry (OIDC Core §2),
+            // never the row id.
+            Some(user) if user.is_active => Some(Holder {
+                client_id,
+                extensions,
+                sub: user.subject.clone(),
+                user: Some(user),
+            }),
+            _ => None,
+        },
+    )
 }
 
 /// The access token `token` of `tenant` with its holder, if it is live.
@@ -152,8 +143,7 @@ async fn live_access(
     token: &str,
     known: Option<&application::Model>,
 ) -> Result<Option<(Grant, Holder)>, Error> {
-    let pool = tokens::token_pool(&state.databases, tenant)?;
-    let Some(row) = tokens::find_access_token(pool, tenant.id, &checksum(token)).await? else {
+    let Some(row) = tokens::find_access_token(state.data(tenant), &checksum(token)).await? else {
         return Ok(None);
     };
     if !tokens::access_is_live(&row, now()) {
@@ -301,8 +291,7 @@ async fn live_refresh(
     let Some(caller) = caller else {
         return Ok(None);
     };
-    let pool = tokens::token_pool(&state.databases, tenant)?;
-    let Some(row) = tokens::find_refresh_token(pool, tenant.id, &checksum(token)).await? else {
+    let Some(row) = tokens::find_refresh_token(state.data(tenant), &checksum(token)).await? else {
         return Ok(None);
     };
     if row.application_id != caller.id

@@ -141,13 +141,8 @@ pub async fn finish(
     if tenant.settings.logout_revokes_tokens
         && let Some(application) = &request.application
     {
-        tokens::revoke_user_application(
-            &state.databases,
-            tenant,
-            signed_in.user.id,
-            application.id,
-        )
-        .await?;
+        tokens::revoke_user_application(state.data(tenant), signed_in.user.id, application.id)
+            .await?;
     }
     Ok(())
 }

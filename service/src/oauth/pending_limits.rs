@@ -11,16 +11,17 @@
 //! saying to try again later, or `slow_down` at the device endpoint (RFC 8628 §3.5).
 //! An IPv6 address counts by its /64 prefix (one customer's allocation), an
 //! IPv4-mapped IPv6 address as the IPv4 address it carries. The sweep
-//! ([`crate::cleanup::sweep`]) removes expired rows in the background.
+//! ([`crate::store::expired::sweep`]) removes expired rows in the background.
 
 use std::net::IpAddr;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use router_policies::EntityGroup;
 
 use crate::limits::pending::PendingKind;
 use crate::oauth::error::OAuthError;
 use crate::state::AppState;
-use crate::store::{device_grants, interactions, tokens};
+use crate::store::access::Writer;
+use crate::store::{device_grants, interactions};
 use crate::tenancy::Tenant;
 
 /// How long a refused request is told to wait.
@@ -59,11 +60,10 @@ impl Admitted<'_> {
 /// `connection`, then call [`Slot::stored`].
 #[must_use = "store the row while the slot is held"]
 pub struct Slot<'a> {
-    /// The tenant's token pool, where the row goes.
-    pub connection: &'a DatabaseConnection,
+    /// The tenant's token pool with the writer's turn: where the row goes.
+    pub writer: Writer<'a>,
     /// The key the row's `source_address` records.
     pub source: String,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     admitted: Admitted<'a>,
 }
 
@@ -79,19 +79,17 @@ impl Slot<'_> {
 /// writer's turn ([`admit`]).
 pub async fn reserve<'a>(
     state: &'a AppState,
-    tenant: &Tenant,
+    tenant: &'a Tenant,
     kind: PendingKind,
     address: IpAddr,
 ) -> Result<Slot<'a>, OAuthError> {
     let source = source_key(address);
     refuse_early(state, tenant, kind, &source)?;
-    let writer = tokens::token_writer(&state.databases, tenant)?;
-    let turn = writer.turn().await;
-    let admitted = admit(state, tenant, writer.connection, kind, &source).await?;
+    let writer = state.data(tenant).writer(EntityGroup::Tokens).await?;
+    let admitted = admit(state, tenant, &writer, kind, &source).await?;
     Ok(Slot {
-        connection: writer.connection,
+        writer,
         source,
-        _turn: turn,
         admitted,
     })
 }
@@ -114,13 +112,13 @@ pub fn refuse_early(
 }
 
 /// Admits one more pending row of `kind` from `source` (a [`source_key`]) in
-/// `tenant`, counting on `db` (the tenant's token pool, where the row goes), or
+/// `tenant`, counting with `writer` (the tenant's token pool, where the row goes), or
 /// refuses with [`OAuthError::TooManyPending`] (and remembers the refusal for
 /// [`refuse_early`]).
 pub async fn admit<'a>(
     state: &'a AppState,
     tenant: &Tenant,
-    db: &impl ConnectionTrait,
+    writer: &Writer<'_>,
     kind: PendingKind,
     source: &str,
 ) -> Result<Admitted<'a>, OAuthError> {
@@ -148,13 +146,13 @@ pub async fn admit<'a>(
             retry_after_secs: RETRY_AFTER_SECS,
         }
     };
-    if count(db, tenant.id, kind, Some(source), per_address).await? >= per_address {
+    if count(writer, kind, Some(source), per_address).await? >= per_address {
         return Err(refused("address"));
     }
     let total = match state.pending.recent_total(tenant.id, kind) {
         Some(total) => total,
         None => {
-            let total = count(db, tenant.id, kind, None, per_tenant).await?;
+            let total = count(writer, kind, None, per_tenant).await?;
             state.pending.set_total(tenant.id, kind, total);
             total
         }
@@ -172,17 +170,14 @@ pub async fn admit<'a>(
 
 /// The live rows of `kind` from `source` (or all the tenant's), at most `limit`.
 async fn count(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    writer: &Writer<'_>,
     kind: PendingKind,
     source: Option<&str>,
     limit: u64,
 ) -> Result<u64, crate::error::Error> {
     match kind {
-        PendingKind::Interaction => interactions::count_live(db, tenant_id, source, limit).await,
-        PendingKind::DeviceGrant => {
-            device_grants::count_pending(db, tenant_id, source, limit).await
-        }
+        PendingKind::Interaction => interactions::count_live(writer, source, limit).await,
+        PendingKind::DeviceGrant => device_grants::count_pending(writer, source, limit).await,
     }
 }
 

@@ -4,7 +4,6 @@
 //! at once.
 
 use entity::user;
-use router_policies::{EntityGroup, Role};
 
 use crate::error::Error;
 use crate::oauth::login_authority::LoginAuthority;
@@ -69,12 +68,8 @@ pub async fn start_for(
     authenticated_at: entity::Timestamp,
 ) -> Result<String, Error> {
     let secret = secrets::generate(SESSION_PREFIX)?;
-    let db = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
     sessions::create(
-        db,
-        tenant.id,
+        state.data(tenant),
         NewSession {
             session_checksum: checksum(&secret),
             user_id,
@@ -97,23 +92,19 @@ pub async fn resume(
     if !secret.starts_with(SESSION_PREFIX) || secret.len() > 100 {
         return Ok(None);
     }
-    let db = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-    Ok(sessions::find_live_user(db, tenant.id, &checksum(secret))
-        .await?
-        .map(|(user, session)| SignedIn {
-            user,
-            authenticated_at: session.authenticated_at,
-            authority: session.authority,
-            secret: secret.to_owned(),
-        }))
+    Ok(
+        sessions::find_live_user(state.data(tenant), &checksum(secret))
+            .await?
+            .map(|(user, session)| SignedIn {
+                user,
+                authenticated_at: session.authenticated_at,
+                authority: session.authority,
+                secret: secret.to_owned(),
+            }),
+    )
 }
 
 /// Ends the session (logout).
 pub async fn end(state: &AppState, tenant: &Tenant, secret: &str) -> Result<(), Error> {
-    let db = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
-    sessions::delete(db, tenant.id, &checksum(secret)).await
+    sessions::delete(state.data(tenant), &checksum(secret)).await
 }

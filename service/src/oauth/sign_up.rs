@@ -13,7 +13,6 @@
 use std::net::IpAddr;
 
 use entity::user;
-use router_policies::{EntityGroup, Role};
 
 use crate::error::Error;
 use crate::limits::failures::{FailureKey, Limit};
@@ -167,14 +166,10 @@ pub async fn create_account(
         return refuse(Refusal::TooMany);
     }
     state.failures.record_failure(key, limit);
-    let users_pool = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Users, Role::Write)?;
     // A taken name is refused before the hash is spent on it; the unique index
     // still decides a race.
     if users::find_by_username(
-        users_pool,
-        tenant.id,
+        state.data(tenant),
         &username,
         settings.usernames_ignore_case,
     )
@@ -193,8 +188,7 @@ pub async fn create_account(
         claims.insert("email_verified".to_owned(), serde_json::Value::Bool(false));
     }
     Ok(users::create(
-        users_pool,
-        tenant.id,
+        state.data(tenant),
         &username,
         settings.usernames_ignore_case,
         account.email,

@@ -5,14 +5,16 @@ use std::fmt;
 use std::str::FromStr;
 
 use entity::{application, application_origin};
+use router_policies::EntityGroup;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 
 use crate::application_fields::{FieldCatalogue, Visibility};
 use crate::error::Error;
+use crate::store::access::TenantData;
 use crate::store::is_unique_violation;
 use crate::syntax::{check_client_id, check_scope_token};
 use crate::time::now;
@@ -486,10 +488,10 @@ impl ApplicationSummary {
 /// Inserts a validated application and its CORS origins, in one transaction. A
 /// `client_id` taken in this tenant is [`Error::Conflict`].
 pub async fn create(
-    db: &DatabaseConnection,
-    tenant_id: i64,
+    data: TenantData<'_>,
     new: NewApplication,
 ) -> Result<application::Model, Error> {
+    let tenant_id = data.tenant_id();
     new.check()?;
     let taken = || {
         Error::Conflict(format!(
@@ -499,42 +501,51 @@ pub async fn create(
     };
     let created = now();
     let grant_types: Vec<&str> = new.grant_types.iter().map(|grant| grant.as_str()).collect();
-    let transaction = db.begin().await?;
-    let model = application::ActiveModel {
-        tenant_id: Set(tenant_id),
-        client_id: Set(new.client_id.clone()),
-        owner_user_id: Set(new.owner_user_id),
-        name: Set(new.name.clone()),
-        client_type: Set(new.client_type.as_str().to_owned()),
-        grant_types: Set(grant_types.join(",")),
-        redirect_uris: Set(new.redirect_uris.join(" ")),
-        post_logout_redirect_uris: Set(new.post_logout_redirect_uris.join(" ")),
-        allowed_origins: Set(new.allowed_origins.join(" ")),
-        client_secret: Set(new.client_secret.clone()),
-        hash_client_secret: Set(new.hash_client_secret),
-        skip_authorization: Set(new.skip_authorization),
-        algorithm: Set(new.algorithm.clone()),
-        access_token_format: Set(new.access_token_format.as_str().to_owned()),
-        allowed_scopes: Set(new.allowed_scopes.join(" ")),
-        extensions: Set(serde_json::Value::Object(new.extensions.clone()).to_string()),
-        login_url: Set(new.login_url.clone()),
-        login_client_id: Set(new.login_client_id.clone()),
-        created_at: Set(created),
-        updated_at: Set(created),
-        ..Default::default()
-    }
-    .insert(&transaction)
-    .await
-    .map_err(|error| {
-        if is_unique_violation(&error) {
-            taken()
-        } else {
-            Error::Database(error)
+    let transaction = data.transaction(EntityGroup::Applications).await?;
+    let result = async {
+        let model = application::ActiveModel {
+            tenant_id: Set(tenant_id),
+            client_id: Set(new.client_id.clone()),
+            owner_user_id: Set(new.owner_user_id),
+            name: Set(new.name.clone()),
+            client_type: Set(new.client_type.as_str().to_owned()),
+            grant_types: Set(grant_types.join(",")),
+            redirect_uris: Set(new.redirect_uris.join(" ")),
+            post_logout_redirect_uris: Set(new.post_logout_redirect_uris.join(" ")),
+            allowed_origins: Set(new.allowed_origins.join(" ")),
+            client_secret: Set(new.client_secret.clone()),
+            hash_client_secret: Set(new.hash_client_secret),
+            skip_authorization: Set(new.skip_authorization),
+            algorithm: Set(new.algorithm.clone()),
+            access_token_format: Set(new.access_token_format.as_str().to_owned()),
+            allowed_scopes: Set(new.allowed_scopes.join(" ")),
+            extensions: Set(serde_json::Value::Object(new.extensions.clone()).to_string()),
+            login_url: Set(new.login_url.clone()),
+            login_client_id: Set(new.login_client_id.clone()),
+            created_at: Set(created),
+            updated_at: Set(created),
+            ..Default::default()
         }
-    })?;
-    insert_origins(&transaction, tenant_id, model.id, &new.allowed_origins).await?;
-    transaction.commit().await?;
-    Ok(model)
+        .insert(&transaction.inner)
+        .await
+        .map_err(|error| {
+            if is_unique_violation(&error) {
+                taken()
+            } else {
+                Error::Database(error)
+            }
+        })?;
+        insert_origins(
+            &transaction.inner,
+            tenant_id,
+            model.id,
+            &new.allowed_origins,
+        )
+        .await?;
+        Ok(model)
+    }
+    .await;
+    transaction.finish(result).await
 }
 
 /// One row per origin of the application; a client lists a handful, far below any
@@ -568,11 +579,11 @@ async fn insert_origins(
 /// extension fields; never the client_id, type or secret), with its CORS origins
 /// rewritten, in one transaction. Nodes see it within `client_cache_ttl_secs`.
 pub async fn update(
-    db: &DatabaseConnection,
-    tenant_id: i64,
+    data: TenantData<'_>,
     stored: &application::Model,
     changed: NewApplication,
 ) -> Result<application::Model, Error> {
+    let tenant_id = data.tenant_id();
     let id = stored.id;
     changed.check()?;
     let grant_types: Vec<&str> = changed
@@ -580,50 +591,54 @@ pub async fn update(
         .iter()
         .map(|grant| grant.as_str())
         .collect();
-    let transaction = db.begin().await?;
-    let model = application::ActiveModel {
-        id: sea_orm::ActiveValue::Unchanged(id),
-        name: Set(changed.name.clone()),
-        grant_types: Set(grant_types.join(",")),
-        redirect_uris: Set(changed.redirect_uris.join(" ")),
-        post_logout_redirect_uris: Set(changed.post_logout_redirect_uris.join(" ")),
-        allowed_origins: Set(changed.allowed_origins.join(" ")),
-        skip_authorization: Set(changed.skip_authorization),
-        algorithm: Set(changed.algorithm.clone()),
-        access_token_format: Set(changed.access_token_format.as_str().to_owned()),
-        allowed_scopes: Set(changed.allowed_scopes.join(" ")),
-        extensions: Set(serde_json::Value::Object(changed.extensions.clone()).to_string()),
-        login_url: Set(changed.login_url.clone()),
-        login_client_id: Set(changed.login_client_id.clone()),
-        updated_at: Set(now()),
-        ..Default::default()
-    };
-    let updated = application::Entity::update_many()
-        .set(model)
-        .filter(application::Column::Id.eq(id))
-        .filter(application::Column::TenantId.eq(tenant_id))
-        .exec(&transaction)
-        .await?;
-    if updated.rows_affected != 1 {
-        return Err(Error::InvalidInput(format!(
-            "application {} no longer exists",
-            changed.client_id
-        )));
-    }
-    // Keyed by the stored origins (a handful), so the (tenant, origin, application)
-    // index finds the rows.
-    let old_origins: Vec<&str> = stored.allowed_origins.split_whitespace().collect();
-    if !old_origins.is_empty() {
-        application_origin::Entity::delete_many()
-            .filter(application_origin::Column::TenantId.eq(tenant_id))
-            .filter(application_origin::Column::Origin.is_in(old_origins))
-            .filter(application_origin::Column::ApplicationId.eq(id))
-            .exec(&transaction)
+    let transaction = data.transaction(EntityGroup::Applications).await?;
+    let result = async {
+        let model = application::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(id),
+            name: Set(changed.name.clone()),
+            grant_types: Set(grant_types.join(",")),
+            redirect_uris: Set(changed.redirect_uris.join(" ")),
+            post_logout_redirect_uris: Set(changed.post_logout_redirect_uris.join(" ")),
+            allowed_origins: Set(changed.allowed_origins.join(" ")),
+            skip_authorization: Set(changed.skip_authorization),
+            algorithm: Set(changed.algorithm.clone()),
+            access_token_format: Set(changed.access_token_format.as_str().to_owned()),
+            allowed_scopes: Set(changed.allowed_scopes.join(" ")),
+            extensions: Set(serde_json::Value::Object(changed.extensions.clone()).to_string()),
+            login_url: Set(changed.login_url.clone()),
+            login_client_id: Set(changed.login_client_id.clone()),
+            updated_at: Set(now()),
+            ..Default::default()
+        };
+        let updated = application::Entity::update_many()
+            .set(model)
+            .filter(application::Column::Id.eq(id))
+            .filter(application::Column::TenantId.eq(tenant_id))
+            .exec(&transaction.inner)
             .await?;
+        if updated.rows_affected != 1 {
+            return Err(Error::InvalidInput(format!(
+                "application {} no longer exists",
+                changed.client_id
+            )));
+        }
+        // Keyed by the stored origins (a handful), so the (tenant, origin, application)
+        // index finds the rows.
+        let old_origins: Vec<&str> = stored.allowed_origins.split_whitespace().collect();
+        if !old_origins.is_empty() {
+            application_origin::Entity::delete_many()
+                .filter(application_origin::Column::TenantId.eq(tenant_id))
+                .filter(application_origin::Column::Origin.is_in(old_origins))
+                .filter(application_origin::Column::ApplicationId.eq(id))
+                .exec(&transaction.inner)
+                .await?;
+        }
+        insert_origins(&transaction.inner, tenant_id, id, &changed.allowed_origins).await?;
+        Ok(())
     }
-    insert_origins(&transaction, tenant_id, id, &changed.allowed_origins).await?;
-    transaction.commit().await?;
-    find_by_id(db, tenant_id, id)
+    .await;
+    transaction.finish(result).await?;
+    find_by_id(data, id)
         .await?
         .ok_or_else(|| Error::Corrupt(format!("application {} vanished", changed.client_id)))
 }
@@ -631,11 +646,11 @@ pub async fn update(
 /// Whether any application of the tenant lists `origin` (CORS before the client is
 /// known): one exact, indexed lookup — no pattern, so `%` or `_` in an `Origin`
 /// header match nothing but themselves.
-pub async fn any_lists_origin(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
-    origin: &str,
-) -> Result<bool, Error> {
+pub async fn any_lists_origin(data: TenantData<'_>, origin: &str) -> Result<bool, Error> {
+    // A replica may answer: CORS only lets an origin's scripts read what the request's
+    // own credential already authorizes.
+    let db = data.replica(EntityGroup::Applications)?;
+    let tenant_id = data.tenant_id();
     Ok(application_origin::Entity::find()
         .select_only()
         .column(application_origin::Column::Id)
@@ -647,38 +662,41 @@ pub async fn any_lists_origin(
         .is_some())
 }
 
-/// The application with `client_id` in the tenant.
+/// The application with `client_id` in the tenant, from the primary: whether a
+/// client is registered, and with which secret, grants and redirect URIs, is a
+/// security decision (the client cache in front of it bounds how often it is asked).
 pub async fn find_by_client_id(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     client_id: &str,
 ) -> Result<Option<application::Model>, Error> {
     Ok(application::Entity::find()
-        .filter(application::Column::TenantId.eq(tenant_id))
+        .filter(application::Column::TenantId.eq(data.tenant_id()))
         .filter(application::Column::ClientId.eq(client_id))
-        .one(db)
+        .one(data.primary(EntityGroup::Applications)?)
         .await?)
 }
 
-/// The application with row id `id` in the tenant.
+/// The application with row id `id` in the tenant, from the primary (a token is live
+/// only while its client is registered).
 pub async fn find_by_id(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     id: i64,
 ) -> Result<Option<application::Model>, Error> {
     Ok(application::Entity::find_by_id(id)
-        .filter(application::Column::TenantId.eq(tenant_id))
-        .one(db)
+        .filter(application::Column::TenantId.eq(data.tenant_id()))
+        .one(data.primary(EntityGroup::Applications)?)
         .await?)
 }
 
 /// The applications with these row ids in the tenant (one query; callers pass a
-/// bounded list, such as the applications one user authorized).
+/// bounded list, such as the applications one user authorized), from the primary
+/// (the page shows what was just revoked or registered).
 pub async fn find_by_ids(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     ids: Vec<i64>,
 ) -> Result<Vec<application::Model>, Error> {
+    let db = data.primary(EntityGroup::Applications)?;
+    let tenant_id = data.tenant_id();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -690,13 +708,11 @@ pub async fn find_by_ids(
         .await?)
 }
 
-/// Every application of the tenant, by name.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
-) -> Result<Vec<application::Model>, Error> {
+/// Every application of the tenant, by name (a listing: a replica may answer).
+pub async fn list(data: TenantData<'_>) -> Result<Vec<application::Model>, Error> {
+    let db = data.replica(EntityGroup::Applications)?;
     Ok(application::Entity::find()
-        .filter(application::Column::TenantId.eq(tenant_id))
+        .filter(application::Column::TenantId.eq(data.tenant_id()))
         .order_by_asc(application::Column::Name)
         .order_by_asc(application::Column::Id)
         .all(db)
@@ -704,14 +720,15 @@ pub async fn list(
 }
 
 /// The applications `owner` registered (the management pages), by name; at most 200,
-/// found by the (tenant, owner) index.
+/// found by the (tenant, owner) index, from the primary (the owner sees what they
+/// just registered or deleted).
 pub async fn list_owned(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     owner: i64,
 ) -> Result<Vec<application::Model>, Error> {
+    let db = data.primary(EntityGroup::Applications)?;
     Ok(application::Entity::find()
-        .filter(application::Column::TenantId.eq(tenant_id))
+        .filter(application::Column::TenantId.eq(data.tenant_id()))
         .filter(application::Column::OwnerUserId.eq(owner))
         .order_by_asc(application::Column::Name)
         .limit(200)
@@ -721,40 +738,41 @@ pub async fn list_owned(
 
 /// Deletes the application and its CORS origins in one transaction. Its tokens die
 /// with it: a token is live only while its client is registered.
-pub async fn delete(
-    db: &DatabaseConnection,
-    tenant_id: i64,
-    stored: &application::Model,
-) -> Result<(), Error> {
-    let transaction = db.begin().await?;
-    let origins: Vec<&str> = stored.allowed_origins.split_whitespace().collect();
-    if !origins.is_empty() {
-        application_origin::Entity::delete_many()
-            .filter(application_origin::Column::TenantId.eq(tenant_id))
-            .filter(application_origin::Column::Origin.is_in(origins))
-            .filter(application_origin::Column::ApplicationId.eq(stored.id))
-            .exec(&transaction)
+pub async fn delete(data: TenantData<'_>, stored: &application::Model) -> Result<(), Error> {
+    let tenant_id = data.tenant_id();
+    let transaction = data.transaction(EntityGroup::Applications).await?;
+    let result = async {
+        let origins: Vec<&str> = stored.allowed_origins.split_whitespace().collect();
+        if !origins.is_empty() {
+            application_origin::Entity::delete_many()
+                .filter(application_origin::Column::TenantId.eq(tenant_id))
+                .filter(application_origin::Column::Origin.is_in(origins))
+                .filter(application_origin::Column::ApplicationId.eq(stored.id))
+                .exec(&transaction.inner)
+                .await?;
+        }
+        application::Entity::delete_many()
+            .filter(application::Column::TenantId.eq(tenant_id))
+            .filter(application::Column::Id.eq(stored.id))
+            .exec(&transaction.inner)
             .await?;
+        Ok(())
     }
-    application::Entity::delete_many()
-        .filter(application::Column::TenantId.eq(tenant_id))
-        .filter(application::Column::Id.eq(stored.id))
-        .exec(&transaction)
-        .await?;
-    transaction.commit().await?;
-    Ok(())
+    .await;
+    transaction.finish(result).await
 }
 
 /// Replaces the stored secret: `stored` is its hash, or the secret itself when
 /// `hashed` is false (an application that signs HS256 ID tokens with it, which must
 /// stay readable, as `--no-hash-client-secret` keeps it).
 pub async fn set_secret(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     id: i64,
     stored: String,
     hashed: bool,
 ) -> Result<(), Error> {
+    let writer = data.writer(EntityGroup::Applications).await?;
+    let tenant_id = data.tenant_id();
     application::Entity::update_many()
         .set(application::ActiveModel {
             client_secret: Set(stored),
@@ -764,7 +782,31 @@ pub async fn set_secret(
         })
         .filter(application::Column::TenantId.eq(tenant_id))
         .filter(application::Column::Id.eq(id))
-        .exec(db)
+        .exec(writer.connection)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a secret hash with a stronger one (after a successful check of an
+/// imported or slow hash), only if the stored hash is still `verified` (compare and
+/// set: a rotation meanwhile wins).
+pub async fn upgrade_secret_hash(
+    data: TenantData<'_>,
+    id: i64,
+    verified: &str,
+    upgraded: String,
+) -> Result<(), Error> {
+    let writer = data.writer(EntityGroup::Applications).await?;
+    application::Entity::update_many()
+        .set(application::ActiveModel {
+            client_secret: Set(upgraded),
+            updated_at: Set(now()),
+            ..Default::default()
+        })
+        .filter(application::Column::Id.eq(id))
+        .filter(application::Column::TenantId.eq(data.tenant_id()))
+        .filter(application::Column::ClientSecret.eq(verified))
+        .exec(writer.connection)
         .await?;
     Ok(())
 }
@@ -773,10 +815,11 @@ pub async fn set_secret(
 /// `required` extension fields, each with the missing names. Reads the applications
 /// in id order, 500 at a time (a check, not a request path).
 pub async fn missing_fields(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     required: &[&str],
 ) -> Result<Vec<(String, Vec<String>)>, Error> {
+    let db = data.replica(EntityGroup::Applications)?;
+    let tenant_id = data.tenant_id();
     let mut missing = Vec::new();
     let mut after = 0_i64;
     loop {

@@ -12,13 +12,12 @@ use sea_orm::{
     DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, Value,
 };
 
-use crate::db::Databases;
+use router_policies::EntityGroup;
+
 use crate::error::Error;
+use crate::store::access::TenantData;
 use crate::store::interactions;
-use crate::store::tokens::{
-    self, NewAccessToken, NewRefreshToken, begin_write, finish, token_writer, with_retry,
-};
-use crate::tenancy::Tenant;
+use crate::store::tokens::{self, NewAccessToken, NewRefreshToken, with_retry};
 use crate::time::now;
 
 /// A code to store (its checksum, never the code).
@@ -52,22 +51,28 @@ pub struct NewCode {
 /// transaction; `Ok(false)` when it was already gone (finished by a concurrent
 /// request), and then no code is stored.
 pub async fn create(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     code: NewCode,
     interaction_id: Option<i64>,
 ) -> Result<bool, Error> {
-    let writer = token_writer(databases, tenant)?;
     let Some(interaction_id) = interaction_id else {
         // One INSERT in autocommit: a single statement needs no transaction.
-        let _turn = writer.turn().await;
-        code_row(tenant.id, code).insert(writer.connection).await?;
+        let writer = data.writer(EntityGroup::Tokens).await?;
+        code_row(data.tenant_id(), code)
+            .insert(writer.connection)
+            .await?;
         return Ok(true);
     };
     with_retry!({
-        let transaction = begin_write(&writer).await?;
-        let result = create_in(&transaction.inner, tenant.id, code.clone(), interaction_id).await;
-        finish(transaction, result).await
+        let transaction = data.transaction(EntityGroup::Tokens).await?;
+        let result = create_in(
+            &transaction.inner,
+            data.tenant_id(),
+            code.clone(),
+            interaction_id,
+        )
+        .await;
+        transaction.finish(result).await
     })
 }
 
@@ -77,7 +82,7 @@ async fn create_in(
     code: NewCode,
     interaction_id: i64,
 ) -> Result<bool, Error> {
-    if !interactions::take(transaction, tenant_id, interaction_id).await? {
+    if !interactions::take_in(transaction, tenant_id, interaction_id).await? {
         return Ok(false);
     }
     code_row(tenant_id, code).insert(transaction).await?;
@@ -110,13 +115,12 @@ fn code_row(tenant_id: i64, code: NewCode) -> authorization_code::ActiveModel {
 
 /// The code with `checksum` in the tenant, from the token pool's primary.
 pub async fn find(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     checksum: &str,
 ) -> Result<Option<authorization_code::Model>, Error> {
-    let db = tokens::token_pool(databases, tenant)?;
+    let db = data.primary(EntityGroup::Tokens)?;
     Ok(authorization_code::Entity::find()
-        .filter(authorization_code::Column::TenantId.eq(tenant.id))
+        .filter(authorization_code::Column::TenantId.eq(data.tenant_id()))
         .filter(authorization_code::Column::CodeChecksum.eq(checksum))
         .one(db)
         .await?)
@@ -141,17 +145,16 @@ pub enum Redemption {
 /// it consumes nothing the code was used, and the transaction below revokes what it
 /// minted. MariaDB and SQLite, without data-modifying CTEs, run the transaction.
 pub async fn redeem(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     code: &authorization_code::Model,
     access: NewAccessToken,
     refresh: Option<NewRefreshToken>,
 ) -> Result<Redemption, Error> {
-    let writer = token_writer(databases, tenant)?;
-    if writer.connection.get_database_backend() == DbBackend::Postgres
+    let primary = data.primary(EntityGroup::Tokens)?;
+    if primary.get_database_backend() == DbBackend::Postgres
         && redeem_in_one_statement(
-            writer.connection,
-            tenant.id,
+            primary,
+            data.tenant_id(),
             code.id,
             &access,
             refresh.as_ref(),
@@ -161,16 +164,16 @@ pub async fn redeem(
         return Ok(Redemption::Minted);
     }
     with_retry!({
-        let transaction = begin_write(&writer).await?;
+        let transaction = data.transaction(EntityGroup::Tokens).await?;
         let result = redeem_in(
             &transaction.inner,
-            tenant.id,
+            data.tenant_id(),
             code.id,
             access.clone(),
             refresh.clone(),
         )
         .await;
-        finish(transaction, result).await
+        transaction.finish(result).await
     })
 }
 
@@ -290,16 +293,11 @@ async fn redeem_in_one_statement(
 /// Revokes what a replayed code minted: its access token(s) by
 /// `authorization_code_id`, and the whole refresh family started with them (rotations
 /// included). A code mints one access token, so the lists read here have one entry.
-pub async fn revoke_minted(
-    databases: &Databases,
-    tenant: &Tenant,
-    code_id: i64,
-) -> Result<(), Error> {
-    let writer = token_writer(databases, tenant)?;
+pub async fn revoke_minted(data: TenantData<'_>, code_id: i64) -> Result<(), Error> {
     with_retry!({
-        let transaction = begin_write(&writer).await?;
-        let result = revoke_minted_in(&transaction.inner, tenant.id, code_id).await;
-        finish(transaction, result).await
+        let transaction = data.transaction(EntityGroup::Tokens).await?;
+        let result = revoke_minted_in(&transaction.inner, data.tenant_id(), code_id).await;
+        transaction.finish(result).await
     })
 }
 

@@ -11,7 +11,10 @@ use sea_orm::{
     QueryFilter,
 };
 
+use router_policies::EntityGroup;
+
 use crate::error::Error;
+use crate::store::access::TenantData;
 use crate::store::is_unique_violation;
 use crate::time::now;
 
@@ -21,7 +24,7 @@ pub fn is_live(grant: &consent_grant::Model, at: entity::Timestamp) -> bool {
 }
 
 /// The user's live remembered consent for the application, if any.
-pub async fn find_live(
+async fn find_live(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     user_id: i64,
@@ -36,15 +39,17 @@ pub async fn find_live(
         .filter(|grant| is_live(grant, now())))
 }
 
-/// Whether a live remembered consent of the user covers every scope of `scopes`.
+/// Whether a live remembered consent of the user covers every scope of `scopes`,
+/// read from the token pool's primary (skipping the consent page is a security
+/// decision: a consent forgotten a moment ago must count).
 pub async fn covers(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     user_id: i64,
     application_id: i64,
     scopes: &BTreeSet<String>,
 ) -> Result<bool, Error> {
-    Ok(find_live(db, tenant_id, user_id, application_id)
+    let db = data.primary(EntityGroup::Tokens)?;
+    Ok(find_live(db, data.tenant_id(), user_id, application_id)
         .await?
         .is_some_and(|grant| {
             let approved: BTreeSet<&str> = grant.scope.split_whitespace().collect();
@@ -56,13 +61,15 @@ pub async fn covers(
 /// (`None`: until revoked), added to what a live earlier consent approved. Two
 /// approvals at once: the unique index makes one insert, the other updates.
 pub async fn remember(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     user_id: i64,
     application_id: i64,
     scopes: &BTreeSet<String>,
     expires_at: Option<entity::Timestamp>,
 ) -> Result<(), Error> {
+    let writer = data.writer(EntityGroup::Tokens).await?;
+    let db = writer.connection;
+    let tenant_id = data.tenant_id();
     for _ in 0..2 {
         let existing = consent_grant::Entity::find()
             .filter(consent_grant::Column::TenantId.eq(tenant_id))
@@ -117,8 +124,9 @@ pub async fn remember(
     ))
 }
 
-/// Forgets the user's consent for the application.
-pub async fn forget(
+/// Forgets the user's consent for the application (in the transaction that revokes
+/// its tokens).
+pub(crate) async fn forget(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     user_id: i64,
@@ -134,7 +142,7 @@ pub async fn forget(
 }
 
 /// The user's live remembered consents (at most one per application; at most 500).
-pub async fn live_for_user(
+pub(crate) async fn live_for_user(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     user_id: i64,

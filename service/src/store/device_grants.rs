@@ -4,17 +4,15 @@
 
 use entity::device_grant;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
+    QueryFilter, QuerySelect,
 };
 
-use crate::db::Databases;
+use router_policies::EntityGroup;
+
 use crate::error::Error;
-use crate::store::tokens::{
-    self, IssuedTokens, NewAccessToken, NewRefreshToken, begin_write, finish, token_writer,
-    with_retry,
-};
-use crate::tenancy::Tenant;
+use crate::store::access::{TenantData, Writer};
+use crate::store::tokens::{self, IssuedTokens, NewAccessToken, NewRefreshToken, with_retry};
 use crate::time::{now, plus_seconds};
 
 /// Stored `status` values.
@@ -51,16 +49,12 @@ pub struct NewDeviceGrant {
     pub expires_at: entity::Timestamp,
 }
 
-/// Stores a grant on the tenant's token pool (the caller holds the writer's turn);
-/// a user code already taken in the tenant is [`Error::Conflict`] (the caller draws
-/// another).
-pub async fn create(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
-    new: NewDeviceGrant,
-) -> Result<(), Error> {
+/// Stores a grant with `writer` (the token pool, its turn held since the caller
+/// counted what it may store); a user code already taken in the tenant is
+/// [`Error::Conflict`] (the caller draws another).
+pub async fn create(writer: &Writer<'_>, new: NewDeviceGrant) -> Result<(), Error> {
     device_grant::Entity::insert(device_grant::ActiveModel {
-        tenant_id: Set(tenant_id),
+        tenant_id: Set(writer.tenant_id),
         device_code_checksum: Set(new.device_code_checksum),
         user_code_checksum: Set(new.user_code_checksum),
         application_id: Set(new.application_id),
@@ -74,7 +68,7 @@ pub async fn create(
         created_at: Set(now()),
         ..Default::default()
     })
-    .exec_without_returning(db)
+    .exec_without_returning(writer.connection)
     .await
     .map_err(|error| {
         if crate::store::is_unique_violation(&error) {
@@ -87,32 +81,31 @@ pub async fn create(
 }
 
 /// How many pending, unexpired grants of the tenant `source_address` holds (when
-/// given), or the tenant holds in all, counting at most `limit`.
+/// given), or the tenant holds in all, counting at most `limit` — with `writer`, so
+/// the insert it admits follows under the same turn.
 pub async fn count_pending(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    writer: &Writer<'_>,
     source_address: Option<&str>,
     limit: u64,
 ) -> Result<u64, Error> {
     let mut condition = Condition::all()
-        .add(device_grant::Column::TenantId.eq(tenant_id))
+        .add(device_grant::Column::TenantId.eq(writer.tenant_id))
         .add(device_grant::Column::Status.eq(status::PENDING))
         .add(device_grant::Column::ExpiresAt.gt(now()));
     if let Some(source) = source_address {
         condition = condition.add(device_grant::Column::SourceAddress.eq(source));
     }
-    crate::store::bounded_count::<device_grant::Entity>(db, condition, limit).await
+    crate::store::bounded_count::<device_grant::Entity>(writer.connection, condition, limit).await
 }
 
 /// The pending, unexpired grant whose user code has `checksum`.
 pub async fn find_pending_by_user_code(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     checksum: &str,
 ) -> Result<Option<device_grant::Model>, Error> {
-    let db = tokens::token_pool(databases, tenant)?;
+    let db = data.primary(EntityGroup::Tokens)?;
     Ok(device_grant::Entity::find()
-        .filter(device_grant::Column::TenantId.eq(tenant.id))
+        .filter(device_grant::Column::TenantId.eq(data.tenant_id()))
         .filter(device_grant::Column::UserCodeChecksum.eq(checksum))
         .filter(device_grant::Column::Status.eq(status::PENDING))
         .filter(device_grant::Column::ExpiresAt.gt(now()))
@@ -122,13 +115,12 @@ pub async fn find_pending_by_user_code(
 
 /// The grant whose device code has `checksum`.
 pub async fn find_by_device_code(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     checksum: &str,
 ) -> Result<Option<device_grant::Model>, Error> {
-    let db = tokens::token_pool(databases, tenant)?;
+    let db = data.primary(EntityGroup::Tokens)?;
     Ok(device_grant::Entity::find()
-        .filter(device_grant::Column::TenantId.eq(tenant.id))
+        .filter(device_grant::Column::TenantId.eq(data.tenant_id()))
         .filter(device_grant::Column::DeviceCodeChecksum.eq(checksum))
         .one(db)
         .await?)
@@ -137,14 +129,12 @@ pub async fn find_by_device_code(
 /// Records the user's decision on a pending, unexpired grant; `false` when it was no
 /// longer pending (decided meanwhile, or expired).
 pub async fn decide(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     id: i64,
     user_id: i64,
     approve: bool,
 ) -> Result<bool, Error> {
-    let writer = token_writer(databases, tenant)?;
-    let _turn = writer.turn().await;
+    let writer = data.writer(EntityGroup::Tokens).await?;
     let updated = device_grant::Entity::update_many()
         .set(device_grant::ActiveModel {
             status: Set(if approve {
@@ -156,7 +146,7 @@ pub async fn decide(
             user_id: Set(Some(user_id)),
             ..Default::default()
         })
-        .filter(device_grant::Column::TenantId.eq(tenant.id))
+        .filter(device_grant::Column::TenantId.eq(data.tenant_id()))
         .filter(device_grant::Column::Id.eq(id))
         .filter(device_grant::Column::Status.eq(status::PENDING))
         .filter(device_grant::Column::ExpiresAt.gt(now()))
@@ -186,16 +176,14 @@ pub enum Poll {
 /// builds them from the row it read; when the approval lands between that read and
 /// this lock, the poll answers `Pending` and the next one mints).
 pub async fn poll(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     id: i64,
     tokens: Option<(NewAccessToken, Option<NewRefreshToken>)>,
 ) -> Result<Poll, Error> {
-    let writer = token_writer(databases, tenant)?;
     with_retry!({
-        let transaction = begin_write(&writer).await?;
-        let result = poll_in(&transaction.inner, tenant.id, id, tokens.clone()).await;
-        finish(transaction, result).await
+        let transaction = data.transaction(EntityGroup::Tokens).await?;
+        let result = poll_in(&transaction.inner, data.tenant_id(), id, tokens.clone()).await;
+        transaction.finish(result).await
     })
 }
 

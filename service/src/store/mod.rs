@@ -1,12 +1,16 @@
-//! Data access per entity group. Every function takes the connection as an argument
-//! (`&impl ConnectionTrait`), so it runs on a pool or inside a transaction, and every
-//! query is scoped by `tenant_id`.
+//! Data access per entity group. Every public function takes the tenant's data
+//! ([`access::TenantData`]) and chooses its connection there — replica, primary (for
+//! a security decision) or writer — so no layer above picks a pool; inside a store,
+//! statements run on a connection or transaction passed as an argument
+//! (`&impl ConnectionTrait`). Every query is scoped by `tenant_id`.
 
+pub mod access;
 pub mod applications;
 pub mod authorization_codes;
 pub mod client_cache;
 pub mod consents;
 pub mod device_grants;
+pub mod expired;
 pub mod interactions;
 pub mod sessions;
 pub mod signing_keys;

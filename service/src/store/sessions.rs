@@ -4,11 +4,14 @@
 
 use entity::{session, user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType,
-    QueryFilter, QuerySelect, RelationDef,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, JoinType, QueryFilter,
+    QuerySelect, RelationDef,
 };
 
+use router_policies::EntityGroup;
+
 use crate::error::Error;
+use crate::store::access::TenantData;
 use crate::time::now;
 
 /// A session to store.
@@ -27,11 +30,9 @@ pub struct NewSession {
 }
 
 /// Stores a new session.
-pub async fn create(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
-    new: NewSession,
-) -> Result<session::Model, Error> {
+pub async fn create(data: TenantData<'_>, new: NewSession) -> Result<session::Model, Error> {
+    let writer = data.writer(EntityGroup::Users).await?;
+    let tenant_id = data.tenant_id();
     let created = now();
     let NewSession {
         session_checksum,
@@ -50,18 +51,19 @@ pub async fn create(
         created_at: Set(created),
         ..Default::default()
     }
-    .insert(db)
+    .insert(writer.connection)
     .await?)
 }
 
 /// The active user of the live session with `session_checksum`, with the session
 /// (when they authenticated, and who accepted it), in one query (users joined to their
-/// session), on the primary.
+/// session), on the primary: a logout or a deactivated user counts at once.
 pub async fn find_live_user(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     session_checksum: &str,
 ) -> Result<Option<(user::Model, session::Model)>, Error> {
+    let db = data.primary(EntityGroup::Users)?;
+    let tenant_id = data.tenant_id();
     let session_of_user = session::Entity::belongs_to(user::Entity)
         .from(session::Column::UserId)
         .to(user::Column::Id)
@@ -80,15 +82,12 @@ pub async fn find_live_user(
 }
 
 /// Ends the session (logout).
-pub async fn delete(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
-    session_checksum: &str,
-) -> Result<(), Error> {
+pub async fn delete(data: TenantData<'_>, session_checksum: &str) -> Result<(), Error> {
+    let writer = data.writer(EntityGroup::Users).await?;
     session::Entity::delete_many()
-        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::TenantId.eq(data.tenant_id()))
         .filter(session::Column::SessionChecksum.eq(session_checksum))
-        .exec(db)
+        .exec(writer.connection)
         .await?;
     Ok(())
 }

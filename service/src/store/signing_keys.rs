@@ -1,5 +1,6 @@
-//! Tenants' signing keys (tenants group, next to the directory). Private keys are
-//! stored sealed; this module only moves rows, `jose::keyring` seals and opens them.
+//! Tenants' signing keys (tenants group, on the directory pool, which these functions
+//! pick). Private keys are stored sealed; this module only moves rows,
+//! `jose::keyring` seals and opens them.
 
 use entity::signing_key;
 use sea_orm::{
@@ -7,6 +8,9 @@ use sea_orm::{
     QueryFilter, QueryOrder,
 };
 
+use sea_orm::TransactionTrait;
+
+use crate::db::Databases;
 use crate::error::Error;
 use crate::time::now;
 
@@ -27,9 +31,17 @@ pub struct NewSigningKey {
     pub initial: bool,
 }
 
-/// Stores a key. A first key of an algorithm the tenant has one of already (another
-/// node created it a moment ago) is [`Error::Conflict`].
+/// Stores a key on the directory pool. A first key of an algorithm the tenant has
+/// one of already (another node created it a moment ago) is [`Error::Conflict`].
 pub async fn insert(
+    databases: &Databases,
+    tenant_id: i64,
+    key: NewSigningKey,
+) -> Result<signing_key::Model, Error> {
+    insert_in(databases.directory()?, tenant_id, key).await
+}
+
+async fn insert_in(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     key: NewSigningKey,
@@ -61,10 +73,11 @@ pub async fn insert(
 /// The tenant's keys still published at `at` (not past `published_until`), oldest
 /// first. A tenant has a handful: one per algorithm plus those being rotated out.
 pub async fn published(
-    db: &impl ConnectionTrait,
+    databases: &Databases,
     tenant_id: i64,
     at: entity::Timestamp,
 ) -> Result<Vec<signing_key::Model>, Error> {
+    let db = databases.directory()?;
     Ok(signing_key::Entity::find()
         .filter(signing_key::Column::TenantId.eq(tenant_id))
         .filter(
@@ -78,10 +91,8 @@ pub async fn published(
 }
 
 /// Every key of the tenant, expired ones included (for `tessera keys list`).
-pub async fn all(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
-) -> Result<Vec<signing_key::Model>, Error> {
+pub async fn all(databases: &Databases, tenant_id: i64) -> Result<Vec<signing_key::Model>, Error> {
+    let db = databases.directory()?;
     Ok(signing_key::Entity::find()
         .filter(signing_key::Column::TenantId.eq(tenant_id))
         .order_by_asc(signing_key::Column::Id)
@@ -89,11 +100,37 @@ pub async fn all(
         .await?)
 }
 
+/// Rotates the tenant's keys: in one transaction on the directory pool, for each new
+/// key the current keys of its algorithm retire at `retired_at` (they sign until
+/// then) and stay published until `published_until`, and the new key is stored.
+pub async fn rotate(
+    databases: &Databases,
+    tenant_id: i64,
+    keys: Vec<NewSigningKey>,
+    retired_at: entity::Timestamp,
+    published_until: entity::Timestamp,
+) -> Result<(), Error> {
+    let transaction = databases.directory()?.begin().await?;
+    for key in keys {
+        retire(
+            &transaction,
+            tenant_id,
+            &key.algorithm,
+            retired_at,
+            published_until,
+        )
+        .await?;
+        insert_in(&transaction, tenant_id, key).await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
 /// Marks the tenant's keys of `algorithm` that would sign after `retired_at` (not
 /// retired, or retiring later: a key published ahead by an earlier rotation) as
 /// retiring at `retired_at` (they sign until then) and published until
 /// `published_until`.
-pub async fn retire(
+async fn retire(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     algorithm: &str,

@@ -4,18 +4,15 @@
 //!
 //! Only SHA-256 checksums of tokens are stored; lookups go by `(tenant_id, checksum)`.
 
-use std::sync::Arc;
-
 use entity::{access_token, id_token, refresh_token};
-use router_policies::{EntityGroup, Role};
+use router_policies::EntityGroup;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QuerySelect,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
+    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, Value,
 };
 
-use crate::db::Databases;
 use crate::error::Error;
+use crate::store::access::TenantData;
 use crate::tenancy::Tenant;
 use crate::time::now;
 
@@ -106,30 +103,33 @@ pub struct IssuedTokens {
 /// Stores an access token and, optionally, its refresh token in one transaction on
 /// the tenant's token pool. Either both rows exist afterwards or neither does.
 pub async fn issue(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     access: NewAccessToken,
     refresh: Option<NewRefreshToken>,
 ) -> Result<IssuedTokens, Error> {
-    let writer = token_writer(databases, tenant)?;
-    with_retry!(issue_once(&writer, tenant.id, access.clone(), refresh.clone()).await)
+    with_retry!({
+        let transaction = data.transaction(EntityGroup::Tokens).await?;
+        let issued = insert_pair(
+            &transaction.inner,
+            data.tenant_id(),
+            access.clone(),
+            refresh.clone(),
+        )
+        .await;
+        transaction.finish(issued).await
+    })
 }
 
 /// Stores a lone access token (client credentials, or a grant without refresh token):
 /// one `INSERT` in autocommit — a single statement needs no explicit transaction, and
 /// nothing is read back (one round trip on every backend).
-pub async fn issue_access_only(
-    databases: &Databases,
-    tenant: &Tenant,
-    access: NewAccessToken,
-) -> Result<(), Error> {
+pub async fn issue_access_only(data: TenantData<'_>, access: NewAccessToken) -> Result<(), Error> {
     if access.id_token.is_some() {
         // Two rows: a transaction.
-        return issue(databases, tenant, access, None).await.map(|_| ());
+        return issue(data, access, None).await.map(|_| ());
     }
-    let writer = token_writer(databases, tenant)?;
-    let _turn = writer.turn().await;
-    access_token::Entity::insert(access_row(tenant.id, access, None, now()))
+    let writer = data.writer(EntityGroup::Tokens).await?;
+    access_token::Entity::insert(access_row(data.tenant_id(), access, None, now()))
         .exec_without_returning(writer.connection)
         .await?;
     Ok(())
@@ -157,98 +157,6 @@ fn access_row(
     }
 }
 
-async fn issue_once(
-    writer: &TokenWriter<'_>,
-    tenant_id: i64,
-    access: NewAccessToken,
-    refresh: Option<NewRefreshToken>,
-) -> Result<IssuedTokens, Error> {
-    let transaction = begin_write(writer).await?;
-    let issued = insert_pair(&transaction.inner, tenant_id, access, refresh).await;
-    finish(transaction, issued).await
-}
-
-/// The tenant's token pool for writing, with its writer queue when it is SQLite.
-pub struct TokenWriter<'a> {
-    /// The pool.
-    pub connection: &'a DatabaseConnection,
-    queue: Option<Arc<tokio::sync::Mutex<()>>>,
-}
-
-impl TokenWriter<'_> {
-    /// Waits for this writer's turn (SQLite); `None` where the database queues itself.
-    pub async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match &self.queue {
-            Some(queue) => Some(Arc::clone(queue).lock_owned().await),
-            None => None,
-        }
-    }
-}
-
-/// The writer for the tenant's token pool.
-pub fn token_writer<'a>(
-    databases: &'a Databases,
-    tenant: &Tenant,
-) -> Result<TokenWriter<'a>, Error> {
-    let name = tenant.routes.pool(EntityGroup::Tokens, Role::Write)?;
-    Ok(TokenWriter {
-        connection: databases.pool(name)?,
-        queue: databases.writer_queue(name),
-    })
-}
-
-/// A write transaction holding its writer's turn until commit or rollback.
-pub struct WriteTransaction {
-    /// The transaction.
-    pub inner: DatabaseTransaction,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-/// The tenant's token pool (reads and writes: validation keeps them on one primary).
-pub fn token_pool<'a>(
-    databases: &'a Databases,
-    tenant: &Tenant,
-) -> Result<&'a DatabaseConnection, Error> {
-    tenant
-        .routes
-        .connection(databases, EntityGroup::Tokens, Role::Write)
-}
-
-/// Begins a write transaction on a token pool. On SQLite it first waits for the
-/// writer's turn, then runs `BEGIN IMMEDIATE`: the write lock is taken at once, so a
-/// read-then-write flow never fails to upgrade (`SQLITE_BUSY`).
-pub async fn begin_write(writer: &TokenWriter<'_>) -> Result<WriteTransaction, Error> {
-    let turn = writer.turn().await;
-    let inner = writer
-        .connection
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await?;
-    Ok(WriteTransaction { inner, _turn: turn })
-}
-
-/// Commits on `Ok`, rolls back on `Err` (explicitly, so the connection returns to the
-/// pool at once).
-pub(crate) async fn finish<T>(
-    transaction: WriteTransaction,
-    result: Result<T, Error>,
-) -> Result<T, Error> {
-    match result {
-        Ok(value) => {
-            transaction.inner.commit().await?;
-            Ok(value)
-        }
-        Err(error) => {
-            if let Err(rollback) = transaction.inner.rollback().await {
-                tracing::warn!(error = %rollback, "rollback failed");
-            }
-            Err(error)
-        }
-    }
-}
-
 /// What [`rotate`] did.
 #[derive(Clone, Debug)]
 pub enum Rotation {
@@ -265,26 +173,24 @@ pub enum Rotation {
 /// new pair — one transaction on the tenant's token pool. Of N concurrent rotations of
 /// one token exactly one gets [`Rotation::Rotated`].
 pub async fn rotate(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     old: &refresh_token::Model,
     access: NewAccessToken,
     refresh: NewRefreshToken,
     sealed: Option<String>,
 ) -> Result<Rotation, Error> {
-    let writer = token_writer(databases, tenant)?;
     with_retry!({
-        let transaction = begin_write(&writer).await?;
+        let transaction = data.transaction(EntityGroup::Tokens).await?;
         let result = rotate_in(
             &transaction.inner,
-            tenant,
+            data.tenant(),
             old,
             access.clone(),
             refresh.clone(),
             sealed.clone(),
         )
         .await;
-        finish(transaction, result).await
+        transaction.finish(result).await
     })
 }
 
@@ -324,16 +230,15 @@ async fn rotate_in(
 /// the new access token and points the refresh token at it. `None` when the token was
 /// revoked meanwhile.
 pub async fn refresh_in_place(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     old: &refresh_token::Model,
     access: NewAccessToken,
 ) -> Result<Option<access_token::Model>, Error> {
-    let writer = token_writer(databases, tenant)?;
     with_retry!({
-        let transaction = begin_write(&writer).await?;
-        let result = refresh_in_place_in(&transaction.inner, tenant, old, access.clone()).await;
-        finish(transaction, result).await
+        let transaction = data.transaction(EntityGroup::Tokens).await?;
+        let result =
+            refresh_in_place_in(&transaction.inner, data.tenant(), old, access.clone()).await;
+        transaction.finish(result).await
     })
 }
 
@@ -438,14 +343,9 @@ async fn revoke_access_by_id(
 }
 
 /// Revokes one access token (RFC 7009).
-pub async fn revoke_access_token(
-    databases: &Databases,
-    tenant: &Tenant,
-    id: i64,
-) -> Result<(), Error> {
-    let writer = token_writer(databases, tenant)?;
-    let _turn = writer.turn().await;
-    revoke_access_by_id(writer.connection, tenant.id, id, now()).await
+pub async fn revoke_access_token(data: TenantData<'_>, id: i64) -> Result<(), Error> {
+    let writer = data.writer(EntityGroup::Tokens).await?;
+    revoke_access_by_id(writer.connection, data.tenant_id(), id, now()).await
 }
 
 /// Revokes a whole refresh-token family — every refresh token of the grant and every
@@ -458,16 +358,11 @@ pub async fn revoke_access_token(
 /// family's refresh rows are locked first, in id order, so two revocations of one
 /// family queue instead of deadlocking, and a concurrent rotation (which locks one of
 /// those rows, then an access token) waits or is waited for.
-pub async fn revoke_family(
-    databases: &Databases,
-    tenant: &Tenant,
-    family_id: &str,
-) -> Result<(), Error> {
-    let writer = token_writer(databases, tenant)?;
+pub async fn revoke_family(data: TenantData<'_>, family_id: &str) -> Result<(), Error> {
     with_retry!({
-        let transaction = begin_write(&writer).await?;
-        let result = revoke_family_in(&transaction.inner, tenant.id, family_id).await;
-        finish(transaction, result).await
+        let transaction = data.transaction(EntityGroup::Tokens).await?;
+        let result = revoke_family_in(&transaction.inner, data.tenant_id(), family_id).await;
+        transaction.finish(result).await
     })
 }
 
@@ -628,29 +523,30 @@ pub async fn insert_pair(
     Ok(IssuedTokens { access, refresh })
 }
 
-/// The access token with `checksum` in the tenant, read from the token pool's primary.
+/// The access token with `checksum` in the tenant, read from the token pool's
+/// primary: whether it is live is a security decision (a revocation that answered 200
+/// must count at once).
 pub async fn find_access_token(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     checksum: &str,
 ) -> Result<Option<access_token::Model>, Error> {
     Ok(access_token::Entity::find()
-        .filter(access_token::Column::TenantId.eq(tenant_id))
+        .filter(access_token::Column::TenantId.eq(data.tenant_id()))
         .filter(access_token::Column::TokenChecksum.eq(checksum))
-        .one(db)
+        .one(data.primary(EntityGroup::Tokens)?)
         .await?)
 }
 
-/// The refresh token with `checksum` in the tenant.
+/// The refresh token with `checksum` in the tenant, from the primary (its liveness
+/// is a security decision).
 pub async fn find_refresh_token(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     checksum: &str,
 ) -> Result<Option<refresh_token::Model>, Error> {
     Ok(refresh_token::Entity::find()
-        .filter(refresh_token::Column::TenantId.eq(tenant_id))
+        .filter(refresh_token::Column::TenantId.eq(data.tenant_id()))
         .filter(refresh_token::Column::TokenChecksum.eq(checksum))
-        .one(db)
+        .one(data.primary(EntityGroup::Tokens)?)
         .await?)
 }
 
@@ -678,11 +574,13 @@ pub struct AuthorizedApplication {
 /// tokens grouped in the database by (application, scope): the rows read grow with
 /// the user's distinct grants, not with how many tokens they hold.
 pub async fn authorized_applications(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     user_id: i64,
 ) -> Result<Vec<AuthorizedApplication>, Error> {
-    let db = token_pool(databases, tenant)?;
+    // The token group is never on a replica (the router refuses it), and the page
+    // must show a revocation just made.
+    let db = data.primary(EntityGroup::Tokens)?;
+    let tenant = data.tenant();
     let now = now();
     type Row = (i64, String, entity::Timestamp, Option<entity::Timestamp>);
     let access: Vec<Row> = access_token::Entity::find()
@@ -779,18 +677,20 @@ pub async fn authorized_applications(
 /// authorized-token delete view). Three statements keyed by (tenant, user,
 /// application), whatever their number.
 pub async fn revoke_user_application(
-    databases: &Databases,
-    tenant: &Tenant,
+    data: TenantData<'_>,
     user_id: i64,
     application_id: i64,
 ) -> Result<(), Error> {
-    let writer = token_writer(databases, tenant)?;
     with_retry!({
-        let transaction = begin_write(&writer).await?;
-        let result =
-            revoke_user_application_in(&transaction.inner, tenant.id, user_id, application_id)
-                .await;
-        finish(transaction, result).await
+        let transaction = data.transaction(EntityGroup::Tokens).await?;
+        let result = revoke_user_application_in(
+            &transaction.inner,
+            data.tenant_id(),
+            user_id,
+            application_id,
+        )
+        .await;
+        transaction.finish(result).await
     })
 }
 

@@ -7,7 +7,10 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use router_policies::EntityGroup;
+
 use crate::error::Error;
+use crate::store::access::TenantData;
 use crate::store::is_unique_violation;
 use crate::time::now;
 
@@ -49,8 +52,7 @@ pub fn new_subject() -> Result<String, Error> {
 /// taken in this tenant (the same NFKC form, or with `ignore_case` the same but for
 /// letter case) is [`Error::Conflict`].
 pub async fn create(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     username: &str,
     ignore_case: bool,
     email: Option<&str>,
@@ -62,6 +64,9 @@ pub async fn create(
     // The unique (tenant, username) index holds exact duplicates; one that differs
     // only in case is looked for first where case does not count (two sign-ups racing
     // with two spellings can still both pass: a rare, visible duplicate, not a hijack).
+    let writer = data.writer(EntityGroup::Users).await?;
+    let db = writer.connection;
+    let tenant_id = data.tenant_id();
     if ignore_case && !same_key(db, tenant_id, &username).await?.is_empty() {
         return Err(taken());
     }
@@ -111,13 +116,14 @@ async fn same_key(
 /// users from before that setting differ only in case, and several other spellings
 /// name nobody).
 pub async fn find_by_username(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     username: &str,
     ignore_case: bool,
 ) -> Result<Option<user::Model>, Error> {
+    // The primary: a password is checked against what it finds.
+    let db = data.primary(EntityGroup::Users)?;
     let typed = crate::syntax::normalize_username(username);
-    let mut spellings = same_key(db, tenant_id, &typed).await?;
+    let mut spellings = same_key(db, data.tenant_id(), &typed).await?;
     if let Some(exact) = spellings
         .iter()
         .position(|user| crate::syntax::normalize_username(&user.username) == typed)
@@ -131,48 +137,34 @@ pub async fn find_by_username(
     })
 }
 
-/// The user whose subject (`sub`) is `subject` in the tenant.
+/// The user whose subject (`sub`) is `subject` in the tenant, from the primary (a
+/// login application signs them in by it).
 pub async fn find_by_subject(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
+    data: TenantData<'_>,
     subject: &str,
 ) -> Result<Option<user::Model>, Error> {
     Ok(user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::TenantId.eq(data.tenant_id()))
         .filter(user::Column::Subject.eq(subject))
-        .one(db)
+        .one(data.primary(EntityGroup::Users)?)
         .await?)
 }
 
-/// Every user of the tenant, by username.
-pub async fn list(db: &impl ConnectionTrait, tenant_id: i64) -> Result<Vec<user::Model>, Error> {
+/// Every user of the tenant, by username (a listing: a replica may answer).
+pub async fn list(data: TenantData<'_>) -> Result<Vec<user::Model>, Error> {
     Ok(user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::TenantId.eq(data.tenant_id()))
         .order_by_asc(user::Column::Username)
-        .all(db)
+        .all(data.replica(EntityGroup::Users)?)
         .await?)
 }
 
-/// Whether the user exists in the tenant and is active (refresh and introspection
-/// refuse tokens of deactivated users).
-pub async fn is_active(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
-    user_id: i64,
-) -> Result<bool, Error> {
-    Ok(find_by_id(db, tenant_id, user_id)
-        .await?
-        .is_some_and(|user| user.is_active))
-}
-
-/// The user with `user_id` in the tenant.
-pub async fn find_by_id(
-    db: &impl ConnectionTrait,
-    tenant_id: i64,
-    user_id: i64,
-) -> Result<Option<user::Model>, Error> {
+/// The user with `user_id` in the tenant, from the primary: callers decide whether
+/// the user may sign in or use a token by `is_active` (a deactivation counts at
+/// once), or show what was just written.
+pub async fn find_by_id(data: TenantData<'_>, user_id: i64) -> Result<Option<user::Model>, Error> {
     Ok(user::Entity::find_by_id(user_id)
-        .filter(user::Column::TenantId.eq(tenant_id))
-        .one(db)
+        .filter(user::Column::TenantId.eq(data.tenant_id()))
+        .one(data.primary(EntityGroup::Users)?)
         .await?)
 }

@@ -574,14 +574,12 @@ async fn pkce_is_verified_at_the_token_endpoint(backend: Backend) {
 async fn relaxed_client(app: &TestApp) -> TestClient {
     // The fixture keeps only acme's secrets: give relaxed's `web` a known one.
     let tenant = app.tenant("relaxed").await;
-    let db = tenant
-        .routes
-        .connection(
-            &app.state.databases,
-            router_policies::EntityGroup::Applications,
-            router_policies::Role::Write,
-        )
-        .unwrap();
+    let db = tessera_tests::connection(
+        &app.state,
+        &tenant,
+        router_policies::EntityGroup::Applications,
+        router_policies::Role::Write,
+    );
     let secret = "tss_relaxed-web-secret-with-enough-entropy-0123456789";
     let hash = tessera::secrets::hash_client_secret(secret).unwrap();
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -1067,14 +1065,12 @@ async fn poll_device(app: &TestApp, tenant: &str, device_code: &str) -> Answer {
 async fn reset_last_poll(app: &TestApp, tenant: &str) {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let tenant = app.tenant(tenant).await;
-    let db = tenant
-        .routes
-        .connection(
-            &app.state.databases,
-            router_policies::EntityGroup::Tokens,
-            router_policies::Role::Write,
-        )
-        .unwrap();
+    let db = tessera_tests::connection(
+        &app.state,
+        &tenant,
+        router_policies::EntityGroup::Tokens,
+        router_policies::Role::Write,
+    );
     let an_hour_ago = tessera::time::now() - time::Duration::hours(1);
     entity::device_grant::Entity::update_many()
         .col_expr(

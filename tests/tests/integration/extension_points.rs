@@ -1426,13 +1426,12 @@ async fn management_pages_are_per_user() {
     )
     .await;
     assert_eq!(issued.status, 200, "{}", issued.text);
-    let (tenant, pool) = app
-        .pool("acme", router_policies::EntityGroup::Applications)
-        .await;
-    let stored = tessera::store::applications::find_by_client_id(pool, tenant.id, &client_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let tenant = app.tenant("acme").await;
+    let stored =
+        tessera::store::applications::find_by_client_id(app.state.data(&tenant), &client_id)
+            .await
+            .unwrap()
+            .unwrap();
     assert!(
         stored.extensions.contains("\"pro\""),
         "{}",
@@ -1495,10 +1494,11 @@ async fn management_pages_are_per_user() {
         .unwrap()
         .to_owned();
     assert_ne!(new_secret, current);
-    let stored = tessera::store::applications::find_by_client_id(pool, tenant.id, &client_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored =
+        tessera::store::applications::find_by_client_id(app.state.data(&tenant), &client_id)
+            .await
+            .unwrap()
+            .unwrap();
     assert!(!stored.hash_client_secret, "still readable");
     assert_eq!(
         stored.client_secret, new_secret,

@@ -196,11 +196,14 @@ async fn forged_csrf_tokens_change_nothing() {
         )
         .await;
     assert_eq!(forged.status, 400, "{}", forged.body);
-    let (tenant, db) = app.pool("acme", EntityGroup::Tokens).await;
-    let pending = tessera::store::device_grants::count_pending(db, tenant.id, None, 10)
-        .await
-        .unwrap();
-    assert_eq!(pending, 1, "the grant is still pending");
+    let tenant = app.tenant("acme").await;
+    let grant = tessera::store::device_grants::find_pending_by_user_code(
+        app.state.data(&tenant),
+        &tessera::secrets::checksum(&user_code.replace('-', "")),
+    )
+    .await
+    .unwrap();
+    assert!(grant.is_some(), "the grant is still pending");
 
     // Revoking an application on the authorized-tokens page.
     let tokens = tokens_of(app, &fx.web).await;
@@ -211,14 +214,11 @@ async fn forged_csrf_tokens_change_nothing() {
         "{}",
         page.body
     );
-    let application = tessera::store::applications::find_by_client_id(
-        app.pool("acme", EntityGroup::Applications).await.1,
-        tenant.id,
-        "web",
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let application =
+        tessera::store::applications::find_by_client_id(app.state.data(&tenant), "web")
+            .await
+            .unwrap()
+            .unwrap();
     let forged = browser
         .post(
             "/t/acme/authorized-tokens",
@@ -448,8 +448,7 @@ async fn device_slow_down_and_wrong_codes() {
     assert_eq!(poll().await.error(), "slow_down");
     let tenant = app.tenant("acme").await;
     let grant = tessera::store::device_grants::find_by_device_code(
-        &app.state.databases,
-        &tenant,
+        app.state.data(&tenant),
         &tessera::secrets::checksum(&device_code),
     )
     .await
@@ -484,14 +483,11 @@ async fn sessions_revocation_and_prompt_consent() {
     let app = &fx.app;
     let alices = tokens_of(app, &fx.web).await;
     let access = string(&alices, "access_token");
-    let application = tessera::store::applications::find_by_client_id(
-        app.pool("acme", EntityGroup::Applications).await.1,
-        app.tenant("acme").await.id,
-        "web",
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let acme = app.tenant("acme").await;
+    let application = tessera::store::applications::find_by_client_id(app.state.data(&acme), "web")
+        .await
+        .unwrap()
+        .unwrap();
     let mut bob = signed_in(app, "bob", "battery staple").await;
     let page = bob.get("/t/acme/authorized-tokens").await;
     let csrf = page.input("csrf").unwrap();

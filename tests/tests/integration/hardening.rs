@@ -25,9 +25,13 @@ const MEMBERS: usize = 100_000;
 
 /// The tenant's token pool.
 fn token_db(app: &TestApp, tenant: &tessera::tenancy::Tenant) -> sea_orm::DatabaseConnection {
-    tessera::store::tokens::token_pool(&app.state.databases, tenant)
-        .unwrap()
-        .clone()
+    tessera_tests::connection(
+        &app.state,
+        tenant,
+        router_policies::EntityGroup::Tokens,
+        router_policies::Role::Write,
+    )
+    .clone()
 }
 
 /// Adds `members` rotated refresh tokens to the family of `live` — each with a live
@@ -38,8 +42,7 @@ async fn grow_family(app: &TestApp, live_refresh_token: &str, members: usize) ->
     let tenant = app.tenant("acme").await;
     let db = token_db(app, &tenant);
     let live = tessera::store::tokens::find_refresh_token(
-        &db,
-        tenant.id,
+        app.state.data(&tenant),
         &tessera::secrets::checksum(live_refresh_token),
     )
     .await
@@ -111,20 +114,18 @@ async fn set_active(app: &TestApp, backend: Backend, user_id: i64, active: bool)
         (_, true) => "1",
         (_, false) => "0",
     };
-    app.tenant("acme")
-        .await
-        .routes
-        .connection(
-            &app.state.databases,
-            router_policies::EntityGroup::Users,
-            router_policies::Role::Write,
-        )
-        .unwrap()
-        .execute_unprepared(&format!(
-            "UPDATE users SET is_active = {flag} WHERE id = {user_id}"
-        ))
-        .await
-        .unwrap();
+    let tenant = app.tenant("acme").await;
+    tessera_tests::connection(
+        &app.state,
+        &tenant,
+        router_policies::EntityGroup::Users,
+        router_policies::Role::Write,
+    )
+    .execute_unprepared(&format!(
+        "UPDATE users SET is_active = {flag} WHERE id = {user_id}"
+    ))
+    .await
+    .unwrap();
 }
 
 /// Members of `family` not revoked, and the tenant's access tokens not revoked.
@@ -204,9 +205,10 @@ async fn a_family_of_any_size_is_revoked_in_one_transaction(backend: Backend) {
     // cleartokens with one batch larger than any parameter limit.
     let tenant = app.tenant("acme").await;
     let started = Instant::now();
-    let reports = tessera::cleanup::clear_expired(&app.state.databases, &[tenant], 100_000, |_| {})
-        .await
-        .unwrap();
+    let reports =
+        tessera::store::expired::clear_expired(&app.state.databases, &[tenant], 100_000, |_| {})
+            .await
+            .unwrap();
     let removed: u64 = reports.iter().map(|report| report.access_tokens).sum();
     assert!(removed >= 2 * MEMBERS as u64, "{reports:?}");
     eprintln!(
@@ -247,17 +249,28 @@ async fn security_decisions_read_the_primary(backend: Backend) {
         .apply(&stale)
         .await
         .unwrap();
-    tessera::store::users::create(
-        &stale,
-        tenant.id,
-        "alice",
-        false,
-        None,
-        tessera::secrets::hash_password("old password").unwrap(),
-        &serde_json::Map::new(),
-    )
-    .await
-    .unwrap();
+    {
+        use sea_orm::ActiveModelTrait;
+        let now = tessera::time::now();
+        entity::user::ActiveModel {
+            tenant_id: sea_orm::ActiveValue::Set(tenant.id),
+            subject: sea_orm::ActiveValue::Set("stale-subject".to_owned()),
+            username: sea_orm::ActiveValue::Set("alice".to_owned()),
+            username_key: sea_orm::ActiveValue::Set("alice".to_owned()),
+            email: sea_orm::ActiveValue::Set(None),
+            password_hash: sea_orm::ActiveValue::Set(
+                tessera::secrets::hash_password("old password").unwrap(),
+            ),
+            claims: sea_orm::ActiveValue::Set("{}".to_owned()),
+            is_active: sea_orm::ActiveValue::Set(true),
+            created_at: sea_orm::ActiveValue::Set(now),
+            updated_at: sea_orm::ActiveValue::Set(now),
+            ..Default::default()
+        }
+        .insert(&stale)
+        .await
+        .unwrap();
+    }
     assert_error(
         &login(&app, "acme", &client, "alice", "old password", "127.0.0.1").await,
         400,
@@ -329,17 +342,15 @@ async fn refresh_drops_scopes_no_longer_allowed(backend: Backend) {
     assert_eq!(answer.body["scope"], "read write", "{}", answer.text);
     // The client loses `write`.
     let tenant = app.tenant("acme").await;
-    tenant
-        .routes
-        .connection(
-            &app.state.databases,
-            router_policies::EntityGroup::Applications,
-            router_policies::Role::Write,
-        )
-        .unwrap()
-        .execute_unprepared("UPDATE applications SET allowed_scopes = 'read'")
-        .await
-        .unwrap();
+    tessera_tests::connection(
+        &app.state,
+        &tenant,
+        router_policies::EntityGroup::Applications,
+        router_policies::Role::Write,
+    )
+    .execute_unprepared("UPDATE applications SET allowed_scopes = 'read'")
+    .await
+    .unwrap();
     let refreshed = refresh(
         &app,
         "acme",
@@ -418,17 +429,15 @@ async fn bearer_introspection_needs_a_live_owner(backend: Backend) {
     // Active again, but the client is gone.
     set_active(&app, backend, user_id, true).await;
     assert_eq!(call().await.unwrap().status(), 200);
-    tenant
-        .routes
-        .connection(
-            &app.state.databases,
-            router_policies::EntityGroup::Applications,
-            router_policies::Role::Write,
-        )
-        .unwrap()
-        .execute_unprepared("DELETE FROM applications WHERE client_id = 'rs'")
-        .await
-        .unwrap();
+    tessera_tests::connection(
+        &app.state,
+        &tenant,
+        router_policies::EntityGroup::Applications,
+        router_policies::Role::Write,
+    )
+    .execute_unprepared("DELETE FROM applications WHERE client_id = 'rs'")
+    .await
+    .unwrap();
     assert_error(
         &tessera_tests::Answer::read(call().await.unwrap()).await,
         401,

@@ -170,10 +170,8 @@ async fn nodes_started_together_create_each_key_once(backend: Backend) {
     assert_eq!(migrated.code(), 0, "{}", migrated.message());
     let (first, second) = tokio::join!(spawn_app_with(&toml), spawn_app_with(&toml));
     let (first, second) = (first.unwrap(), second.unwrap());
-    let (tenant, directory) = first
-        .pool("acme", router_policies::EntityGroup::Tenants)
-        .await;
-    let keys = tessera::store::signing_keys::all(directory, tenant.id)
+    let tenant = first.tenant("acme").await;
+    let keys = tessera::store::signing_keys::all(&first.state.databases, tenant.id)
         .await
         .unwrap();
     let mut algorithms: Vec<&str> = keys.iter().map(|key| key.algorithm.as_str()).collect();

@@ -187,18 +187,12 @@ async fn login_authority_is_enforced(backend: Backend) {
         )
         .await;
     assert_elsewhere(&signed_up);
+    let acme = app.tenant("acme").await;
     assert!(
-        tessera::store::users::find_by_username(
-            app.pool("acme", router_policies::EntityGroup::Users)
-                .await
-                .1,
-            app.tenant("acme").await.id,
-            "mallory",
-            false,
-        )
-        .await
-        .unwrap()
-        .is_none(),
+        tessera::store::users::find_by_username(app.state.data(&acme), "mallory", false,)
+            .await
+            .unwrap()
+            .is_none(),
         "no account was created"
     );
     assert_elsewhere(

@@ -1812,12 +1812,14 @@ async fn prompt_create_sign_up(backend: Backend) {
         )
         .await;
     assert_eq!(forged.status, 400, "{}", forged.body);
-    let (_, users_db) = app.pool("open", router_policies::EntityGroup::Users).await;
-    let tenant_id = app.tenant("open").await.id;
-    let find = |username: &'static str| async move {
-        tessera::store::users::find_by_username(users_db, tenant_id, username, false)
-            .await
-            .unwrap()
+    let open_tenant = app.tenant("open").await;
+    let find = |username: &'static str| {
+        let data = app.state.data(&open_tenant);
+        async move {
+            tessera::store::users::find_by_username(data, username, false)
+                .await
+                .unwrap()
+        }
     };
     assert!(
         find("mallory").await.is_none(),
@@ -1948,8 +1950,7 @@ async fn keys_are_sealed_at_rest_and_need_their_kek() {
     let url = format!("sqlite://{}?mode=rwc", file.display());
     let app = spawn_app_with(&oidc_toml(&url)).await.unwrap();
     let tenant = app.tenant("acme").await;
-    let directory = app.state.databases.directory().unwrap();
-    let rows = tessera::store::signing_keys::all(directory, tenant.id)
+    let rows = tessera::store::signing_keys::all(&app.state.databases, tenant.id)
         .await
         .unwrap();
     assert_eq!(rows.len(), 3, "one key per algorithm, made with the tenant");

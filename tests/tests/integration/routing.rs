@@ -66,8 +66,7 @@ async fn issue_one(app: &tessera_tests::TestApp, slug: &str) {
         .unwrap();
     let token = secrets::generate(prefix::ACCESS_TOKEN).unwrap();
     tokens::issue(
-        &state.databases,
-        &tenant,
+        state.data(&tenant),
         NewAccessToken {
             token_checksum: checksum(&token),
             application_id: 1,

@@ -1,7 +1,6 @@
 //! The token store writes an access + refresh pair in one transaction on the tenant's
 //! token pool: both rows commit, or neither does.
 
-use router_policies::{EntityGroup, Role};
 use tessera::secrets::{self, checksum, prefix};
 use tessera::store::tokens::{self, NewAccessToken, NewRefreshToken};
 use tessera_tests::{Backend, TestDatabase, on_every_backend, single_pool_toml, spawn_app_with};
@@ -33,17 +32,12 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    let pool = tenant
-        .routes
-        .connection(&state.databases, EntityGroup::Tokens, Role::Read)
-        .unwrap();
 
     // Commit: both rows are there, linked, and stored only as checksums.
     let access_token = secrets::generate(prefix::ACCESS_TOKEN).unwrap();
     let refresh_token = secrets::generate(prefix::REFRESH_TOKEN).unwrap();
     let issued = tokens::issue(
-        &state.databases,
-        &tenant,
+        state.data(&tenant),
         access(&access_token),
         Some(NewRefreshToken {
             token_checksum: checksum(&refresh_token),
@@ -57,11 +51,11 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
     )
     .await
     .unwrap();
-    let stored_access = tokens::find_access_token(pool, tenant.id, &checksum(&access_token))
+    let stored_access = tokens::find_access_token(state.data(&tenant), &checksum(&access_token))
         .await
         .unwrap()
         .expect("access token committed");
-    let stored_refresh = tokens::find_refresh_token(pool, tenant.id, &checksum(&refresh_token))
+    let stored_refresh = tokens::find_refresh_token(state.data(&tenant), &checksum(&refresh_token))
         .await
         .unwrap()
         .expect("refresh token committed");
@@ -74,8 +68,7 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
     // inserted before it in the same transaction must not exist either.
     let second_access = secrets::generate(prefix::ACCESS_TOKEN).unwrap();
     let failed = tokens::issue(
-        &state.databases,
-        &tenant,
+        state.data(&tenant),
         access(&second_access),
         Some(NewRefreshToken {
             token_checksum: checksum(&refresh_token),
@@ -89,7 +82,7 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
     )
     .await;
     assert!(failed.is_err(), "duplicate refresh checksum must fail");
-    let orphan = tokens::find_access_token(pool, tenant.id, &checksum(&second_access))
+    let orphan = tokens::find_access_token(state.data(&tenant), &checksum(&second_access))
         .await
         .unwrap();
     assert!(
@@ -98,7 +91,9 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
     );
 
     // Lookups are scoped by tenant: the same checksum under another tenant id is absent.
-    let other_tenant = tokens::find_access_token(pool, tenant.id + 1, &checksum(&access_token))
+    let mut other = (*tenant).clone();
+    other.id += 1;
+    let other_tenant = tokens::find_access_token(state.data(&other), &checksum(&access_token))
         .await
         .unwrap();
     assert!(other_tenant.is_none());

@@ -149,6 +149,18 @@ async fn users_from_before_keep_signing_in(backend: Backend) {
             .unwrap();
     }
     users.up(&connection, None).await.unwrap();
+    connection.close().await.unwrap();
+    // The service on that database (its other groups migrate at its start; the
+    // bootstrap tenant is the directory's first, id 1, the rows' tenant).
+    let app = spawn_app_with(&format!(
+        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n",
+        db.url
+    ))
+    .await
+    .unwrap();
+    let tenant = app.tenant("default").await;
+    assert_eq!(tenant.id, 1);
+    let (_, connection) = app.pool("default", EntityGroup::Users).await;
     let keys = connection
         .query_all_raw(Statement::from_string(
             connection.get_database_backend(),
@@ -167,12 +179,12 @@ async fn users_from_before_keep_signing_in(backend: Backend) {
         ("dave", false),
         ("erin", true),
     ] {
-        let user = tessera::store::users::find_by_username(&connection, 1, typed, false)
+        let user = tessera::store::users::find_by_username(app.state.data(&tenant), typed, false)
             .await
             .unwrap();
         assert_eq!(user.is_some(), found, "{typed}");
     }
-    connection.close().await.unwrap();
+    app.stop().await;
 }
 
 on_every_backend!(users_from_before_keep_signing_in);

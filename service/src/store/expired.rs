@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use crate::db::Databases;
 use crate::error::Error;
-use crate::store::tokens::token_pool;
+use crate::store::access::TenantData;
 use crate::tenancy::Tenant;
 use crate::time::now;
 
@@ -86,18 +86,15 @@ pub async fn clear_expired(
             ..ClearReport::default()
         };
         for tenant in tenants {
+            let data = TenantData::new(databases, tenant);
             clear_tenant(
-                token_pool(databases, tenant)?,
+                data.primary(router_policies::EntityGroup::Tokens)?,
                 tenant,
                 batch_size,
                 &mut report,
             )
             .await?;
-            let users = tenant.routes.connection(
-                databases,
-                router_policies::EntityGroup::Users,
-                router_policies::Role::Write,
-            )?;
+            let users = data.primary(router_policies::EntityGroup::Users)?;
             report.sessions += batch_delete::<session::Entity>(
                 users,
                 session::Column::Id,
@@ -269,14 +266,24 @@ where
     E: EntityTrait,
     E::Column: ColumnTrait,
 {
-    batch_delete_in_turn::<E>(db, None, id, condition, batch).await
+    let mut removed = 0;
+    let mut after = i64::MIN;
+    loop {
+        let (deleted, closing) = delete_batch::<E>(db, id, condition.clone(), after, batch).await?;
+        removed += deleted;
+        match closing {
+            Some(closing) => after = closing,
+            None => break,
+        }
+    }
+    Ok(removed)
 }
 
-/// [`batch_delete`], waiting for the SQLite writer's turn (`queue`) before each
-/// batch: the background sweep shares the pool with requests of this process.
+/// [`batch_delete`] on `group`'s primary, taking the writer's turn for each batch
+/// (the background sweep shares the pool with this process's requests).
 async fn batch_delete_in_turn<E>(
-    db: &impl ConnectionTrait,
-    queue: Option<&Arc<tokio::sync::Mutex<()>>>,
+    data: TenantData<'_>,
+    group: router_policies::EntityGroup,
     id: E::Column,
     condition: Condition,
     batch: u64,
@@ -288,34 +295,47 @@ where
     let mut removed = 0;
     let mut after = i64::MIN;
     loop {
-        let _turn = match queue {
-            Some(queue) => Some(queue.lock().await),
-            None => None,
-        };
-        let closing: Option<i64> = E::find()
-            .select_only()
-            .column(id)
-            .filter(condition.clone())
-            .filter(id.gt(after))
-            .order_by_asc(id)
-            .offset(batch.saturating_sub(1))
-            .limit(1)
-            .into_tuple()
-            .one(db)
-            .await?;
-        let mut delete = E::delete_many()
-            .filter(condition.clone())
-            .filter(id.gt(after));
-        if let Some(closing) = closing {
-            delete = delete.filter(id.lte(closing));
-        }
-        removed += delete.exec(db).await?.rows_affected;
+        let writer = data.writer(group).await?;
+        let (deleted, closing) =
+            delete_batch::<E>(writer.connection, id, condition.clone(), after, batch).await?;
+        removed += deleted;
         match closing {
             Some(closing) => after = closing,
             None => break,
         }
     }
     Ok(removed)
+}
+
+/// One batch of [`batch_delete`]: the rows matching `condition` with ids in
+/// `(after, closing]`, where `closing` is the `batch`-th such id (`None`: the rest).
+async fn delete_batch<E>(
+    db: &impl ConnectionTrait,
+    id: E::Column,
+    condition: Condition,
+    after: i64,
+    batch: u64,
+) -> Result<(u64, Option<i64>), Error>
+where
+    E: EntityTrait,
+    E::Column: ColumnTrait,
+{
+    let closing: Option<i64> = E::find()
+        .select_only()
+        .column(id)
+        .filter(condition.clone())
+        .filter(id.gt(after))
+        .order_by_asc(id)
+        .offset(batch.saturating_sub(1))
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let mut delete = E::delete_many().filter(condition).filter(id.gt(after));
+    if let Some(closing) = closing {
+        delete = delete.filter(id.lte(closing));
+    }
+    Ok((delete.exec(db).await?.rows_affected, closing))
 }
 
 /// What one background sweep of a tenant removed.
@@ -344,25 +364,15 @@ impl Swept {
 /// statement, taking the SQLite writer's turn per statement. Tokens stay for
 /// `tessera cleartokens` (their rules depend on refresh families and settings).
 /// Nodes sweeping at once delete disjoint or already-deleted rows: harmless.
-pub async fn sweep(databases: &Databases, tenant: &Tenant, batch: u64) -> Result<Swept, Error> {
+pub async fn sweep(data: TenantData<'_>, batch: u64) -> Result<Swept, Error> {
     let now = now();
-    let id = tenant.id;
-    let tokens_pool = tenant.routes.pool(
-        router_policies::EntityGroup::Tokens,
-        router_policies::Role::Write,
-    )?;
-    let tokens = databases.pool(tokens_pool)?;
-    let tokens_queue = databases.writer_queue(tokens_pool);
-    let users_pool = tenant.routes.pool(
-        router_policies::EntityGroup::Users,
-        router_policies::Role::Write,
-    )?;
-    let users = databases.pool(users_pool)?;
-    let users_queue = databases.writer_queue(users_pool);
+    let id = data.tenant_id();
+    let tokens = router_policies::EntityGroup::Tokens;
+    let users = router_policies::EntityGroup::Users;
     Ok(Swept {
         interactions: batch_delete_in_turn::<interaction::Entity>(
+            data,
             tokens,
-            tokens_queue.as_ref(),
             interaction::Column::Id,
             Condition::all()
                 .add(interaction::Column::TenantId.eq(id))
@@ -371,8 +381,8 @@ pub async fn sweep(databases: &Databases, tenant: &Tenant, batch: u64) -> Result
         )
         .await?,
         authorization_codes: batch_delete_in_turn::<authorization_code::Entity>(
+            data,
             tokens,
-            tokens_queue.as_ref(),
             authorization_code::Column::Id,
             Condition::all()
                 .add(authorization_code::Column::TenantId.eq(id))
@@ -381,8 +391,8 @@ pub async fn sweep(databases: &Databases, tenant: &Tenant, batch: u64) -> Result
         )
         .await?,
         device_grants: batch_delete_in_turn::<device_grant::Entity>(
+            data,
             tokens,
-            tokens_queue.as_ref(),
             device_grant::Column::Id,
             Condition::all()
                 .add(device_grant::Column::TenantId.eq(id))
@@ -391,8 +401,8 @@ pub async fn sweep(databases: &Databases, tenant: &Tenant, batch: u64) -> Result
         )
         .await?,
         sessions: batch_delete_in_turn::<session::Entity>(
+            data,
             users,
-            users_queue.as_ref(),
             session::Column::Id,
             Condition::all()
                 .add(session::Column::TenantId.eq(id))

@@ -1,0 +1,133 @@
+//! The one place a connection for (tenant, group, role) is chosen (DESIGN.md §6a,
+//! §7). Every store function takes a [`TenantData`] — the pools and the tenant whose
+//! rows it reads or writes — and asks it for the connection it needs, saying which:
+//!
+//! * [`TenantData::replica`]: a read nothing rests on (listings, names on a page);
+//!   a replica may serve it where the router routes the group's reads to one;
+//! * [`TenantData::primary`]: a read a security decision rests on (a password, "is
+//!   this user active", "is this token live", "is this client registered"), or one
+//!   that must see a write just made; never a replica (DESIGN.md §5);
+//! * [`TenantData::writer`]: a write, after the SQLite writer's turn (the only place
+//!   the turn is taken): SQLite has one writer at a time, and waiting in this
+//!   process's queue instead of in SQLite's busy handler keeps writes in order.
+//!
+//! This is the seam the next steps plug into: a cache of a group's reads (Redis, a
+//! node's memory) goes in front of `replica`/`primary` for the functions that may use
+//! it, and a tenant's cut-over to another shard pauses its writers here.
+
+use std::sync::Arc;
+
+use router_policies::{EntityGroup, Role};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionOptions, TransactionTrait};
+
+use crate::db::Databases;
+use crate::error::Error;
+use crate::tenancy::Tenant;
+
+/// A tenant's data on the pools the router placed it on.
+#[derive(Clone, Copy, Debug)]
+pub struct TenantData<'a> {
+    databases: &'a Databases,
+    tenant: &'a Tenant,
+}
+
+impl<'a> TenantData<'a> {
+    /// The data of `tenant` on `databases`.
+    pub fn new(databases: &'a Databases, tenant: &'a Tenant) -> Self {
+        Self { databases, tenant }
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &'a Tenant {
+        self.tenant
+    }
+
+    /// Its directory id, the `tenant_id` of its rows.
+    pub fn tenant_id(&self) -> i64 {
+        self.tenant.id
+    }
+
+    /// The connection for a read nothing rests on: a replica where the router routes
+    /// `group`'s reads to one.
+    pub(crate) fn replica(&self, group: EntityGroup) -> Result<&'a DatabaseConnection, Error> {
+        self.connection(group, Role::Read)
+    }
+
+    /// The primary of `group`, for a read a security decision rests on or one that
+    /// must see a write just made.
+    pub(crate) fn primary(&self, group: EntityGroup) -> Result<&'a DatabaseConnection, Error> {
+        self.connection(group, Role::Write)
+    }
+
+    /// The primary of `group` for writing, with the SQLite writer's turn held until
+    /// the returned writer is dropped.
+    pub(crate) async fn writer(&self, group: EntityGroup) -> Result<Writer<'a>, Error> {
+        let name = self.tenant.routes.pool(group, Role::Write)?;
+        let connection = self.databases.pool(name)?;
+        let turn = match self.databases.writer_queue(name) {
+            Some(queue) => Some(Arc::clone(&queue).lock_owned().await),
+            None => None,
+        };
+        Ok(Writer {
+            connection,
+            tenant_id: self.tenant.id,
+            _turn: turn,
+        })
+    }
+
+    /// A write transaction on `group`'s primary, holding the writer's turn until it
+    /// ends. On SQLite it runs `BEGIN IMMEDIATE`: the write lock is taken at once, so
+    /// a read-then-write flow never fails to upgrade (`SQLITE_BUSY`).
+    pub(crate) async fn transaction(&self, group: EntityGroup) -> Result<WriteTransaction, Error> {
+        let writer = self.writer(group).await?;
+        let inner = writer
+            .connection
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        Ok(WriteTransaction {
+            inner,
+            _turn: writer._turn,
+        })
+    }
+
+    fn connection(&self, group: EntityGroup, role: Role) -> Result<&'a DatabaseConnection, Error> {
+        self.databases.pool(self.tenant.routes.pool(group, role)?)
+    }
+}
+
+/// A group's primary with the writer's turn held: several statements a caller must
+/// keep together (a count and the insert it admits) run on it.
+pub struct Writer<'a> {
+    pub(crate) connection: &'a DatabaseConnection,
+    pub(crate) tenant_id: i64,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// A write transaction holding its writer's turn until commit or rollback.
+pub struct WriteTransaction {
+    /// The transaction.
+    pub(crate) inner: DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTransaction {
+    /// Commits on `Ok`, rolls back on `Err` (explicitly, so the connection returns to
+    /// the pool at once).
+    pub(crate) async fn finish<T>(self, result: Result<T, Error>) -> Result<T, Error> {
+        match result {
+            Ok(value) => {
+                self.inner.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                if let Err(rollback) = self.inner.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback failed");
+                }
+                Err(error)
+            }
+        }
+    }
+}
