@@ -1,5 +1,5 @@
 //! Connection pools and the data-access layer: hands out the connection for
-//! (tenant, group, role) as the router decided (DESIGN.md §2).
+//! (tenant, group, role) as the router decided (docs/router.md).
 //!
 //! Pools are opened once at startup and passed down as arguments; nothing here is
 //! global. A tenant's routes are resolved once, when the tenant is loaded, so a

@@ -36,6 +36,7 @@ pub mod network;
 pub mod oauth;
 pub mod pages;
 pub mod policy;
+pub mod registration;
 pub mod route_names;
 pub mod routing;
 pub mod secrets;

@@ -5,7 +5,7 @@
 //! folder's `clients/CLIENT_ID/`. A page is looked up client → tenant → service →
 //! built-in.
 //! Every template name ends in `.html`, so minijinja escapes every value it prints
-//! (DESIGN.md §8): user input never becomes markup.
+//! (docs/templates.md): user input never becomes markup.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -13,7 +13,7 @@ use entity::application;
 use serde_json::{Map, Value};
 
 use crate::application_fields::Exposure;
-use crate::store::applications::GrantType;
+use crate::registration::GrantType;
 use crate::tenancy::Tenant;
 
 /// Whether an application may use a grant type (DOT's `allows_grant_type`). Built in:
@@ -165,6 +165,6 @@ impl Policies {
     ) -> bool {
         self.grant_types
             .allows_grant_type(tenant, application, grant)
-            .unwrap_or_else(|| crate::store::applications::lists_grant(application, grant))
+            .unwrap_or_else(|| crate::registration::lists_grant(application, grant))
     }
 }

@@ -1,4 +1,4 @@
-//! Generation, checksums and hashes of secrets (DESIGN.md §5).
+//! Generation, checksums and hashes of secrets (docs/security.md).
 //!
 //! * Opaque tokens and codes: a recognisable prefix plus 256 bits from the operating
 //!   system's CSPRNG, base64url; only their SHA-256 checksum is stored and looked up.

@@ -170,8 +170,8 @@ impl Connected {
     }
 }
 
-/// A Redis connection that never stops the start (DESIGN.md §6a: Redis is optional
-/// and never fatal): it connects lazily, reconnects by itself, and each attempt and
+/// A Redis connection that never stops the start (Redis is optional and never
+/// fatal: docs/decisions.md, issue 16): it connects lazily, reconnects by itself, and each attempt and
 /// each command gives up after a second. A Redis that does not answer now is logged
 /// and reported by `/readyz`; the node starts and serves without it. Only a URL that
 /// cannot be a Redis URL stops the start.

@@ -1,5 +1,5 @@
 //! Tenants: the directory (on the `tenants` group's pool) and the in-memory registry
-//! of loaded tenants with their resolved routes (DESIGN.md §3).
+//! of loaded tenants with their resolved routes (docs/router.md).
 //!
 //! A tenant's placement is decided once, when it is created, and stored in the
 //! directory; afterwards it is only read. Tenants created by another process (the CLI,

@@ -19,6 +19,7 @@ use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
 use tessera::Application;
 use tessera::cli::{Cli, CliError};
+use tessera::registration;
 use tessera::state::AppState;
 use tokio::sync::oneshot;
 
@@ -547,7 +548,8 @@ impl TestApp {
 
     /// Registers a client in `tenant` through the store.
     pub async fn register(&self, tenant: &str, registration: Registration<'_>) -> TestClient {
-        use tessera::store::applications::{self, ClientType, NewApplication};
+        use tessera::registration::{ClientType, NewApplication};
+        use tessera::store::applications;
         let tenant = self.tenant(tenant).await;
         let secret = registration
             .confidential
@@ -560,14 +562,14 @@ impl TestApp {
             } else {
                 ClientType::Public
             },
-            grant_types: applications::parse_grant_types(registration.grant_types).unwrap(),
-            redirect_uris: applications::parse_redirect_uris(
+            grant_types: registration::parse_grant_types(registration.grant_types).unwrap(),
+            redirect_uris: registration::parse_redirect_uris(
                 "redirect URI",
                 registration.redirect_uris,
             )
             .unwrap(),
             post_logout_redirect_uris: Vec::new(),
-            allowed_origins: applications::parse_origins(registration.origins).unwrap(),
+            allowed_origins: registration::parse_origins(registration.origins).unwrap(),
             client_secret: secret
                 .as_deref()
                 .map(|secret| tessera::secrets::hash_client_secret(secret).unwrap())
@@ -575,7 +577,7 @@ impl TestApp {
             hash_client_secret: true,
             skip_authorization: registration.skip_authorization,
             algorithm: String::new(),
-            access_token_format: applications::AccessTokenFormat::Opaque,
+            access_token_format: registration::AccessTokenFormat::Opaque,
             extensions: Default::default(),
             login_url: String::new(),
             login_client_id: String::new(),

@@ -1,4 +1,4 @@
-//! DESIGN.md §5: secrets, tokens, codes and verifiers never reach a log line. A whole
+//! docs/security.md: secrets, tokens, codes and verifiers never reach a log line. A whole
 //! set of flows runs with every log level on, captured by the process-wide subscriber
 //! (this test binary runs nothing else), and the capture is searched for each secret
 //! value that crossed the wire. The database file is searched too: tokens are stored

@@ -28,15 +28,16 @@ use crate::application_fields::{FieldType, Writer};
 use crate::endpoints::browser::{csrf_ok, require_login, signed_in_by, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{Page, error_page, form_expired, render, respond};
-use crate::endpoints::request::{Peer, client_address};
+use crate::endpoints::request::{Peer, client_address, content_type};
 use crate::error::Error;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
 use crate::oauth::login_authority::LoginAuthority;
 use crate::oauth::session::SignedIn;
+use crate::registration::{self, ClientType, GrantType, NewApplication, Registered, SecretSource};
 use crate::secrets;
 use crate::state::AppState;
-use crate::store::applications::{self, ClientType, GrantType, NewApplication};
+use crate::store::applications;
 use crate::tenancy::Tenant;
 
 /// The grant types the pages offer.
@@ -155,7 +156,7 @@ async fn poster(
     body: &Bytes,
     path: &str,
 ) -> Result<Result<(Arc<Tenant>, SignedIn, Form), Page>, OAuthError> {
-    let form = Form::parse(headers, body)?;
+    let form = Form::parse(content_type(headers), body)?;
     let (tenant, current) = match visitor(state, slug, peer, headers, path).await? {
         Ok(found) => found,
         Err(page) => return Ok(Err(page)),
@@ -235,31 +236,24 @@ fn posted_fields(tenant: &Tenant, form: &Form) -> Vec<crate::application_fields:
         .collect()
 }
 
-/// What the registration or edit form posted, applied to `base`.
+/// What the registration or edit form posted, applied to `base` (the registration
+/// rules run after: [`registration::register`], [`NewApplication::check`]).
 fn apply_form(tenant: &Tenant, form: &Form, base: &mut NewApplication) -> Result<(), String> {
-    let name = form.get("name").unwrap_or_default().trim();
-    if name.is_empty() {
-        return Err("Give the application a name.".to_owned());
-    }
-    base.name = name.to_owned();
-    let grants: Vec<GrantType> = OFFERED_GRANTS
+    base.name = form.get("name").unwrap_or_default().trim().to_owned();
+    base.grant_types = OFFERED_GRANTS
         .into_iter()
         .filter(|grant| form.get(&format!("grant_{}", grant.as_str())).is_some())
         .collect();
-    if grants.is_empty() {
-        return Err("Choose at least one grant type.".to_owned());
-    }
-    base.grant_types = grants;
     let uris = form.get("redirect_uris").unwrap_or_default();
-    base.redirect_uris = applications::parse_redirect_uris("redirect URI", uris)
+    base.redirect_uris = registration::parse_redirect_uris("redirect URI", uris)
         .map_err(|error| error.to_string())?;
     let origins = form.get("allowed_origins").unwrap_or_default();
     base.allowed_origins =
-        applications::parse_origins(origins).map_err(|error| error.to_string())?;
+        registration::parse_origins(origins).map_err(|error| error.to_string())?;
     base.extensions = tenant
         .fields
         .apply(&base.extensions, &posted_fields(tenant, form), false)?;
-    base.check().map_err(|error| error.to_string())
+    Ok(())
 }
 
 /// The form page (registration when `stored` is `None`).
@@ -348,7 +342,7 @@ fn blank(tenant: &Tenant, owner: i64) -> NewApplication {
         hash_client_secret: true,
         skip_authorization: false,
         algorithm: String::new(),
-        access_token_format: applications::AccessTokenFormat::Opaque,
+        access_token_format: registration::AccessTokenFormat::Opaque,
         allowed_scopes: Vec::new(),
         owner_user_id: Some(owner),
         extensions: tenant
@@ -439,19 +433,20 @@ pub async fn create(
             Some("public") => ClientType::Public,
             _ => ClientType::Confidential,
         };
-        draft.client_id = secrets::generate_identifier()?;
-        let secret = match draft.client_type {
-            ClientType::Confidential => Some(secrets::generate(secrets::prefix::CLIENT_SECRET)?),
-            ClientType::Public => None,
-        };
-        draft.client_secret = match &secret {
-            Some(secret) => secrets::hash_client_secret(secret)?,
-            None => String::new(),
-        };
         if let Err(problem) = apply_form(&tenant, &form, &mut draft) {
             return Ok(form_page(&state, &tenant, &current, None, &draft, Some(problem)));
         }
-        let created = applications::create(state.data(&tenant), draft).await?;
+        let Registered {
+            application,
+            secret,
+        } = match registration::register(draft.clone(), SecretSource::Generate) {
+            Ok(registered) => registered,
+            Err(Error::InvalidInput(problem)) => {
+                return Ok(form_page(&state, &tenant, &current, None, &draft, Some(problem)));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let created = applications::create(state.data(&tenant), application).await?;
         tracing::info!(tenant = %tenant.slug, client_id = %created.client_id, "application registered on the management pages");
         Ok(secret_page(&state, &tenant, &created.client_id, secret.as_deref()))
     }
@@ -508,7 +503,9 @@ pub async fn update(
             return Ok(closed(&state, &tenant));
         };
         let mut draft = NewApplication::of(&stored)?;
-        if let Err(problem) = apply_form(&tenant, &form, &mut draft) {
+        let checked = apply_form(&tenant, &form, &mut draft)
+            .and_then(|()| draft.check().map_err(|error| error.to_string()));
+        if let Err(problem) = checked {
             return Ok(form_page(
                 &state,
                 &tenant,

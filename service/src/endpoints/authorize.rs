@@ -3,18 +3,16 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use crate::endpoints::browser::{signed_in, step_page};
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::page::{Page, error_page, failure_page};
-use crate::endpoints::request::{Peer, client_address};
-use crate::oauth::authorization_response::Delivery;
+use crate::endpoints::page::{Page, failure_page, refused};
+use crate::endpoints::request::{Peer, client_address, content_type};
 use crate::oauth::authorize::{self, Refusal};
 use crate::oauth::form::Form;
 use crate::state::AppState;
-use crate::tenancy::Tenant;
 
 /// `GET`: parameters in the query.
 pub async fn authorize_get(
@@ -38,7 +36,7 @@ pub async fn authorize_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&headers, &body);
+    let form = Form::parse(content_type(&headers), &body);
     answer(&state, &slug, form, &peer, &headers)
         .await
         .into_response()
@@ -82,34 +80,5 @@ async fn answer(
     match authorize::begin(state, &tenant, &form, user, source).await {
         Ok(begun) => step_page(state, &tenant, begun.step, begun.secret, None),
         Err(refusal) => refused(state, &tenant, refusal),
-    }
-}
-
-/// The answer to a refused request: a page when the redirect URI cannot be trusted,
-/// else back to the client with the error.
-pub fn refused(state: &AppState, tenant: &Tenant, refusal: Refusal) -> Page {
-    match refusal {
-        Refusal::Page { title, message } => error_page(
-            state,
-            &tenant.display_name,
-            StatusCode::BAD_REQUEST,
-            &title,
-            &message,
-            Some("Nothing was sent back to the application. Tell its developer."),
-        ),
-        Refusal::Answer(Delivery::Redirect(url)) => Page::see_other(url),
-        Refusal::Answer(Delivery::FormPost { action, fields }) => {
-            Page::form_post(state, tenant, &action, &fields)
-        }
-        Refusal::Elsewhere => error_page(
-            state,
-            &tenant.display_name,
-            StatusCode::FORBIDDEN,
-            "Sign in at the application's sign-in service",
-            "This sign-in is handled by the sign-in service the application uses, not by \
-             this page.",
-            Some("Go back to the application and sign in again from there."),
-        ),
-        Refusal::Failed(error) => failure_page(state, &tenant.display_name, error),
     }
 }

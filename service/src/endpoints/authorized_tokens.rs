@@ -13,12 +13,12 @@ use serde::Serialize;
 use crate::endpoints::browser::{csrf_ok, require_login, signed_in_by, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{Page, form_expired, render, respond};
-use crate::endpoints::request::{Peer, client_address};
+use crate::endpoints::request::{Peer, client_address, content_type};
 use crate::oauth::form::Form;
 use crate::oauth::login_authority::LoginAuthority;
 use crate::secrets;
 use crate::state::AppState;
-use crate::store::{applications, tokens};
+use crate::store::{applications, authorized_tokens};
 
 #[derive(Serialize)]
 struct Line {
@@ -70,7 +70,9 @@ pub async fn authorized_tokens_page(
             let return_to = tenant_path(&tenant, "authorized-tokens");
             return require_login(&state, &tenant, return_to, None, source).await;
         };
-        let grants = tokens::authorized_applications(state.data(&tenant), current.user.id).await?;
+        let grants =
+            authorized_tokens::authorized_applications(state.data(&tenant), current.user.id)
+                .await?;
         let registered = applications::find_by_ids(
             state.data(&tenant),
             grants.iter().map(|grant| grant.application_id).collect(),
@@ -129,7 +131,7 @@ pub async fn revoke_application(
 ) -> Response {
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
-        let form = Form::parse(&headers, &body)?;
+        let form = Form::parse(content_type(&headers), &body)?;
         let authority = LoginAuthority::of_tenant(&tenant);
         let Some(current) = signed_in_by(&state, &tenant, &headers, &authority).await? else {
             let source = client_address(&state, &peer, &headers);
@@ -148,8 +150,12 @@ pub async fn revoke_application(
                 "missing parameter \"application\"",
             ));
         };
-        tokens::revoke_user_application(state.data(&tenant), current.user.id, application_id)
-            .await?;
+        authorized_tokens::revoke_user_application(
+            state.data(&tenant),
+            current.user.id,
+            application_id,
+        )
+        .await?;
         Ok::<Page, crate::oauth::error::OAuthError>(Page::see_other(tenant_path(
             &tenant,
             "authorized-tokens",

@@ -4,15 +4,14 @@
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
-use entity::{application, interaction};
+use entity::application;
 
-use crate::endpoints::authorize::refused;
 use crate::endpoints::page::{
-    Page, cookie, expired_cookie, interaction_cookie_name, read_cookie, session_cookie_name,
-    start_again,
+    Page, cookie, expired_cookie, interaction_cookie_name, read_cookie, refused,
+    session_cookie_name, start_again,
 };
 use crate::oauth::authorization_response::Delivery;
-use crate::oauth::authorize::{self, Begun, Step};
+use crate::oauth::authorize::{self, Begun, Interaction, Step};
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
 use crate::oauth::login_authority::LoginAuthority;
@@ -55,7 +54,7 @@ pub async fn bound(
     tenant: &Tenant,
     headers: &HeaderMap,
     key: &str,
-) -> Result<Option<(interaction::Model, String)>, OAuthError> {
+) -> Result<Option<(Interaction, String)>, OAuthError> {
     let secret = read_cookie(headers, &interaction_cookie_name(key));
     let found = authorize::bind(state, tenant, key, secret.as_deref()).await?;
     Ok(found.zip(secret))
@@ -69,7 +68,7 @@ pub async fn posted_interaction(
     tenant: &Tenant,
     headers: &HeaderMap,
     form: &Form,
-) -> Result<Option<interaction::Model>, OAuthError> {
+) -> Result<Option<Interaction>, OAuthError> {
     let key = form.get("interaction").unwrap_or_default();
     Ok(bound(state, tenant, headers, key)
         .await?
@@ -86,7 +85,7 @@ pub async fn posted_sign_in(
     tenant: &Tenant,
     headers: &HeaderMap,
     form: &Form,
-) -> Result<Result<Option<interaction::Model>, Page>, OAuthError> {
+) -> Result<Result<Option<Interaction>, Page>, OAuthError> {
     if form.get("interaction").is_none_or(str::is_empty) {
         if LoginAuthority::of_tenant(tenant).is_external() {
             return Ok(Err(refused(state, tenant, authorize::Refusal::Elsewhere)));
@@ -302,7 +301,7 @@ pub async fn finish_plain_sign_in(
 pub async fn start_session(
     state: &AppState,
     tenant: &Tenant,
-    found: &interaction::Model,
+    found: &Interaction,
     user_id: i64,
 ) -> Result<Page, OAuthError> {
     // Before any session exists: an interaction an external application decides is
@@ -320,7 +319,7 @@ pub async fn start_session(
         &session_secret,
         tenant.settings.session_lifetime_secs,
     );
-    let key = &found.interaction_key;
+    let key = found.key();
     let page =
         match authorize::resume_with_login(state, tenant, found, user_id, authenticated_at).await {
             Ok(step) => step_page(state, tenant, step, None, Some(key)),

@@ -9,12 +9,12 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use crate::endpoints::authorize::refused;
 use crate::endpoints::browser::{bound, posted_interaction, step_page, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
-    Page, expired_cookie, interaction_cookie_name, render_for_client, respond, start_again,
+    Page, expired_cookie, interaction_cookie_name, refused, render_for_client, respond, start_again,
 };
+use crate::endpoints::request::content_type;
 use crate::oauth::authorize::{self, Pending};
 use crate::oauth::form::Form;
 use crate::secrets;
@@ -87,8 +87,7 @@ pub async fn consent_page(
         if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
             return Ok(refused(&state, &tenant, refusal));
         }
-        let (Pending::Authorize(request), Some(user_id)) =
-            (authorize::pending(&found)?, found.user_id)
+        let (Pending::Authorize(request), Some(user_id)) = (found.pending(), found.user_id())
         else {
             return Ok(start_again(&state, &tenant));
         };
@@ -142,7 +141,7 @@ pub async fn consent(
 ) -> Response {
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
-        let form = Form::parse(&headers, &body)?;
+        let form = Form::parse(content_type(&headers), &body)?;
         let Some(found) = posted_interaction(&state, &tenant, &headers, &form).await? else {
             return Ok(start_again(&state, &tenant));
         };
@@ -151,7 +150,7 @@ pub async fn consent(
         if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
             return Ok(refused(&state, &tenant, refusal));
         }
-        let key = found.interaction_key.clone();
+        let key = found.key().to_owned();
         let allow = form.get("allow").is_some() && form.get("deny").is_none();
         let page = match authorize::resume_with_consent(&state, &tenant, &found, allow).await {
             Ok(step) => step_page(&state, &tenant, step, None, Some(&key)),

@@ -15,7 +15,7 @@ use crate::endpoints::consent::{ScopeLine, scope_lines};
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{MessageContext, Page, error_page, render, respond};
-use crate::endpoints::request::{Peer, authenticated_request, client_address};
+use crate::endpoints::request::{Peer, authenticated_request, client_address, content_type};
 use crate::endpoints::token::NO_STORE;
 use crate::oauth::authorize;
 use crate::oauth::device::{self, display_user_code, normalise_user_code};
@@ -213,7 +213,7 @@ pub async fn device_decision(
 ) -> Response {
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
-        let form = Form::parse(&headers, &body)?;
+        let form = Form::parse(content_type(&headers), &body)?;
         let address = client_address(&state, &peer, &headers);
         let typed = form.get("user_code").unwrap_or_default();
         let visit = Visit::of(&state, &tenant, Some(typed), address, &headers).await?;

@@ -16,6 +16,7 @@ use crate::endpoints::page::{
     MessageContext, Page, expired_cookie, failure_page, form_expired, render, respond,
     session_cookie_name,
 };
+use crate::endpoints::request::content_type;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Form;
 use crate::oauth::logout::{self, LogoutRequest};
@@ -55,7 +56,7 @@ pub async fn end_session_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&headers, &body);
+    let form = Form::parse(content_type(&headers), &body);
     handle(&state, &slug, &headers, form, true).await
 }
 

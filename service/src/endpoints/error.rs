@@ -1,7 +1,8 @@
-//! Error responses. OAuth endpoints answer with RFC 6749 §5.2 bodies
-//! (`{"error", "error_description"}`); this is where a protocol error
-//! ([`OAuthError`]) becomes a status code and headers. Internal causes are logged,
-//! never sent.
+//! Error responses: the one place a protocol error ([`OAuthError`]) becomes a status
+//! code and headers ([`classify`]). The API answers with RFC 6749 §5.2 bodies
+//! (`{"error", "error_description"}`, [`ApiError`]); the browser endpoints render
+//! the same classification as a page ([`crate::endpoints::page::failure_page`]).
+//! Internal causes are logged, never sent.
 
 use axum::Json;
 use axum::http::{StatusCode, header};
@@ -63,40 +64,107 @@ impl ApiError {
     }
 }
 
-/// The HTTP answer to a protocol error: RFC 6749 §5.2 (400, or 401 with a challenge
-/// for client authentication), RFC 6750 §3.1 for bearer tokens, 429 or 503 with
-/// `Retry-After` for limits. Internal causes are logged here and never sent.
+/// What a protocol error is over HTTP: the one table, read by the JSON answers of
+/// the API ([`ApiError`]) and by the error pages of the browser endpoints
+/// ([`crate::endpoints::page::failure_page`]). RFC 6749 §5.2 (400, or 401 with a
+/// challenge for client authentication), RFC 6750 §3.1 for bearer tokens, 429 or
+/// 503 with `Retry-After` for limits.
+#[derive(Debug)]
+pub struct HttpFailure {
+    /// Status code.
+    pub status: StatusCode,
+    /// `WWW-Authenticate` challenge, for 401 and bearer-token 403 answers (API only).
+    pub challenge: Option<String>,
+    /// `Retry-After` seconds, for 429 and 503 answers.
+    pub retry_after_secs: Option<u64>,
+    /// A page's title.
+    pub title: &'static str,
+    /// A page's sentence for a person (the API sends `error_description`).
+    pub message: String,
+}
+
+/// Classifies `error` ([`HttpFailure`]). Internal causes are logged here, once, and
+/// never sent.
+pub fn classify(error: &OAuthError) -> HttpFailure {
+    let busy = "The service cannot answer right now. Try again in a moment.";
+    let (status, title, message) = match error {
+        OAuthError::InvalidClient | OAuthError::InvalidToken => (
+            StatusCode::UNAUTHORIZED,
+            "Not signed in",
+            error.description(),
+        ),
+        OAuthError::InsufficientScope(_) | OAuthError::Forbidden(_) => {
+            (StatusCode::FORBIDDEN, "Not allowed", error.description())
+        }
+        OAuthError::UnknownTenant(_) => (
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such organisation on this service.".to_owned(),
+        ),
+        OAuthError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found", error.description()),
+        OAuthError::TooManyAttempts { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            error.description(),
+        ),
+        OAuthError::TooManyPending { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins in progress",
+            "Too many sign-ins are waiting to be finished from your network. Try again in a \
+             minute."
+                .to_owned(),
+        ),
+        OAuthError::Busy { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            busy.to_owned(),
+        ),
+        OAuthError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "request failed: unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                busy.to_owned(),
+            )
+        }
+        OAuthError::Internal(cause) => {
+            tracing::error!(error = %cause, "request failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The service could not complete this step. Try again.".to_owned(),
+            )
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            error.description(),
+        ),
+    };
+    let challenge = match error {
+        OAuthError::InvalidClient => Some("Basic realm=\"tessera\"".to_owned()),
+        OAuthError::InvalidToken => Some("Bearer error=\"invalid_token\"".to_owned()),
+        OAuthError::InsufficientScope(scope) => Some(format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+        )),
+        _ => None,
+    };
+    HttpFailure {
+        status,
+        challenge,
+        retry_after_secs: error.retry_after_secs(),
+        title,
+        message,
+    }
+}
+
+/// The JSON answer to a protocol error ([`classify`]).
 impl From<OAuthError> for ApiError {
     fn from(error: OAuthError) -> Self {
-        let status = match &error {
-            OAuthError::InvalidClient | OAuthError::InvalidToken => StatusCode::UNAUTHORIZED,
-            OAuthError::InsufficientScope(_) | OAuthError::Forbidden(_) => StatusCode::FORBIDDEN,
-            OAuthError::UnknownTenant(_) | OAuthError::NotFound(_) => StatusCode::NOT_FOUND,
-            OAuthError::TooManyAttempts { .. } | OAuthError::TooManyPending { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            OAuthError::Busy { .. } | OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            OAuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        match &error {
-            OAuthError::Internal(cause) => tracing::error!(error = %cause, "request failed"),
-            OAuthError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "request failed: unavailable")
-            }
-            _ => {}
-        }
-        let challenge = match &error {
-            OAuthError::InvalidClient => Some("Basic realm=\"tessera\"".to_owned()),
-            OAuthError::InvalidToken => Some("Bearer error=\"invalid_token\"".to_owned()),
-            OAuthError::InsufficientScope(scope) => Some(format!(
-                "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
-            )),
-            _ => None,
-        };
-        let mut answer = Self::new(status, error.code(), error.description());
-        answer.challenge = challenge;
-        answer.retry_after_secs = error.retry_after_secs();
+        let failure = classify(&error);
+        let mut answer = Self::new(failure.status, error.code(), error.description());
+        answer.challenge = failure.challenge;
+        answer.retry_after_secs = failure.retry_after_secs;
         answer
     }
 }

@@ -17,7 +17,7 @@ pub async fn healthz() -> Json<Value> {
 
 /// `GET /readyz`: every pool answers (503 names the ones that do not, without their
 /// error text). Redis, when configured, is reported but never makes the node unready
-/// (DESIGN.md §6a: the node serves without it): `"redis": "unavailable"` and
+/// (the node serves without it): `"redis": "unavailable"` and
 /// `"status": "degraded"` with 200.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let mut ready = true;

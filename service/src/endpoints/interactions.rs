@@ -18,14 +18,13 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::endpoints::authorize::refused;
 use crate::endpoints::browser::{bound, step_page};
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::page::{cookie, respond, session_cookie_name, start_again};
-use crate::endpoints::request::{Peer, client_address};
+use crate::endpoints::page::{cookie, refused, respond, session_cookie_name, start_again};
+use crate::endpoints::request::{Peer, authorization, client_address};
 use crate::endpoints::token::NO_STORE;
-use crate::oauth::authorize::{self, Pending};
+use crate::oauth::authorize::{self, Interaction};
 use crate::oauth::client_auth::authenticate;
 use crate::oauth::error::OAuthError;
 use crate::oauth::external_login::{self, Description};
@@ -43,16 +42,23 @@ async fn driven(
     key: &str,
     peer: &Peer,
     headers: &HeaderMap,
-) -> Result<(std::sync::Arc<Tenant>, entity::interaction::Model, Pending), OAuthError> {
+) -> Result<(std::sync::Arc<Tenant>, Interaction), OAuthError> {
     let tenant = resolve_tenant(state, slug).await?;
     let address = client_address(state, peer, headers);
-    let client = authenticate(state, &tenant, headers, &Form::default(), address).await?;
+    let client = authenticate(
+        state,
+        &tenant,
+        authorization(headers)?,
+        &Form::default(),
+        address,
+    )
+    .await?;
     external_login::may_drive(&client)?;
-    let (found, pending) = external_login::find(state, &tenant, key)
+    let found = authorize::lookup(state, &tenant, key)
         .await?
         .ok_or_else(|| OAuthError::NotFound("no such interaction: it expired or was finished"))?;
     external_login::may_drive_this(state, &tenant, &client, &found).await?;
-    Ok((tenant, found, pending))
+    Ok((tenant, found))
 }
 
 fn answer<T: serde::Serialize>(result: Result<T, OAuthError>) -> Response {
@@ -76,8 +82,8 @@ pub async fn describe(
     headers: HeaderMap,
 ) -> Response {
     let result: Result<Description, OAuthError> = async {
-        let (tenant, found, pending) = driven(&state, &slug, &key, &peer, &headers).await?;
-        external_login::describe(&state, &tenant, &found, &pending).await
+        let (tenant, found) = driven(&state, &slug, &key, &peer, &headers).await?;
+        external_login::describe(&state, &tenant, &found).await
     }
     .await;
     answer(result)
@@ -92,7 +98,8 @@ pub async fn decide(
     body: Bytes,
 ) -> Response {
     let result = async {
-        let (tenant, found, request) = driven(&state, &slug, &key, &peer, &headers).await?;
+        let (tenant, found) = driven(&state, &slug, &key, &peer, &headers).await?;
+        let request = found.pending().clone();
         // `request`: what the interaction waits for, answered below.
         let redirect_to = match decision.as_str() {
             "login" => {

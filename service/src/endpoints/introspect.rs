@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::endpoints::cors;
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::request::{Peer, bearer_token, client_address};
+use crate::endpoints::request::{Peer, authorization, bearer_token, client_address, content_type};
 use crate::endpoints::token::NO_STORE;
 use crate::oauth::client_auth::{AuthMethod, authenticate};
 use crate::oauth::error::OAuthError;
@@ -31,12 +31,13 @@ pub async fn introspect(
     let mut application = None;
     let result: Result<Introspection, OAuthError> = async {
         let tenant = resolve_tenant(&state, &slug).await?;
-        let form = Form::parse(&headers, &body)?;
+        let form = Form::parse(content_type(&headers), &body)?;
         match bearer_token(&headers) {
             Some(bearer) => authorize_bearer(&state, &tenant, bearer).await?,
             None => {
                 let address = client_address(&state, &peer, &headers);
-                let client = authenticate(&state, &tenant, &headers, &form, address).await?;
+                let client =
+                    authenticate(&state, &tenant, authorization(&headers)?, &form, address).await?;
                 // A public client proves nothing: it may not introspect.
                 if client.method == AuthMethod::None {
                     return Err(OAuthError::InvalidClient);

@@ -1,4 +1,4 @@
-//! Tenant resolution by path: `/t/{tenant}` is the tenant's issuer (DESIGN.md §3).
+//! Tenant resolution by path: `/t/{tenant}` is the tenant's issuer (docs/router.md).
 //! Protocol endpoints nest under it in later modules; this one answers for the issuer
 //! itself and refuses unknown tenants with a JSON 404.
 

@@ -9,17 +9,16 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use crate::endpoints::authorize::refused;
 use crate::endpoints::browser::{
     bound, csrf_ok, finish_plain_sign_in, plain_form_secret, plain_page_url, posted_sign_in,
     require_login, return_path, signed_in, start_session, tenant_path,
 };
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
-    MessageContext, Page, expired_cookie, form_expired, render, render_for_client, respond,
-    session_cookie_name, start_again,
+    MessageContext, Page, expired_cookie, form_expired, refused, render, render_for_client,
+    respond, session_cookie_name, start_again,
 };
-use crate::endpoints::request::{Peer, client_address};
+use crate::endpoints::request::{Peer, client_address, content_type};
 use crate::oauth::authorize;
 use crate::oauth::credentials::{self, Attempt};
 use crate::oauth::error::OAuthError;
@@ -120,8 +119,8 @@ pub async fn login_page(
         let application = authorize::application_for(&state, &tenant, &found).await?;
         let client_id = application.as_ref().map(|app| app.client_id.clone());
         let application_name = application.map(|app| app.name);
-        let username = match authorize::pending(&found)? {
-            authorize::Pending::Authorize(request) => request.login_hint,
+        let username = match found.pending() {
+            authorize::Pending::Authorize(request) => request.login_hint.clone(),
             authorize::Pending::Login { .. } => None,
         };
         Ok(render_for_client(
@@ -163,7 +162,7 @@ pub async fn login(
 ) -> Response {
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
-        let form = Form::parse(&headers, &body)?;
+        let form = Form::parse(content_type(&headers), &body)?;
         let address = client_address(&state, &peer, &headers);
         let found = match posted_sign_in(&state, &tenant, &headers, &form).await? {
             Ok(found) => found,
@@ -175,7 +174,7 @@ pub async fn login(
                 Some(found) => format!(
                     "{}?interaction={}",
                     tenant_path(&tenant, "login"),
-                    found.interaction_key
+                    found.key()
                 ),
                 None => plain_page_url(&tenant, "login", &return_to),
             };
@@ -240,7 +239,7 @@ pub async fn logout(
 ) -> Response {
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
-        let form = Form::parse(&headers, &body)?;
+        let form = Form::parse(content_type(&headers), &body)?;
         let Some(current) = signed_in(&state, &tenant, &headers).await? else {
             return Ok(Page::see_other(tenant_path(&tenant, "logout")));
         };

@@ -1,5 +1,5 @@
 //! HTTP endpoints, one module per protocol concept. Each tenant is an issuer under
-//! `/t/{tenant}` (DESIGN.md §3); service-wide probes live at the root.
+//! `/t/{tenant}` (docs/router.md); service-wide probes live at the root.
 
 pub mod applications;
 pub mod authorize;

@@ -12,6 +12,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::endpoints::error::classify;
+use crate::oauth::authorization_response::Delivery;
+use crate::oauth::authorize::Refusal;
 use crate::oauth::error::OAuthError;
 use crate::state::AppState;
 use crate::tenancy::Tenant;
@@ -297,50 +300,49 @@ pub fn respond(state: &AppState, result: Result<Page, OAuthError>) -> Response {
         .into_response()
 }
 
-/// A protocol failure (unknown tenant, unavailable database, server error) as a page.
+/// A protocol failure (unknown tenant, unavailable database, server error) as a
+/// page, classified as the API classifies it ([`classify`]). A page carries no
+/// authentication challenge: a browser has no credentials to retry with.
 pub fn failure_page(state: &AppState, tenant_name: &str, error: OAuthError) -> Page {
-    let (status, title, message) = match &error {
-        OAuthError::UnknownTenant(_) => (
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such organisation on this service.".to_owned(),
-        ),
-        OAuthError::TooManyAttempts { .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many attempts",
-            error.description(),
-        ),
-        OAuthError::TooManyPending { .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-ins in progress",
-            "Too many sign-ins are waiting to be finished from your network. Try again in a \
-             minute."
-                .to_owned(),
-        ),
-        OAuthError::Busy { .. } | OAuthError::Unavailable(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "The service cannot answer right now. Try again in a moment.".to_owned(),
-        ),
-        OAuthError::Internal(cause) => {
-            tracing::error!(error = %cause, "page failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "The service could not complete this step. Try again.".to_owned(),
-            )
-        }
-        other => (
+    let failure = classify(&error);
+    error_page(
+        state,
+        tenant_name,
+        failure.status,
+        failure.title,
+        &failure.message,
+        None,
+    )
+    .with_retry_after(failure.retry_after_secs)
+}
+
+/// The answer to a refused authorization step ([`Refusal`]): a page when the
+/// redirect URI cannot be trusted, else back to the client with the error.
+pub fn refused(state: &AppState, tenant: &Tenant, refusal: Refusal) -> Page {
+    match refusal {
+        Refusal::Page { title, message } => error_page(
+            state,
+            &tenant.display_name,
             StatusCode::BAD_REQUEST,
-            "Invalid request",
-            other.description(),
+            &title,
+            &message,
+            Some("Nothing was sent back to the application. Tell its developer."),
         ),
-    };
-    if let OAuthError::Unavailable(cause) = &error {
-        tracing::warn!(error = %cause, "page failed: unavailable");
+        Refusal::Answer(Delivery::Redirect(url)) => Page::see_other(url),
+        Refusal::Answer(Delivery::FormPost { action, fields }) => {
+            Page::form_post(state, tenant, &action, &fields)
+        }
+        Refusal::Elsewhere => error_page(
+            state,
+            &tenant.display_name,
+            StatusCode::FORBIDDEN,
+            "Sign in at the application's sign-in service",
+            "This sign-in is handled by the sign-in service the application uses, not by \
+             this page.",
+            Some("Go back to the application and sign in again from there."),
+        ),
+        Refusal::Failed(error) => failure_page(state, &tenant.display_name, error),
     }
-    error_page(state, tenant_name, status, title, &message, None)
-        .with_retry_after(error.retry_after_secs())
 }
 
 /// Renders template `name`, or the failure page when it cannot.

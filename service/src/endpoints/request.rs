@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 
 use crate::endpoints::issuer::resolve_tenant;
 use crate::oauth::client_auth::{Client, authenticate};
@@ -58,18 +58,31 @@ pub async fn authenticated_request(
     body: &[u8],
 ) -> Result<(Arc<Tenant>, Form, Client, IpAddr), OAuthError> {
     let tenant = resolve_tenant(state, slug).await?;
-    let form = Form::parse(headers, body)?;
+    let form = Form::parse(content_type(headers), body)?;
     let address = client_address(state, peer, headers);
-    let client = authenticate(state, &tenant, headers, &form, address).await?;
+    let client = authenticate(state, &tenant, authorization(headers)?, &form, address).await?;
     Ok((tenant, form, client, address))
+}
+
+/// The `Content-Type` header, if it is text (a form parser refuses anything else).
+pub fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// The `Authorization` header for client authentication (RFC 6749 §2.3.1); one that
+/// is not text is `invalid_client`, never ignored.
+pub fn authorization(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().map_err(|_| OAuthError::InvalidClient))
+        .transpose()
 }
 
 /// The token of an `Authorization: Bearer` header (RFC 6750 §2.1).
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

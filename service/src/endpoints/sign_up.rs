@@ -11,14 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use crate::endpoints::authorize::refused;
 use crate::endpoints::browser::{
     bound, finish_plain_sign_in, plain_form_secret, plain_page_url, posted_sign_in, return_path,
     start_session, tenant_path,
 };
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::page::{Page, error_page, render_for_client, respond, start_again};
-use crate::endpoints::request::{Peer, client_address};
+use crate::endpoints::page::{Page, error_page, refused, render_for_client, respond, start_again};
+use crate::endpoints::request::{Peer, client_address, content_type};
 use crate::oauth::authorize;
 use crate::oauth::form::Form;
 use crate::oauth::login_authority::LoginAuthority;
@@ -178,7 +177,7 @@ pub async fn sign_up(
         if !tenant.settings.allow_sign_up {
             return Ok(closed(&state, &tenant));
         }
-        let form = Form::parse(&headers, &body)?;
+        let form = Form::parse(content_type(&headers), &body)?;
         let found = match posted_sign_in(&state, &tenant, &headers, &form).await? {
             Ok(found) => found,
             Err(page) => return Ok(page),
@@ -196,7 +195,7 @@ pub async fn sign_up(
             Err(SignUpError::Refused(refusal)) => {
                 let mut back = url::form_urlencoded::Serializer::new(String::new());
                 match &found {
-                    Some(found) => back.append_pair("interaction", &found.interaction_key),
+                    Some(found) => back.append_pair("interaction", found.key()),
                     None => back.append_pair("next", &return_to),
                 };
                 back.append_pair("error", refusal.code());

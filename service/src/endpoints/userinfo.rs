@@ -17,7 +17,7 @@ use crate::application_fields::Exposure;
 use crate::endpoints::cors;
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::request::bearer_token;
+use crate::endpoints::request::{bearer_token, content_type};
 use crate::endpoints::token::NO_STORE;
 use crate::oauth::claims;
 use crate::oauth::error::OAuthError;
@@ -56,7 +56,7 @@ pub async fn userinfo_post(
         let in_body = if body.is_empty() {
             None
         } else {
-            Form::parse(&headers, &body)?
+            Form::parse(content_type(&headers), &body)?
                 .get("access_token")
                 .map(str::to_owned)
         };

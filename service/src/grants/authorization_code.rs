@@ -6,15 +6,16 @@
 //! challenge is refused (downgrade). The code is consumed in the transaction that
 //! stores the tokens; a used code revokes what it minted (§4.1.2).
 
-use crate::grants::{Prepared, TokenResponse};
+use crate::grants::TokenResponse;
 use crate::oauth::client_auth::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::{self, Authentication};
+use crate::oauth::issuance::Prepared;
 use crate::oauth::scope::Scopes;
 use crate::oauth::{pkce, redirect_uri};
+use crate::registration::{ClientType, GrantType};
 use crate::secrets::{checksum, prefix};
 use crate::state::AppState;
-use crate::store::applications::{ClientType, GrantType};
 use crate::store::authorization_codes::{self, Redemption};
 use crate::store::users;
 use crate::tenancy::Tenant;

@@ -4,12 +4,13 @@
 //! `access_denied` or `expired_token` at the end; tokens once, after which the device
 //! code is spent.
 
-use crate::grants::{Prepared, TokenResponse};
+use crate::grants::TokenResponse;
 use crate::oauth::client_auth::Client;
 use crate::oauth::error::OAuthError;
+use crate::oauth::issuance::Prepared;
+use crate::registration::GrantType;
 use crate::secrets::{checksum, prefix};
 use crate::state::AppState;
-use crate::store::applications::GrantType;
 use crate::store::device_grants::{self, Poll, status};
 use crate::tenancy::Tenant;
 

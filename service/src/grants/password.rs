@@ -7,8 +7,8 @@ use crate::oauth::client_auth::Client;
 use crate::oauth::credentials::{self, Attempt};
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scopes;
+use crate::registration::GrantType;
 use crate::state::AppState;
-use crate::store::applications::GrantType;
 use crate::tenancy::Tenant;
 
 /// Checks the user's password (argon2id, on a blocking thread) and issues tokens; a

@@ -16,6 +16,7 @@ use crate::oauth::access_token;
 use crate::oauth::client_auth::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::{self, Authentication};
+use crate::oauth::introspection;
 use crate::oauth::scope::Scopes;
 use crate::oauth::seal::{self, SealedPair};
 use crate::secrets::{self, checksum, prefix};
@@ -48,7 +49,9 @@ pub async fn grant(
     if let Some(revoked_at) = row.revoked_at {
         return replayed(state, tenant, &row, presented, revoked_at).await;
     }
-    if let Some(reason) = tokens::refresh_unusable(&row, settings.refresh_token_idle_secs, now) {
+    if let Some(reason) =
+        introspection::refresh_unusable(&row, settings.refresh_token_idle_secs, now)
+    {
         return Err(OAuthError::invalid_grant(reason));
     }
     // What the grant may still carry: a scope removed from the tenant's catalogue or
@@ -165,7 +168,7 @@ pub async fn grant(
         family_id: row.family_id.clone(),
         // The grant keeps what it may still carry (never a removed scope again).
         scope: grant_scope,
-        expires_at: crate::grants::refresh_expiry(settings, now),
+        expires_at: crate::oauth::issuance::refresh_expiry(settings, now),
         auth_time: row.auth_time,
         acr: row.acr.clone(),
         amr: row.amr.clone(),
@@ -249,7 +252,7 @@ async fn same_pair_if_live(
         tokens::find_access_token(state.data(tenant), &checksum(&pair.access_token)).await?;
     match (refresh, access) {
         (Some(refresh), Some(access))
-            if refresh.revoked_at.is_none() && tokens::access_is_live(&access, now()) =>
+            if refresh.revoked_at.is_none() && introspection::access_is_live(&access, now()) =>
         {
             Ok(Some(TokenResponse {
                 access_token: pair.access_token,

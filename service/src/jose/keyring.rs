@@ -1,6 +1,6 @@
 //! Each tenant's keys: one signing key per algorithm at a time, plus keys published
 //! ahead of signing and retired keys published until the tokens they signed expire
-//! (DESIGN.md §5; rotation in docs/openid-connect.md).
+//! (docs/security.md; rotation in docs/openid-connect.md).
 //!
 //! A node keeps a tenant's opened keys for `key_cache_ttl_secs`, then reads them again,
 //! so a rotation made by the CLI or another node is seen within that time. A rotated-in

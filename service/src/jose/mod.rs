@@ -4,7 +4,7 @@
 //! keyring, which signs ID tokens and JWT access tokens and publishes the JWKS.
 //!
 //! Signatures are made with aws-lc-rs key pairs parsed once, when a tenant's keys are
-//! loaded; jsonwebtoken (on the same aws-lc-rs backend, DESIGN.md §8) verifies. Its own
+//! loaded; jsonwebtoken (on the same aws-lc-rs backend) verifies. Its own
 //! signer parses and validates the private key again for every token, which for RSA
 //! costs more than the signature (docs/openid-connect.md).
 

@@ -14,9 +14,9 @@ use crate::policy::ClaimsFor;
 use crate::jose::jwk::SigningAlgorithm;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::IdTokenSigning;
+use crate::registration::AccessTokenFormat;
 use crate::secrets::{self, prefix};
 use crate::state::AppState;
-use crate::store::applications::AccessTokenFormat;
 use crate::tenancy::Tenant;
 use crate::time::{now, unix_seconds};
 

@@ -11,7 +11,6 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use entity::application;
@@ -21,9 +20,10 @@ use crate::limits::failures::FailureKey;
 use crate::oauth::brute_force::Guard;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::{Form, form_decode};
+use crate::registration::ClientType;
 use crate::secrets::{self, SecretMatch};
 use crate::state::AppState;
-use crate::store::applications::{self, ClientType};
+use crate::store::applications;
 use crate::tenancy::Tenant;
 
 /// How the client authenticated (RFC 8414 names).
@@ -55,11 +55,10 @@ struct Presented {
 
 /// Decodes `Authorization: Basic` (RFC 6749 §2.3.1: both parts form-urlencoded, then
 /// joined by `:` and base64-encoded). `Ok(None)`: no Basic credentials.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+fn basic_credentials(authorization: Option<&str>) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = authorization else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| OAuthError::InvalidClient)?;
     let Some((scheme, encoded)) = value.split_once(' ') else {
         return Ok(None);
     };
@@ -79,10 +78,10 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 
 /// Which credentials the request carries; more than one method is refused
 /// (RFC 6749 §2.3: "MUST NOT use more than one authentication method").
-fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> {
+fn presented(authorization: Option<&str>, form: &Form) -> Result<Presented, OAuthError> {
     let body_id = form.get("client_id");
     let body_secret = form.get("client_secret");
-    match basic_credentials(headers)? {
+    match basic_credentials(authorization)? {
         Some((id, secret)) => {
             if body_secret.is_some() || body_id.is_some_and(|body_id| body_id != id) {
                 return Err(OAuthError::InvalidClient);
@@ -115,17 +114,18 @@ fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> 
     }
 }
 
-/// Authenticates the client of a request to `tenant` coming from `address`. One
+/// Authenticates the client of a request to `tenant` coming from `address`, by its
+/// `Authorization` header (`authorization`) or its form. One
 /// indexed read; a generated secret costs one keyed hash. Slow stored hashes
 /// (imported) are checked on a blocking thread and upgraded after a success.
 pub async fn authenticate(
     state: &AppState,
     tenant: &Tenant,
-    headers: &HeaderMap,
+    authorization: Option<&str>,
     form: &Form,
     address: IpAddr,
 ) -> Result<Client, OAuthError> {
-    let presented = presented(headers, form)?;
+    let presented = presented(authorization, form)?;
     let guard = Guard::new(
         state,
         tenant,

@@ -10,19 +10,20 @@
 
 use std::collections::BTreeSet;
 
-use entity::interaction;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::application_fields::{Visibility, document_of};
 use crate::error::Error;
-use crate::oauth::authorize::{self, ExternalConsent, ExternalLogin, ExternalRejection, Pending};
+use crate::oauth::authorize::{
+    self, ExternalConsent, ExternalLogin, ExternalRejection, Interaction, Pending,
+};
 use crate::oauth::client_auth::{AuthMethod, Client};
 use crate::oauth::error::{OAuthError, REJECTION_CODES};
 use crate::oauth::login_authority::LoginAuthority;
 use crate::secrets::{self, checksum, prefix};
 use crate::state::AppState;
-use crate::store::{interactions, users};
+use crate::store::users;
 use crate::tenancy::Tenant;
 use crate::time::{now, unix_seconds};
 
@@ -57,9 +58,9 @@ pub async fn may_drive_this(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
-    found: &interaction::Model,
+    found: &Interaction,
 ) -> Result<(), OAuthError> {
-    let authority = LoginAuthority::of_interaction(state, tenant, found).await?;
+    let authority = LoginAuthority::of_application(state, tenant, found.application_id()).await?;
     if authority.is_driven_by(&client.application.client_id) {
         return Ok(());
     }
@@ -81,22 +82,6 @@ pub async fn may_drive_this(
             "this credential is not the login application of this interaction".to_owned()
         }
     }))
-}
-
-/// The live interaction `key` of the tenant, with what it waits for.
-pub async fn find(
-    state: &AppState,
-    tenant: &Tenant,
-    key: &str,
-) -> Result<Option<(interaction::Model, Pending)>, Error> {
-    if key.len() > 43 {
-        return Ok(None);
-    }
-    let Some(found) = interactions::find_live(state.data(tenant), key).await? else {
-        return Ok(None);
-    };
-    let pending = authorize::pending(&found)?;
-    Ok(Some((found, pending)))
 }
 
 /// The client an interaction is for, as the application sees it.
@@ -158,9 +143,9 @@ async fn subject_of(
 pub async fn describe(
     state: &AppState,
     tenant: &Tenant,
-    found: &interaction::Model,
-    pending: &Pending,
+    found: &Interaction,
 ) -> Result<Description, OAuthError> {
+    let pending = found.pending();
     let application = authorize::application_for(state, tenant, found).await?;
     let client = application.as_ref().map(|application| ClientDescription {
         fields: tenant
@@ -175,7 +160,7 @@ pub async fn describe(
             let application = application
                 .as_ref()
                 .ok_or_else(|| OAuthError::invalid_request("the client was removed"))?;
-            let skip = match (at_login, found.user_id) {
+            let skip = match (at_login, found.user_id()) {
                 (true, user_id) => {
                     user_id.is_some() && !request.prompt.iter().any(|p| p == "login")
                 }
@@ -195,16 +180,16 @@ pub async fn describe(
         Pending::Login { .. } => ("sign_in", false, Vec::new(), Vec::new(), None),
     };
     Ok(Description {
-        interaction_id: found.interaction_key.clone(),
+        interaction_id: found.key().to_owned(),
         step: if at_login { "login" } else { "consent" },
         kind,
         skip,
-        subject: subject_of(state, tenant, found.user_id).await?,
+        subject: subject_of(state, tenant, found.user_id()).await?,
         client,
         requested_scope,
         prompt,
         login_hint,
-        expires_at: unix_seconds(found.expires_at),
+        expires_at: unix_seconds(found.expires_at()),
     })
 }
 
@@ -289,7 +274,7 @@ pub struct RejectionRequest {
 fn continue_url(
     state: &AppState,
     tenant: &Tenant,
-    found: &interaction::Model,
+    found: &Interaction,
     pending: &mut Pending,
 ) -> Result<String, Error> {
     let verifier = secrets::generate(prefix::INTERACTION_VERIFIER)?;
@@ -297,7 +282,7 @@ fn continue_url(
     Ok(format!(
         "{}/interactions/{}/continue?verifier={verifier}",
         state.config.issuer(&tenant.slug),
-        found.interaction_key
+        found.key()
     ))
 }
 
@@ -316,7 +301,7 @@ fn check_open(pending: &Pending) -> Result<(), OAuthError> {
 pub async fn accept_login(
     state: &AppState,
     tenant: &Tenant,
-    found: &interaction::Model,
+    found: &Interaction,
     mut pending: Pending,
     acceptance: LoginAcceptance,
 ) -> Result<String, OAuthError> {
@@ -348,7 +333,7 @@ pub async fn accept_login(
     if let Pending::Authorize(request) = &mut pending {
         // The session's user, kept: its authentication time stands. Anyone else
         // authenticated just now.
-        if found.user_id != Some(user.id) || request.authenticated_at.is_none() {
+        if found.user_id() != Some(user.id) || request.authenticated_at.is_none() {
             request.authenticated_at = Some(now());
         }
         // What this login application says of this authentication (a skipped login
@@ -368,7 +353,7 @@ pub async fn accept_login(
 pub async fn accept_consent(
     state: &AppState,
     tenant: &Tenant,
-    found: &interaction::Model,
+    found: &Interaction,
     mut pending: Pending,
     acceptance: ConsentAcceptance,
 ) -> Result<String, OAuthError> {
@@ -378,7 +363,7 @@ pub async fn accept_consent(
             "a plain sign-in has no consent step: accept the login",
         ));
     };
-    if request.external.login.is_none() || found.user_id.is_none() {
+    if request.external.login.is_none() || found.user_id().is_none() {
         return Err(OAuthError::invalid_request(
             "accept the login first (the interaction's step is login)",
         ));
@@ -410,7 +395,7 @@ pub async fn accept_consent(
 pub async fn reject(
     state: &AppState,
     tenant: &Tenant,
-    found: &interaction::Model,
+    found: &Interaction,
     mut pending: Pending,
     rejection: RejectionRequest,
 ) -> Result<String, OAuthError> {

@@ -5,8 +5,6 @@
 
 use std::collections::HashMap;
 
-use axum::http::{HeaderMap, header};
-
 use crate::oauth::error::OAuthError;
 
 /// A parsed form: each parameter at most once.
@@ -26,13 +24,11 @@ pub fn form_decode(value: &str) -> Option<String> {
 }
 
 impl Form {
-    /// Parses `body`, refusing other content types, repeated parameters and anything
-    /// that does not decode to UTF-8.
-    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("");
+    /// Parses `body` of media type `content_type` (the `Content-Type` header),
+    /// refusing other content types, repeated parameters and anything that does not
+    /// decode to UTF-8.
+    pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, OAuthError> {
+        let content_type = content_type.unwrap_or("");
         let media_type = content_type.split(';').next().unwrap_or("").trim();
         if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
             return Err(OAuthError::invalid_request(
@@ -86,12 +82,7 @@ mod tests {
     use super::*;
 
     fn form(body: &str) -> Result<Form, OAuthError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded".parse().unwrap(),
-        );
-        Form::parse(&headers, body.as_bytes())
+        Form::parse(Some("application/x-www-form-urlencoded"), body.as_bytes())
     }
 
     #[test]

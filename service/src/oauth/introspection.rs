@@ -3,7 +3,7 @@
 //! call: not revoked, not expired (refresh tokens: not idle too long either), its
 //! client still registered, and its user, if any, still present and active — the
 //! user read from the users group's primary, never a replica, so a deactivation
-//! counts at once (DESIGN.md §5).
+//! counts at once (docs/security.md).
 
 use entity::{access_token, application, refresh_token, user};
 use serde::Serialize;
@@ -146,7 +146,7 @@ async fn live_access(
     let Some(row) = tokens::find_access_token(state.data(tenant), &checksum(token)).await? else {
         return Ok(None);
     };
-    if !tokens::access_is_live(&row, now()) {
+    if !access_is_live(&row, now()) {
         return Ok(None);
     }
     let grant = Grant::of_access(row);
@@ -296,7 +296,7 @@ async fn live_refresh(
     };
     if row.application_id != caller.id
         || row.revoked_at.is_some()
-        || tokens::refresh_unusable(&row, tenant.settings.refresh_token_idle_secs, now()).is_some()
+        || refresh_unusable(&row, tenant.settings.refresh_token_idle_secs, now()).is_some()
     {
         return Ok(None);
     }
@@ -304,4 +304,27 @@ async fn live_refresh(
     Ok(holder_if_live(state, tenant, &grant, Some(caller))
         .await?
         .map(|holder| (grant, holder)))
+}
+
+/// Whether an access token is usable at `now`: not revoked, not expired (the one
+/// definition, used by introspection, userinfo and the grants).
+pub fn access_is_live(token: &access_token::Model, now: entity::Timestamp) -> bool {
+    token.revoked_at.is_none() && token.expires_at > now
+}
+
+/// Why a refresh token cannot be used at `now`, revocation aside: past its lifetime,
+/// or idle longer than the tenant allows. `None`: usable.
+pub fn refresh_unusable(
+    token: &refresh_token::Model,
+    idle_secs: Option<u64>,
+    now: entity::Timestamp,
+) -> Option<&'static str> {
+    if token.expires_at.is_some_and(|expires_at| expires_at <= now) {
+        return Some("the refresh token has expired");
+    }
+    let last_use = token.last_used_at.unwrap_or(token.created_at);
+    if idle_secs.is_some_and(|idle| crate::time::plus_seconds(last_use, idle) <= now) {
+        return Some("the refresh token has been idle too long");
+    }
+    None
 }

@@ -17,10 +17,11 @@
 //!   in by a partner's login application is not a session where Tessera's pages or
 //!   another application decide, and the reverse.
 
-use entity::{application, interaction};
+use entity::application;
 
 use crate::error::Error;
 use crate::state::AppState;
+use crate::store::applications;
 use crate::tenancy::Tenant;
 
 /// The authority over a sign-in.
@@ -64,16 +65,17 @@ impl LoginAuthority {
         }
     }
 
-    /// The authority of interaction `found`, as the registration and settings say
-    /// now: its client's, or the tenant's for a plain sign-in. A client removed
-    /// meanwhile leaves the tenant's (the interaction cannot finish anyway).
-    pub async fn of_interaction(
+    /// The authority of an interaction for `application_id`, as the registration
+    /// and settings say now: its client's, or the tenant's for a plain sign-in
+    /// (`None`). A client removed meanwhile leaves the tenant's (the interaction
+    /// cannot finish anyway).
+    pub async fn of_application(
         state: &AppState,
         tenant: &Tenant,
-        found: &interaction::Model,
+        application_id: Option<i64>,
     ) -> Result<Self, Error> {
-        let application = match found.application_id {
-            Some(id) => crate::oauth::authorize::application_of(state, tenant, id).await?,
+        let application = match application_id {
+            Some(id) => applications::find_by_id(state.data(tenant), id).await?,
             None => None,
         };
         Ok(match application {

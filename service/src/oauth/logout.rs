@@ -19,7 +19,7 @@ use crate::oauth::form::Form;
 use crate::oauth::id_token;
 use crate::oauth::session::{self, SignedIn};
 use crate::state::AppState;
-use crate::store::tokens;
+use crate::store::authorized_tokens;
 use crate::tenancy::Tenant;
 
 /// A validated logout request.
@@ -141,8 +141,12 @@ pub async fn finish(
     if tenant.settings.logout_revokes_tokens
         && let Some(application) = &request.application
     {
-        tokens::revoke_user_application(state.data(tenant), signed_in.user.id, application.id)
-            .await?;
+        authorized_tokens::revoke_user_application(
+            state.data(tenant),
+            signed_in.user.id,
+            application.id,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod external_login;
 pub mod form;
 pub mod id_token;
 pub mod introspection;
+pub mod issuance;
 pub mod login_authority;
 pub mod logout;
 pub mod pending_limits;

@@ -15,13 +15,11 @@
 
 use std::net::IpAddr;
 
-use router_policies::EntityGroup;
-
 use crate::limits::pending::PendingKind;
 use crate::oauth::error::OAuthError;
 use crate::state::AppState;
 use crate::store::access::Writer;
-use crate::store::{device_grants, interactions};
+use crate::store::{device_grants, interactions, tokens};
 use crate::tenancy::Tenant;
 
 /// How long a refused request is told to wait.
@@ -85,7 +83,7 @@ pub async fn reserve<'a>(
 ) -> Result<Slot<'a>, OAuthError> {
     let source = source_key(address);
     refuse_early(state, tenant, kind, &source)?;
-    let writer = state.data(tenant).writer(EntityGroup::Tokens).await?;
+    let writer = tokens::writer(state.data(tenant)).await?;
     let admitted = admit(state, tenant, &writer, kind, &source).await?;
     Ok(Slot {
         writer,

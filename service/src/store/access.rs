@@ -1,12 +1,12 @@
-//! The one place a connection for (tenant, group, role) is chosen (DESIGN.md §6a,
-//! §7). Every store function takes a [`TenantData`] — the pools and the tenant whose
-//! rows it reads or writes — and asks it for the connection it needs, saying which:
+//! The one place a connection for (tenant, group, role) is chosen (docs/layers.md).
+//! Every store function takes a [`TenantData`] — the pools and the tenant whose rows
+//! it reads or writes — and asks it for the connection it needs, saying which:
 //!
 //! * [`TenantData::replica`]: a read nothing rests on (listings, names on a page);
 //!   a replica may serve it where the router routes the group's reads to one;
 //! * [`TenantData::primary`]: a read a security decision rests on (a password, "is
 //!   this user active", "is this token live", "is this client registered"), or one
-//!   that must see a write just made; never a replica (DESIGN.md §5);
+//!   that must see a write just made; never a replica (docs/security.md);
 //! * [`TenantData::writer`]: a write, after the SQLite writer's turn (the only place
 //!   the turn is taken): SQLite has one writer at a time, and waiting in this
 //!   process's queue instead of in SQLite's busy handler keeps writes in order.
@@ -49,19 +49,25 @@ impl<'a> TenantData<'a> {
 
     /// The connection for a read nothing rests on: a replica where the router routes
     /// `group`'s reads to one.
-    pub(crate) fn replica(&self, group: EntityGroup) -> Result<&'a DatabaseConnection, Error> {
+    pub(in crate::store) fn replica(
+        &self,
+        group: EntityGroup,
+    ) -> Result<&'a DatabaseConnection, Error> {
         self.connection(group, Role::Read)
     }
 
     /// The primary of `group`, for a read a security decision rests on or one that
     /// must see a write just made.
-    pub(crate) fn primary(&self, group: EntityGroup) -> Result<&'a DatabaseConnection, Error> {
+    pub(in crate::store) fn primary(
+        &self,
+        group: EntityGroup,
+    ) -> Result<&'a DatabaseConnection, Error> {
         self.connection(group, Role::Write)
     }
 
     /// The primary of `group` for writing, with the SQLite writer's turn held until
     /// the returned writer is dropped.
-    pub(crate) async fn writer(&self, group: EntityGroup) -> Result<Writer<'a>, Error> {
+    pub(in crate::store) async fn writer(&self, group: EntityGroup) -> Result<Writer<'a>, Error> {
         let name = self.tenant.routes.pool(group, Role::Write)?;
         let connection = self.databases.pool(name)?;
         let turn = match self.databases.writer_queue(name) {
@@ -78,7 +84,10 @@ impl<'a> TenantData<'a> {
     /// A write transaction on `group`'s primary, holding the writer's turn until it
     /// ends. On SQLite it runs `BEGIN IMMEDIATE`: the write lock is taken at once, so
     /// a read-then-write flow never fails to upgrade (`SQLITE_BUSY`).
-    pub(crate) async fn transaction(&self, group: EntityGroup) -> Result<WriteTransaction, Error> {
+    pub(in crate::store) async fn transaction(
+        &self,
+        group: EntityGroup,
+    ) -> Result<WriteTransaction, Error> {
         let writer = self.writer(group).await?;
         let inner = writer
             .connection
@@ -101,22 +110,22 @@ impl<'a> TenantData<'a> {
 /// A group's primary with the writer's turn held: several statements a caller must
 /// keep together (a count and the insert it admits) run on it.
 pub struct Writer<'a> {
-    pub(crate) connection: &'a DatabaseConnection,
-    pub(crate) tenant_id: i64,
+    pub(in crate::store) connection: &'a DatabaseConnection,
+    pub(in crate::store) tenant_id: i64,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// A write transaction holding its writer's turn until commit or rollback.
 pub struct WriteTransaction {
     /// The transaction.
-    pub(crate) inner: DatabaseTransaction,
+    pub(in crate::store) inner: DatabaseTransaction,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTransaction {
     /// Commits on `Ok`, rolls back on `Err` (explicitly, so the connection returns to
     /// the pool at once).
-    pub(crate) async fn finish<T>(self, result: Result<T, Error>) -> Result<T, Error> {
+    pub(in crate::store) async fn finish<T>(self, result: Result<T, Error>) -> Result<T, Error> {
         match result {
             Ok(value) => {
                 self.inner.commit().await?;
@@ -131,3 +140,27 @@ impl WriteTransaction {
         }
     }
 }
+
+/// Evaluates `$attempt` (an expression running one whole transaction) again, up to
+/// three times in all, when the database aborted it as a deadlock or serialization
+/// failure — transient by definition ("try restarting transaction"). Each attempt
+/// is a fresh transaction. (A macro, not a function taking a closure: the futures
+/// must stay `Send` for axum.)
+macro_rules! with_retry {
+    ($attempt:expr) => {{
+        let mut tries: u64 = 0;
+        loop {
+            tries += 1;
+            match $attempt {
+                Err($crate::error::Error::Database(error))
+                    if tries < 3 && $crate::store::is_transient(&error) =>
+                {
+                    tracing::debug!(%error, tries, "retrying a transaction");
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use with_retry;

@@ -16,8 +16,9 @@ use router_policies::EntityGroup;
 
 use crate::error::Error;
 use crate::store::access::TenantData;
+use crate::store::access::with_retry;
 use crate::store::interactions;
-use crate::store::tokens::{self, NewAccessToken, NewRefreshToken, with_retry};
+use crate::store::tokens::{self, NewAccessToken, NewRefreshToken};
 use crate::time::now;
 
 /// A code to store (its checksum, never the code).

@@ -11,8 +11,9 @@ use sea_orm::{
 use router_policies::EntityGroup;
 
 use crate::error::Error;
+use crate::store::access::with_retry;
 use crate::store::access::{TenantData, Writer};
-use crate::store::tokens::{self, IssuedTokens, NewAccessToken, NewRefreshToken, with_retry};
+use crate::store::tokens::{self, IssuedTokens, NewAccessToken, NewRefreshToken};
 use crate::time::{now, plus_seconds};
 
 /// Stored `status` values.

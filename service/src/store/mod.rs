@@ -7,6 +7,7 @@
 pub mod access;
 pub mod applications;
 pub mod authorization_codes;
+pub mod authorized_tokens;
 pub mod client_cache;
 pub mod consents;
 pub mod device_grants;

@@ -1,5 +1,5 @@
 //! The token store: every write of a token flow runs in **one transaction on the
-//! tenant's token pool** (DESIGN.md §2 invariant), so an access token and its refresh
+//! tenant's token pool** (the router's invariant, docs/router.md), so an access token and its refresh
 //! token commit or roll back together.
 //!
 //! Only SHA-256 checksums of tokens are stored; lookups go by `(tenant_id, checksum)`.
@@ -12,33 +12,9 @@ use sea_orm::{
 };
 
 use crate::error::Error;
-use crate::store::access::TenantData;
+use crate::store::access::{TenantData, Writer, with_retry};
 use crate::tenancy::Tenant;
 use crate::time::now;
-
-/// Evaluates `$attempt` (an expression running one whole transaction) again, up to
-/// three times in all, when the database aborted it as a deadlock or serialization
-/// failure — transient by definition ("try restarting transaction"). Each attempt
-/// is a fresh transaction. (A macro, not a function taking a closure: the futures
-/// must stay `Send` for axum.)
-macro_rules! with_retry {
-    ($attempt:expr) => {{
-        let mut tries: u64 = 0;
-        loop {
-            tries += 1;
-            match $attempt {
-                Err($crate::error::Error::Database(error))
-                    if tries < 3 && $crate::store::is_transient(&error) =>
-                {
-                    tracing::debug!(%error, tries, "retrying a token transaction");
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
-                }
-                other => break other,
-            }
-        }
-    }};
-}
-pub(crate) use with_retry;
 
 /// An access token to store (its checksum, never the token).
 #[derive(Clone, Debug)]
@@ -98,6 +74,13 @@ pub struct IssuedTokens {
     pub access: access_token::Model,
     /// The refresh token row, when one was requested.
     pub refresh: Option<refresh_token::Model>,
+}
+
+/// The tenant's token pool with the writer's turn held, for a caller that keeps
+/// several statements together (counting pending interactions or device grants, then
+/// storing the one it admits: both live in the tokens group).
+pub async fn writer(data: TenantData<'_>) -> Result<Writer<'_>, Error> {
+    data.writer(EntityGroup::Tokens).await
 }
 
 /// Stores an access token and, optionally, its refresh token in one transaction on
@@ -283,28 +266,6 @@ async fn lock_live_refresh_token(
         .one(transaction)
         .await?
         .filter(|row| row.revoked_at.is_none()))
-}
-
-/// Whether an access token is usable at `now`: not revoked, not expired.
-pub fn access_is_live(token: &access_token::Model, now: entity::Timestamp) -> bool {
-    token.revoked_at.is_none() && token.expires_at > now
-}
-
-/// Why a refresh token cannot be used at `now`, revocation aside: past its lifetime,
-/// or idle longer than the tenant allows. `None`: usable.
-pub fn refresh_unusable(
-    token: &refresh_token::Model,
-    idle_secs: Option<u64>,
-    now: entity::Timestamp,
-) -> Option<&'static str> {
-    if token.expires_at.is_some_and(|expires_at| expires_at <= now) {
-        return Some("the refresh token has expired");
-    }
-    let last_use = token.last_used_at.unwrap_or(token.created_at);
-    if idle_secs.is_some_and(|idle| crate::time::plus_seconds(last_use, idle) <= now) {
-        return Some("the refresh token has been idle too long");
-    }
-    None
 }
 
 /// Marks the tenant's live access tokens matching `which` revoked at `now`.
@@ -548,178 +509,4 @@ pub async fn find_refresh_token(
         .filter(refresh_token::Column::TokenChecksum.eq(checksum))
         .one(data.primary(EntityGroup::Tokens)?)
         .await?)
-}
-
-/// One application's live grants to a user, for the authorized-tokens page: the
-/// scopes of its live tokens, when the first was issued and until when they last.
-#[derive(Clone, Debug)]
-pub struct AuthorizedApplication {
-    /// The application's row id.
-    pub application_id: i64,
-    /// Every scope of a live token, sorted.
-    pub scopes: std::collections::BTreeSet<String>,
-    /// Earliest issue of a live token.
-    pub first_issued: entity::Timestamp,
-    /// Latest expiry of a live access token; `None` when a live refresh token never
-    /// expires.
-    pub valid_until: Option<entity::Timestamp>,
-    /// Whether it holds live tokens (else only a remembered consent).
-    pub holds_tokens: bool,
-    /// The user's remembered consent: `Some(None)` until revoked, `Some(Some(t))`
-    /// until `t`.
-    pub consent_until: Option<Option<entity::Timestamp>>,
-}
-
-/// The applications holding live tokens of `user_id` or a live remembered consent,
-/// tokens grouped in the database by (application, scope): the rows read grow with
-/// the user's distinct grants, not with how many tokens they hold.
-pub async fn authorized_applications(
-    data: TenantData<'_>,
-    user_id: i64,
-) -> Result<Vec<AuthorizedApplication>, Error> {
-    // The token group is never on a replica (the router refuses it), and the page
-    // must show a revocation just made.
-    let db = data.primary(EntityGroup::Tokens)?;
-    let tenant = data.tenant();
-    let now = now();
-    type Row = (i64, String, entity::Timestamp, Option<entity::Timestamp>);
-    let access: Vec<Row> = access_token::Entity::find()
-        .select_only()
-        .column(access_token::Column::ApplicationId)
-        .column(access_token::Column::Scope)
-        .column_as(access_token::Column::CreatedAt.min(), "first")
-        .column_as(access_token::Column::ExpiresAt.max(), "last")
-        .filter(access_token::Column::TenantId.eq(tenant.id))
-        .filter(access_token::Column::UserId.eq(user_id))
-        .filter(access_token::Column::RevokedAt.is_null())
-        .filter(access_token::Column::ExpiresAt.gt(now))
-        .group_by(access_token::Column::ApplicationId)
-        .group_by(access_token::Column::Scope)
-        .limit(500)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let refresh: Vec<(i64, String, entity::Timestamp)> = refresh_token::Entity::find()
-        .select_only()
-        .column(refresh_token::Column::ApplicationId)
-        .column(refresh_token::Column::Scope)
-        .column_as(refresh_token::Column::CreatedAt.min(), "first")
-        .filter(refresh_token::Column::TenantId.eq(tenant.id))
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(refresh_token::Column::ExpiresAt.is_null())
-                .add(refresh_token::Column::ExpiresAt.gt(now)),
-        )
-        .group_by(refresh_token::Column::ApplicationId)
-        .group_by(refresh_token::Column::Scope)
-        .limit(500)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut by_application: std::collections::BTreeMap<i64, AuthorizedApplication> =
-        std::collections::BTreeMap::new();
-    let mut add = |application_id: i64,
-                   scope: &str,
-                   first: entity::Timestamp,
-                   last: Option<entity::Timestamp>,
-                   open_ended: bool| {
-        let entry = by_application
-            .entry(application_id)
-            .or_insert_with(|| AuthorizedApplication {
-                application_id,
-                scopes: Default::default(),
-                first_issued: first,
-                valid_until: last,
-                holds_tokens: true,
-                consent_until: None,
-            });
-        entry
-            .scopes
-            .extend(scope.split_whitespace().map(str::to_owned));
-        entry.first_issued = entry.first_issued.min(first);
-        entry.valid_until = if open_ended {
-            None
-        } else {
-            entry.valid_until.max(last)
-        };
-    };
-    for (application_id, scope, first, last) in access {
-        add(application_id, &scope, first, last, false);
-    }
-    for (application_id, scope, first) in refresh {
-        // A live refresh token keeps the grant alive past its access tokens.
-        add(application_id, &scope, first, None, true);
-    }
-    for consent in crate::store::consents::live_for_user(db, tenant.id, user_id).await? {
-        let entry = by_application
-            .entry(consent.application_id)
-            .or_insert_with(|| AuthorizedApplication {
-                application_id: consent.application_id,
-                scopes: Default::default(),
-                first_issued: consent.created_at,
-                valid_until: None,
-                holds_tokens: false,
-                consent_until: None,
-            });
-        entry
-            .scopes
-            .extend(consent.scope.split_whitespace().map(str::to_owned));
-        entry.first_issued = entry.first_issued.min(consent.created_at);
-        entry.consent_until = Some(consent.expires_at);
-    }
-    Ok(by_application.into_values().collect())
-}
-
-/// Revokes every access and refresh token of `user_id` for one application and
-/// forgets the user's remembered consent for it, in one transaction (DOT's
-/// authorized-token delete view). Three statements keyed by (tenant, user,
-/// application), whatever their number.
-pub async fn revoke_user_application(
-    data: TenantData<'_>,
-    user_id: i64,
-    application_id: i64,
-) -> Result<(), Error> {
-    with_retry!({
-        let transaction = data.transaction(EntityGroup::Tokens).await?;
-        let result = revoke_user_application_in(
-            &transaction.inner,
-            data.tenant_id(),
-            user_id,
-            application_id,
-        )
-        .await;
-        transaction.finish(result).await
-    })
-}
-
-async fn revoke_user_application_in(
-    transaction: &DatabaseTransaction,
-    tenant_id: i64,
-    user_id: i64,
-    application_id: i64,
-) -> Result<(), Error> {
-    let now = now();
-    crate::store::consents::forget(transaction, tenant_id, user_id, application_id).await?;
-    refresh_token::Entity::update_many()
-        .set(refresh_token::ActiveModel {
-            revoked_at: Set(Some(now)),
-            ..Default::default()
-        })
-        .filter(refresh_token::Column::TenantId.eq(tenant_id))
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::ApplicationId.eq(application_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(transaction)
-        .await?;
-    revoke_access_where(
-        transaction,
-        tenant_id,
-        Condition::all()
-            .add(access_token::Column::UserId.eq(user_id))
-            .add(access_token::Column::ApplicationId.eq(application_id)),
-        now,
-    )
-    .await
 }

@@ -413,9 +413,9 @@ impl tessera::policy::GrantTypePolicy for ProMachinesOnly {
         &self,
         _tenant: &tessera::tenancy::Tenant,
         application: &entity::application::Model,
-        grant: tessera::store::applications::GrantType,
+        grant: tessera::registration::GrantType,
     ) -> Option<bool> {
-        if grant != tessera::store::applications::GrantType::ClientCredentials {
+        if grant != tessera::registration::GrantType::ClientCredentials {
             return None;
         }
         let fields = self.0.read(&application.extensions).ok()?;
@@ -893,10 +893,10 @@ impl tessera::policy::GrantTypePolicy for ProgramPolicy {
         &self,
         _tenant: &tessera::tenancy::Tenant,
         application: &entity::application::Model,
-        grant: tessera::store::applications::GrantType,
+        grant: tessera::registration::GrantType,
     ) -> Option<bool> {
         (application.client_id.starts_with("legacy-")
-            && grant == tessera::store::applications::GrantType::ClientCredentials)
+            && grant == tessera::registration::GrantType::ClientCredentials)
             .then_some(false)
     }
 }

@@ -148,7 +148,7 @@ async fn still_live(app: &TestApp, family: &str) -> (u64, u64) {
     (refresh, access)
 }
 
-/// DESIGN.md §5: no statement grows with the data. A replayed member of a
+/// docs/security.md: no statement grows with the data. A replayed member of a
 /// 100,000-member family revokes the whole family (400 `invalid_grant`, not a 500
 /// that leaves it live); `POST /revoke` on another such family does the same; and
 /// `cleartokens` with a batch size above every backend's parameter limit clears them.

@@ -84,7 +84,7 @@ async fn readiness_includes_redis() {
     app.stop().await;
 }
 
-/// DESIGN.md §6a: Redis is optional and never fatal. With `redis.url` naming a port
+/// Redis is optional and never fatal. With `redis.url` naming a port
 /// nothing listens on, the node starts at once, serves tokens, and `/readyz` stays
 /// 200, saying Redis is unavailable (`degraded`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -262,7 +262,7 @@ async fn try_verify(
         let kid = header
             .kid
             .clone()
-            .expect("kid in every header (DESIGN.md §5)");
+            .expect("kid in every header (docs/security.md)");
         let jwk = jwks
             .find(&kid)
             .unwrap_or_else(|| panic!("kid {kid} is published"));
@@ -391,7 +391,7 @@ async fn oidcc_idtoken_unsigned(backend: Backend) {
     assert_ne!(header["alg"].as_str().unwrap().to_lowercase(), "none");
     assert_eq!(id_token.split('.').nth(2).map(str::is_empty), Some(false));
     for refused in ["none", "None", "HS512"] {
-        assert!(tessera::store::applications::parse_algorithm(Some(refused)).is_err());
+        assert!(tessera::registration::parse_algorithm(Some(refused)).is_err());
     }
 }
 

@@ -1,0 +1,309 @@
+//! `tessera app …`: register, show, update and remove applications.
+
+use std::io::{BufRead, Write};
+
+use serde_json::json;
+
+use crate::application_fields::Assignment;
+use crate::config::Config;
+use crate::registration::{self, NewApplication, Registered, SecretSource};
+use crate::startup::Connected;
+use crate::store::access::TenantData;
+use crate::store::{applications, users};
+use crate::tenancy::Tenant;
+
+use super::arguments::{AppCommand, AppCreate, AppUpdate};
+use super::{CliError, invalid, open_tenant, read_line};
+
+pub(super) async fn app(
+    config: Config,
+    command: AppCommand,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        AppCommand::Create(arguments) => create_app(config, *arguments, input, out).await,
+        AppCommand::Update(arguments) => update_app(config, *arguments, out).await,
+        AppCommand::Show {
+            client_id,
+            tenant,
+            json,
+        } => {
+            let (connected, tenant) = open_tenant(config, &tenant).await?;
+            let found = find_app(&connected, &tenant, &client_id).await?;
+            print_app(out, &tenant, &found, json)
+        }
+        AppCommand::List { tenant, json } => {
+            let (connected, tenant) = open_tenant(config, &tenant).await?;
+            let list = applications::list(TenantData::new(&connected.databases, &tenant)).await?;
+            if json {
+                let summaries: Vec<_> = list
+                    .iter()
+                    .map(|app| registration::ApplicationSummary::new(app, &tenant.fields))
+                    .collect();
+                writeln!(out, "{:#}", json!(summaries))?;
+            } else {
+                for app in &list {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}",
+                        app.client_id, app.name, app.client_type, app.grant_types
+                    )?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The `--field NAME=VALUE` arguments, parsed (not yet checked against the tenant's
+/// declarations).
+fn field_assignments(fields: &[String]) -> Result<Vec<Assignment>, CliError> {
+    fields
+        .iter()
+        .map(|field| Assignment::parse(field).map_err(|error| invalid(format!("--field {error}"))))
+        .collect()
+}
+
+/// The extension document after `assignments`, validated against the tenant's
+/// declarations; every violation named, exit 2.
+fn apply_fields(
+    tenant: &Tenant,
+    stored: &serde_json::Map<String, serde_json::Value>,
+    assignments: &[Assignment],
+    creating: bool,
+) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
+    tenant
+        .fields
+        .apply(stored, assignments, creating)
+        .map_err(|problems| invalid(format!("--field: {problems}")))
+}
+
+async fn find_app(
+    connected: &Connected,
+    tenant: &Tenant,
+    client_id: &str,
+) -> Result<entity::application::Model, CliError> {
+    applications::find_by_client_id(TenantData::new(&connected.databases, tenant), client_id)
+        .await?
+        .ok_or_else(|| {
+            invalid(format!(
+                "no application {client_id:?} in tenant {}: see `tessera app list --tenant {}`",
+                tenant.slug, tenant.slug
+            ))
+        })
+}
+
+fn print_app(
+    out: &mut dyn Write,
+    tenant: &Tenant,
+    app: &entity::application::Model,
+    json: bool,
+) -> Result<(), CliError> {
+    let summary = registration::ApplicationSummary::new(app, &tenant.fields);
+    if json {
+        writeln!(out, "{:#}", json!(summary))?;
+        return Ok(());
+    }
+    writeln!(out, "client_id: {}", summary.client_id)?;
+    writeln!(out, "name: {}", summary.name)?;
+    writeln!(out, "client_type: {}", summary.client_type)?;
+    writeln!(out, "grant_types: {}", summary.grant_types.join(","))?;
+    writeln!(out, "redirect_uris: {}", summary.redirect_uris.join(" "))?;
+    writeln!(
+        out,
+        "post_logout_redirect_uris: {}",
+        summary.post_logout_redirect_uris.join(" ")
+    )?;
+    writeln!(
+        out,
+        "allowed_origins: {}",
+        summary.allowed_origins.join(" ")
+    )?;
+    writeln!(out, "scopes: {}", summary.allowed_scopes.join(" "))?;
+    writeln!(out, "skip_authorization: {}", summary.skip_authorization)?;
+    writeln!(out, "algorithm: {}", summary.algorithm)?;
+    writeln!(out, "access_token_format: {}", summary.access_token_format)?;
+    if !summary.login_url.is_empty() {
+        writeln!(out, "login_url: {}", summary.login_url)?;
+        writeln!(out, "login_client_id: {}", summary.login_client_id)?;
+    }
+    for (name, value) in &summary.fields {
+        let shown = match tenant.fields.fields.get(name) {
+            Some(field) => field.display(value),
+            None => value.to_string(),
+        };
+        writeln!(out, "field {name}: {shown}")?;
+    }
+    Ok(())
+}
+
+async fn update_app(
+    config: Config,
+    arguments: AppUpdate,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let assignments = field_assignments(&arguments.fields)?;
+    let (connected, tenant) = open_tenant(config, &arguments.tenant).await?;
+    let stored = find_app(&connected, &tenant, &arguments.client_id).await?;
+    let mut changed = registration::NewApplication::of(&stored)?;
+    if let Some(name) = &arguments.name {
+        changed.name = name.trim().to_owned();
+    }
+    if let Some(grant_types) = &arguments.grant_types {
+        changed.grant_types = registration::parse_grant_types(grant_types)?;
+    }
+    if let Some(uris) = &arguments.redirect_uris {
+        changed.redirect_uris = registration::parse_redirect_uris("redirect URI", uris)?;
+    }
+    if let Some(uris) = &arguments.post_logout_redirect_uris {
+        changed.post_logout_redirect_uris =
+            registration::parse_redirect_uris("post-logout redirect URI", uris)?;
+    }
+    if let Some(origins) = &arguments.allowed_origins {
+        changed.allowed_origins = registration::parse_origins(origins)?;
+    }
+    if let Some(scopes) = &arguments.scopes {
+        changed.allowed_scopes = scopes.split_whitespace().map(str::to_owned).collect();
+    }
+    if let Some(skip) = arguments.skip_authorization {
+        changed.skip_authorization = skip;
+    }
+    if let Some(algorithm) = &arguments.algorithm {
+        changed.algorithm = registration::parse_algorithm(Some(algorithm))?;
+    }
+    if let Some(format) = &arguments.access_token_format {
+        changed.access_token_format = registration::AccessTokenFormat::parse(Some(format))?;
+    }
+    if let Some(login_url) = &arguments.login_url {
+        changed.login_url = login_url.trim().to_owned();
+        if changed.login_url.is_empty() {
+            changed.login_client_id.clear();
+        }
+    }
+    if let Some(login_client_id) = &arguments.login_client_id {
+        changed.login_client_id = login_client_id.trim().to_owned();
+    }
+    changed.extensions = apply_fields(&tenant, &changed.extensions, &assignments, false)?;
+    let updated = applications::update(
+        TenantData::new(&connected.databases, &tenant),
+        &stored,
+        changed,
+    )
+    .await?;
+    if !arguments.json {
+        writeln!(
+            out,
+            "updated application {} in tenant {}",
+            updated.client_id, tenant.slug
+        )?;
+    }
+    print_app(out, &tenant, &updated, arguments.json)
+}
+
+async fn create_app(
+    config: Config,
+    arguments: AppCreate,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    // Validate every argument before touching a database.
+    let client_type: registration::ClientType = arguments.client_type.parse()?;
+    let grant_types = registration::parse_grant_types(&arguments.grant_types)?;
+    let redirect_uris =
+        registration::parse_redirect_uris("redirect URI", &arguments.redirect_uris)?;
+    let post_logout_redirect_uris = registration::parse_redirect_uris(
+        "post-logout redirect URI",
+        &arguments.post_logout_redirect_uris,
+    )?;
+    let allowed_origins = registration::parse_origins(&arguments.allowed_origins)?;
+    let algorithm = registration::parse_algorithm(arguments.algorithm.as_deref())?;
+    let access_token_format =
+        registration::AccessTokenFormat::parse(arguments.access_token_format.as_deref())?;
+    let source = if arguments.client_secret_hash_stdin {
+        SecretSource::ImportedHash(read_line(input, "the client secret hash")?)
+    } else if arguments.client_secret_stdin {
+        SecretSource::Given(read_line(input, "the client secret")?)
+    } else {
+        SecretSource::Generate
+    };
+    let draft = NewApplication {
+        client_id: arguments.client_id.clone().unwrap_or_default(),
+        name: arguments.name.trim().to_owned(),
+        client_type,
+        grant_types,
+        redirect_uris,
+        post_logout_redirect_uris,
+        allowed_origins,
+        client_secret: String::new(),
+        hash_client_secret: !arguments.no_hash_client_secret,
+        skip_authorization: arguments.skip_authorization,
+        algorithm,
+        access_token_format,
+        allowed_scopes: arguments
+            .scopes
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        owner_user_id: None,
+        extensions: serde_json::Map::new(),
+        login_url: arguments.login_url.clone().unwrap_or_default(),
+        login_client_id: arguments.login_client_id.clone().unwrap_or_default(),
+    };
+    let Registered {
+        application: mut new,
+        secret: plain_secret,
+    } = registration::register(draft, source)?;
+    let assignments = field_assignments(&arguments.fields)?;
+
+    let (connected, tenant) = open_tenant(config, &arguments.tenant).await?;
+    new.extensions = apply_fields(&tenant, &serde_json::Map::new(), &assignments, true)?;
+    if let Some(owner) = &arguments.owner {
+        let user = users::find_by_username(
+            TenantData::new(&connected.databases, &tenant),
+            owner,
+            tenant.settings.usernames_ignore_case,
+        )
+        .await?
+        .ok_or_else(|| {
+            invalid(format!(
+                "--owner {owner:?}: no such user in tenant {}",
+                tenant.slug
+            ))
+        })?;
+        new.owner_user_id = Some(user.id);
+    }
+    let created = applications::create(TenantData::new(&connected.databases, &tenant), new).await?;
+    let summary = registration::ApplicationSummary::new(&created, &tenant.fields);
+    if arguments.json {
+        let mut document = json!(summary);
+        // A generated secret is shown once; an imported one is never echoed.
+        let shown = if arguments.client_secret_stdin {
+            None
+        } else {
+            plain_secret.as_deref()
+        };
+        document["client_secret"] = json!(shown);
+        document["tenant"] = json!(tenant.slug.as_str());
+        document["issuer"] = json!(connected.config.issuer(&tenant.slug));
+        writeln!(out, "{document:#}")?;
+    } else {
+        writeln!(
+            out,
+            "created application {:?} in tenant {}",
+            created.name, tenant.slug
+        )?;
+        writeln!(out, "client_id: {}", created.client_id)?;
+        if let Some(secret) = &plain_secret {
+            if arguments.client_secret_stdin {
+                writeln!(out, "client_secret: (as given on standard input)")?;
+            } else {
+                writeln!(out, "client_secret: {secret}")?;
+                if !arguments.no_hash_client_secret {
+                    writeln!(out, "  (shown once: store it now; only a hash is kept)")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
