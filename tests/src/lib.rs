@@ -478,6 +478,24 @@ macro_rules! on_every_backend {
     };
 }
 
+/// Generates one test, `sqlite`, in a module named after an async function taking a
+/// [`Backend`]: for a behaviour decided before or apart from the database (request
+/// validation, document formats, signatures), whose storage paths other tests run on
+/// every backend. docs/testing.md lists these tests and why each may run once.
+#[macro_export]
+macro_rules! on_sqlite_only {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            }
+        )*
+    };
+}
+
 /// What [`TestApp::register`] registers.
 #[derive(Clone, Copy, Debug)]
 pub struct Registration<'a> {

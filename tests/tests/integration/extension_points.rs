@@ -756,30 +756,61 @@ async fn routes_by_name() {
     assert!(error.to_string().contains("userinfos"), "{error}");
 }
 
-/// Builds example `name` of the tessera package (a no-op when it is up to date; so
-/// the tests work from `cargo test -p tessera-tests` too) and returns its program.
+/// Example `name` of the tessera package as `cargo test -j2 --workspace` builds it
+/// (the examples are among its targets): asking cargo again is a no-op after that
+/// build, and its artifact list names the program. (`cargo build --example` would
+/// resolve other features and build the service a second time; from `cargo test -p
+/// tessera-tests` this builds what is missing.)
 async fn build_example(name: &str) -> std::path::PathBuf {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let built = tokio::process::Command::new(&cargo)
-        .args(["build", "-j2", "-p", "tessera", "--example", name])
+    let mut command = tokio::process::Command::new(&cargo);
+    // What cargo sets for a test process (this package's manifest and metadata, the
+    // library path) would make the inner cargo see another build and compile again.
+    for (variable, _) in std::env::vars_os() {
+        let name = variable.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || name.starts_with("RUSTUP_TOOLCHAIN_")
+            || name == "LD_LIBRARY_PATH"
+            || name == "RUST_RECURSION_COUNT"
+        {
+            command.env_remove(&variable);
+        }
+    }
+    let built = command
+        .args([
+            "test",
+            "-j2",
+            "--workspace",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
         .current_dir(&root)
         .output()
         .await
         .unwrap();
     assert!(
         built.status.success(),
-        "cargo build --example {name}: {}",
+        "cargo test --no-run: {}",
         String::from_utf8_lossy(&built.stderr)
     );
-    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("debug/examples")
-        .join(name)
+    let stdout = String::from_utf8_lossy(&built.stdout);
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|message| {
+            message["reason"] == "compiler-artifact"
+                && message["target"]["name"] == name
+                && message["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|kinds| kinds.iter().any(|kind| kind == "example"))
+        })
+        .and_then(|message| message["executable"].as_str().map(std::path::PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo test --no-run built no example {name}"))
 }
 
 /// Waits (10 s at most) until `url` answers.

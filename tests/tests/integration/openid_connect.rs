@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde_json::{Value, json};
 use tessera_tests::{
     Answer, Backend, Browser, Registration, Seen, TEST_KEK, TestApp, TestClient, TestDatabase,
-    on_every_backend, run_cli, spawn_app_with, unescape_html,
+    on_every_backend, on_sqlite_only, run_cli, spawn_app_with, unescape_html,
 };
 
 use crate::browser_flows::{
@@ -1920,8 +1920,6 @@ on_every_backend!(
     rp_initiated_logout,
     oidcc_prompt_none,
     oidcc_prompt_none_logged_in,
-    oidcc_ensure_redirect_uri_in_authorization_request,
-    oidcc_request_object_rejected_as_unsupported,
     oidcc_prompt_login,
     oidcc_max_age,
     oidcc_id_token_hint,
@@ -1930,13 +1928,10 @@ on_every_backend!(
 on_every_backend!(
     oidcc_server,
     oidcc_idtoken_signature,
-    oidcc_idtoken_unsigned,
     oidcc_userinfo_get_post_header_post_body,
     oidcc_scope_profile_email_address_phone_all,
     oidcc_refresh_token,
     oidcc_codereuse,
-    oidcc_request_parameters,
-    oidcc_discovery_endpoint_verification,
     oidcc_server_rotate_keys,
 );
 
@@ -2189,3 +2184,12 @@ async fn openidconnect_crate_relying_party(backend: Backend) {
 }
 
 on_every_backend!(openidconnect_crate_relying_party);
+// Decided before anything is stored or apart from the database: request validation,
+// the discovery document, the algorithms a client may register (docs/testing.md).
+on_sqlite_only!(
+    oidcc_ensure_redirect_uri_in_authorization_request,
+    oidcc_request_object_rejected_as_unsupported,
+    oidcc_idtoken_unsigned,
+    oidcc_request_parameters,
+    oidcc_discovery_endpoint_verification,
+);
