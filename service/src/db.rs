@@ -15,14 +15,18 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
 use crate::config::{Config, read_secret};
 use crate::error::Error;
+use crate::shared::changes::ChangeFeed;
 
-/// Every configured pool, connected, plus the router that chooses between them.
+/// Every configured pool, connected, plus the router that chooses between them, and
+/// the feed on which a committed change is announced to every node (the stores
+/// announce what they change: docs/operations.md, "Several nodes").
 #[derive(Debug)]
 pub struct Databases {
     pools: BTreeMap<PoolName, DatabaseConnection>,
     /// SQLite pools' writer queues (see [`Databases::writer_queue`]).
     writers: BTreeMap<PoolName, Arc<tokio::sync::Mutex<()>>>,
     router: Router,
+    changes: Arc<ChangeFeed>,
 }
 
 /// What one pool reported when asked to migrate.
@@ -91,7 +95,18 @@ impl Databases {
             pools,
             writers,
             router,
+            changes: Arc::new(ChangeFeed::alone()),
         })
+    }
+
+    /// Announces changes on `changes` (Redis) instead of to this process only.
+    pub fn announce_on(&mut self, changes: Arc<ChangeFeed>) {
+        self.changes = changes;
+    }
+
+    /// The feed changes are announced on.
+    pub fn changes(&self) -> &Arc<ChangeFeed> {
+        &self.changes
     }
 
     /// The router these pools are routed by.

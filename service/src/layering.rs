@@ -27,6 +27,7 @@ pub const LAYERS: &[&[&str]] = &[
     ],
     &["settings", "registration"],
     &["config"],
+    &["shared"],
     &["routing", "db", "telemetry", "pages"],
     &["tenancy"],
     &["store"],

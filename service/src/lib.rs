@@ -41,6 +41,7 @@ pub mod route_names;
 pub mod routing;
 pub mod secrets;
 pub mod settings;
+pub mod shared;
 pub mod startup;
 pub mod state;
 pub mod store;

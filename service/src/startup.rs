@@ -6,8 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use redis::PushInfo;
 use router_policies::{Placement, RoutingTable, TenantSlug};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::config::{Config, read_secret};
 use crate::connections::{self, ConnectionLimits};
@@ -16,10 +18,13 @@ use crate::endpoints;
 use crate::error::Error;
 use crate::jose::keyring::Keyring;
 use crate::jose::sealing::KeyEncryptionKey;
-use crate::limits::failures::InMemoryFailures;
+use crate::limits::failure_counters::Failures;
 use crate::limits::hashing::HashPool;
+use crate::limits::shared_failures::SharedFailures;
 use crate::network::TrustedProxies;
 use crate::routing::{router_from_config, tenant_entries, validate};
+use crate::shared::changes::{Caches, Change, ChangeFeed, Notice};
+use crate::shared::redis::SharedRedis;
 use crate::state::AppState;
 use crate::store::client_cache::ClientCache;
 use crate::tenancy::{self, Tenant, Tenants, load_directory, stored_placements};
@@ -30,6 +35,9 @@ pub struct Connected {
     pub config: Config,
     /// Every pool and the router.
     pub databases: Databases,
+    /// Redis when configured, and the pushes of its connection (the change notices a
+    /// serving node listens to).
+    pub redis: Option<(Arc<SharedRedis>, UnboundedReceiver<PushInfo>)>,
 }
 
 /// Validates the configuration's routing without connecting (refusing with every
@@ -43,8 +51,21 @@ pub async fn connect(config: Config) -> Result<Connected, Error> {
 /// Opens every pool without validating first (`tessera check --connect` reports the
 /// violations itself).
 pub async fn open_pools(config: Config) -> Result<Connected, Error> {
-    let databases = Databases::connect(&config, router_from_config(&config)).await?;
-    Ok(Connected { config, databases })
+    let mut databases = Databases::connect(&config, router_from_config(&config)).await?;
+    let redis = match &config.redis {
+        Some(redis) => {
+            let url = read_secret("redis.url", redis.url.as_ref(), redis.url_file.as_ref())?;
+            let (shared, pushes) = connect_redis(redis, &url).await?;
+            databases.announce_on(Arc::new(ChangeFeed::on(Arc::clone(&shared))));
+            Some((shared, pushes))
+        }
+        None => None,
+    };
+    Ok(Connected {
+        config,
+        databases,
+        redis,
+    })
 }
 
 impl Connected {
@@ -171,30 +192,23 @@ impl Connected {
 }
 
 /// A Redis connection that never stops the start (Redis is optional and never
-/// fatal: docs/decisions.md, issue 16): it connects lazily, reconnects by itself, and each attempt and
-/// each command gives up after a second. A Redis that does not answer now is logged
-/// and reported by `/readyz`; the node starts and serves without it. Only a URL that
-/// cannot be a Redis URL stops the start.
-async fn connect_redis(url: &str) -> Result<redis::aio::ConnectionManager, Error> {
-    let client = redis::Client::open(url)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(REDIS_TIMEOUT))
-        .set_response_timeout(Some(REDIS_TIMEOUT))
-        .set_number_of_retries(2)
-        .set_max_delay(REDIS_TIMEOUT);
-    let manager = redis::aio::ConnectionManager::new_lazy_with_config(client, config)?;
-    let mut probe = manager.clone();
-    if let Err(error) = redis::cmd("PING").query_async::<String>(&mut probe).await {
+/// fatal: docs/operations.md): it connects lazily, reconnects by itself, and each
+/// call gives up quickly (`shared::redis`). A Redis that does not answer now is
+/// logged and reported by `/readyz`; the node starts and serves without it. Only a
+/// URL that cannot be a Redis URL stops the start.
+async fn connect_redis(
+    config: &crate::config::RedisConfig,
+    url: &str,
+) -> Result<(Arc<SharedRedis>, UnboundedReceiver<PushInfo>), Error> {
+    let (shared, pushes) = SharedRedis::connect(config, url)?;
+    if let Err(error) = shared.query::<String>(&redis::cmd("PING")).await {
         tracing::warn!(
             %error,
             "redis does not answer: serving without it until it does (see /readyz)"
         );
     }
-    Ok(manager)
+    Ok((Arc::new(shared), pushes))
 }
-
-/// How long a Redis connection attempt or command may take.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Whether a database error says a table does not exist (SQLite, PostgreSQL, MySQL).
 fn is_missing_table(error: &sea_orm::DbErr) -> bool {
@@ -207,6 +221,8 @@ fn is_missing_table(error: &sea_orm::DbErr) -> bool {
 /// A service ready to serve: pools open, routing valid, tenants loaded.
 pub struct Application {
     state: AppState,
+    /// The change notices to listen to while serving (with Redis).
+    pushes: Option<UnboundedReceiver<PushInfo>>,
 }
 
 impl Application {
@@ -214,7 +230,7 @@ impl Application {
     /// every routing violation listed before anything listens.
     pub async fn build(config: Config) -> Result<Self, Error> {
         let kek = KeyEncryptionKey::from_config(&config)?;
-        let connected = connect(config).await?;
+        let mut connected = connect(config).await?;
         let tenants = connected.prepare().await?;
         let keys = Keyring::new(
             kek,
@@ -233,34 +249,47 @@ impl Application {
         let trusted_proxies = TrustedProxies::parse(&connected.config.trusted_proxies)?;
         let pages =
             crate::pages::Pages::load(&crate::pages::TemplateFolders::of(&connected.config))?;
-        let redis = match &connected.config.redis {
-            Some(redis) => {
-                let url = read_secret("redis.url", redis.url.as_ref(), redis.url_file.as_ref())?;
-                Some(connect_redis(&url).await?)
-            }
-            None => None,
+        let (redis, pushes) = match connected.redis.take() {
+            Some((redis, pushes)) => (Some(redis), Some(pushes)),
+            None => (None, None),
         };
+        let failures = match &redis {
+            Some(redis) => Failures::shared(
+                limits.max_tracked_failure_keys,
+                SharedFailures::new(Arc::clone(redis), keys.kek().derive("failure counters")),
+            ),
+            None => Failures::local(limits.max_tracked_failure_keys),
+        };
+        let clients = Arc::new(ClientCache::new(std::time::Duration::from_secs(
+            client_cache_ttl,
+        )));
+        let keys = Arc::new(keys);
+        let tenants = Arc::new(tenants);
+        connected.databases.changes().deliver_to(caches_of(
+            Arc::clone(&clients),
+            Arc::clone(&keys),
+            Arc::clone(&tenants),
+        ));
         Ok(Self {
             state: AppState {
                 config: Arc::new(connected.config),
                 databases: Arc::new(connected.databases),
-                tenants: Arc::new(tenants),
+                tenants,
                 redis,
-                clients: Arc::new(ClientCache::new(std::time::Duration::from_secs(
-                    client_cache_ttl,
-                ))),
+                clients,
                 slow_hashes: Arc::new(HashPool::new(
                     limits.slow_hash_concurrency(),
                     std::time::Duration::from_millis(limits.slow_hash_queue_timeout_ms),
                 )),
-                failures: Arc::new(InMemoryFailures::new(limits.max_tracked_failure_keys)),
+                failures: Arc::new(failures),
                 pending: Arc::default(),
                 trusted_proxies: Arc::new(trusted_proxies),
                 pages: Arc::new(pages),
-                keys: Arc::new(keys),
+                keys,
                 disabled_routes: Arc::default(),
                 policies: Arc::default(),
             },
+            pushes,
         })
     }
 
@@ -318,10 +347,13 @@ impl Application {
                 limits.sweep_batch_size,
             ))
         });
+        let listener_task = self
+            .pushes
+            .map(|pushes| tokio::spawn(Arc::clone(self.state.databases.changes()).listen(pushes)));
         let served = connections::serve(listener, app, connection_limits, shutdown).await;
-        if let Some(sweeper) = sweeper {
-            sweeper.abort();
-            let _ = sweeper.await;
+        for task in [sweeper, listener_task].into_iter().flatten() {
+            task.abort();
+            let _ = task.await;
         }
         served?;
         // Close the pools when nothing else holds them (SQLite checkpoints its WAL).
@@ -330,6 +362,24 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// Where a node's change notices go: each drops its entry from the cache that holds
+/// it; after a time without notices every cache is emptied.
+fn caches_of(clients: Arc<ClientCache>, keys: Arc<Keyring>, tenants: Arc<Tenants>) -> Caches {
+    Arc::new(move |notice| match notice {
+        Notice::Changed(Change::Application {
+            tenant_id,
+            client_id,
+        }) => clients.forget(tenant_id, &client_id),
+        Notice::Changed(Change::SigningKeys { tenant_id }) => keys.forget(tenant_id),
+        Notice::Changed(Change::Tenant { slug }) => tenants.forget(&slug),
+        Notice::Everything => {
+            clients.forget_all();
+            keys.forget_all();
+            tenants.forget_all();
+        }
+    })
 }
 
 /// Every `interval` (the first after a random part of it, so nodes started together

@@ -8,13 +8,14 @@ use crate::config::Config;
 use crate::db::Databases;
 use crate::error::Error;
 use crate::jose::keyring::Keyring;
-use crate::limits::failures::FailureLimiter;
+use crate::limits::failure_counters::Failures;
 use crate::limits::hashing::HashPool;
 use crate::limits::pending::PendingCounts;
 use crate::network::TrustedProxies;
 use crate::pages::Pages;
 use crate::policy::Policies;
 use crate::route_names::RouteName;
+use crate::shared::redis::SharedRedis;
 use crate::store::access::TenantData;
 use crate::store::client_cache::ClientCache;
 use crate::tenancy::{Tenant, Tenants};
@@ -29,8 +30,8 @@ pub struct AppState {
     pub databases: Arc<Databases>,
     /// Loaded tenants.
     pub tenants: Arc<Tenants>,
-    /// Redis, when configured.
-    pub redis: Option<redis::aio::ConnectionManager>,
+    /// Redis, when configured (what nodes share: change notices, failure counters).
+    pub redis: Option<Arc<SharedRedis>>,
     /// Recently read client registrations (hot-path client authentication).
     pub clients: Arc<ClientCache>,
     /// Bounds concurrent slow-KDF work (argon2id, PBKDF2: ~19 MiB and ~50 ms each) so a
@@ -41,7 +42,7 @@ pub struct AppState {
     /// and device grants.
     pub pending: Arc<PendingCounts>,
     /// Failed authentications per username, client and address (brute force).
-    pub failures: Arc<dyn FailureLimiter>,
+    pub failures: Arc<Failures>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<TrustedProxies>,
     /// The page templates (login, consent, device, authorized tokens, errors).

@@ -20,6 +20,7 @@ use crate::application_fields::FieldCatalogue;
 use crate::db::{Databases, TenantRoutes};
 use crate::error::Error;
 use crate::settings::{OAuthSettings, SettingsBook};
+use crate::shared::changes::Change;
 use crate::time::now;
 
 /// A loaded tenant: directory row plus resolved routes.
@@ -150,6 +151,12 @@ pub async fn create_tenant(
         _ => Error::Database(error),
     })?;
     tracing::info!(tenant = %slug, placement = %row.placement, "tenant created");
+    databases
+        .changes()
+        .announce(Change::Tenant {
+            slug: slug.to_string(),
+        })
+        .await;
     Tenant::from_row(row, &table, settings)
 }
 
@@ -179,11 +186,19 @@ async fn find_row(
 }
 
 /// Loaded tenants by slug. Reads take a shared lock for one hash lookup; the map
-/// changes only when a tenant is loaded or created.
+/// changes only when a tenant is loaded, created or announced as changed.
 #[derive(Debug, Default)]
 pub struct Tenants {
-    by_slug: RwLock<HashMap<TenantSlug, Arc<Tenant>>>,
+    by_slug: RwLock<HashMap<TenantSlug, Loaded>>,
     settings: SettingsBook,
+}
+
+/// A loaded tenant, and whether a request may use it without reading it again (its
+/// row has not been announced as changed since).
+#[derive(Debug)]
+struct Loaded {
+    tenant: Arc<Tenant>,
+    fresh: bool,
 }
 
 impl Tenants {
@@ -204,7 +219,13 @@ impl Tenants {
     pub fn insert(&self, tenant: Tenant) -> Arc<Tenant> {
         let tenant = Arc::new(tenant);
         if let Ok(mut map) = self.by_slug.write() {
-            map.insert(tenant.slug.clone(), Arc::clone(&tenant));
+            map.insert(
+                tenant.slug.clone(),
+                Loaded {
+                    tenant: Arc::clone(&tenant),
+                    fresh: true,
+                },
+            );
         }
         tenant
     }
@@ -214,22 +235,47 @@ impl Tenants {
         self.by_slug
             .read()
             .ok()
-            .and_then(|map| map.get(slug).cloned())
+            .and_then(|map| map.get(slug).map(|loaded| Arc::clone(&loaded.tenant)))
     }
 
-    /// Every loaded tenant, by slug.
+    /// Every loaded tenant, by slug (for the background sweep: a placement never
+    /// changes, so one loaded before a change notice still finds its rows).
     pub fn all(&self) -> Vec<Arc<Tenant>> {
         let mut tenants: Vec<Arc<Tenant>> = self
             .by_slug
             .read()
-            .map(|map| map.values().cloned().collect())
+            .map(|map| {
+                map.values()
+                    .map(|loaded| Arc::clone(&loaded.tenant))
+                    .collect()
+            })
             .unwrap_or_default();
         tenants.sort_by(|a, b| a.slug.cmp(&b.slug));
         tenants
     }
 
-    /// The tenant named `slug`: from memory, else from the directory (created by the
-    /// CLI or another node since startup), validated before it is used.
+    /// Marks a tenant as changed (its row was): the next request reads it again.
+    pub fn forget(&self, slug: &str) {
+        if let Ok(mut map) = self.by_slug.write()
+            && let Some(loaded) = map.get_mut(slug)
+        {
+            loaded.fresh = false;
+        }
+    }
+
+    /// Marks every tenant as changed.
+    pub fn forget_all(&self) {
+        if let Ok(mut map) = self.by_slug.write() {
+            for loaded in map.values_mut() {
+                loaded.fresh = false;
+            }
+        }
+    }
+
+    /// The tenant named `slug`: from memory while this node hears every change
+    /// notice, else from the directory (created by the CLI or another node since
+    /// startup, or changed while this node was not listening), validated before it
+    /// is used.
     pub async fn resolve(
         &self,
         databases: &Databases,
@@ -238,22 +284,26 @@ impl Tenants {
         let Ok(slug) = TenantSlug::new(slug.to_owned()) else {
             return Ok(None);
         };
-        if let Some(tenant) = self
-            .by_slug
-            .read()
-            .ok()
-            .and_then(|map| map.get(&slug).cloned())
+        let trust = databases.changes().trust();
+        if trust.is_trusted()
+            && let Some(tenant) = self.by_slug.read().ok().and_then(|map| {
+                map.get(&slug)
+                    .filter(|loaded| loaded.fresh)
+                    .map(|loaded| Arc::clone(&loaded.tenant))
+            })
         {
             return Ok(Some(tenant));
         }
+        let began = trust.epoch();
         let Some(row) = find_row(databases.directory()?, &slug).await? else {
             return Ok(None);
         };
         let table = validate_one(databases.router(), &slug, &parse_placement(&row)?)?;
-        Ok(Some(self.insert(Tenant::from_row(
-            row,
-            &table,
-            &self.settings,
-        )?)))
+        let tenant = Tenant::from_row(row, &table, &self.settings)?;
+        Ok(Some(if trust.admits(began) {
+            self.insert(tenant)
+        } else {
+            Arc::new(tenant)
+        }))
     }
 }

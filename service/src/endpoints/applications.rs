@@ -516,7 +516,6 @@ pub async fn update(
             ));
         }
         applications::update(state.data(&tenant), &stored, draft).await?;
-        state.clients.forget(tenant.id, &client_id);
         Ok(Page::see_other(tenant_path(&tenant, &here)))
     }
     .await;
@@ -556,7 +555,7 @@ pub async fn act(
                 };
                 applications::set_secret(
                     state.data(&tenant),
-                    stored.id,
+                    &stored,
                     kept,
                     stored.hash_client_secret,
                 )
@@ -565,7 +564,6 @@ pub async fn act(
             }
             _ => closed(&state, &tenant),
         };
-        state.clients.forget(tenant.id, &client_id);
         Ok(page)
     }
     .await;

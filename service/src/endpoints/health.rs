@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::state::AppState;
 
-/// How long `/readyz` waits for each pool and for Redis.
+/// How long `/readyz` waits for each pool (Redis: its own short call timeout).
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `GET /healthz`: the process serves HTTP.
@@ -17,8 +17,10 @@ pub async fn healthz() -> Json<Value> {
 
 /// `GET /readyz`: every pool answers (503 names the ones that do not, without their
 /// error text). Redis, when configured, is reported but never makes the node unready
-/// (the node serves without it): `"redis": "unavailable"` and
-/// `"status": "degraded"` with 200.
+/// (the node serves without it): `"redis": "unavailable"`, whether the node hears
+/// change notices (`change_notices`) and whose failure counters it uses
+/// (`failure_limits`), and `"status": "degraded"` with 200 while either is not
+/// as it should be.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let mut ready = true;
     let mut degraded = false;
@@ -35,19 +37,24 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     }
     let mut body = json!({ "pools": pools });
     if let Some(redis) = &state.redis {
-        let mut connection = redis.clone();
-        let answer = tokio::time::timeout(
-            READY_TIMEOUT,
-            redis::cmd("PING").query_async::<String>(&mut connection),
-        )
-        .await
-        .map_err(|_| "timeout".to_owned())
-        .and_then(|answer| answer.map_err(|error| error.to_string()));
+        let answer = redis.query::<String>(&redis::cmd("PING")).await;
         if let Err(error) = &answer {
-            tracing::warn!(error = %error, "readiness: redis does not answer (degraded)");
+            tracing::warn!(%error, "readiness: redis does not answer (degraded)");
             degraded = true;
         }
+        let listening = state.databases.changes().trust().is_trusted();
+        degraded |= !listening;
         body["redis"] = Value::from(if answer.is_ok() { "ok" } else { "unavailable" });
+        body["change_notices"] = Value::from(if listening {
+            "listening"
+        } else {
+            "not listening: caches read through to the database"
+        });
+        body["failure_limits"] = Value::from(if answer.is_ok() {
+            "shared"
+        } else {
+            "this node's only"
+        });
     }
     body["status"] = Value::from(match (ready, degraded) {
         (false, _) => "unavailable",

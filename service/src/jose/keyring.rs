@@ -124,12 +124,15 @@ impl Keyring {
         databases: &Databases,
         tenant: &Tenant,
     ) -> Result<Arc<TenantKeys>, Error> {
-        if let Ok(tenants) = self.tenants.read()
+        let trust = databases.changes().trust();
+        if trust.is_trusted()
+            && let Ok(tenants) = self.tenants.read()
             && let Some(keys) = tenants.get(&tenant.id)
             && keys.loaded_at.elapsed() < self.cache_ttl
         {
             return Ok(keys.clone());
         }
+        let began = trust.epoch();
         let mut keys = self.load(databases, tenant).await?;
         let missing: Vec<SigningAlgorithm> = SigningAlgorithm::ALL
             .into_iter()
@@ -145,16 +148,25 @@ impl Keyring {
             keys = self.load(databases, tenant).await?;
         }
         let keys = Arc::new(keys);
-        if let Ok(mut tenants) = self.tenants.write() {
+        if trust.admits(began)
+            && let Ok(mut tenants) = self.tenants.write()
+        {
             tenants.insert(tenant.id, keys.clone());
         }
         Ok(keys)
     }
 
-    /// Drops the cached keys of a tenant (after a rotation made by this process).
+    /// Drops the cached keys of a tenant (a rotation was announced).
     pub fn forget(&self, tenant_id: i64) {
         if let Ok(mut tenants) = self.tenants.write() {
             tenants.remove(&tenant_id);
+        }
+    }
+
+    /// Drops every tenant's cached keys.
+    pub fn forget_all(&self) {
+        if let Ok(mut tenants) = self.tenants.write() {
+            tenants.clear();
         }
     }
 

@@ -123,6 +123,18 @@ impl KeyEncryptionKey {
         &self.id
     }
 
+    /// A key for another `purpose`, the same on every node with this KEK and
+    /// unrelated to the sealing key (HMAC-SHA-256 of the purpose under the KEK).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key) else {
+            return [0; 32];
+        };
+        mac.update(b"tessera derived key v1\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Seals `plaintext`, bound to `context`.
     pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Result<String, Error> {
         let nonce = random_bytes(NONCE_BYTES)?;

@@ -5,9 +5,9 @@
 //! computed. A username that does not exist is counted like one that does, so the
 //! answer reveals nothing.
 //!
-//! [`FailureLimiter`] is the small trait endpoints use; [`InMemoryFailures`] is the
-//! in-process implementation (one node). A shared implementation for many nodes
-//! (Redis) plugs in behind the same trait.
+//! [`InMemoryFailures`] is one node's counters; [`super::shared_failures`] keeps the
+//! same windows in Redis, and [`super::failure_counters::Failures`] (what the
+//! protocol code uses) picks between them.
 //!
 //! The in-process window is a sliding-window counter: per key, the failures of the
 //! current fixed window and of the previous one, weighted by how much of the previous
@@ -76,7 +76,7 @@ impl Limit {
 }
 
 /// A refused attempt: how long until the key is let through again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RetryAfter(pub Duration);
 
 impl RetryAfter {
@@ -85,16 +85,6 @@ impl RetryAfter {
         let seconds = self.0.as_secs() + u64::from(self.0.subsec_nanos() > 0);
         seconds.max(1)
     }
-}
-
-/// Counts failed attempts and says when a key is over its limit.
-pub trait FailureLimiter: Send + Sync + std::fmt::Debug {
-    /// `Err` when `key` has reached `limit` within its window.
-    fn check(&self, key: FailureKey<'_>, limit: Limit) -> Result<(), RetryAfter>;
-    /// Counts one failed attempt against `key`.
-    fn record_failure(&self, key: FailureKey<'_>, limit: Limit);
-    /// Forgets `key`'s failures (a correct password or secret).
-    fn record_success(&self, key: FailureKey<'_>);
 }
 
 /// One key's sliding-window counter (24 bytes; the window's length comes from the
@@ -135,34 +125,46 @@ impl Window {
     /// Failures in the sliding window ending at `now`.
     fn estimate(&self, now: Instant, length: Duration) -> f64 {
         let into = now.saturating_duration_since(self.start).as_secs_f64();
-        let length = length.as_secs_f64().max(f64::MIN_POSITIVE);
-        let previous_share = (1.0 - into / length).clamp(0.0, 1.0);
-        f64::from(self.previous) * previous_share + f64::from(self.current)
+        estimate(self.current, self.previous, into, length.as_secs_f64())
     }
 
     /// How long until the estimate falls below `max`, with no new failures.
     fn retry_after(&self, now: Instant, limit: Limit) -> Duration {
-        let length = limit.window.as_secs_f64();
-        let max = limit.max_failures;
         let into = now.saturating_duration_since(self.start).as_secs_f64();
-        let max = f64::from(max);
-        let (current, previous) = (f64::from(self.current), f64::from(self.previous));
-        let seconds = if current >= max {
-            // Only the next window's decay of `current` lets an attempt through.
-            (length - into) + length * (1.0 - max / current)
-        } else {
-            // previous × (1 − t/length) + current < max, at the latest when the
-            // previous window drops out at the end of this one.
-            (length * (1.0 - (max - current) / previous.max(f64::MIN_POSITIVE)) - into)
-                .min(length - into)
-        };
-        Duration::from_secs_f64(seconds.clamp(0.0, 2.0 * length) + 0.001)
+        retry_after(self.current, self.previous, into, limit)
     }
 
     /// Whether the window has nothing left to say at `now`.
     fn is_spent(&self, now: Instant, length: Duration) -> bool {
         now.saturating_duration_since(self.start) >= 2 * length
     }
+}
+
+/// Failures in a sliding window of `length` seconds that ends `into` seconds into
+/// the current fixed window: the previous window's count weighted by the share of it
+/// the sliding window still covers, plus the current one's.
+pub(crate) fn estimate(current: u32, previous: u32, into: f64, length: f64) -> f64 {
+    let length = length.max(f64::MIN_POSITIVE);
+    let previous_share = (1.0 - into / length).clamp(0.0, 1.0);
+    f64::from(previous) * previous_share + f64::from(current)
+}
+
+/// How long, `into` seconds into the current window, until [`estimate`] falls below
+/// the limit with no new failures.
+pub(crate) fn retry_after(current: u32, previous: u32, into: f64, limit: Limit) -> Duration {
+    let length = limit.window.as_secs_f64();
+    let max = f64::from(limit.max_failures);
+    let (current, previous) = (f64::from(current), f64::from(previous));
+    let seconds = if current >= max {
+        // Only the next window's decay of `current` lets an attempt through.
+        (length - into) + length * (1.0 - max / current)
+    } else {
+        // previous × (1 − t/length) + current < max, at the latest when the
+        // previous window drops out at the end of this one.
+        (length * (1.0 - (max - current) / previous.max(f64::MIN_POSITIVE)) - into)
+            .min(length - into)
+    };
+    Duration::from_secs_f64(seconds.clamp(0.0, 2.0 * length) + 0.001)
 }
 
 const SHARDS: usize = 16;
@@ -239,8 +241,15 @@ impl InMemoryFailures {
     }
 }
 
-impl FailureLimiter for InMemoryFailures {
-    fn check(&self, key: FailureKey<'_>, limit: Limit) -> Result<(), RetryAfter> {
+impl InMemoryFailures {
+    /// Whether `key` has failures counted.
+    pub fn tracks(&self, key: FailureKey<'_>) -> bool {
+        let (hash, shard) = self.shard_of(key);
+        shard.lock().is_ok_and(|map| map.contains_key(&hash))
+    }
+
+    /// `Err` when `key` has reached `limit` within its window.
+    pub fn check(&self, key: FailureKey<'_>, limit: Limit) -> Result<(), RetryAfter> {
         if limit.max_failures == 0 {
             return Ok(());
         }
@@ -259,7 +268,8 @@ impl FailureLimiter for InMemoryFailures {
         Ok(())
     }
 
-    fn record_failure(&self, key: FailureKey<'_>, limit: Limit) {
+    /// Counts one failed attempt against `key`.
+    pub fn record_failure(&self, key: FailureKey<'_>, limit: Limit) {
         if limit.max_failures == 0 {
             return;
         }
@@ -279,7 +289,8 @@ impl FailureLimiter for InMemoryFailures {
         window.current = window.current.saturating_add(1);
     }
 
-    fn record_success(&self, key: FailureKey<'_>) {
+    /// Forgets `key`'s failures.
+    pub fn record_success(&self, key: FailureKey<'_>) {
         let (hash, shard) = self.shard_of(key);
         if let Ok(mut map) = shard.lock() {
             map.remove(&hash);

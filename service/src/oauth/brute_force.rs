@@ -4,6 +4,7 @@
 //! or hash; a failure counts against both, a success clears the name's count.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::limits::failures::{FailureKey, Limit};
 use crate::oauth::error::OAuthError;
@@ -15,6 +16,8 @@ pub struct Guard<'a> {
     state: &'a AppState,
     name: (FailureKey<'a>, Limit),
     address: (FailureKey<'a>, Limit),
+    /// Whether the check found no failure counted (a success then clears nothing).
+    clean: AtomicBool,
 }
 
 impl<'a> Guard<'a> {
@@ -39,31 +42,41 @@ impl<'a> Guard<'a> {
                 },
                 Limit::new(settings.max_failures_per_address, window),
             ),
+            clean: AtomicBool::new(false),
         }
     }
 
-    /// `TooManyAttempts` when the name or the address is over its limit.
-    pub fn check(&self) -> Result<(), OAuthError> {
-        for (key, limit) in [self.name, self.address] {
-            self.state
-                .failures
-                .check(key, limit)
-                .map_err(|retry| OAuthError::TooManyAttempts {
-                    retry_after_secs: retry.seconds(),
-                })?;
-        }
+    /// `TooManyAttempts` when the name or the address is over its limit (one Redis
+    /// round trip when the counters are shared).
+    pub async fn check(&self) -> Result<(), OAuthError> {
+        let checked = self
+            .state
+            .failures
+            .check(&[self.name, self.address])
+            .await
+            .map_err(|retry| OAuthError::TooManyAttempts {
+                retry_after_secs: retry.seconds(),
+            })?;
+        self.clean.store(checked.clean, Ordering::Relaxed);
         Ok(())
     }
 
     /// Counts a failed attempt against the name and the address.
-    pub fn failed(&self) {
-        for (key, limit) in [self.name, self.address] {
-            self.state.failures.record_failure(key, limit);
-        }
+    pub async fn failed(&self) {
+        self.state
+            .failures
+            .record_failure(&[self.name, self.address])
+            .await;
     }
 
-    /// Clears the name's failures (the address's only expire).
-    pub fn succeeded(&self) {
-        self.state.failures.record_success(self.name.0);
+    /// Clears the name's failures (the address's only expire); nothing to do when
+    /// the check found none.
+    pub async fn succeeded(&self) {
+        if !self.clean.load(Ordering::Relaxed) {
+            self.state
+                .failures
+                .record_success(self.name.0, self.name.1)
+                .await;
+        }
     }
 }

@@ -136,15 +136,15 @@ pub async fn authenticate(
         tenant.settings.max_failures_per_client,
         address,
     );
-    guard.check()?;
+    guard.check().await?;
     match verify(state, tenant, &presented).await {
         Err(OAuthError::InvalidClient) => {
-            guard.failed();
+            guard.failed().await;
             Err(OAuthError::InvalidClient)
         }
         Ok(client) => {
             if client.method != AuthMethod::None {
-                guard.succeeded();
+                guard.succeeded().await;
             }
             Ok(client)
         }
@@ -163,18 +163,11 @@ async fn verify(
     if crate::syntax::check_client_id(&presented.client_id).is_err() {
         return Err(OAuthError::InvalidClient);
     }
-    let found = match state.clients.get(tenant.id, &presented.client_id) {
-        Some(cached) => Some(cached),
-        None => {
-            let found = applications::find_by_client_id(state.data(tenant), &presented.client_id)
-                .await?
-                .map(Arc::new);
-            if let Some(application) = &found {
-                state.clients.put(Arc::clone(application));
-            }
-            found
-        }
-    };
+    let data = state.data(tenant);
+    let found = state
+        .clients
+        .registration(data, &presented.client_id)
+        .await?;
     let Some(application) = found else {
         // Spend what a real check would, so timing does not reveal unknown clients.
         if let Some(secret) = &presented.secret {
@@ -192,7 +185,22 @@ async fn verify(
             method: AuthMethod::None,
         }),
         (ClientType::Confidential, Some(secret)) => {
-            match check_secret(state, &application, secret).await? {
+            let mut application = application;
+            let mut matched = check_secret(state, &application, secret).await?;
+            if matched == SecretMatch::No {
+                // The registration may be a cached copy older than a rotation made
+                // on another node: one more check against the primary's before the
+                // attempt counts as a failure (a rotated client is never locked out).
+                match state.clients.reread(data, &presented.client_id).await? {
+                    Some(current) if current.client_secret != application.client_secret => {
+                        matched = check_secret(state, &current, secret).await?;
+                        application = current;
+                    }
+                    Some(_) => {}
+                    None => return Err(OAuthError::InvalidClient),
+                }
+            }
+            match matched {
                 SecretMatch::No => Err(OAuthError::InvalidClient),
                 SecretMatch::Yes => Ok(Client {
                     application,
@@ -256,14 +264,7 @@ async fn upgrade_secret(
         }
     };
     // Compare-and-set: only replace the hash this check verified.
-    let result = applications::upgrade_secret_hash(
-        state.data(tenant),
-        application.id,
-        &application.client_secret,
-        upgraded,
-    )
-    .await;
-    state.clients.forget(tenant.id, &application.client_id);
+    let result = applications::upgrade_secret_hash(state.data(tenant), application, upgraded).await;
     match result {
         Ok(()) => {
             tracing::info!(tenant = %tenant.slug, client_id = %application.client_id, "client secret hash upgraded")

@@ -60,7 +60,7 @@ pub async fn check(
         tenant.settings.max_failures_per_username,
         attempt.address,
     );
-    guard.check()?;
+    guard.check().await?;
     let user = users::find_by_username(
         state.data(tenant),
         attempt.username,
@@ -78,11 +78,11 @@ pub async fn check(
         .await?;
     match user {
         Some(user) if matches && user.is_active => {
-            guard.succeeded();
+            guard.succeeded().await;
             Ok(user)
         }
         _ => {
-            guard.failed();
+            guard.failed().await;
             Err(refused())
         }
     }

@@ -167,7 +167,8 @@ pub async fn find_pending(
     );
     state
         .failures
-        .check(key, limit)
+        .check(&[(key, limit)])
+        .await
         .map_err(|retry| OAuthError::TooManyAttempts {
             retry_after_secs: retry.seconds(),
         })?;
@@ -178,7 +179,7 @@ pub async fn find_pending(
         None => None,
     };
     if found.is_none() {
-        state.failures.record_failure(key, limit);
+        state.failures.record_failure(&[(key, limit)]).await;
     }
     Ok(found)
 }

@@ -22,6 +22,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionOptions, Trans
 
 use crate::db::Databases;
 use crate::error::Error;
+use crate::shared::changes::{Change, Trust};
 use crate::tenancy::Tenant;
 
 /// A tenant's data on the pools the router placed it on.
@@ -100,6 +101,16 @@ impl<'a> TenantData<'a> {
             inner,
             _turn: writer._turn,
         })
+    }
+
+    /// Whether this node's caches may answer, and their epoch (`shared::changes`).
+    pub(in crate::store) fn trust(&self) -> &'a Trust {
+        self.databases.changes().trust()
+    }
+
+    /// Tells every node (and this one's caches) that `change` committed.
+    pub(in crate::store) async fn announce(&self, change: Change) {
+        self.databases.changes().announce(change).await;
     }
 
     fn connection(&self, group: EntityGroup, role: Role) -> Result<&'a DatabaseConnection, Error> {

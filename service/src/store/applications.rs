@@ -11,6 +11,7 @@ use sea_orm::{
 
 use crate::error::Error;
 use crate::registration::NewApplication;
+use crate::shared::changes::Change;
 use crate::store::access::TenantData;
 use crate::store::is_unique_violation;
 use crate::time::now;
@@ -75,7 +76,17 @@ pub async fn create(
         Ok(model)
     }
     .await;
-    transaction.finish(result).await
+    let created = transaction.finish(result).await?;
+    data.announce(changed_application(&created)).await;
+    Ok(created)
+}
+
+/// The notice of a change to `application`.
+fn changed_application(application: &application::Model) -> Change {
+    Change::Application {
+        tenant_id: application.tenant_id,
+        client_id: application.client_id.clone(),
+    }
 }
 
 /// One row per origin of the application; a client lists a handful, far below any
@@ -107,7 +118,7 @@ async fn insert_origins(
 /// Stores `changed` over the application `id` (what an operator or owner may change:
 /// name, grant types, URIs, origins, scopes, consent, algorithm, access token format,
 /// extension fields; never the client_id, type or secret), with its CORS origins
-/// rewritten, in one transaction. Nodes see it within `client_cache_ttl_secs`.
+/// rewritten, in one transaction, then announced to every node.
 pub async fn update(
     data: TenantData<'_>,
     stored: &application::Model,
@@ -168,6 +179,7 @@ pub async fn update(
     }
     .await;
     transaction.finish(result).await?;
+    data.announce(changed_application(stored)).await;
     find_by_id(data, id)
         .await?
         .ok_or_else(|| Error::Corrupt(format!("application {} vanished", changed.client_id)))
@@ -289,7 +301,9 @@ pub async fn delete(data: TenantData<'_>, stored: &application::Model) -> Result
         Ok(())
     }
     .await;
-    transaction.finish(result).await
+    transaction.finish(result).await?;
+    data.announce(changed_application(stored)).await;
+    Ok(())
 }
 
 /// Replaces the stored secret: `stored` is its hash, or the secret itself when
@@ -297,7 +311,7 @@ pub async fn delete(data: TenantData<'_>, stored: &application::Model) -> Result
 /// stay readable, as `--no-hash-client-secret` keeps it).
 pub async fn set_secret(
     data: TenantData<'_>,
-    id: i64,
+    application: &application::Model,
     stored: String,
     hashed: bool,
 ) -> Result<(), Error> {
@@ -311,19 +325,21 @@ pub async fn set_secret(
             ..Default::default()
         })
         .filter(application::Column::TenantId.eq(tenant_id))
-        .filter(application::Column::Id.eq(id))
+        .filter(application::Column::Id.eq(application.id))
         .exec(writer.connection)
         .await?;
+    drop(writer);
+    data.announce(changed_application(application)).await;
     Ok(())
 }
 
 /// Replaces a secret hash with a stronger one (after a successful check of an
-/// imported or slow hash), only if the stored hash is still `verified` (compare and
-/// set: a rotation meanwhile wins).
+/// imported or slow hash), only if the stored hash is still the one verified in
+/// `application` (the registration as read for the check: compare and set, so a
+/// rotation meanwhile wins).
 pub async fn upgrade_secret_hash(
     data: TenantData<'_>,
-    id: i64,
-    verified: &str,
+    application: &application::Model,
     upgraded: String,
 ) -> Result<(), Error> {
     let writer = data.writer(EntityGroup::Applications).await?;
@@ -333,11 +349,13 @@ pub async fn upgrade_secret_hash(
             updated_at: Set(now()),
             ..Default::default()
         })
-        .filter(application::Column::Id.eq(id))
+        .filter(application::Column::Id.eq(application.id))
         .filter(application::Column::TenantId.eq(data.tenant_id()))
-        .filter(application::Column::ClientSecret.eq(verified))
+        .filter(application::Column::ClientSecret.eq(&application.client_secret))
         .exec(writer.connection)
         .await?;
+    drop(writer);
+    data.announce(changed_application(application)).await;
     Ok(())
 }
 

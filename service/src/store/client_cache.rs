@@ -1,17 +1,24 @@
 //! A short-lived in-process cache of client registrations, keyed by
 //! (tenant, client_id), so authenticating a client on the hot paths (token,
-//! introspection) costs no database round trip while the entry is fresh.
+//! introspection, authorization) costs no database round trip while the entry is
+//! fresh.
 //!
-//! What it trades: a change to a client made elsewhere (another node, the CLI) —
-//! a new secret, removed grant types — reaches this node within `ttl`. Changes this
-//! process makes itself (secret hash upgrades) invalidate at once. Token state is
-//! never cached here: revocation stays exact.
+//! A change to an application is announced to every node after it commits
+//! (`shared::changes`) and drops the entry there; an entry is used only while this
+//! node hears every notice ([`crate::shared::changes::Trust`]), else the
+//! registration is read from the primary each time. Without Redis (one node) a
+//! change made by the CLI reaches the node within `ttl`. Token state is never cached
+//! here: revocation stays exact.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use entity::application;
+
+use crate::error::Error;
+use crate::store::access::TenantData;
+use crate::store::applications;
 
 /// Entries beyond this many clear the cache (a bound, not an LRU: a tenant count
 /// that large is rare, and a refill costs one query per client).
@@ -36,8 +43,43 @@ impl ClientCache {
         }
     }
 
-    /// The fresh entry for `client_id` in `tenant_id`, if any.
-    pub fn get(&self, tenant_id: i64, client_id: &str) -> Option<Arc<application::Model>> {
+    /// The registration of `client_id` in the tenant: cached while this node hears
+    /// every change notice, else from the primary (`None`: not registered).
+    pub async fn registration(
+        &self,
+        data: TenantData<'_>,
+        client_id: &str,
+    ) -> Result<Option<Arc<application::Model>>, Error> {
+        let trust = data.trust();
+        if trust.is_trusted()
+            && let Some(cached) = self.get(data.tenant_id(), client_id)
+        {
+            return Ok(Some(cached));
+        }
+        let began = trust.epoch();
+        let found = applications::find_by_client_id(data, client_id)
+            .await?
+            .map(Arc::new);
+        if let Some(application) = &found
+            && trust.admits(began)
+        {
+            self.put(Arc::clone(application));
+        }
+        Ok(found)
+    }
+
+    /// The registration read from the primary now, bypassing and refreshing the cache
+    /// (a secret that failed against the cached one is checked once more).
+    pub async fn reread(
+        &self,
+        data: TenantData<'_>,
+        client_id: &str,
+    ) -> Result<Option<Arc<application::Model>>, Error> {
+        self.forget(data.tenant_id(), client_id);
+        self.registration(data, client_id).await
+    }
+
+    fn get(&self, tenant_id: i64, client_id: &str) -> Option<Arc<application::Model>> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -46,8 +88,7 @@ impl ClientCache {
         (stored_at.elapsed() < self.ttl).then(|| Arc::clone(model))
     }
 
-    /// Remembers a registration read from the database.
-    pub fn put(&self, model: Arc<application::Model>) {
+    fn put(&self, model: Arc<application::Model>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -62,10 +103,17 @@ impl ClientCache {
         }
     }
 
-    /// Forgets a client (its registration changed here).
+    /// Forgets a client (its registration changed).
     pub fn forget(&self, tenant_id: i64, client_id: &str) {
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(&(tenant_id, client_id.to_owned()));
+        }
+    }
+
+    /// Forgets every client.
+    pub fn forget_all(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
         }
     }
 }
@@ -109,6 +157,9 @@ mod tests {
         assert!(cache.get(1, "web").is_some());
         assert!(cache.get(2, "web").is_none(), "tenants stay apart");
         cache.forget(1, "web");
+        assert!(cache.get(1, "web").is_none());
+        cache.put(model(1, "web"));
+        cache.forget_all();
         assert!(cache.get(1, "web").is_none());
         cache.put(model(1, "web"));
         std::thread::sleep(Duration::from_millis(60));

@@ -12,6 +12,7 @@ use sea_orm::TransactionTrait;
 
 use crate::db::Databases;
 use crate::error::Error;
+use crate::shared::changes::Change;
 use crate::time::now;
 
 /// A key to store.
@@ -38,7 +39,12 @@ pub async fn insert(
     tenant_id: i64,
     key: NewSigningKey,
 ) -> Result<signing_key::Model, Error> {
-    insert_in(databases.directory()?, tenant_id, key).await
+    let stored = insert_in(databases.directory()?, tenant_id, key).await?;
+    databases
+        .changes()
+        .announce(Change::SigningKeys { tenant_id })
+        .await;
+    Ok(stored)
 }
 
 async fn insert_in(
@@ -102,7 +108,8 @@ pub async fn all(databases: &Databases, tenant_id: i64) -> Result<Vec<signing_ke
 
 /// Rotates the tenant's keys: in one transaction on the directory pool, for each new
 /// key the current keys of its algorithm retire at `retired_at` (they sign until
-/// then) and stay published until `published_until`, and the new key is stored.
+/// then) and stay published until `published_until`, and the new key is stored;
+/// then every node is told.
 pub async fn rotate(
     databases: &Databases,
     tenant_id: i64,
@@ -123,6 +130,10 @@ pub async fn rotate(
         insert_in(&transaction, tenant_id, key).await?;
     }
     transaction.commit().await?;
+    databases
+        .changes()
+        .announce(Change::SigningKeys { tenant_id })
+        .await;
     Ok(())
 }
 

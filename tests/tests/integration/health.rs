@@ -70,16 +70,26 @@ async fn readiness_includes_redis() {
         redis.prefix
     );
     let app = spawn_app_with(&toml).await.unwrap();
-    let body: Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // Degraded until the node's first probe came back through the change channel.
+    let started = std::time::Instant::now();
+    let body = loop {
+        let body: Value = app
+            .client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body["status"] == "ok" || started.elapsed() > std::time::Duration::from_secs(5) {
+            break body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(body["redis"], "ok", "{body}");
+    assert_eq!(body["change_notices"], "listening", "{body}");
+    assert_eq!(body["failure_limits"], "shared", "{body}");
     assert_eq!(body["status"], "ok", "{body}");
     app.stop().await;
 }
@@ -111,6 +121,8 @@ async fn a_node_starts_and_stays_ready_without_redis() {
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["redis"], "unavailable", "{body}");
+    assert_eq!(body["failure_limits"], "this node's only", "{body}");
+    assert_ne!(body["change_notices"], "listening", "{body}");
     assert_eq!(body["status"], "degraded", "{body}");
     assert_eq!(body["pools"]["default"], "ok", "{body}");
     let client = app

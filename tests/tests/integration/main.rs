@@ -11,6 +11,7 @@ mod hardening;
 mod health;
 mod login_authority;
 mod migrations;
+mod nodes;
 mod oauth;
 mod openid_connect;
 mod routing;

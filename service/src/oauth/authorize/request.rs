@@ -18,7 +18,6 @@ use crate::oauth::scope::Scopes;
 use crate::registration::{ClientType, GrantType};
 use crate::settings::ApprovalPrompt;
 use crate::state::AppState;
-use crate::store::applications;
 use crate::tenancy::Tenant;
 use crate::time::now;
 
@@ -192,23 +191,17 @@ impl LoginDemands {
 /// tenant, so choosing an account (`select_account`) is signing in again, as anyone.
 pub const PROMPT_VALUES: [&str; 5] = ["none", "login", "consent", "select_account", "create"];
 
-/// The client's registration, through the client cache the token endpoint uses
-/// (`client_cache_ttl_secs`): a changed registration reaches every node within it.
+/// The client's registration, through the client cache the token endpoint uses (a
+/// change is announced to every node: `store::client_cache`).
 pub async fn registration(
     state: &AppState,
     tenant: &Tenant,
     client_id: &str,
 ) -> Result<Option<std::sync::Arc<application::Model>>, Error> {
-    if let Some(cached) = state.clients.get(tenant.id, client_id) {
-        return Ok(Some(cached));
-    }
-    let found = applications::find_by_client_id(state.data(tenant), client_id)
-        .await?
-        .map(std::sync::Arc::new);
-    if let Some(application) = &found {
-        state.clients.put(std::sync::Arc::clone(application));
-    }
-    Ok(found)
+    state
+        .clients
+        .registration(state.data(tenant), client_id)
+        .await
 }
 
 /// The checks after the redirect URI is trusted; each failure is redirected.

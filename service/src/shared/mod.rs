@@ -1,0 +1,8 @@
+//! What the nodes of one deployment share through Redis (optional, never fatal):
+//! `redis`, the connection whose every call times out quickly and falls back; and
+//! `changes`, the notices that keep each node's caches honest
+//! (docs/operations.md, "Several nodes"). The shared brute-force counters live with
+//! the other limits (`limits::shared_failures`), over this connection.
+
+pub mod changes;
+pub mod redis;
