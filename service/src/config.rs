@@ -316,13 +316,20 @@ pub struct TenantConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://host:port/db`.
+    /// `redis://host:port/db`, or a Redis Cluster's nodes separated by commas
+    /// (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`).
     pub url: Option<String>,
     /// File holding the URL.
     pub url_file: Option<PathBuf>,
     /// Prefix of every key Tessera writes.
     #[serde(default = "defaults::key_prefix")]
     pub key_prefix: String,
+    /// A Redis Cluster even when `url` names one node (several always are).
+    #[serde(default)]
+    pub cluster: bool,
+    /// PEM file of the certificate authority a `rediss://` server's certificate is
+    /// checked against (default: the system's trusted roots).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Config {

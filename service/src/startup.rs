@@ -201,7 +201,7 @@ async fn connect_redis(
     url: &str,
 ) -> Result<(Arc<SharedRedis>, UnboundedReceiver<PushInfo>), Error> {
     let (shared, pushes) = SharedRedis::connect(config, url)?;
-    if let Err(error) = shared.query::<String>(&redis::cmd("PING")).await {
+    if let Err(error) = shared.ping().await {
         tracing::warn!(
             %error,
             "redis does not answer: serving without it until it does (see /readyz)"

@@ -14,6 +14,7 @@
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::Once;
+use std::time::Duration;
 
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
@@ -1036,4 +1037,24 @@ pub fn connection<'a>(
         .databases
         .pool(tenant.routes.pool(group, role).unwrap())
         .unwrap()
+}
+
+/// Calls `check` every `every` until it holds and returns how long that took;
+/// fails the test, naming `what`, when it does not hold within `limit`.
+pub async fn poll_until<F, Fut>(
+    what: &str,
+    limit: Duration,
+    every: Duration,
+    mut check: F,
+) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(every).await;
+    }
+    started.elapsed()
 }

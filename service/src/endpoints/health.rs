@@ -37,7 +37,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     }
     let mut body = json!({ "pools": pools });
     if let Some(redis) = &state.redis {
-        let answer = redis.query::<String>(&redis::cmd("PING")).await;
+        let answer = redis.ping().await;
         if let Err(error) = &answer {
             tracing::warn!(%error, "readiness: redis does not answer (degraded)");
             degraded = true;
@@ -50,7 +50,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         } else {
             "not listening: caches read through to the database"
         });
-        body["failure_limits"] = Value::from(if answer.is_ok() {
+        degraded |= !redis.is_up();
+        body["failure_limits"] = Value::from(if answer.is_ok() && redis.is_up() {
             "shared"
         } else {
             "this node's only"

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::future::join_all;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -55,14 +56,26 @@ impl SharedFailures {
         if counted.is_empty() {
             return Ok(Ok(true));
         }
-        let mut pipeline = redis::pipe();
-        for (windows, _) in &counted {
-            pipeline
-                .cmd("MGET")
-                .arg(&windows.previous)
-                .arg(&windows.current);
-        }
-        let counts: Vec<(Option<u32>, Option<u32>)> = self.redis.query_pipeline(&pipeline).await?;
+        // One MGET per key (its two windows share a hash slot), sent together: one
+        // round trip on a single Redis's multiplexed connection, one per node in a
+        // cluster.
+        let commands: Vec<redis::Cmd> = counted
+            .iter()
+            .map(|(windows, _)| {
+                redis::cmd("MGET")
+                    .arg(&windows.previous)
+                    .arg(&windows.current)
+                    .to_owned()
+            })
+            .collect();
+        let counts: Vec<(Option<u32>, Option<u32>)> = join_all(
+            commands
+                .iter()
+                .map(|command| self.redis.query::<(Option<u32>, Option<u32>)>(command)),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
         let mut clean = true;
         let mut refused: Option<RetryAfter> = None;
         for ((windows, limit), (previous, current)) in counted.iter().zip(counts) {
@@ -85,26 +98,32 @@ impl SharedFailures {
         &self,
         keys: &[(FailureKey<'_>, Limit)],
     ) -> Result<(), Unavailable> {
-        let mut pipeline = redis::pipe();
-        let mut any = false;
-        for (key, limit) in keys.iter().filter(|(_, limit)| limit.max_failures > 0) {
-            let windows = self.windows(*key, *limit);
-            // Two windows after this one began the count no longer matters.
-            let ttl_ms = 2 * millis(limit.window) + 1_000;
-            pipeline
-                .cmd("INCR")
-                .arg(&windows.current)
-                .ignore()
-                .cmd("PEXPIRE")
-                .arg(&windows.current)
-                .arg(ttl_ms)
-                .ignore();
-            any = true;
-        }
-        if any {
-            self.redis.query_pipeline::<()>(&pipeline).await?;
-        }
-        Ok(())
+        let pipelines: Vec<redis::Pipeline> = keys
+            .iter()
+            .filter(|(_, limit)| limit.max_failures > 0)
+            .map(|(key, limit)| {
+                let windows = self.windows(*key, *limit);
+                // Two windows after this one began the count no longer matters.
+                let ttl_ms = 2 * millis(limit.window) + 1_000;
+                redis::pipe()
+                    .cmd("INCR")
+                    .arg(&windows.current)
+                    .ignore()
+                    .cmd("PEXPIRE")
+                    .arg(&windows.current)
+                    .arg(ttl_ms)
+                    .ignore()
+                    .to_owned()
+            })
+            .collect();
+        join_all(
+            pipelines
+                .iter()
+                .map(|pipeline| self.redis.query_pipeline::<()>(pipeline)),
+        )
+        .await
+        .into_iter()
+        .collect()
     }
 
     /// Forgets `key`'s failures (a correct password or secret).

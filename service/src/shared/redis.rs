@@ -1,4 +1,5 @@
-//! The node's Redis connection, for what nodes share (docs/operations.md): every call
+//! The node's Redis connection (one Redis, or a Redis Cluster's nodes), for what
+//! nodes share (docs/operations.md): every call
 //! gives up after a short timeout, and after a failure calls are not even tried for a
 //! moment (the next answer is the fallback at once, not another timeout), so a slow,
 //! paused or absent Redis never stalls a request beyond [`CALL_TIMEOUT`]. The
@@ -10,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 use redis::{FromRedisValue, ProtocolVersion, PushInfo};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -24,12 +27,24 @@ const COOL_DOWN: Duration = Duration::from_millis(500);
 
 /// Redis, shared by every node, with the key prefix of this deployment.
 pub struct SharedRedis {
-    connection: ConnectionManager,
+    connection: Connection,
     prefix: String,
     /// Whether the last call failed, and since when calls skip Redis.
     failed_at: Mutex<Option<Instant>>,
     /// Whether the loss was logged (once per outage).
     reported: AtomicBool,
+}
+
+/// One Redis, or a Redis Cluster.
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(Box<Cluster>),
+}
+
+/// A Redis Cluster's client and its connection, made on first use.
+struct Cluster {
+    client: ClusterClient,
+    connection: tokio::sync::OnceCell<ClusterConnection>,
 }
 
 impl std::fmt::Debug for SharedRedis {
@@ -68,25 +83,68 @@ impl SharedRedis {
     /// when that is set): it connects on first use and reconnects by itself; only a
     /// URL that cannot be a Redis URL is an error. RESP3, so one connection carries
     /// commands and the change channel's messages (sent to the returned receiver).
+    /// Several URLs separated by commas (or `cluster = true`) are a Redis Cluster's
+    /// nodes. `rediss://` is TLS, checked against `ca_file` or the system's roots.
     pub fn connect(
         config: &RedisConfig,
         url: &str,
     ) -> Result<(Self, UnboundedReceiver<PushInfo>), Error> {
-        let info = redis::IntoConnectionInfo::into_connection_info(url)?;
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings))?;
+        let urls: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .collect();
+        let certificates = match &config.ca_file {
+            Some(path) => Some(redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(std::fs::read(path).map_err(|error| {
+                    Error::Config(format!("redis.ca_file {}: {error}", path.display()))
+                })?),
+            }),
+            None => None,
+        };
         let (pushes, received) = tokio::sync::mpsc::unbounded_channel();
-        let manager_config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CALL_TIMEOUT))
-            .set_response_timeout(Some(CALL_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1))
-            .set_push_sender(pushes)
-            .set_automatic_resubscription();
-        let connection = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        let connection = if urls.len() > 1 || config.cluster {
+            let mut builder = redis::cluster::ClusterClientBuilder::new(urls);
+            if let Some(certificates) = certificates {
+                builder = builder.certs(certificates);
+            }
+            let client = builder
+                .use_protocol(ProtocolVersion::RESP3)
+                .push_sender(pushes)
+                .connection_timeout(CALL_TIMEOUT)
+                .response_timeout(CALL_TIMEOUT)
+                // A refused connection to a dead master fails the call at once (the
+                // caller falls back) instead of being retried until the timeout.
+                .retries(1)
+                .build()?;
+            Connection::Cluster(Box::new(Cluster {
+                client,
+                connection: tokio::sync::OnceCell::new(),
+            }))
+        } else {
+            let info = redis::IntoConnectionInfo::into_connection_info(url)?;
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_protocol(ProtocolVersion::RESP3);
+            let info = info.set_redis_settings(settings);
+            let client = match certificates {
+                Some(certificates) => redis::Client::build_with_tls(info, certificates)?,
+                None => redis::Client::open(info)?,
+            };
+            let manager_config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(CALL_TIMEOUT))
+                .set_response_timeout(Some(CALL_TIMEOUT))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_secs(1))
+                .set_push_sender(pushes)
+                .set_automatic_resubscription();
+            Connection::Single(ConnectionManager::new_lazy_with_config(
+                client,
+                manager_config,
+            )?)
+        };
         Ok((
             Self {
                 connection,
@@ -114,17 +172,27 @@ impl SharedRedis {
     /// Runs one command within [`CALL_TIMEOUT`], unless a call failed less than a
     /// moment ago.
     pub async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, Unavailable> {
-        self.guarded(command.query_async(&mut self.connection.clone()))
-            .await
+        self.guarded(async {
+            match &self.connection {
+                Connection::Single(manager) => command.query_async(&mut manager.clone()).await,
+                Connection::Cluster(_) => command.query_async(&mut self.cluster().await?).await,
+            }
+        })
+        .await
     }
 
-    /// Runs a pipeline, as [`Self::query`].
+    /// Runs a pipeline (its commands' keys in one hash slot), as [`Self::query`].
     pub async fn query_pipeline<T: FromRedisValue>(
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, Unavailable> {
-        self.guarded(pipeline.query_async(&mut self.connection.clone()))
-            .await
+        self.guarded(async {
+            match &self.connection {
+                Connection::Single(manager) => pipeline.query_async(&mut manager.clone()).await,
+                Connection::Cluster(_) => pipeline.query_async(&mut self.cluster().await?).await,
+            }
+        })
+        .await
     }
 
     /// Publishes `message` on `channel` within [`CALL_TIMEOUT`], even during a
@@ -132,28 +200,70 @@ impl SharedRedis {
     /// cached copy until it expires).
     pub async fn publish(&self, channel: &str, message: &str) -> Result<(), Unavailable> {
         let command = redis::cmd("PUBLISH").arg(channel).arg(message).to_owned();
-        let outcome = match tokio::time::timeout(
-            CALL_TIMEOUT,
-            command.query_async::<i64>(&mut self.connection.clone()),
-        )
+        self.attempt(async {
+            match &self.connection {
+                Connection::Single(manager) => {
+                    command.query_async::<i64>(&mut manager.clone()).await
+                }
+                Connection::Cluster(_) => {
+                    command.query_async::<i64>(&mut self.cluster().await?).await
+                }
+            }
+        })
         .await
-        {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(Unavailable::Failed(error)),
-            Err(_) => Err(Unavailable::Timeout),
-        };
-        self.note(&outcome);
-        outcome
+        .map(|_| ())
     }
 
     /// Subscribes the connection to `channel` (again after a reconnection: harmless
-    /// when already subscribed).
+    /// when already subscribed), even during a cool-down. In a cluster, messages
+    /// published on any node reach every subscriber.
     pub async fn subscribe(&self, channel: &str) -> Result<(), Unavailable> {
-        let mut connection = self.connection.clone();
-        self.guarded(async move { connection.subscribe(channel).await })
-            .await
+        self.attempt(async {
+            match &self.connection {
+                Connection::Single(manager) => manager.clone().subscribe(channel).await,
+                Connection::Cluster(_) => self.cluster().await?.subscribe(channel).await,
+            }
+        })
+        .await
     }
 
+    /// PING, even during a cool-down (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), Unavailable> {
+        let command = redis::cmd("PING");
+        self.attempt(async {
+            match &self.connection {
+                Connection::Single(manager) => {
+                    command.query_async::<String>(&mut manager.clone()).await
+                }
+                Connection::Cluster(_) => {
+                    command
+                        .query_async::<String>(&mut self.cluster().await?)
+                        .await
+                }
+            }
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// The cluster connection, made on first use (a cluster that is down when the
+    /// node starts is connected to later).
+    async fn cluster(&self) -> redis::RedisResult<ClusterConnection> {
+        let Connection::Cluster(cluster) = &self.connection else {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "not a cluster connection",
+            )));
+        };
+        cluster
+            .connection
+            .get_or_try_init(|| cluster.client.get_async_connection())
+            .await
+            .cloned()
+    }
+
+    /// `call` within [`CALL_TIMEOUT`], unless a call failed less than
+    /// [`COOL_DOWN`] ago.
     async fn guarded<T>(
         &self,
         call: impl Future<Output = redis::RedisResult<T>>,
@@ -164,6 +274,14 @@ impl SharedRedis {
         {
             return Err(Unavailable::CoolingDown);
         }
+        self.attempt(call).await
+    }
+
+    /// `call` within [`CALL_TIMEOUT`], its outcome noted.
+    async fn attempt<T>(
+        &self,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Unavailable> {
         let outcome = match tokio::time::timeout(CALL_TIMEOUT, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(Unavailable::Failed(error)),
@@ -180,6 +298,10 @@ impl SharedRedis {
             return;
         };
         match outcome {
+            // A success ends an outage only once its cool-down is over: in a cluster
+            // with a master gone, calls to the other masters succeed meanwhile, and
+            // each would otherwise let the next call wait on the dead one again.
+            Ok(_) if failed_at.is_some_and(|at| at.elapsed() < COOL_DOWN) => {}
             Ok(_) => {
                 if failed_at.take().is_some() && self.reported.swap(false, Ordering::Relaxed) {
                     tracing::warn!("redis answers again: shared limits and change notices resume");

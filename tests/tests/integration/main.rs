@@ -14,6 +14,8 @@ mod migrations;
 mod nodes;
 mod oauth;
 mod openid_connect;
+mod processes;
+mod replica;
 mod routing;
 mod token_store;
 mod usernames;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tessera_tests::{
     Backend, TcpProxy, TestApp, TestClient, TestDatabase, TestRedis, config_file, on_every_backend,
-    run_cli, spawn_app_with,
+    poll_until, run_cli, spawn_app_with,
 };
 
 use crate::oauth::{assert_error, token};
@@ -68,36 +68,29 @@ async fn readiness(app: &TestApp) -> Value {
 
 /// Waits (5 s at most) until `app` hears change notices.
 async fn until_listening(app: &TestApp) {
-    let started = Instant::now();
-    loop {
-        let body = readiness(app).await;
-        if body["change_notices"] == "listening" {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the node does not listen to change notices: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll_until(
+        "the node listens to change notices",
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        || async { readiness(app).await["change_notices"] == "listening" },
+    )
+    .await;
 }
 
-/// Polls `check` on `app` every 5 ms until it holds; how long that took (at most
-/// 2 s, far below every cache's time-to-live).
-async fn honoured_within<F, Fut>(what: &str, mut check: F) -> Duration
+/// Polls `check` every 5 ms until it holds; how long that took (at most 2 s, far
+/// below every cache's time-to-live).
+async fn honoured_within<F, Fut>(what: &str, check: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{what}: not honoured within 2 s"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    started.elapsed()
+    poll_until(
+        what,
+        Duration::from_secs(2),
+        Duration::from_millis(5),
+        check,
+    )
+    .await
 }
 
 async fn client_credentials(app: &TestApp, client: &TestClient) -> u16 {
@@ -587,3 +580,394 @@ async fn without_redis_nodes_read_through_and_limit_alone() {
 }
 
 on_every_backend!(changes_reach_every_node);
+
+/// A Redis Cluster of three masters on free loopback ports, started by the test
+/// (its processes are killed on drop, by handle).
+struct RedisCluster {
+    _dir: tempfile::TempDir,
+    ports: Vec<u16>,
+    masters: Vec<tokio::process::Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl RedisCluster {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ports = Vec::new();
+        let mut masters = Vec::new();
+        for index in 0..3 {
+            let (port, bus) = (free_port(), free_port());
+            let child = tokio::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--cluster-port",
+                    &bus.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &format!("nodes-{index}.conf"),
+                    "--cluster-node-timeout",
+                    "2000",
+                    "--cluster-require-full-coverage",
+                    "no",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                ])
+                .arg(dir.path())
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("redis-server (apt-get install redis-server)");
+            ports.push(port);
+            masters.push(child);
+        }
+        for port in &ports {
+            wait_for_ping(*port).await;
+        }
+        let nodes: Vec<String> = ports
+            .iter()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect();
+        let created = tokio::process::Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .await
+            .expect("redis-cli");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        let cluster = Self {
+            _dir: dir,
+            ports,
+            masters,
+        };
+        cluster.until_state_ok().await;
+        cluster
+    }
+
+    /// `redis://…` of every master, separated by commas (Tessera's `redis.url`).
+    fn url(&self) -> String {
+        self.ports
+            .iter()
+            .map(|port| format!("redis://127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    async fn until_state_ok(&self) {
+        let port = self.ports[0].to_string();
+        poll_until(
+            "the cluster's state is ok",
+            Duration::from_secs(20),
+            Duration::from_millis(100),
+            || async {
+                let info = tokio::process::Command::new("redis-cli")
+                    .args(["-p", &port, "cluster", "info"])
+                    .output()
+                    .await
+                    .unwrap();
+                String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok")
+            },
+        )
+        .await;
+    }
+
+    /// SIGKILLs master `index`.
+    async fn kill(&mut self, index: usize) {
+        self.masters[index].start_kill().unwrap();
+        let _ = self.masters[index].wait().await;
+    }
+}
+
+async fn wait_for_ping(port: u16) {
+    let port = port.to_string();
+    poll_until(
+        "redis-server answers PING",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || async {
+            let ping = tokio::process::Command::new("redis-cli")
+                .args(["-p", &port, "ping"])
+                .output()
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&ping.stdout).contains("PONG")
+        },
+    )
+    .await;
+}
+
+/// Two nodes on a Redis Cluster of three masters (`redis.url` lists them): change
+/// notices and shared limits work across the cluster; with one master killed, the
+/// nodes keep answering without an error and still honour a change at once
+/// (through a notice, or reading through while they do not hear them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_with_a_master_killed() {
+    let Some(db) = TestDatabase::create(Backend::Postgres).await else {
+        return;
+    };
+    let mut cluster = RedisCluster::start().await;
+    let toml = node_toml(&db.url, &cluster.url(), "tessera_cluster");
+    let a = spawn_app_with(&toml).await.unwrap();
+    let b = spawn_app_with(&toml).await.unwrap();
+    until_listening(&a).await;
+    until_listening(&b).await;
+    let client = a
+        .client("default", "svc", true, "client_credentials", "", "")
+        .await;
+    for node in [&a, &b] {
+        assert_eq!(client_credentials(node, &client).await, 200);
+    }
+    let tenant = a.tenant("default").await;
+    let rotate = |secret: &'static str| {
+        let state = a.state.clone();
+        let tenant = tenant.clone();
+        async move {
+            let stored =
+                tessera::store::applications::find_by_client_id(state.data(&tenant), "svc")
+                    .await
+                    .unwrap()
+                    .unwrap();
+            tessera::store::applications::set_secret(
+                state.data(&tenant),
+                &stored,
+                tessera::secrets::hash_client_secret(secret).unwrap(),
+                true,
+            )
+            .await
+            .unwrap();
+            TestClient {
+                client_id: "svc".to_owned(),
+                client_secret: Some(secret.to_owned()),
+            }
+        }
+    };
+    let second = rotate("second-secret-of-svc").await;
+    honoured_within("a notice through the cluster", || async {
+        client_credentials(&b, &client).await == 401
+    })
+    .await;
+    assert_eq!(client_credentials(&b, &second).await, 200);
+
+    // Shared limits across the cluster: 6 wrong secrets over both nodes, then 429.
+    let other = a
+        .client("default", "other", true, "client_credentials", "", "")
+        .await;
+    let wrong = TestClient {
+        client_id: other.client_id.clone(),
+        client_secret: Some("not-the-secret".to_owned()),
+    };
+    let mut unauthorized = 0;
+    for attempt in 0..12 {
+        match client_credentials(if attempt % 2 == 0 { &a } else { &b }, &wrong).await {
+            401 => unauthorized += 1,
+            429 => break,
+            status => panic!("attempt {attempt}: {status}"),
+        }
+    }
+    assert_eq!(unauthorized, 6, "the limit over both nodes, on the cluster");
+
+    // One master killed: no error answers, changes still honoured.
+    cluster.kill(0).await;
+    let killed = Instant::now();
+    let mut latencies = Vec::new();
+    while killed.elapsed() < Duration::from_secs(3) {
+        for node in [&a, &b] {
+            let asked = Instant::now();
+            assert_eq!(client_credentials(node, &second).await, 200);
+            latencies.push(asked.elapsed());
+        }
+    }
+    let answered = latencies.len();
+    latencies.sort();
+    eprintln!(
+        "token latency with a master gone: p50 {:?}, p90 {:?}, max {:?}",
+        latencies[answered / 2],
+        latencies[answered * 9 / 10],
+        latencies[answered - 1]
+    );
+    let third = rotate("third-secret-of-svc").await;
+    for node in [&a, &b] {
+        honoured_within("a change with a master gone", || async {
+            client_credentials(node, &second).await == 401
+        })
+        .await;
+        assert_eq!(client_credentials(node, &third).await, 200);
+    }
+    eprintln!(
+        "redis cluster, one master killed: {answered} token requests answered 200 in 3 s, \
+         then a rotation honoured on both nodes; readiness: {} / {}",
+        readiness(&a).await,
+        readiness(&b).await
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Runs `openssl ARGS…` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let output = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (apt-get install openssl)");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `rediss://`: a Redis that only speaks TLS (its certificate from a private CA,
+/// made here). With `ca_file` the node listens to change notices through it; without
+/// it the certificate is refused and the node serves anyway, reporting Redis
+/// unavailable (never fatal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_over_tls() {
+    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    openssl(
+        path,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=tessera test ca",
+        ],
+    );
+    openssl(
+        path,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(path.join("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        path,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+    );
+    let port = free_port();
+    let _server = tokio::process::Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            "server.pem",
+            "--tls-key-file",
+            "server.key",
+            "--tls-ca-cert-file",
+            "ca.pem",
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .current_dir(path)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server (apt-get install redis-server)");
+    let url = format!("rediss://127.0.0.1:{port}");
+    let trusted = format!(
+        "{}ca_file = \"{}\"\n",
+        node_toml(&db.url, &url, "tessera_tls"),
+        path.join("ca.pem").display()
+    );
+    let started = Instant::now();
+    let node = loop {
+        // The server may still be starting: a node never waits for Redis, so start
+        // it once the port answers.
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break spawn_app_with(&trusted).await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "redis-server over TLS"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    until_listening(&node).await;
+    let body = readiness(&node).await;
+    assert_eq!(body["redis"], "ok", "{body}");
+    assert_eq!(body["failure_limits"], "shared", "{body}");
+
+    let untrusted = spawn_app_with(&node_toml(&db.url, &url, "tessera_tls"))
+        .await
+        .unwrap();
+    let body = readiness(&untrusted).await;
+    assert_eq!(body["redis"], "unavailable", "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+    let client = untrusted
+        .client("default", "svc", true, "client_credentials", "", "")
+        .await;
+    assert_eq!(client_credentials(&untrusted, &client).await, 200);
+    node.stop().await;
+    untrusted.stop().await;
+}
