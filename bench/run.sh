@@ -8,6 +8,8 @@
 #   bench/run.sh                 # Tessera only: sqlite + postgres, c32 + c64
 #   bench/run.sh --peers         # DOT (PostgreSQL, sync and gthread) and oidc-provider too
 #   BENCH_DBS=postgres BENCH_CONNS=64 bench/run.sh
+#   BENCH_REDIS=redis://127.0.0.1:6379 bench/run.sh   # with Redis (shared failure
+#                                                      # counters, change notices)
 #
 # Results: JSON lines in $PEERS_WORK/results/<stamp>-tessera.jsonl and a SUMMARY
 # report at the end (rps median, p50/p99, errors, peak RSS).
@@ -64,12 +66,17 @@ url = "$url"
 max_connections = 16
 [tenants.bench]
 TOML
+  label="$db"
+  if [ -n "${BENCH_REDIS:-}" ]; then
+    printf '[redis]\nurl = "%s"\nkey_prefix = "tessera_bench_%s"\n' "$BENCH_REDIS" "$stamp" >> "$config"
+    label="$db+redis"
+  fi
   env -u TESSERA_CONFIG "$BIN" --config "$config" migrate >/dev/null
   printf '%s' "$secret" | env -u TESSERA_CONFIG "$BIN" --config "$config" app create --tenant bench \
     --name bench --client-type confidential --grant-types client_credentials \
     --scopes "read write introspection" --client-id bench-client --client-secret-stdin >/dev/null
   for conns in $CONNS; do
-    "$PEERS/run-target.sh" --out "$out" --name tessera --config "$db" --conns "$conns" \
+    "$PEERS/run-target.sh" --out "$out" --name tessera --config "$label" --conns "$conns" \
       --port "$PORT" --start-cmd "$BIN --config $config serve" \
       --token-url "http://127.0.0.1:$PORT/t/bench/token" \
       --introspect-url "http://127.0.0.1:$PORT/t/bench/introspect" \

@@ -28,7 +28,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["settings", "registration"],
     &["config"],
     &["shared"],
-    &["routing", "db", "telemetry", "pages"],
+    &["routing", "db", "telemetry", "pages", "cache"],
     &["tenancy"],
     &["store"],
     &["limits", "jose", "policy"],

@@ -22,6 +22,7 @@
 //!   [`telemetry`], [`error`] — foundations.
 
 pub mod application_fields;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod connections;

@@ -12,7 +12,6 @@ use entity::application;
 use crate::endpoints::issuer::resolve_tenant;
 use crate::error::Error;
 use crate::state::AppState;
-use crate::store::applications;
 use crate::tenancy::Tenant;
 
 /// Whether `application` lists `origin`.
@@ -25,7 +24,10 @@ pub fn application_allows(application: &application::Model, origin: &str) -> boo
 
 /// Whether any application of the tenant lists `origin`.
 async fn tenant_allows(state: &AppState, tenant: &Tenant, origin: &str) -> Result<bool, Error> {
-    applications::any_lists_origin(state.data(tenant), origin).await
+    state
+        .clients
+        .any_lists_origin(state.data(tenant), origin)
+        .await
 }
 
 /// Adds CORS headers to `response` when the request's origin is allowed: by the

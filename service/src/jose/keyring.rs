@@ -2,21 +2,23 @@
 //! ahead of signing and retired keys published until the tokens they signed expire
 //! (docs/security.md; rotation in docs/openid-connect.md).
 //!
-//! A node keeps a tenant's opened keys for `key_cache_ttl_secs`, then reads them again,
-//! so a rotation made by the CLI or another node is seen within that time. A rotated-in
+//! A node keeps a tenant's opened keys for `key_cache_ttl_secs`, then reads them again
+//! (concurrent requests wait for one read); a rotation is announced to every node,
+//! which drops them at once (without Redis, another process's rotation is seen
+//! within that time). A rotated-in
 //! key is published `key_publish_ahead_secs` before it signs, longer than this cache
 //! and the JWKS `Cache-Control`, so no relying party sees a token whose key it could
 //! not have fetched.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use entity::signing_key;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
+use crate::cache::Cache;
 use crate::db::Databases;
 use crate::error::Error;
 use crate::jose::jwk::{self, PrivateKey, SigningAlgorithm};
@@ -25,6 +27,9 @@ use crate::jose::sealing::{KeyEncryptionKey, OpenError};
 use crate::store::signing_keys::{self, NewSigningKey};
 use crate::tenancy::Tenant;
 use crate::time::now;
+
+/// The most tenants whose keys a node keeps open at once.
+const MAX_TENANTS: usize = 100_000;
 
 /// An opened key.
 #[derive(Debug)]
@@ -46,7 +51,6 @@ pub struct LoadedKey {
 /// A tenant's published keys, as loaded.
 #[derive(Debug)]
 pub struct TenantKeys {
-    loaded_at: Instant,
     /// Published keys, oldest first.
     pub keys: Vec<Arc<LoadedKey>>,
     /// The JWK Set document (RFC 7517 §5).
@@ -78,8 +82,8 @@ impl TenantKeys {
 #[derive(Debug)]
 pub struct Keyring {
     kek: KeyEncryptionKey,
-    cache_ttl: Duration,
-    tenants: RwLock<HashMap<i64, Arc<TenantKeys>>>,
+    /// Each tenant's opened keys (concurrent misses open them once).
+    tenants: Cache<i64, TenantKeys>,
     /// RSA signatures take a millisecond of CPU: they run on blocking threads, at most
     /// this many at once (half the cores), so they never hold every core; the permit
     /// moves into the work, so a client that hangs up does not release it early.
@@ -106,8 +110,7 @@ impl Keyring {
     pub fn new(kek: KeyEncryptionKey, cache_ttl: Duration, slow_signatures: usize) -> Self {
         Self {
             kek,
-            cache_ttl,
-            tenants: RwLock::new(HashMap::new()),
+            tenants: Cache::new(cache_ttl, MAX_TENANTS),
             slow_signatures: Arc::new(Semaphore::new(slow_signatures.max(1))),
         }
     }
@@ -124,50 +127,37 @@ impl Keyring {
         databases: &Databases,
         tenant: &Tenant,
     ) -> Result<Arc<TenantKeys>, Error> {
-        let trust = databases.changes().trust();
-        if trust.is_trusted()
-            && let Ok(tenants) = self.tenants.read()
-            && let Some(keys) = tenants.get(&tenant.id)
-            && keys.loaded_at.elapsed() < self.cache_ttl
-        {
-            return Ok(keys.clone());
-        }
-        let began = trust.epoch();
-        let mut keys = self.load(databases, tenant).await?;
-        let missing: Vec<SigningAlgorithm> = SigningAlgorithm::ALL
-            .into_iter()
-            .filter(|algorithm| {
-                !keys
-                    .keys
-                    .iter()
-                    .any(|key| key.algorithm == *algorithm && key.retired_at.is_none())
+        let loaded = self
+            .tenants
+            .get_or_load(tenant.id, databases.changes().trust(), || async {
+                let mut keys = self.load(databases, tenant).await?;
+                let missing: Vec<SigningAlgorithm> = SigningAlgorithm::ALL
+                    .into_iter()
+                    .filter(|algorithm| {
+                        !keys
+                            .keys
+                            .iter()
+                            .any(|key| key.algorithm == *algorithm && key.retired_at.is_none())
+                    })
+                    .collect();
+                if !missing.is_empty() {
+                    create_keys(databases, &self.kek, tenant.id, &missing, now()).await?;
+                    keys = self.load(databases, tenant).await?;
+                }
+                Ok::<_, Error>(Some(keys))
             })
-            .collect();
-        if !missing.is_empty() {
-            create_keys(databases, &self.kek, tenant.id, &missing, now()).await?;
-            keys = self.load(databases, tenant).await?;
-        }
-        let keys = Arc::new(keys);
-        if trust.admits(began)
-            && let Ok(mut tenants) = self.tenants.write()
-        {
-            tenants.insert(tenant.id, keys.clone());
-        }
-        Ok(keys)
+            .await?;
+        loaded.ok_or_else(|| Error::Corrupt(format!("tenant {} has no keys", tenant.slug)))
     }
 
     /// Drops the cached keys of a tenant (a rotation was announced).
     pub fn forget(&self, tenant_id: i64) {
-        if let Ok(mut tenants) = self.tenants.write() {
-            tenants.remove(&tenant_id);
-        }
+        self.tenants.forget(&tenant_id);
     }
 
     /// Drops every tenant's cached keys.
     pub fn forget_all(&self) {
-        if let Ok(mut tenants) = self.tenants.write() {
-            tenants.clear();
-        }
+        self.tenants.forget_all();
     }
 
     async fn load(&self, databases: &Databases, tenant: &Tenant) -> Result<TenantKeys, Error> {
@@ -178,11 +168,7 @@ impl Keyring {
         }
         let jwks =
             json!({ "keys": keys.iter().map(|key| key.public_jwk.clone()).collect::<Vec<_>>() });
-        Ok(TenantKeys {
-            loaded_at: Instant::now(),
-            keys,
-            jwks,
-        })
+        Ok(TenantKeys { keys, jwks })
     }
 
     fn open(&self, tenant: &Tenant, row: signing_key::Model) -> Result<LoadedKey, Error> {

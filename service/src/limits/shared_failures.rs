@@ -56,26 +56,7 @@ impl SharedFailures {
         if counted.is_empty() {
             return Ok(Ok(true));
         }
-        // One MGET per key (its two windows share a hash slot), sent together: one
-        // round trip on a single Redis's multiplexed connection, one per node in a
-        // cluster.
-        let commands: Vec<redis::Cmd> = counted
-            .iter()
-            .map(|(windows, _)| {
-                redis::cmd("MGET")
-                    .arg(&windows.previous)
-                    .arg(&windows.current)
-                    .to_owned()
-            })
-            .collect();
-        let counts: Vec<(Option<u32>, Option<u32>)> = join_all(
-            commands
-                .iter()
-                .map(|command| self.redis.query::<(Option<u32>, Option<u32>)>(command)),
-        )
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+        let counts = self.counts(&counted).await?;
         let mut clean = true;
         let mut refused: Option<RetryAfter> = None;
         for ((windows, limit), (previous, current)) in counted.iter().zip(counts) {
@@ -91,6 +72,48 @@ impl SharedFailures {
             Some(wait) => Err(wait),
             None => Ok(clean),
         })
+    }
+
+    /// Each key's (previous, current) counts: one MGET of every window on a single
+    /// Redis; in a cluster one MGET per key (its two windows share a hash slot, the
+    /// keys do not), sent together.
+    async fn counts(
+        &self,
+        counted: &[(Windows, Limit)],
+    ) -> Result<Vec<(Option<u32>, Option<u32>)>, Unavailable> {
+        if !self.redis.is_cluster() {
+            let mut command = redis::cmd("MGET");
+            for (windows, _) in counted {
+                command.arg(&windows.previous).arg(&windows.current);
+            }
+            let counts: Vec<Option<u32>> = self.redis.query(&command).await?;
+            return Ok(counts
+                .chunks(2)
+                .map(|pair| {
+                    (
+                        pair.first().copied().flatten(),
+                        pair.get(1).copied().flatten(),
+                    )
+                })
+                .collect());
+        }
+        let commands: Vec<redis::Cmd> = counted
+            .iter()
+            .map(|(windows, _)| {
+                redis::cmd("MGET")
+                    .arg(&windows.previous)
+                    .arg(&windows.current)
+                    .to_owned()
+            })
+            .collect();
+        join_all(
+            commands
+                .iter()
+                .map(|command| self.redis.query::<(Option<u32>, Option<u32>)>(command)),
+        )
+        .await
+        .into_iter()
+        .collect()
     }
 
     /// Counts one failure against each of `keys`.

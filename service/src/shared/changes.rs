@@ -143,6 +143,12 @@ impl Trust {
     fn advance(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
     }
+
+    /// What a notice does to the epoch (for other modules' tests).
+    #[cfg(test)]
+    pub(crate) fn advance_for_tests(&self) {
+        self.advance();
+    }
 }
 
 /// Where a node's notices go: a function that drops cache entries.

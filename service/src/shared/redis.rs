@@ -161,6 +161,11 @@ impl SharedRedis {
         format!("{}:{name}", self.prefix)
     }
 
+    /// Whether this is a Redis Cluster (a command's keys must share a slot).
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.connection, Connection::Cluster(_))
+    }
+
     /// Whether the last call answered.
     pub fn is_up(&self) -> bool {
         self.failed_at

@@ -10,62 +10,51 @@
 //! change made by the CLI reaches the node within `ttl`. Token state is never cached
 //! here: revocation stays exact.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use entity::application;
 
+use crate::cache::Cache;
 use crate::error::Error;
 use crate::store::access::TenantData;
 use crate::store::applications;
 
-/// Entries beyond this many clear the cache (a bound, not an LRU: a tenant count
-/// that large is rare, and a refill costs one query per client).
+/// The most registrations (and, apart, origin answers) a node keeps.
 const MAX_ENTRIES: usize = 100_000;
 
-/// (tenant id, client_id) → (read at, registration).
-type Entries = HashMap<(i64, String), (Instant, Arc<application::Model>)>;
-
-/// Cached client registrations.
+/// Cached client registrations, and the tenant-wide CORS answers (whether any
+/// application of a tenant lists an origin: asked by every preflight).
 #[derive(Debug)]
 pub struct ClientCache {
-    ttl: Duration,
-    entries: RwLock<Entries>,
+    registrations: Cache<(i64, String), application::Model>,
+    origins: Cache<(i64, String), bool>,
 }
 
 impl ClientCache {
     /// A cache whose entries live `ttl` (zero disables it).
     pub fn new(ttl: Duration) -> Self {
         Self {
-            ttl,
-            entries: RwLock::new(HashMap::new()),
+            registrations: Cache::new(ttl, MAX_ENTRIES),
+            origins: Cache::new(ttl, MAX_ENTRIES),
         }
     }
 
     /// The registration of `client_id` in the tenant: cached while this node hears
     /// every change notice, else from the primary (`None`: not registered).
+    /// Concurrent misses read it once.
     pub async fn registration(
         &self,
         data: TenantData<'_>,
         client_id: &str,
     ) -> Result<Option<Arc<application::Model>>, Error> {
-        let trust = data.trust();
-        if trust.is_trusted()
-            && let Some(cached) = self.get(data.tenant_id(), client_id)
-        {
-            return Ok(Some(cached));
-        }
-        let began = trust.epoch();
-        let found = applications::find_by_client_id(data, client_id)
-            .await?
-            .map(Arc::new);
-        if let Some(application) = &found
-            && trust.admits(began)
-        {
-            self.put(Arc::clone(application));
-        }
-        Ok(found)
+        self.registrations
+            .get_or_load(
+                (data.tenant_id(), client_id.to_owned()),
+                data.trust(),
+                || applications::find_by_client_id(data, client_id),
+            )
+            .await
     }
 
     /// The registration read from the primary now, bypassing and refreshing the cache
@@ -79,42 +68,36 @@ impl ClientCache {
         self.registration(data, client_id).await
     }
 
-    fn get(&self, tenant_id: i64, client_id: &str) -> Option<Arc<application::Model>> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self.entries.read().ok()?;
-        let (stored_at, model) = entries.get(&(tenant_id, client_id.to_owned()))?;
-        (stored_at.elapsed() < self.ttl).then(|| Arc::clone(model))
+    /// Whether any application of the tenant lists `origin` (CORS before the client
+    /// is known), cached like the registrations.
+    pub async fn any_lists_origin(
+        &self,
+        data: TenantData<'_>,
+        origin: &str,
+    ) -> Result<bool, Error> {
+        let listed = self
+            .origins
+            .get_or_load(
+                (data.tenant_id(), origin.to_owned()),
+                data.trust(),
+                || async { applications::any_lists_origin(data, origin).await.map(Some) },
+            )
+            .await?;
+        Ok(listed.is_some_and(|listed| *listed))
     }
 
-    fn put(&self, model: Arc<application::Model>) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        if let Ok(mut entries) = self.entries.write() {
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-            entries.insert(
-                (model.tenant_id, model.client_id.clone()),
-                (Instant::now(), model),
-            );
-        }
-    }
-
-    /// Forgets a client (its registration changed).
+    /// Forgets a client (its registration changed), and its tenant's origin answers.
     pub fn forget(&self, tenant_id: i64, client_id: &str) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.remove(&(tenant_id, client_id.to_owned()));
-        }
+        self.registrations
+            .forget(&(tenant_id, client_id.to_owned()));
+        self.origins
+            .forget_where(|(tenant, _)| *tenant == tenant_id);
     }
 
-    /// Forgets every client.
+    /// Forgets every client and origin answer.
     pub fn forget_all(&self) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.clear();
-        }
+        self.registrations.forget_all();
+        self.origins.forget_all();
     }
 }
 
@@ -151,21 +134,25 @@ mod tests {
     }
 
     #[test]
-    fn entries_are_per_tenant_expire_and_can_be_forgotten() {
-        let cache = ClientCache::new(Duration::from_millis(50));
-        cache.put(model(1, "web"));
-        assert!(cache.get(1, "web").is_some());
-        assert!(cache.get(2, "web").is_none(), "tenants stay apart");
+    fn a_change_forgets_the_client_and_its_tenants_origins() {
+        let cache = ClientCache::new(Duration::from_secs(60));
+        cache
+            .registrations
+            .store((1, "web".to_owned()), model(1, "web"));
+        cache
+            .origins
+            .store((1, "https://a.example".to_owned()), Arc::new(true));
+        cache
+            .origins
+            .store((2, "https://a.example".to_owned()), Arc::new(true));
         cache.forget(1, "web");
-        assert!(cache.get(1, "web").is_none());
-        cache.put(model(1, "web"));
+        assert!(cache.registrations.is_empty());
+        assert_eq!(
+            cache.origins.len(),
+            1,
+            "only the other tenant's answer stays"
+        );
         cache.forget_all();
-        assert!(cache.get(1, "web").is_none());
-        cache.put(model(1, "web"));
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(cache.get(1, "web").is_none(), "expired");
-        let disabled = ClientCache::new(Duration::ZERO);
-        disabled.put(model(1, "web"));
-        assert!(disabled.get(1, "web").is_none());
+        assert!(cache.origins.is_empty());
     }
 }

@@ -224,6 +224,45 @@ async fn changes_reach_every_node(backend: Backend) {
         .await;
     }
 
+    // CORS: both nodes answered a preflight from an origin no application lists
+    // (and cached the answer); the CLI adds it, and both allow it.
+    let preflight_allows = |node: &TestApp| {
+        let request = node
+            .client
+            .request(reqwest::Method::OPTIONS, node.url("/t/default/token"))
+            .header("origin", "https://spa.example")
+            .header("access-control-request-method", "POST");
+        async move {
+            let answer = request.send().await.unwrap();
+            answer
+                .headers()
+                .get("access-control-allow-origin")
+                .is_some_and(|value| value == "https://spa.example")
+        }
+    };
+    for node in [&a, &b] {
+        assert!(!preflight_allows(node).await);
+    }
+    let listed = run_cli(
+        &[
+            "--config",
+            &path,
+            "app",
+            "update",
+            "svc",
+            "--tenant",
+            "default",
+            "--allowed-origins",
+            "https://spa.example",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(listed.code(), 0, "{}", listed.message());
+    for node in [&a, &b] {
+        honoured_within("a new CORS origin", || preflight_allows(node)).await;
+    }
+
     // A new secret set on node A (as its management pages do): node B refuses the
     // old one and accepts the new one at once.
     let tenant = a.tenant("default").await;
