@@ -93,6 +93,17 @@ where
     .await
 }
 
+/// `tessera app update svc --tenant default ARGS…` with the configuration at
+/// `path` (the CLI as another process would run it).
+async fn update_svc(path: &str, args: &[&str]) {
+    let mut all = vec![
+        "--config", path, "app", "update", "svc", "--tenant", "default",
+    ];
+    all.extend_from_slice(args);
+    let updated = run_cli(&all, "").await;
+    assert_eq!(updated.code(), 0, "{}", updated.message());
+}
+
 async fn client_credentials(app: &TestApp, client: &TestClient) -> u16 {
     token(
         app,
@@ -169,24 +180,16 @@ async fn changes_reach_every_node(backend: Backend) {
     }
 
     // The CLI removes the grant type: both nodes refuse it.
-    let updated = run_cli(
+    update_svc(
+        &path,
         &[
-            "--config",
-            &path,
-            "app",
-            "update",
-            "svc",
-            "--tenant",
-            "default",
             "--grant-types",
             "authorization_code",
             "--redirect-uris",
             "https://app.example/cb",
         ],
-        "",
     )
     .await;
-    assert_eq!(updated.code(), 0, "{}", updated.message());
     for node in [&a, &b] {
         let took = honoured_within("grant type removed by the CLI", || async {
             let answer = token(
@@ -201,22 +204,7 @@ async fn changes_reach_every_node(backend: Backend) {
         .await;
         eprintln!("{backend:?}: grant type removed by the CLI, honoured after {took:?}");
     }
-    let restored = run_cli(
-        &[
-            "--config",
-            &path,
-            "app",
-            "update",
-            "svc",
-            "--tenant",
-            "default",
-            "--grant-types",
-            "client_credentials",
-        ],
-        "",
-    )
-    .await;
-    assert_eq!(restored.code(), 0, "{}", restored.message());
+    update_svc(&path, &["--grant-types", "client_credentials"]).await;
     for node in [&a, &b] {
         honoured_within("grant type restored", || async {
             client_credentials(node, &client).await == 200
@@ -243,22 +231,7 @@ async fn changes_reach_every_node(backend: Backend) {
     for node in [&a, &b] {
         assert!(!preflight_allows(node).await);
     }
-    let listed = run_cli(
-        &[
-            "--config",
-            &path,
-            "app",
-            "update",
-            "svc",
-            "--tenant",
-            "default",
-            "--allowed-origins",
-            "https://spa.example",
-        ],
-        "",
-    )
-    .await;
-    assert_eq!(listed.code(), 0, "{}", listed.message());
+    update_svc(&path, &["--allowed-origins", "https://spa.example"]).await;
     for node in [&a, &b] {
         honoured_within("a new CORS origin", || preflight_allows(node)).await;
     }
@@ -562,24 +535,16 @@ async fn without_redis_nodes_read_through_and_limit_alone() {
     );
     // A change made meanwhile (the CLI reaches Redis, the nodes do not hear it) is
     // honoured at once: the nodes read through.
-    let updated = run_cli(
+    update_svc(
+        &cli_path,
         &[
-            "--config",
-            &cli_path,
-            "app",
-            "update",
-            "svc",
-            "--tenant",
-            "default",
             "--grant-types",
             "authorization_code",
             "--redirect-uris",
             "https://app.example/cb",
         ],
-        "",
     )
     .await;
-    assert_eq!(updated.code(), 0, "{}", updated.message());
     for node in [&a, &b] {
         assert_error(
             &token(
