@@ -146,7 +146,8 @@ impl Connected {
         }
         let (table, rows) = self.validate_with_directory().await?;
         self.check_migrated(&table).await?;
-        let tenants = Tenants::new(self.config.settings_book()?);
+        let tenants = Tenants::new(self.config.settings_book()?)
+            .refreshed_after(Duration::from_secs(self.config.key_cache_ttl_secs));
         let existing: Vec<String> = rows.iter().map(|row| row.slug.clone()).collect();
         for row in rows {
             tenants.insert(Tenant::from_row(row, &table, tenants.settings())?);

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use entity::tenant;
 use router_policies::{EntityGroup, Placement, Role, RoutingTable, TenantEntry, TenantSlug};
@@ -191,6 +192,9 @@ async fn find_row(
 pub struct Tenants {
     by_slug: RwLock<HashMap<TenantSlug, Loaded>>,
     settings: SettingsBook,
+    /// How long a loaded row is used before it is read again (a change made outside
+    /// Tessera, which no notice announces, is seen within it); `None`: until a notice.
+    refresh_after: Option<Duration>,
 }
 
 /// A loaded tenant, and whether a request may use it without reading it again (its
@@ -199,6 +203,7 @@ pub struct Tenants {
 struct Loaded {
     tenant: Arc<Tenant>,
     fresh: bool,
+    loaded_at: Instant,
 }
 
 impl Tenants {
@@ -207,7 +212,14 @@ impl Tenants {
         Self {
             by_slug: RwLock::default(),
             settings,
+            refresh_after: None,
         }
+    }
+
+    /// Reads each tenant's row again after `ttl` (`key_cache_ttl_secs`).
+    pub fn refreshed_after(mut self, ttl: Duration) -> Self {
+        self.refresh_after = Some(ttl);
+        self
     }
 
     /// Settings of every tenant, known or future.
@@ -224,6 +236,7 @@ impl Tenants {
                 Loaded {
                     tenant: Arc::clone(&tenant),
                     fresh: true,
+                    loaded_at: Instant::now(),
                 },
             );
         }
@@ -288,7 +301,12 @@ impl Tenants {
         if trust.is_trusted()
             && let Some(tenant) = self.by_slug.read().ok().and_then(|map| {
                 map.get(&slug)
-                    .filter(|loaded| loaded.fresh)
+                    .filter(|loaded| {
+                        loaded.fresh
+                            && self
+                                .refresh_after
+                                .is_none_or(|ttl| loaded.loaded_at.elapsed() < ttl)
+                    })
                     .map(|loaded| Arc::clone(&loaded.tenant))
             })
         {
