@@ -1140,3 +1140,65 @@ async fn changes_on_one_nodes_pages_reach_the_other() {
     a.stop().await;
     b.stop().await;
 }
+
+/// `CLIENT PAUSE` (a Redis of this test's own): requests are not stalled beyond the
+/// call timeout, the node stops trusting its caches while its probe cannot come
+/// back, and listens again after the pause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_redis_stalls_no_request() {
+    let Some(db) = TestDatabase::create(Backend::Postgres).await else {
+        return;
+    };
+    let port = free_port();
+    let _server = tokio::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server (apt-get install redis-server)");
+    wait_for_ping(port).await;
+    let node = spawn_app_with(&node_toml(
+        &db.url,
+        &format!("redis://127.0.0.1:{port}"),
+        "tessera_pause",
+    ))
+    .await
+    .unwrap();
+    until_listening(&node).await;
+    let client = node
+        .client("default", "svc", true, "client_credentials", "", "")
+        .await;
+    assert_eq!(client_credentials(&node, &client).await, 200);
+    let paused = tokio::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "client", "pause", "3000", "all"])
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&paused.stdout).contains("OK"));
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut answered = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        let asked = Instant::now();
+        assert_eq!(client_credentials(&node, &client).await, 200);
+        slowest = slowest.max(asked.elapsed());
+        answered += 1;
+    }
+    let during = readiness(&node).await;
+    eprintln!(
+        "redis paused 3 s: {answered} token requests, the slowest {slowest:?}; readiness {during}"
+    );
+    assert!(slowest < Duration::from_millis(600), "{slowest:?}");
+    assert_ne!(during["change_notices"], "listening", "{during}");
+    until_listening(&node).await;
+    node.stop().await;
+}
