@@ -41,6 +41,43 @@ enum Connection {
     Cluster(Box<Cluster>),
 }
 
+/// One call's connection: either kind runs commands the same way.
+enum Handle {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Handle {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Handle::Single(manager) => manager.req_packed_command(cmd),
+            Handle::Cluster(cluster) => cluster.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Handle::Single(manager) => manager.req_packed_commands(pipeline, offset, count),
+            Handle::Cluster(cluster) => cluster.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Handle::Single(manager) => manager.get_db(),
+            Handle::Cluster(cluster) => cluster.get_db(),
+        }
+    }
+}
+
 /// A Redis Cluster's client and its connection, made on first use.
 struct Cluster {
     client: ClusterClient,
@@ -177,13 +214,8 @@ impl SharedRedis {
     /// Runs one command within [`CALL_TIMEOUT`], unless a call failed less than a
     /// moment ago.
     pub async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, Unavailable> {
-        self.guarded(async {
-            match &self.connection {
-                Connection::Single(manager) => command.query_async(&mut manager.clone()).await,
-                Connection::Cluster(_) => command.query_async(&mut self.cluster().await?).await,
-            }
-        })
-        .await
+        self.guarded(async { command.query_async(&mut self.handle().await?).await })
+            .await
     }
 
     /// Runs a pipeline (its commands' keys in one hash slot), as [`Self::query`].
@@ -191,13 +223,8 @@ impl SharedRedis {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, Unavailable> {
-        self.guarded(async {
-            match &self.connection {
-                Connection::Single(manager) => pipeline.query_async(&mut manager.clone()).await,
-                Connection::Cluster(_) => pipeline.query_async(&mut self.cluster().await?).await,
-            }
-        })
-        .await
+        self.guarded(async { pipeline.query_async(&mut self.handle().await?).await })
+            .await
     }
 
     /// Publishes `message` on `channel` within [`CALL_TIMEOUT`], even during a
@@ -205,18 +232,9 @@ impl SharedRedis {
     /// cached copy until it expires).
     pub async fn publish(&self, channel: &str, message: &str) -> Result<(), Unavailable> {
         let command = redis::cmd("PUBLISH").arg(channel).arg(message).to_owned();
-        self.attempt(async {
-            match &self.connection {
-                Connection::Single(manager) => {
-                    command.query_async::<i64>(&mut manager.clone()).await
-                }
-                Connection::Cluster(_) => {
-                    command.query_async::<i64>(&mut self.cluster().await?).await
-                }
-            }
-        })
-        .await
-        .map(|_| ())
+        self.attempt(async { command.query_async::<i64>(&mut self.handle().await?).await })
+            .await
+            .map(|_| ())
     }
 
     /// Subscribes the connection to `channel` (again after a reconnection: harmless
@@ -224,9 +242,9 @@ impl SharedRedis {
     /// published on any node reach every subscriber.
     pub async fn subscribe(&self, channel: &str) -> Result<(), Unavailable> {
         self.attempt(async {
-            match &self.connection {
-                Connection::Single(manager) => manager.clone().subscribe(channel).await,
-                Connection::Cluster(_) => self.cluster().await?.subscribe(channel).await,
+            match self.handle().await? {
+                Handle::Single(mut manager) => manager.subscribe(channel).await,
+                Handle::Cluster(mut cluster) => cluster.subscribe(channel).await,
             }
         })
         .await
@@ -236,35 +254,27 @@ impl SharedRedis {
     pub async fn ping(&self) -> Result<(), Unavailable> {
         let command = redis::cmd("PING");
         self.attempt(async {
-            match &self.connection {
-                Connection::Single(manager) => {
-                    command.query_async::<String>(&mut manager.clone()).await
-                }
-                Connection::Cluster(_) => {
-                    command
-                        .query_async::<String>(&mut self.cluster().await?)
-                        .await
-                }
-            }
+            command
+                .query_async::<String>(&mut self.handle().await?)
+                .await
         })
         .await
         .map(|_| ())
     }
 
-    /// The cluster connection, made on first use (a cluster that is down when the
-    /// node starts is connected to later).
-    async fn cluster(&self) -> redis::RedisResult<ClusterConnection> {
-        let Connection::Cluster(cluster) = &self.connection else {
-            return Err(redis::RedisError::from((
-                redis::ErrorKind::Client,
-                "not a cluster connection",
-            )));
-        };
-        cluster
-            .connection
-            .get_or_try_init(|| cluster.client.get_async_connection())
-            .await
-            .cloned()
+    /// A handle on the connection (cheap: shared underneath); the cluster connection
+    /// is made on first use (a cluster that is down when the node starts is
+    /// connected to later).
+    async fn handle(&self) -> redis::RedisResult<Handle> {
+        match &self.connection {
+            Connection::Single(manager) => Ok(Handle::Single(manager.clone())),
+            Connection::Cluster(cluster) => cluster
+                .connection
+                .get_or_try_init(|| cluster.client.get_async_connection())
+                .await
+                .cloned()
+                .map(Handle::Cluster),
+        }
     }
 
     /// `call` within [`CALL_TIMEOUT`], unless a call failed less than
