@@ -73,15 +73,7 @@ async fn readiness_includes_redis() {
     // Degraded until the node's first probe came back through the change channel.
     let started = std::time::Instant::now();
     let body = loop {
-        let body: Value = app
-            .client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = app.get_json("/readyz").await;
         if body["status"] == "ok" || started.elapsed() > std::time::Duration::from_secs(5) {
             break body;
         }

@@ -56,14 +56,7 @@ async fn two_nodes(backend: Backend) -> Option<TwoNodes> {
 
 /// `/readyz`'s body.
 async fn readiness(app: &TestApp) -> Value {
-    app.client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    app.get_json("/readyz").await
 }
 
 /// Waits (5 s at most) until `app` hears change notices.
