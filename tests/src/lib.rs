@@ -1070,3 +1070,24 @@ where
     }
     started.elapsed()
 }
+
+/// A free loopback port (bound, then released: for a program the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts a `redis-server` of the test's own on loopback, without persistence, with
+/// `args` (its port, TLS or cluster options); killed when the handle is dropped.
+pub fn redis_server(args: &[&str]) -> tokio::process::Child {
+    tokio::process::Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server (apt-get install redis-server)")
+}

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tessera_tests::{
-    Backend, TcpProxy, TestApp, TestClient, TestDatabase, TestRedis, config_file, on_every_backend,
-    poll_until, run_cli, spawn_app_with,
+    Backend, TcpProxy, TestApp, TestClient, TestDatabase, TestRedis, config_file, free_port,
+    on_every_backend, poll_until, redis_server, run_cli, spawn_app_with,
 };
 
 use crate::oauth::{assert_error, token};
@@ -615,14 +615,6 @@ struct RedisCluster {
     masters: Vec<tokio::process::Child>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl RedisCluster {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -630,33 +622,22 @@ impl RedisCluster {
         let mut masters = Vec::new();
         for index in 0..3 {
             let (port, bus) = (free_port(), free_port());
-            let child = tokio::process::Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--cluster-port",
-                    &bus.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    &format!("nodes-{index}.conf"),
-                    "--cluster-node-timeout",
-                    "2000",
-                    "--cluster-require-full-coverage",
-                    "no",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                ])
-                .arg(dir.path())
-                .stdout(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .expect("redis-server (apt-get install redis-server)");
+            let child = redis_server(&[
+                "--port",
+                &port.to_string(),
+                "--cluster-port",
+                &bus.to_string(),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &format!("nodes-{index}.conf"),
+                "--cluster-node-timeout",
+                "2000",
+                "--cluster-require-full-coverage",
+                "no",
+                "--dir",
+                &dir.path().display().to_string(),
+            ]);
             ports.push(port);
             masters.push(child);
         }
@@ -931,32 +912,21 @@ async fn redis_over_tls() {
         ],
     );
     let port = free_port();
-    let _server = tokio::process::Command::new("redis-server")
-        .args([
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--tls-cert-file",
-            "server.pem",
-            "--tls-key-file",
-            "server.key",
-            "--tls-ca-cert-file",
-            "ca.pem",
-            "--tls-auth-clients",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .current_dir(path)
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server (apt-get install redis-server)");
+    let file = |name: &str| path.join(name).display().to_string();
+    let _server = redis_server(&[
+        "--port",
+        "0",
+        "--tls-port",
+        &port.to_string(),
+        "--tls-cert-file",
+        &file("server.pem"),
+        "--tls-key-file",
+        &file("server.key"),
+        "--tls-ca-cert-file",
+        &file("ca.pem"),
+        "--tls-auth-clients",
+        "no",
+    ]);
     let url = format!("rediss://127.0.0.1:{port}");
     let trusted = format!(
         "{}ca_file = \"{}\"\n",
@@ -1145,21 +1115,7 @@ async fn a_paused_redis_stalls_no_request() {
         return;
     };
     let port = free_port();
-    let _server = tokio::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server (apt-get install redis-server)");
+    let _server = redis_server(&["--port", &port.to_string()]);
     wait_for_ping(port).await;
     let node = spawn_app_with(&node_toml(
         &db.url,

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tessera_tests::{
-    TEST_KEK, TestDatabase, TestRedis, basic_header, in_ci, poll_until, spawn_listening,
+    TEST_KEK, TestDatabase, TestRedis, basic_header, free_port, in_ci, poll_until, redis_server,
+    spawn_listening,
 };
 use tokio::process::{Child, Command};
 
@@ -444,27 +445,9 @@ async fn release_nodes_survive_redis_and_a_node_dying() {
         return;
     };
     // A Redis of this test's own (killed below), on a free port.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let start_redis = || {
-        Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-server (apt-get install redis-server)")
-    };
+    let port = free_port();
+    let port_text = port.to_string();
+    let start_redis = || redis_server(&["--port", &port_text]);
     let mut redis = start_redis();
     let redis_url = format!("redis://127.0.0.1:{port}");
     wait_for_redis(&redis_url).await;

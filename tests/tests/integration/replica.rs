@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tessera_tests::{TestApp, TestClient, in_ci, spawn_app_with};
+use tessera_tests::{TestApp, TestClient, free_port, in_ci, spawn_app_with};
 
 use crate::oauth::{assert_error, introspect, string, token};
 
@@ -32,14 +32,6 @@ fn server_programs() -> Option<PathBuf> {
         eprintln!("skipped: no /usr/lib/postgresql/*/bin/initdb");
     }
     found
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Runs `program ARGS…` as the `postgres` user (PostgreSQL refuses to run as root).
