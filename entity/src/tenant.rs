@@ -22,6 +22,10 @@ pub struct Model {
     pub settings: String,
     /// When the tenant was created.
     pub created_at: crate::Timestamp,
+    /// When an operator disabled it; `None` while it serves.
+    pub disabled_at: Option<crate::Timestamp>,
+    /// The last change an operator made (`None`: none since creation).
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// The directory has no relations: other groups refer to it softly.

@@ -33,6 +33,9 @@ mod m20261206_000002_session_authorities;
 mod m20261206_000003_pending_sources;
 mod m20261206_000004_initial_signing_keys;
 mod m20261206_000005_username_keys;
+mod m20261206_000006_tenant_status;
+mod m20261206_000007_user_token_indexes;
+mod m20261206_000008_user_session_index;
 mod schema;
 pub mod usernames;
 
@@ -76,6 +79,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261128_000001_tenants::Migration),
                 Box::new(m20261202_000001_sealed_signing_keys::Migration),
                 Box::new(m20261206_000004_initial_signing_keys::Migration),
+                Box::new(m20261206_000006_tenant_status::Migration),
             ],
             EntityGroup::Users => vec![
                 Box::new(m20261128_000001_users::Migration),
@@ -83,6 +87,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261202_000002_user_subjects::Migration),
                 Box::new(m20261206_000002_session_authorities::Migration),
                 Box::new(m20261206_000005_username_keys::Migration),
+                Box::new(m20261206_000008_user_session_index::Migration),
             ],
             EntityGroup::Applications => {
                 vec![
@@ -102,6 +107,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261202_000005_consent_grants::Migration),
                 Box::new(m20261202_000008_authentication_context::Migration),
                 Box::new(m20261206_000003_pending_sources::Migration),
+                Box::new(m20261206_000007_user_token_indexes::Migration),
             ],
         }
     }

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,18 @@ pub struct Cache<K, V> {
     /// One lock per key being loaded: the first request loads, the others wait on it
     /// and then find the entry.
     loading: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+    /// Answers from a stored entry, and loads (misses and reads while untrusted).
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// A cache's answers so far (`/metrics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// Answered from a stored entry.
+    pub hits: u64,
+    /// Loaded from the database.
+    pub misses: u64,
 }
 
 impl<K: Clone + Eq + Hash, V> Cache<K, V> {
@@ -35,6 +48,16 @@ impl<K: Clone + Eq + Hash, V> Cache<K, V> {
             max_entries: max_entries.max(1),
             entries: RwLock::new(HashMap::new()),
             loading: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Hits and misses so far.
+    pub fn counts(&self) -> CacheCounts {
+        CacheCounts {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
         }
     }
 
@@ -51,17 +74,23 @@ impl<K: Clone + Eq + Hash, V> Cache<K, V> {
         Fut: Future<Output = Result<Option<V>, E>>,
     {
         if !trust.is_trusted() || self.ttl.is_zero() {
+            self.misses.fetch_add(1, Ordering::Relaxed);
             return Ok(load().await?.map(Arc::new));
         }
         if let Some(hit) = self.fresh(&key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(hit));
         }
         let turn = self.turn(&key);
         let held = turn.lock().await;
         let answer = match self.fresh(&key) {
             // Another request loaded it while this one waited.
-            Some(hit) => Ok(Some(hit)),
+            Some(hit) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(hit))
+            }
             None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
                 let began = trust.epoch();
                 match load().await {
                     Ok(Some(value)) => {

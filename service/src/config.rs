@@ -25,6 +25,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
 /// The embedded default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tessera.db?mode=rwc";
 
+/// The file [`DEFAULT_DATABASE_URL`] names.
+pub const DEFAULT_DATABASE_FILE: &str = "tessera.db";
+
 /// The whole service configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +65,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Where `/metrics` is served.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Named connection pools. Empty: one `default` pool on [`DEFAULT_DATABASE_URL`].
     pub databases: BTreeMap<PoolName, DatabaseConfig>,
     /// Routing policies, asked in order.
@@ -113,6 +119,7 @@ impl Default for Config {
             key_cache_ttl_secs: 60,
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
             databases: BTreeMap::new(),
             router: RouterConfig::default(),
             tenants: BTreeMap::new(),
@@ -187,6 +194,16 @@ impl LimitsConfig {
             2 * std::thread::available_parallelism().map_or(2, usize::from)
         }
     }
+}
+
+/// `[metrics]`: Prometheus `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A listener of its own for `/metrics` (an address only the monitoring
+    /// network reaches); then the main listener does not serve it. Unset: on the
+    /// main listener (switch it off there with `[routes] disable = ["metrics"]`).
+    pub listen: Option<SocketAddr>,
 }
 
 /// Log output.
@@ -370,6 +387,15 @@ impl Config {
             let messages: Vec<String> = error.into_iter().map(describe_figment_error).collect();
             Error::Config(messages.join("; "))
         })?;
+        // Unset, the public URL follows `listen` (a changed port is advertised in
+        // discovery, not the default's 8080 that nothing listens on).
+        let defaults = figment::Provider::metadata(&Serialized::defaults(Config::default())).name;
+        let public_url_given = figment
+            .find_metadata("public_url")
+            .is_some_and(|metadata| metadata.name != defaults);
+        if !public_url_given {
+            config.public_url = public_url_for(config.listen);
+        }
         if config.databases.is_empty() {
             config.databases.insert(
                 PoolName::default_pool(),
@@ -610,6 +636,17 @@ fn check_database_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// `http://` and the listening address, with the loopback address for an
+/// unspecified one (`0.0.0.0`, `::`): what a browser on this host reaches.
+pub fn public_url_for(listen: SocketAddr) -> String {
+    let ip = match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, listen.port()))
+}
+
 fn describe_figment_error(error: figment::Error) -> String {
     let key = error.path.join(".");
     let origin = error
@@ -792,6 +829,30 @@ mod tests {
         let error = Config::from_toml("zzzzzz = 1\n").unwrap_err().to_string();
         assert!(error.contains("zzzzzz: unknown key"), "{error}");
         assert!(error.contains("README.md"), "{error}");
+    }
+
+    #[test]
+    fn the_public_url_follows_listen_unless_set() {
+        let config = Config::from_toml("listen = \"127.0.0.1:9000\"\n").unwrap();
+        assert_eq!(config.public_url, "http://127.0.0.1:9000");
+        let config = Config::from_toml("listen = \"0.0.0.0:9000\"\n").unwrap();
+        assert_eq!(config.public_url, "http://127.0.0.1:9000");
+        let config = Config::from_toml("listen = \"[::]:9000\"\n").unwrap();
+        assert_eq!(config.public_url, "http://[::1]:9000");
+        let config =
+            Config::from_toml("listen = \"0.0.0.0:9000\"\npublic_url = \"https://id.example\"\n")
+                .unwrap();
+        assert_eq!(config.public_url, "https://id.example");
+        // Set to what the default is, it stays set.
+        let config = Config::from_toml(
+            "listen = \"0.0.0.0:9000\"\npublic_url = \"http://127.0.0.1:8080\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            Config::from_toml("").unwrap().public_url,
+            "http://127.0.0.1:8080"
+        );
     }
 
     #[test]

@@ -17,6 +17,19 @@ use crate::config::{Config, read_secret};
 use crate::error::Error;
 use crate::shared::changes::ChangeFeed;
 
+/// One pool's connections at a moment (`/metrics`).
+#[derive(Clone, Debug)]
+pub struct PoolStats {
+    /// The pool's name.
+    pub name: String,
+    /// Connections open.
+    pub open: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
+}
+
 /// Every configured pool, connected, plus the router that chooses between them, and
 /// the feed on which a committed change is announced to every node (the stores
 /// announce what they change: docs/operations.md, "Several nodes").
@@ -136,6 +149,47 @@ impl Databases {
     }
 
     /// Pool names, in order.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        self.pools
+            .iter()
+            .map(|(name, connection)| {
+                let (size, idle, max) = match connection.get_database_backend() {
+                    DbBackend::Postgres => {
+                        let pool = connection.get_postgres_connection_pool();
+                        (
+                            pool.size(),
+                            pool.num_idle(),
+                            pool.options().get_max_connections(),
+                        )
+                    }
+                    DbBackend::MySql => {
+                        let pool = connection.get_mysql_connection_pool();
+                        (
+                            pool.size(),
+                            pool.num_idle(),
+                            pool.options().get_max_connections(),
+                        )
+                    }
+                    _ => {
+                        let pool = connection.get_sqlite_connection_pool();
+                        (
+                            pool.size(),
+                            pool.num_idle(),
+                            pool.options().get_max_connections(),
+                        )
+                    }
+                };
+                PoolStats {
+                    name: name.to_string(),
+                    open: size,
+                    idle: u32::try_from(idle).unwrap_or(u32::MAX),
+                    max,
+                }
+            })
+            .collect()
+    }
+
+    /// The configured pool names.
     pub fn pool_names(&self) -> impl Iterator<Item = &PoolName> {
         self.pools.keys()
     }

@@ -21,6 +21,12 @@ pub enum Error {
     /// A tenant that the directory does not hold.
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
+    /// A user, application or other named thing that does not exist; says what.
+    #[error("{0}")]
+    NotFound(String),
+    /// A change conditioned on a version (`If-Match`) that is no longer current.
+    #[error("{0}")]
+    StaleVersion(String),
     /// A named pool could not be reached or answered with an error.
     #[error("database pool {pool:?}: {message}")]
     Pool {

@@ -17,7 +17,7 @@
 /// Top-level modules from the bottom layer up; modules on one line are one layer and
 /// do not use each other.
 pub const LAYERS: &[&[&str]] = &[
-    &["error", "time"],
+    &["error", "time", "metrics"],
     &[
         "syntax",
         "secrets",
@@ -34,7 +34,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["limits", "jose", "policy"],
     &["state"],
     &["oauth"],
-    &["grants"],
+    &["grants", "administration"],
     &["endpoints"],
     &["connections"],
     &["startup"],

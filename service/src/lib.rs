@@ -9,7 +9,8 @@
 //!   the HTTP/1 server loop (connection cap, header read timeout, graceful drain).
 //! * [`endpoints`] — HTTP: probes and per-tenant issuers under `/t/{tenant}`; maps
 //!   protocol errors to responses.
-//! * [`grants`] — the token endpoint's grants.
+//! * [`grants`] — the token endpoint's grants; [`administration`] — the operator's
+//!   life cycle of tenants, users, applications and consents (CLI and admin API).
 //! * [`oauth`] — protocol pieces: errors, scopes, forms, client authentication,
 //!   introspection.
 //! * [`state`], [`limits`] — what requests share; slow-hash and brute-force limits.
@@ -21,6 +22,7 @@
 //! * [`config`], [`settings`], [`network`], [`secrets`], [`syntax`], [`time`],
 //!   [`telemetry`], [`error`] — foundations.
 
+pub mod administration;
 pub mod application_fields;
 pub mod cache;
 pub mod cli;
@@ -33,6 +35,7 @@ pub mod grants;
 pub mod jose;
 pub mod layering;
 pub mod limits;
+pub mod metrics;
 pub mod network;
 pub mod oauth;
 pub mod pages;

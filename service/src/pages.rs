@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::error::Error;
 
 /// The built-in templates, by name.
-const BUILT_IN: [(&str, &str); 14] = [
+const BUILT_IN: [(&str, &str); 16] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("sign_up.html", include_str!("../templates/sign_up.html")),
@@ -34,7 +34,12 @@ const BUILT_IN: [(&str, &str); 14] = [
         "application_secret.html",
         include_str!("../templates/application_secret.html"),
     ),
+    (
+        "application_confirm.html",
+        include_str!("../templates/application_confirm.html"),
+    ),
     ("consent.html", include_str!("../templates/consent.html")),
+    ("landing.html", include_str!("../templates/landing.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("device.html", include_str!("../templates/device.html")),
     (
@@ -150,21 +155,19 @@ impl Pages {
     /// does not compile is an error naming it, at startup (and in `tessera check`),
     /// never at the first request.
     pub fn load(folders: &TemplateFolders) -> Result<Self, Error> {
+        // The service's folder follows the tenants' rule: only page names, so a
+        // misspelt `logn.html` is named at startup and by `tessera check` alike.
+        let service_layer = match &folders.service {
+            Some(folder) => layer(folder, "templates_dir")?,
+            None => Vec::new(),
+        };
         let mut sources: Vec<(String, String)> = Vec::new();
         for (name, built_in) in BUILT_IN {
-            let source = match folders.service.as_ref().map(|folder| folder.join(name)) {
-                Some(path) if path.exists() => read(&path, "templates_dir")?,
-                _ => built_in.to_owned(),
-            };
+            let source = service_layer
+                .iter()
+                .find(|(found, _)| *found == name)
+                .map_or_else(|| (*built_in).to_owned(), |(_, source)| source.clone());
             sources.push((name.to_owned(), source));
-        }
-        if let Some(folder) = &folders.service
-            && !folder.is_dir()
-        {
-            return Err(Error::Config(format!(
-                "templates_dir: {} is not a folder",
-                folder.display()
-            )));
         }
         for (slug, folder) in &folders.tenants {
             let key = format!("tenants.{slug}.templates_dir");

@@ -211,6 +211,16 @@ pub fn parse_origins(list: &str) -> Result<Vec<String>, Error> {
         .collect()
 }
 
+/// A tenant's display name: not blank, at most 255 characters.
+pub fn check_display_name(name: &str) -> Result<(), Error> {
+    if name.trim().is_empty() {
+        return Err(Error::InvalidInput(
+            "display name is empty: give the tenant a name".to_owned(),
+        ));
+    }
+    check_length("display name", name, 255)
+}
+
 /// Refuses a value longer than its column (`max` characters), naming the option.
 pub fn check_length(option: &str, value: &str, max: usize) -> Result<(), Error> {
     if value.chars().count() > max {

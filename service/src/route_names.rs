@@ -15,6 +15,10 @@ pub enum RouteName {
     Health,
     /// `GET /readyz`.
     Readiness,
+    /// `GET /metrics` (Prometheus; on `metrics.listen` instead when that is set).
+    Metrics,
+    /// `GET /`: the landing page listing the tenants' issuers.
+    Landing,
     /// `GET /assets/tessera.css`.
     Stylesheet,
     /// `GET /t/{tenant}`: the issuer's description.
@@ -70,9 +74,11 @@ pub enum RouteName {
 
 impl RouteName {
     /// Every route, in the order they are built.
-    pub const ALL: [RouteName; 27] = [
+    pub const ALL: [RouteName; 29] = [
         RouteName::Health,
         RouteName::Readiness,
+        RouteName::Metrics,
+        RouteName::Landing,
         RouteName::Stylesheet,
         RouteName::Issuer,
         RouteName::Authorize,
@@ -105,6 +111,8 @@ impl RouteName {
         match self {
             RouteName::Health => "health",
             RouteName::Readiness => "readiness",
+            RouteName::Metrics => "metrics",
+            RouteName::Landing => "landing",
             RouteName::Stylesheet => "stylesheet",
             RouteName::Issuer => "issuer",
             RouteName::Authorize => "authorize",

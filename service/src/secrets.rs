@@ -63,9 +63,15 @@ pub fn generate(prefix: &str) -> Result<String, Error> {
     ))
 }
 
-/// A random public identifier (client ids): 128 bits, base64url.
+/// A random public identifier (client ids): 128 bits, base64url, never starting
+/// with `-` (a command line would read it as an option: `tessera app show -x…`).
 pub fn generate_identifier() -> Result<String, Error> {
-    Ok(URL_SAFE_NO_PAD.encode(random_bytes(16)?))
+    loop {
+        let identifier = URL_SAFE_NO_PAD.encode(random_bytes(16)?);
+        if !identifier.starts_with('-') {
+            return Ok(identifier);
+        }
+    }
 }
 
 /// SHA-256 of a token or code, lowercase hex: the only form stored and looked up.
@@ -243,6 +249,22 @@ pub fn verify_password(stored: &str, password: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
+}
+
+/// Creates `path` holding `content` and a newline, readable by its owner only
+/// (`0600` on Unix); never overwrites (an existing file is `AlreadyExists`).
+pub fn write_new_secret_file(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    writeln!(file, "{content}")?;
+    file.sync_all()
 }
 
 #[cfg(test)]

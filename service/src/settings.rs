@@ -455,4 +455,43 @@ impl SettingsBook {
             .cloned()
             .unwrap_or_else(|| Arc::clone(&self.default))
     }
+
+    /// The settings of `slug` with the overrides an operator stored in the tenant's
+    /// directory row (`tessera tenant update --set`, the admin API) replacing single
+    /// keys of the configuration's, checked as the configuration's are. Errors name
+    /// the key.
+    pub fn with_stored(
+        &self,
+        slug: &TenantSlug,
+        stored: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Arc<OAuthSettings>, String> {
+        let configured = self.for_tenant(slug);
+        if stored.is_empty() {
+            return Ok(configured);
+        }
+        let base = serde_json::to_value(&*configured).map_err(|error| error.to_string())?;
+        let merge = |keys: &mut dyn Iterator<Item = (&String, &serde_json::Value)>| {
+            let mut merged = base.clone();
+            if let Some(merged) = merged.as_object_mut() {
+                for (key, value) in keys {
+                    merged.insert(key.clone(), value.clone());
+                }
+            }
+            serde_json::from_value::<OAuthSettings>(merged)
+        };
+        let key = format!("tenant {slug} settings");
+        let settings = merge(&mut stored.iter()).map_err(|error| {
+            // Name the key: serde's message on a merged object does not.
+            stored
+                .iter()
+                .find_map(|(name, value)| {
+                    merge(&mut std::iter::once((name, value)))
+                        .err()
+                        .map(|alone| format!("{key}: {name}: {alone}"))
+                })
+                .unwrap_or_else(|| format!("{key}: {error}"))
+        })?;
+        settings.check(&key)?;
+        Ok(Arc::new(settings.with_openid_scopes()))
+    }
 }

@@ -219,6 +219,46 @@ fn is_missing_table(error: &sea_orm::DbErr) -> bool {
         || text.contains("doesn't exist")
 }
 
+/// The configured key-encryption key; on the very first start of the embedded
+/// default (one SQLite pool at `tessera.db`, which does not exist yet, and no key
+/// configured or in `tessera.kek`) a new one written to `tessera.kek` (mode 0600)
+/// with a warning to back it up. Any other setup must configure its key: a node
+/// that made its own would seal keys no other node can open.
+pub fn key_encryption_key(config: &Config) -> Result<KeyEncryptionKey, Error> {
+    use crate::jose::sealing::DEFAULT_KEK_FILE;
+    if makes_first_key_encryption_key(config) {
+        let key = KeyEncryptionKey::generate()?;
+        crate::secrets::write_new_secret_file(std::path::Path::new(DEFAULT_KEK_FILE), &key)
+            .map_err(|error| {
+                Error::Config(format!(
+                    "cannot create {DEFAULT_KEK_FILE} for the embedded database: {error}"
+                ))
+            })?;
+        tracing::warn!(
+            file = DEFAULT_KEK_FILE,
+            "created a new key-encryption key in {DEFAULT_KEK_FILE} (first start of the \
+             embedded database): back it up apart from tessera.db; without it the signing \
+             keys cannot be opened"
+        );
+    }
+    KeyEncryptionKey::from_config(config)
+}
+
+/// Whether [`key_encryption_key`] would make the first key: the embedded default on
+/// its first start, with no key configured (`tessera check` accepts that setup).
+pub fn makes_first_key_encryption_key(config: &Config) -> bool {
+    let nothing_configured = config.key_encryption_key.is_none()
+        && config.key_encryption_key_file.is_none()
+        && !std::path::Path::new(crate::jose::sealing::DEFAULT_KEK_FILE).exists();
+    let embedded_first_start = config.databases.len() == 1
+        && config
+            .databases
+            .values()
+            .all(|pool| pool.url.as_deref() == Some(crate::config::DEFAULT_DATABASE_URL))
+        && !std::path::Path::new(crate::config::DEFAULT_DATABASE_FILE).exists();
+    nothing_configured && embedded_first_start
+}
+
 /// A service ready to serve: pools open, routing valid, tenants loaded.
 pub struct Application {
     state: AppState,
@@ -230,7 +270,7 @@ impl Application {
     /// Connects, validates, migrates (when configured) and loads tenants. Fails with
     /// every routing violation listed before anything listens.
     pub async fn build(config: Config) -> Result<Self, Error> {
-        let kek = KeyEncryptionKey::from_config(&config)?;
+        let kek = key_encryption_key(&config)?;
         let mut connected = connect(config).await?;
         let tenants = connected.prepare().await?;
         let keys = Keyring::new(
@@ -289,6 +329,7 @@ impl Application {
                 keys,
                 disabled_routes: Arc::default(),
                 policies: Arc::default(),
+                metrics: Arc::default(),
             },
             pushes,
         })
@@ -334,7 +375,28 @@ impl Application {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let off = self.state.config.routes.disabled();
+        let mut off = self.state.config.routes.disabled();
+        // `/metrics` on a listener of its own: not on the main one.
+        let metrics = match self.state.config.metrics.listen {
+            Some(address) => {
+                off.insert(crate::route_names::RouteName::Metrics);
+                let listener = TcpListener::bind(address).await.map_err(|error| {
+                    Error::Config(format!(
+                        "metrics.listen: cannot listen on {address}: {error}"
+                    ))
+                })?;
+                let router = endpoints::metrics_router(self.state.clone());
+                let limits = ConnectionLimits {
+                    max_connections: 16,
+                    header_read_timeout: Duration::from_secs(10),
+                };
+                Some(tokio::spawn(async move {
+                    let _ =
+                        connections::serve(listener, router, limits, std::future::pending()).await;
+                }))
+            }
+            None => None,
+        };
         let app = routes.disable_all(off).into_router(self.state.clone());
         let limits = &self.state.config.limits;
         let connection_limits = ConnectionLimits {
@@ -352,7 +414,7 @@ impl Application {
             .pushes
             .map(|pushes| tokio::spawn(Arc::clone(self.state.databases.changes()).listen(pushes)));
         let served = connections::serve(listener, app, connection_limits, shutdown).await;
-        for task in [sweeper, listener_task].into_iter().flatten() {
+        for task in [sweeper, listener_task, metrics].into_iter().flatten() {
             task.abort();
             let _ = task.await;
         }

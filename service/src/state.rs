@@ -54,6 +54,8 @@ pub struct AppState {
     pub disabled_routes: Arc<BTreeSet<RouteName>>,
     /// An embedding program's policy hooks (Tessera's own rules by default).
     pub policies: Arc<Policies>,
+    /// The node's counters (`/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

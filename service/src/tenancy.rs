@@ -41,6 +41,15 @@ pub struct Tenant {
     pub settings: Arc<OAuthSettings>,
     /// The extension fields its applications have.
     pub fields: Arc<FieldCatalogue>,
+    /// Disabled by an operator: its issuer refuses every request.
+    pub disabled: bool,
+    /// Settings an operator stored in the directory row (over the configuration's).
+    pub stored_settings: serde_json::Map<String, serde_json::Value>,
+    /// When the tenant was created.
+    pub created_at: entity::Timestamp,
+    /// The row's version: changes conditioned on it (`If-Match`) fail once another
+    /// change landed.
+    pub version: String,
 }
 
 /// A tenant as printed by `tessera tenant list --json`.
@@ -52,6 +61,10 @@ pub struct TenantSummary {
     pub display_name: String,
     /// Group → pool.
     pub placement: BTreeMap<String, String>,
+    /// Whether an operator disabled it.
+    pub disabled: bool,
+    /// Settings stored over the configuration's (`tenant update --set`).
+    pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Tenant {
@@ -63,6 +76,8 @@ impl Tenant {
     ) -> Result<Self, Error> {
         let slug = TenantSlug::new(row.slug.clone())?;
         let placement = parse_placement(&row)?;
+        let stored_settings = parse_settings(&row)?;
+        let version = version_of(&row);
         let mut routes = BTreeMap::new();
         for group in EntityGroup::ALL {
             let route = table.route(&slug, group).ok_or_else(|| {
@@ -73,12 +88,18 @@ impl Tenant {
         }
         Ok(Self {
             id: row.id,
-            settings: settings.for_tenant(&slug),
+            settings: settings
+                .with_stored(&slug, &stored_settings)
+                .map_err(Error::Corrupt)?,
             fields: settings.fields_for(&slug),
             slug,
             display_name: row.display_name,
             placement,
             routes: TenantRoutes::new(routes),
+            disabled: row.disabled_at.is_some(),
+            stored_settings,
+            created_at: row.created_at,
+            version,
         })
     }
 
@@ -93,8 +114,28 @@ impl Tenant {
                 .iter()
                 .map(|(group, pool)| (group.to_string(), pool.to_string()))
                 .collect(),
+            disabled: self.disabled,
+            settings: self.stored_settings.clone(),
         }
     }
+}
+
+/// Decodes the settings an operator stored in a directory row (`{}` for none).
+fn parse_settings(
+    row: &tenant::Model,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    if row.settings.trim().is_empty() {
+        return Ok(serde_json::Map::new());
+    }
+    serde_json::from_str(&row.settings)
+        .map_err(|error| Error::Corrupt(format!("settings of tenant {:?}: {error}", row.slug)))
+}
+
+/// A directory row's version: its last change's time (or its creation's), as the
+/// admin API's `ETag` shows it.
+fn version_of(row: &tenant::Model) -> String {
+    let at = row.updated_at.unwrap_or(row.created_at);
+    format!("{}", at.assume_utc().unix_timestamp_nanos())
 }
 
 /// Decodes the stored placement JSON of a directory row.
@@ -108,6 +149,18 @@ pub async fn load_directory(db: &impl ConnectionTrait) -> Result<Vec<tenant::Mod
     Ok(tenant::Entity::find()
         .order_by_asc(tenant::Column::Slug)
         .all(db)
+        .await?)
+}
+
+/// The first `limit` enabled tenants' directory rows by slug (the landing page): one
+/// bounded read, whatever the number of tenants.
+pub async fn first_rows(databases: &Databases, limit: u64) -> Result<Vec<tenant::Model>, Error> {
+    use sea_orm::QuerySelect;
+    Ok(tenant::Entity::find()
+        .filter(tenant::Column::DisabledAt.is_null())
+        .order_by_asc(tenant::Column::Slug)
+        .limit(limit)
+        .all(databases.directory()?)
         .await?)
 }
 
@@ -139,6 +192,8 @@ pub async fn create_tenant(
         placement: Set(placement_json),
         settings: Set("{}".to_owned()),
         created_at: Set(now()),
+        disabled_at: Set(None),
+        updated_at: Set(None),
         ..Default::default()
     }
     .insert(directory)
@@ -158,6 +213,102 @@ pub async fn create_tenant(
             slug: slug.to_string(),
         })
         .await;
+    Tenant::from_row(row, &table, settings)
+}
+
+/// What an operator changes of a tenant; `None` keeps a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct TenantChanges {
+    /// A new name shown to users.
+    pub display_name: Option<String>,
+    /// Settings to store over the configuration's: a value sets the key, `null`
+    /// removes the stored value (the configuration's counts again).
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// Disable (`true`) or enable (`false`) the tenant.
+    pub disabled: Option<bool>,
+}
+
+/// Changes a tenant's directory row: name, stored settings (checked as the
+/// configuration's are, before anything is written), disabled or not. With
+/// `expected_version`, only if the row is still at that version (else
+/// [`Error::StaleVersion`]); without, the change applies over whatever is there. The
+/// change is announced to every node (their tenant caches read the row again).
+pub async fn update_tenant(
+    databases: &Databases,
+    settings: &SettingsBook,
+    slug: &TenantSlug,
+    changes: &TenantChanges,
+    expected_version: Option<&str>,
+) -> Result<Tenant, Error> {
+    let directory = databases.directory()?;
+    let row = find_row(directory, slug)
+        .await?
+        .ok_or_else(|| Error::UnknownTenant(slug.to_string()))?;
+    if let Some(expected) = expected_version
+        && expected != version_of(&row)
+    {
+        return Err(Error::StaleVersion(format!(
+            "tenant \"{slug}\" changed since version {expected}: read it again and retry"
+        )));
+    }
+    let mut stored = parse_settings(&row)?;
+    for (key, value) in &changes.settings {
+        if value.is_null() {
+            stored.remove(key);
+        } else {
+            stored.insert(key.clone(), value.clone());
+        }
+    }
+    // The merged settings must hold before they are written.
+    settings
+        .with_stored(slug, &stored)
+        .map_err(Error::InvalidInput)?;
+    let display_name = match &changes.display_name {
+        Some(name) => {
+            crate::registration::check_display_name(name)?;
+            name.clone()
+        }
+        None => row.display_name.clone(),
+    };
+    let disabled_at = match changes.disabled {
+        Some(true) => row.disabled_at.or(Some(now())),
+        Some(false) => None,
+        None => row.disabled_at,
+    };
+    // Never equal to the version read: a clock that stands still still moves it.
+    let previous = row.updated_at.unwrap_or(row.created_at);
+    let updated_at = now().max(previous + time::Duration::microseconds(1));
+    let settings_json = serde_json::Value::Object(stored).to_string();
+    let mut update = tenant::Entity::update_many()
+        .set(tenant::ActiveModel {
+            display_name: Set(display_name),
+            settings: Set(settings_json),
+            disabled_at: Set(disabled_at),
+            updated_at: Set(Some(updated_at)),
+            ..Default::default()
+        })
+        .filter(tenant::Column::Id.eq(row.id));
+    // Compare and set on the version read: two operators racing, one wins.
+    update = match row.updated_at {
+        Some(at) => update.filter(tenant::Column::UpdatedAt.eq(at)),
+        None => update.filter(tenant::Column::UpdatedAt.is_null()),
+    };
+    let result = update.exec(directory).await?;
+    if result.rows_affected != 1 {
+        return Err(Error::StaleVersion(format!(
+            "tenant \"{slug}\" changed while this change was made: read it again and retry"
+        )));
+    }
+    databases
+        .changes()
+        .announce(Change::Tenant {
+            slug: slug.to_string(),
+        })
+        .await;
+    let row = find_row(directory, slug)
+        .await?
+        .ok_or_else(|| Error::UnknownTenant(slug.to_string()))?;
+    let table = validate_one(databases.router(), slug, &parse_placement(&row)?)?;
     Tenant::from_row(row, &table, settings)
 }
 

@@ -405,6 +405,11 @@ try {
   await page.click(`[data-client-id="${appId}"] a`);
   await page.waitForSelector('input[name="field_homepage"]');
   check(await page.inputValue('input[name="field_homepage"]') === 'https://reports.example', 'the field kept');
+  // Rotation and deletion ask first; the first press changes nothing.
+  await page.click('button[name="rotate"]');
+  await page.waitForSelector('input[name="confirm"]');
+  check((await page.innerText('h1')).includes('new client secret'), 'rotation asks first');
+  await shot('application-confirm.png');
   await page.click('button[name="rotate"]');
   await page.waitForSelector('#client-secret');
   const rotated = (await page.innerText('#client-secret')).trim();
@@ -420,6 +425,9 @@ try {
   check(typeof (await client.clientCredentialsGrant(renewed, { scope: 'read' })).access_token === 'string',
     'the new secret works');
   await page.goto(`${ISSUER}/applications/${appId}`);
+  await page.click('button[name="delete"]');
+  await page.waitForSelector('input[name="confirm"]');
+  check((await page.innerText('h1')).includes('Delete'), 'deletion asks first');
   await page.click('button[name="delete"]');
   await page.waitForURL((url) => url.pathname.endsWith('/applications'));
   check(await page.locator(`[data-client-id="${appId}"]`).count() === 0, 'deleted');

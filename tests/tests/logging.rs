@@ -201,6 +201,26 @@ async fn no_secret_reaches_a_log_line() {
     .await;
     secrets.push("wrong-password-value".to_owned());
     secrets.extend(browser_flows(&app).await);
+    // An operator's change: a new password set and the user disabled.
+    let tenant = app.tenant("acme").await;
+    let alice = tessera::administration::users::find(&app.state.databases, &tenant, "alice")
+        .await
+        .unwrap();
+    let changes = tessera::store::users::AccountChanges {
+        password_hash: Some(tessera::secrets::hash_password("operator-set-password").unwrap()),
+        active: Some(false),
+        ..Default::default()
+    };
+    secrets.push("operator-set-password".to_owned());
+    tessera::administration::users::change(
+        &app.state.databases,
+        &tenant,
+        &alice,
+        &changes,
+        &tessera::administration::Actor::CommandLine,
+    )
+    .await
+    .unwrap();
     app.stop().await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
@@ -212,6 +232,23 @@ async fn no_secret_reaches_a_log_line() {
         logs.contains("refresh token reuse detected"),
         "warnings are captured too"
     );
+    // Issue 19: an access line per request, and the security events at warn, each
+    // checked to be there so that the search for secrets below searches them too.
+    for expected in [
+        "tessera::access",
+        "route=\"token\"",
+        "request_id=",
+        "event=\"login_failed\"",
+        "event=\"client_authentication_failed\"",
+        "event=\"refresh_reuse\"",
+        "tessera::audit",
+        "action=\"user.disable\"",
+    ] {
+        assert!(
+            logs.contains(expected),
+            "no {expected} in the logs:\n{logs}"
+        );
+    }
     for secret in &secrets {
         assert!(
             !logs.contains(secret.as_str()),

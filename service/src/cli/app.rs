@@ -4,6 +4,7 @@ use std::io::{BufRead, Write};
 
 use serde_json::json;
 
+use crate::administration::{self, Actor};
 use crate::application_fields::Assignment;
 use crate::config::Config;
 use crate::registration::{self, NewApplication, Registered, SecretSource};
@@ -50,6 +51,57 @@ pub(super) async fn app(
                         app.client_id, app.name, app.client_type, app.grant_types
                     )?;
                 }
+            }
+            Ok(())
+        }
+        AppCommand::Delete { client_id, tenant } => {
+            let (connected, tenant) = open_tenant(config, &tenant).await?;
+            let found =
+                administration::applications::find(&connected.databases, &tenant, &client_id)
+                    .await?;
+            administration::applications::delete(
+                &connected.databases,
+                &tenant,
+                &found,
+                &Actor::CommandLine,
+            )
+            .await?;
+            writeln!(
+                out,
+                "deleted application {client_id} of tenant {}: its tokens no longer work",
+                tenant.slug
+            )?;
+            Ok(())
+        }
+        AppCommand::RotateSecret {
+            client_id,
+            tenant,
+            json,
+        } => {
+            let (connected, tenant) = open_tenant(config, &tenant).await?;
+            let found =
+                administration::applications::find(&connected.databases, &tenant, &client_id)
+                    .await?;
+            let secret = administration::applications::rotate_secret(
+                &connected.databases,
+                &tenant,
+                &found,
+                &Actor::CommandLine,
+            )
+            .await?;
+            if json {
+                writeln!(
+                    out,
+                    "{:#}",
+                    json!({"client_id": client_id, "client_secret": secret})
+                )?;
+            } else {
+                writeln!(out, "client_id:     {client_id}")?;
+                writeln!(out, "client_secret: {secret}")?;
+                writeln!(
+                    out,
+                    "(shown once: store it now; the old secret no longer works)"
+                )?;
             }
             Ok(())
         }

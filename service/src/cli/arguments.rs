@@ -69,6 +69,63 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// A user's authorized applications: list them, revoke one.
+    Consent {
+        /// Consent command.
+        #[command(subcommand)]
+        command: ConsentCommand,
+    },
+    /// Ask the node on this host (`listen`) for a path and exit 0 on 200: a
+    /// container HEALTHCHECK without curl.
+    Probe {
+        /// The path to ask for.
+        #[arg(long, default_value = "/healthz")]
+        path: String,
+    },
+    /// Print a shell completion script: `tessera completions bash > /etc/bash_completion.d/tessera`.
+    Completions {
+        /// bash, zsh or fish.
+        shell: CompletionShell,
+    },
+}
+
+/// The shells `tessera completions` writes for.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// `tessera consent …`
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// The applications a user has authorized (live tokens or a remembered consent).
+    List {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// The user: username or subject.
+        #[arg(long)]
+        user: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke every token the user holds for one application and forget the consent.
+    Revoke {
+        /// The application's client_id.
+        client_id: String,
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// The user: username or subject.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 /// `tessera keys …`
@@ -130,6 +187,41 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show one tenant: placement, state, stored settings.
+    Show {
+        /// Tenant slug.
+        slug: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a tenant's name or settings; every node picks the change up.
+    Update {
+        /// Tenant slug.
+        slug: String,
+        /// New name shown to users.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// A setting stored over the configuration's `[oauth]` (repeatable):
+        /// `--set access_token_lifetime_secs=600 --set allow_sign_up=true`;
+        /// `--set KEY=` removes the stored value.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a tenant: every endpoint of its issuer answers 403 until it is
+    /// enabled again; nothing is deleted.
+    Disable {
+        /// Tenant slug.
+        slug: String,
+    },
+    /// Enable a disabled tenant.
+    Enable {
+        /// Tenant slug.
+        slug: String,
+    },
 }
 
 /// `tessera user …`
@@ -166,6 +258,53 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show one user (username or subject).
+    Show {
+        /// Username or subject.
+        user: String,
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a user: ends their sessions and revokes every token they hold.
+    Disable {
+        /// Username or subject.
+        user: String,
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Let a disabled user sign in again (revoked tokens stay revoked).
+    Enable {
+        /// Username or subject.
+        user: String,
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Set a user's password, read from standard input; ends their sessions.
+    SetPassword {
+        /// Username or subject.
+        user: String,
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Read the password from standard input (the only way).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Delete a user: revokes their tokens, forgets their consents, ends their
+    /// sessions; applications they own keep working without an owner.
+    Delete {
+        /// Username or subject.
+        user: String,
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 /// `tessera app …`
@@ -189,6 +328,26 @@ pub enum AppCommand {
     },
     /// List a tenant's applications.
     List {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an application; its tokens stop working at once, on every node.
+    Delete {
+        /// The application's client_id.
+        client_id: String,
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Give a confidential application a new secret, printed once; the old one
+    /// stops working at once.
+    RotateSecret {
+        /// The application's client_id.
+        client_id: String,
         /// Tenant slug.
         #[arg(long)]
         tenant: String,

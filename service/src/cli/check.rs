@@ -27,6 +27,19 @@ pub(super) async fn check(
     // tenant: what would stop `serve` stops the check.
     let settings = config.settings_book()?;
     crate::pages::Pages::load(&crate::pages::TemplateFolders::of(&config))?;
+    // A key-encryption key that is there must parse (`serve` refuses a damaged one).
+    // One that is not there yet (a Kubernetes secret mounted only in production) is
+    // required with `--connect`, which needs the deployment's secrets anyway; on the
+    // embedded default's first start `serve` makes it.
+    let kek_present = config.key_encryption_key.is_some()
+        || config
+            .key_encryption_key_file
+            .as_ref()
+            .is_some_and(|path| path.exists())
+        || std::path::Path::new(crate::jose::sealing::DEFAULT_KEK_FILE).exists();
+    if (kek_present || connect) && !startup::makes_first_key_encryption_key(&config) {
+        crate::jose::sealing::KeyEncryptionKey::from_config(&config)?;
+    }
     let mut field_problems = Vec::new();
     let (router, entries) = if connect {
         let connected = startup::open_pools(config).await?;

@@ -145,15 +145,7 @@ pub(super) async fn keys(
 
 /// Creates `path` with `content`, readable by its owner only; never overwrites.
 fn write_new_secret_file(path: &std::path::Path, content: &str) -> Result<(), CliError> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|error| {
+    crate::secrets::write_new_secret_file(path, content).map_err(|error| {
         if error.kind() == std::io::ErrorKind::AlreadyExists {
             invalid(format!(
                 "{} exists already: it may be the key that opens your signing keys; \
@@ -163,7 +155,5 @@ fn write_new_secret_file(path: &std::path::Path, content: &str) -> Result<(), Cl
         } else {
             CliError::from(error)
         }
-    })?;
-    writeln!(file, "{content}")?;
-    Ok(())
+    })
 }

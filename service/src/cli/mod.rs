@@ -1,5 +1,5 @@
 //! The command line: `tessera serve | check | migrate | cleartokens | tenant | keys |
-//! user | app`. [`arguments`] holds the clap definitions; each command group has its
+//! user | app | consent | probe | completions`. [`arguments`] holds the clap definitions; each command group has its
 //! own module; this one dispatches and holds what they share (errors, opening the
 //! databases and a tenant, reading standard input).
 //!
@@ -12,14 +12,17 @@ mod app;
 mod arguments;
 mod check;
 mod cleartokens;
+mod consent;
 mod keys;
 mod migrate;
+mod probe;
 mod serve;
 mod tenant;
 mod user;
 
 pub use arguments::{
-    AppCommand, AppCreate, AppUpdate, Cli, Command, KeysCommand, TenantCommand, UserCommand,
+    AppCommand, AppCreate, AppUpdate, Cli, Command, CompletionShell, ConsentCommand, KeysCommand,
+    TenantCommand, UserCommand,
 };
 
 use std::future::Future;
@@ -49,7 +52,9 @@ impl From<Error> for CliError {
             Error::InvalidInput(_)
             | Error::Config(_)
             | Error::Conflict(_)
-            | Error::UnknownTenant(_) => 2,
+            | Error::UnknownTenant(_)
+            | Error::NotFound(_)
+            | Error::StaleVersion(_) => 2,
             _ => 1,
         };
         Self {
@@ -84,25 +89,49 @@ pub async fn run_configured(
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
+    if let Some(Command::Completions { shell }) = &cli.command {
+        // Needs no configuration: it describes the command line itself.
+        return completions(*shell, out);
+    }
     let config = configure(Config::load(cli.config.as_deref())?);
     // Each command's future is boxed: the serve path alone nests deep enough that the
     // compiler's layout computation of one future holding them all overflows its
     // query depth in release builds; a box is a pointer whose layout needs nothing of
     // what it points to. One allocation per process run.
-    let command: Pin<Box<dyn Future<Output = Result<(), CliError>> + '_>> =
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => Box::pin(serve::serve(config, out)),
-            Command::Check { connect, json } => Box::pin(check::check(config, connect, json, out)),
-            Command::Migrate { json } => Box::pin(migrate::migrate(config, json, out)),
-            Command::Cleartokens { batch_size, json } => {
-                Box::pin(cleartokens::cleartokens(config, batch_size, json, out))
-            }
-            Command::Tenant { command } => Box::pin(tenant::tenant(config, command, out)),
-            Command::User { command } => Box::pin(user::user(config, command, input, out)),
-            Command::App { command } => Box::pin(app::app(config, command, input, out)),
-            Command::Keys { command } => Box::pin(keys::keys(config, command, out)),
-        };
+    let command: Pin<Box<dyn Future<Output = Result<(), CliError>> + '_>> = match cli
+        .command
+        .unwrap_or(Command::Serve)
+    {
+        Command::Serve => Box::pin(serve::serve(config, out)),
+        Command::Check { connect, json } => Box::pin(check::check(config, connect, json, out)),
+        Command::Migrate { json } => Box::pin(migrate::migrate(config, json, out)),
+        Command::Cleartokens { batch_size, json } => {
+            Box::pin(cleartokens::cleartokens(config, batch_size, json, out))
+        }
+        Command::Tenant { command } => Box::pin(tenant::tenant(config, command, out)),
+        Command::User { command } => Box::pin(user::user(config, command, input, out)),
+        Command::App { command } => Box::pin(app::app(config, command, input, out)),
+        Command::Keys { command } => Box::pin(keys::keys(config, command, out)),
+        Command::Consent { command } => Box::pin(consent::consent(config, command, out)),
+        Command::Probe { path } => Box::pin(async move { probe::probe(config, &path, out).await }),
+        Command::Completions { shell } => Box::pin(async move { completions(shell, out) }),
+    };
     command.await
+}
+
+/// Writes the completion script for `shell`.
+fn completions(shell: CompletionShell, out: &mut dyn Write) -> Result<(), CliError> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let generator = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(generator, &mut command, "tessera", &mut script);
+    out.write_all(&script)?;
+    Ok(())
 }
 
 /// Connects and prepares (migrates when configured, validates against the directory,

@@ -1,62 +1,51 @@
-//! `tessera tenant …`: create, list and place tenants.
+//! `tessera tenant …`: a tenant's life cycle, over [`crate::administration::tenants`].
 
 use std::io::Write;
 
 use router_policies::TenantSlug;
 use serde_json::json;
 
+use crate::administration::{Actor, tenants};
 use crate::config::Config;
-use crate::jose::jwk::SigningAlgorithm;
-use crate::jose::keyring;
-use crate::jose::sealing::KeyEncryptionKey;
-use crate::registration;
-use crate::tenancy;
+use crate::startup::Connected;
+use crate::tenancy::{Tenant, TenantChanges};
 
 use super::arguments::TenantCommand;
-use super::{CliError, invalid, open};
+use super::{CliError, invalid, open, open_tenant};
 
 pub(super) async fn tenant(
     config: Config,
     command: TenantCommand,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
+    let actor = Actor::CommandLine;
     match command {
         TenantCommand::Create {
             slug,
             display_name,
             json,
         } => {
-            let slug = TenantSlug::new(slug.clone())
+            TenantSlug::new(slug.clone())
                 .map_err(|error| invalid(format!("tenant slug {slug:?}: {error}")))?;
-            let display_name = display_name.unwrap_or_else(|| slug.to_string());
-            if display_name.trim().is_empty() {
-                return Err(invalid("--display-name is empty: give the tenant a name"));
+            if let Some(name) = &display_name {
+                crate::registration::check_display_name(name)
+                    .map_err(|error| invalid(format!("--{error}")))?;
             }
-            registration::check_length("--display-name", &display_name, 255)?;
-            let kek = KeyEncryptionKey::from_config(&config)?;
+            let kek = crate::startup::key_encryption_key(&config)?;
             let (connected, tenants) = open(config).await?;
-            let tenant = tenancy::create_tenant(
+            let tenant = tenants::create(
                 &connected.databases,
                 tenants.settings(),
-                &slug,
-                &display_name,
-            )
-            .await?;
-            // Its signing keys, one per algorithm, signing at once.
-            keyring::create_keys(
-                &connected.databases,
                 &kek,
-                tenant.id,
-                &SigningAlgorithm::ALL,
-                crate::time::now(),
+                &slug,
+                display_name.as_deref(),
+                &actor,
             )
             .await?;
-            let issuer = connected.config.issuer(&tenant.slug);
             if json {
-                let mut document = json!(tenant.summary());
-                document["issuer"] = json!(issuer);
-                writeln!(out, "{document:#}")?;
+                writeln!(out, "{:#}", describe(&connected, &tenant))?;
             } else {
+                let issuer = connected.config.issuer(&tenant.slug);
                 writeln!(out, "created tenant {} (issuer {issuer})", tenant.slug)?;
                 for (group, pool) in &tenant.placement.0 {
                     writeln!(out, "  {group}: {pool}")?;
@@ -70,31 +59,142 @@ pub(super) async fn tenant(
             if json {
                 let list: Vec<_> = tenants
                     .iter()
-                    .map(|tenant| {
-                        let mut document = json!(tenant.summary());
-                        document["issuer"] = json!(connected.config.issuer(&tenant.slug));
-                        document
-                    })
+                    .map(|tenant| describe(&connected, tenant))
                     .collect();
                 writeln!(out, "{:#}", json!(list))?;
             } else {
                 for tenant in &tenants {
-                    let placement: Vec<String> = tenant
-                        .placement
-                        .0
-                        .iter()
-                        .map(|(group, pool)| format!("{group}={pool}"))
-                        .collect();
                     writeln!(
                         out,
-                        "{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}",
                         tenant.slug,
                         connected.config.issuer(&tenant.slug),
-                        placement.join(" ")
+                        if tenant.disabled {
+                            "disabled"
+                        } else {
+                            "enabled"
+                        },
+                        placement_line(tenant)
                     )?;
                 }
             }
             Ok(())
         }
+        TenantCommand::Show { slug, json } => {
+            let (connected, tenant) = open_tenant(config, &slug).await?;
+            print_tenant(out, &connected, &tenant, json)
+        }
+        TenantCommand::Update {
+            slug,
+            display_name,
+            settings,
+            json,
+        } => {
+            let mut changes = TenantChanges {
+                display_name,
+                ..TenantChanges::default()
+            };
+            for assignment in &settings {
+                let (key, value) = tenants::parse_setting(assignment)?;
+                changes.settings.insert(key, value);
+            }
+            if changes.display_name.is_none() && changes.settings.is_empty() {
+                return Err(invalid(
+                    "nothing to change: give --display-name or --set KEY=VALUE",
+                ));
+            }
+            let (connected, tenant) = open_tenant(config, &slug).await?;
+            let tenant = tenants::update(
+                &connected.databases,
+                &connected.config.settings_book()?,
+                &tenant.slug,
+                &changes,
+                None,
+                &actor,
+            )
+            .await?;
+            print_tenant(out, &connected, &tenant, json)
+        }
+        TenantCommand::Disable { slug } => set_disabled(config, &slug, true, &actor, out).await,
+        TenantCommand::Enable { slug } => set_disabled(config, &slug, false, &actor, out).await,
     }
+}
+
+async fn set_disabled(
+    config: Config,
+    slug: &str,
+    disabled: bool,
+    actor: &Actor,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let (connected, tenant) = open_tenant(config, slug).await?;
+    let changes = TenantChanges {
+        disabled: Some(disabled),
+        ..TenantChanges::default()
+    };
+    tenants::update(
+        &connected.databases,
+        &connected.config.settings_book()?,
+        &tenant.slug,
+        &changes,
+        None,
+        actor,
+    )
+    .await?;
+    if disabled {
+        writeln!(
+            out,
+            "disabled tenant {}: its issuer answers 403 on every node until `tessera tenant \
+             enable {}`",
+            tenant.slug, tenant.slug
+        )?;
+    } else {
+        writeln!(out, "enabled tenant {}", tenant.slug)?;
+    }
+    Ok(())
+}
+
+fn placement_line(tenant: &Tenant) -> String {
+    tenant
+        .placement
+        .0
+        .iter()
+        .map(|(group, pool)| format!("{group}={pool}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn describe(connected: &Connected, tenant: &Tenant) -> serde_json::Value {
+    let mut document = json!(tenant.summary());
+    document["issuer"] = json!(connected.config.issuer(&tenant.slug));
+    document
+}
+
+fn print_tenant(
+    out: &mut dyn Write,
+    connected: &Connected,
+    tenant: &Tenant,
+    json: bool,
+) -> Result<(), CliError> {
+    if json {
+        writeln!(out, "{:#}", describe(connected, tenant))?;
+        return Ok(());
+    }
+    writeln!(out, "tenant:    {}", tenant.slug)?;
+    writeln!(out, "name:      {}", tenant.display_name)?;
+    writeln!(out, "issuer:    {}", connected.config.issuer(&tenant.slug))?;
+    writeln!(
+        out,
+        "state:     {}",
+        if tenant.disabled {
+            "disabled"
+        } else {
+            "enabled"
+        }
+    )?;
+    writeln!(out, "placement: {}", placement_line(tenant))?;
+    for (key, value) in &tenant.stored_settings {
+        writeln!(out, "setting:   {key} = {value}")?;
+    }
+    Ok(())
 }

@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+use crate::administration::{self, Actor};
 use crate::application_fields::{FieldType, Writer};
 use crate::endpoints::browser::{csrf_ok, require_login, signed_in_by, tenant_path};
 use crate::endpoints::issuer::resolve_tenant;
@@ -310,6 +311,70 @@ fn form_page(
     page
 }
 
+/// The page that asks before a deletion or a secret rotation acts.
+fn confirm_page(
+    state: &AppState,
+    tenant: &Tenant,
+    current: &SignedIn,
+    stored: &application::Model,
+    action: &str,
+) -> Page {
+    let base = tenant_path(tenant, "applications");
+    let (title, message, button, button_name) = if action == "delete" {
+        (
+            "Delete this application?",
+            format!(
+                "{} will stop working at once: its tokens are no longer accepted, and its \
+                 users must authorize it again if it is registered anew. This cannot be undone.",
+                stored.name
+            ),
+            "Delete for good",
+            "delete",
+        )
+    } else {
+        (
+            "Make a new client secret?",
+            format!(
+                "The current secret of {} stops working at once: update the application's \
+                 configuration with the new one, shown on the next page.",
+                stored.name
+            ),
+            "Make a new secret",
+            "rotate",
+        )
+    };
+    render(
+        state,
+        tenant,
+        "application_confirm.html",
+        ConfirmContext {
+            tenant_name: &tenant.display_name,
+            title,
+            message: &message,
+            name: &stored.name,
+            action: format!("{base}/{}/{action}", stored.client_id),
+            csrf: secrets::csrf_token(&current.secret),
+            button,
+            button_name,
+            cancel_link: format!("{base}/{}", stored.client_id),
+        },
+    )
+}
+
+/// What the confirmation page shows.
+#[derive(Serialize)]
+struct ConfirmContext<'a> {
+    tenant_name: &'a str,
+    title: &'a str,
+    message: &'a str,
+    name: &'a str,
+    action: String,
+    csrf: String,
+    button: &'a str,
+    button_name: &'a str,
+    cancel_link: String,
+}
+
 /// The page that shows a secret once.
 fn secret_page(state: &AppState, tenant: &Tenant, client_id: &str, secret: Option<&str>) -> Page {
     let base = tenant_path(tenant, "applications");
@@ -531,7 +596,7 @@ pub async fn act(
     body: Bytes,
 ) -> Response {
     let result = async {
-        let (tenant, current, _form) =
+        let (tenant, current, form) =
             match poster(&state, &slug, &peer, &headers, &body, "applications").await? {
                 Ok(found) => found,
                 Err(page) => return Ok(page),
@@ -539,25 +604,32 @@ pub async fn act(
         let Some(stored) = owned(&state, &tenant, &current, &client_id).await? else {
             return Ok(closed(&state, &tenant));
         };
+        let confidential = stored.client_type == ClientType::Confidential.as_str();
+        // Both act for good: the first press asks, the second (with `confirm=yes`)
+        // acts.
+        if form.get("confirm") != Some("yes")
+            && (action == "delete" || (action == "secret" && confidential))
+        {
+            return Ok(confirm_page(&state, &tenant, &current, &stored, &action));
+        }
         let page = match action.as_str() {
             "delete" => {
-                applications::delete(state.data(&tenant), &stored).await?;
+                let actor = Actor::User {
+                    subject: current.user.subject.clone(),
+                };
+                administration::applications::delete(&state.databases, &tenant, &stored, &actor)
+                    .await?;
                 Page::see_other(tenant_path(&tenant, "applications"))
             }
-            "secret" if stored.client_type == ClientType::Confidential.as_str() => {
-                let secret = secrets::generate(secrets::prefix::CLIENT_SECRET)?;
-                // An application that keeps its secret readable (it signs HS256 ID
-                // tokens with it) keeps the new one readable too; else a hash.
-                let kept = if stored.hash_client_secret {
-                    secrets::hash_client_secret(&secret)?
-                } else {
-                    secret.clone()
+            "secret" if confidential => {
+                let actor = Actor::User {
+                    subject: current.user.subject.clone(),
                 };
-                applications::set_secret(
-                    state.data(&tenant),
+                let secret = administration::applications::rotate_secret(
+                    &state.databases,
+                    &tenant,
                     &stored,
-                    kept,
-                    stored.hash_client_secret,
+                    &actor,
                 )
                 .await?;
                 secret_page(&state, &tenant, &client_id, Some(&secret))

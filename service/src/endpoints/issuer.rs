@@ -14,12 +14,19 @@ use crate::oauth::error::OAuthError;
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 
-/// Finds the tenant named in the path, or answers 404.
+/// Finds the tenant named in the path, or answers 404; a tenant an operator
+/// disabled answers 403 on every endpoint of its issuer.
 pub async fn resolve_tenant(state: &AppState, slug: &str) -> Result<Arc<Tenant>, OAuthError> {
-    state
+    let tenant = state
         .tenant(slug)
         .await?
-        .ok_or_else(|| OAuthError::UnknownTenant(slug.to_owned()))
+        .ok_or_else(|| OAuthError::UnknownTenant(slug.to_owned()))?;
+    if tenant.disabled {
+        return Err(OAuthError::Forbidden(format!(
+            "tenant {slug:?} is disabled by its operator"
+        )));
+    }
+    Ok(tenant)
 }
 
 /// `GET /t/{tenant}`: the tenant's issuer identifier.

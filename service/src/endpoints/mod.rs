@@ -1,6 +1,7 @@
 //! HTTP endpoints, one module per protocol concept. Each tenant is an issuer under
 //! `/t/{tenant}` (docs/router.md); service-wide probes live at the root.
 
+pub mod access_log;
 pub mod applications;
 pub mod authorize;
 pub mod authorized_tokens;
@@ -15,8 +16,10 @@ pub mod interactions;
 pub mod introspect;
 pub mod issuer;
 pub mod jwks;
+pub mod landing;
 pub mod login;
 pub mod metadata;
+pub mod metrics;
 pub mod page;
 pub mod request;
 pub mod revoke;
@@ -109,6 +112,13 @@ pub fn router(state: AppState) -> Router {
         .into_router(state)
 }
 
+/// `/metrics` alone, for `metrics.listen`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::scrape))
+        .with_state(state)
+}
+
 /// The catch-alls and the layers every route gets: unknown paths answer a JSON 404;
 /// body size and time limits; protocol errors as JSON; request spans.
 fn finish(router: Router<AppState>, state: AppState) -> Router {
@@ -124,6 +134,10 @@ fn finish(router: Router<AppState>, state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access_log::record,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

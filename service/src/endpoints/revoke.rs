@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::endpoints::access_log;
 use crate::endpoints::cors;
 use crate::endpoints::error::ApiError;
 use crate::endpoints::request::{Peer, authenticated_request};
@@ -49,8 +50,17 @@ pub async fn revoke(
     }
     .await;
     let response = match result {
-        Ok(()) => (StatusCode::OK, NO_STORE).into_response(),
+        Ok(()) => {
+            state.metrics.record(crate::metrics::Event::Revocation);
+            (StatusCode::OK, NO_STORE).into_response()
+        }
         Err(error) => ApiError::from(error).into_response(),
     };
+    let response = access_log::with_client(
+        response,
+        application
+            .as_ref()
+            .map(|application| application.client_id.as_str()),
+    );
     cors::apply(&state, &slug, &headers, application.as_deref(), response).await
 }

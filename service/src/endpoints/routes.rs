@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{MethodRouter, get, post};
 
-use crate::endpoints::{applications, consent, interactions, introspect};
+use crate::endpoints::{applications, consent, interactions, introspect, landing, metrics};
 use crate::endpoints::{
     authorize, authorized_tokens, cors, device, end_session, health, issuer, jwks, login, metadata,
     page, revoke, sign_up, token, userinfo,
@@ -25,6 +25,8 @@ pub fn paths(name: RouteName) -> &'static [&'static str] {
     match name {
         RouteName::Health => &["/healthz"],
         RouteName::Readiness => &["/readyz"],
+        RouteName::Metrics => &["/metrics"],
+        RouteName::Landing => &["/"],
         RouteName::Stylesheet => &["/assets/tessera.css"],
         RouteName::Issuer => &["/t/{tenant}"],
         RouteName::Authorize => &["/t/{tenant}/authorize"],
@@ -61,6 +63,8 @@ pub fn built_in(name: RouteName) -> MethodRouter<AppState> {
     match name {
         RouteName::Health => get(health::healthz),
         RouteName::Readiness => get(health::readyz),
+        RouteName::Metrics => get(metrics::scrape),
+        RouteName::Landing => get(landing::landing),
         RouteName::Stylesheet => get(page::stylesheet),
         RouteName::Issuer => get(issuer::describe),
         RouteName::Authorize => get(authorize::authorize_get).post(authorize::authorize_post),
@@ -171,8 +175,15 @@ impl Routes {
             if self.disabled.contains(&name) {
                 continue;
             }
+            // The access log names the route (`access_log::record`).
+            let named = handler.layer(axum::middleware::map_response(
+                move |mut response: axum::response::Response| async move {
+                    response.extensions_mut().insert(name);
+                    response
+                },
+            ));
             for path in paths(name) {
-                router = router.route(path, handler.clone());
+                router = router.route(path, named.clone());
             }
         }
         super::finish(router, state)

@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::endpoints::access_log;
 use crate::endpoints::cors;
 use crate::endpoints::error::ApiError;
 use crate::endpoints::request::{Peer, authenticated_request};
@@ -42,5 +43,11 @@ pub async fn token(
         Ok(tokens) => (NO_STORE, Json(tokens)).into_response(),
         Err(error) => ApiError::from(error).into_response(),
     };
+    let response = access_log::with_client(
+        response,
+        application
+            .as_ref()
+            .map(|application| application.client_id.as_str()),
+    );
     cors::apply(&state, &slug, &headers, application.as_deref(), response).await
 }

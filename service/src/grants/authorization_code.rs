@@ -52,7 +52,7 @@ pub async fn grant(
     }
     if code.consumed_at.is_some() {
         authorization_codes::revoke_minted(state.data(tenant), code.id).await?;
-        return Err(replayed());
+        return Err(replayed(state, tenant, client));
     }
     if code.expires_at <= now() {
         return Err(invalid());
@@ -164,11 +164,22 @@ pub async fn grant(
     .await?
     {
         Redemption::Minted => Ok(prepared.response()),
-        Redemption::Replayed => Err(replayed()),
+        Redemption::Replayed => Err(replayed(state, tenant, client)),
     }
 }
 
-fn replayed() -> OAuthError {
+/// A code presented twice (RFC 6749 §4.1.2: "the authorization server MUST deny the
+/// request and SHOULD revoke … all tokens previously issued based on that
+/// authorization code"): a security event.
+fn replayed(state: &AppState, tenant: &Tenant, client: &Client) -> OAuthError {
+    state.metrics.record(crate::metrics::Event::CodeReplay);
+    tracing::warn!(
+        target: "tessera::security",
+        event = "code_replay",
+        tenant = %tenant.slug,
+        client_id = %client.application.client_id,
+        "authorization code replayed: the tokens issued with it are revoked"
+    );
     OAuthError::invalid_grant(
         "the authorization code was used before; the tokens issued with it are revoked",
     )

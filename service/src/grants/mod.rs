@@ -135,7 +135,7 @@ pub async fn handle(
             "this client may not use the {grant} grant"
         )));
     }
-    match request {
+    let answered = match request {
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::grant(state, tenant, client, scope).await
         }
@@ -170,7 +170,11 @@ pub async fn handle(
         TokenRequest::DeviceCode { device_code } => {
             device_code::grant(state, tenant, client, &device_code).await
         }
+    };
+    if answered.is_ok() {
+        state.metrics.record_tokens(grant.as_str());
     }
+    answered
 }
 
 /// A fresh access token (and, when asked, a refresh token starting a new family),

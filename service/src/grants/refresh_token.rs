@@ -228,7 +228,10 @@ async fn replayed(
     }
     if settings.refresh_token_reuse_protection {
         tokens::revoke_family(state.data(tenant), &row.family_id).await?;
+        state.metrics.record(crate::metrics::Event::RefreshReuse);
         tracing::warn!(
+            target: "tessera::security",
+            event = "refresh_reuse",
             tenant = %tenant.slug,
             family = %row.family_id,
             "refresh token reuse detected: family revoked"

@@ -106,6 +106,11 @@ fn context(tenant_id: i64, kid: &str) -> Vec<u8> {
 }
 
 impl Keyring {
+    /// The keys cache's hits and misses.
+    pub fn counts(&self) -> crate::cache::CacheCounts {
+        self.tenants.counts()
+    }
+
     /// A keyring opening keys with `kek`.
     pub fn new(kek: KeyEncryptionKey, cache_ttl: Duration, slow_signatures: usize) -> Self {
         Self {

@@ -401,3 +401,40 @@ pub async fn missing_fields(
     }
     Ok(missing)
 }
+
+/// Removes `owner` from the applications they own (a deleted user): the
+/// applications keep working and are managed by operators from then on. Returns how
+/// many changed; each is announced.
+pub async fn disown(data: TenantData<'_>, owner: i64) -> Result<usize, Error> {
+    let writer = data.writer(EntityGroup::Applications).await?;
+    let tenant_id = data.tenant_id();
+    let mut changed = Vec::new();
+    loop {
+        // In pages: a user owns a handful, but nothing bounds it.
+        let owned = application::Entity::find()
+            .filter(application::Column::TenantId.eq(tenant_id))
+            .filter(application::Column::OwnerUserId.eq(owner))
+            .limit(500)
+            .all(writer.connection)
+            .await?;
+        if owned.is_empty() {
+            break;
+        }
+        application::Entity::update_many()
+            .set(application::ActiveModel {
+                owner_user_id: Set(None),
+                updated_at: Set(now()),
+                ..Default::default()
+            })
+            .filter(application::Column::TenantId.eq(tenant_id))
+            .filter(application::Column::Id.is_in(owned.iter().map(|app| app.id)))
+            .exec(writer.connection)
+            .await?;
+        changed.extend(owned);
+    }
+    drop(writer);
+    for application in &changed {
+        data.announce(changed_application(application)).await;
+    }
+    Ok(changed.len())
+}

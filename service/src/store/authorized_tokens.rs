@@ -145,45 +145,73 @@ pub async fn revoke_user_application(
     user_id: i64,
     application_id: i64,
 ) -> Result<(), Error> {
+    revoke(data, user_id, Some(application_id), true).await
+}
+
+/// Revokes every access and refresh token the user holds, for every application, in
+/// one transaction on the token pool; with `forget_consents` also every remembered
+/// consent (a deleted user). Statements keyed by the `(tenant, user)` indexes: their
+/// cost grows with the user's tokens, not the tenant's.
+pub async fn revoke_user(
+    data: TenantData<'_>,
+    user_id: i64,
+    forget_consents: bool,
+) -> Result<(), Error> {
+    revoke(data, user_id, None, forget_consents).await
+}
+
+/// The user's tokens (of one application, or all), and optionally the consents, in
+/// one transaction.
+async fn revoke(
+    data: TenantData<'_>,
+    user_id: i64,
+    application_id: Option<i64>,
+    forget_consents: bool,
+) -> Result<(), Error> {
     with_retry!({
         let transaction = data.transaction(EntityGroup::Tokens).await?;
-        let result = revoke_user_application_in(
+        let result = revoke_in(
             &transaction.inner,
             data.tenant_id(),
             user_id,
             application_id,
+            forget_consents,
         )
         .await;
         transaction.finish(result).await
     })
 }
 
-async fn revoke_user_application_in(
+async fn revoke_in(
     transaction: &DatabaseTransaction,
     tenant_id: i64,
     user_id: i64,
-    application_id: i64,
+    application_id: Option<i64>,
+    forget_consents: bool,
 ) -> Result<(), Error> {
     let now = now();
-    crate::store::consents::forget(transaction, tenant_id, user_id, application_id).await?;
-    refresh_token::Entity::update_many()
+    if forget_consents {
+        match application_id {
+            Some(application_id) => {
+                crate::store::consents::forget(transaction, tenant_id, user_id, application_id)
+                    .await?;
+            }
+            None => crate::store::consents::forget_all(transaction, tenant_id, user_id).await?,
+        }
+    }
+    let mut refresh = refresh_token::Entity::update_many()
         .set(refresh_token::ActiveModel {
             revoked_at: Set(Some(now)),
             ..Default::default()
         })
         .filter(refresh_token::Column::TenantId.eq(tenant_id))
         .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::ApplicationId.eq(application_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(transaction)
-        .await?;
-    revoke_access_where(
-        transaction,
-        tenant_id,
-        Condition::all()
-            .add(access_token::Column::UserId.eq(user_id))
-            .add(access_token::Column::ApplicationId.eq(application_id)),
-        now,
-    )
-    .await
+        .filter(refresh_token::Column::RevokedAt.is_null());
+    let mut access = Condition::all().add(access_token::Column::UserId.eq(user_id));
+    if let Some(application_id) = application_id {
+        refresh = refresh.filter(refresh_token::Column::ApplicationId.eq(application_id));
+        access = access.add(access_token::Column::ApplicationId.eq(application_id));
+    }
+    refresh.exec(transaction).await?;
+    revoke_access_where(transaction, tenant_id, access, now).await
 }

@@ -40,6 +40,14 @@ impl ClientCache {
         }
     }
 
+    /// The registrations cache's and the CORS cache's hits and misses.
+    pub fn counts(&self) -> [(&'static str, crate::cache::CacheCounts); 2] {
+        [
+            ("clients", self.registrations.counts()),
+            ("origins", self.origins.counts()),
+        ]
+    }
+
     /// The registration of `client_id` in the tenant: cached while this node hears
     /// every change notice, else from the primary (`None`: not registered).
     /// Concurrent misses read it once.

@@ -141,6 +141,20 @@ pub(crate) async fn forget(
     Ok(())
 }
 
+/// Forgets every consent the user gave (a deleted user).
+pub(crate) async fn forget_all(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    user_id: i64,
+) -> Result<(), Error> {
+    consent_grant::Entity::delete_many()
+        .filter(consent_grant::Column::TenantId.eq(tenant_id))
+        .filter(consent_grant::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// The user's live remembered consents (at most one per application; at most 500).
 pub(crate) async fn live_for_user(
     db: &impl ConnectionTrait,

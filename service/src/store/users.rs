@@ -5,7 +5,6 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
-use serde::Serialize;
 
 use router_policies::EntityGroup;
 
@@ -13,30 +12,6 @@ use crate::error::Error;
 use crate::store::access::TenantData;
 use crate::store::is_unique_violation;
 use crate::time::now;
-
-/// A user as shown by the CLI (never the password hash).
-#[derive(Clone, Debug, Serialize)]
-pub struct UserSummary {
-    /// Row id.
-    pub id: i64,
-    /// The OIDC subject (`sub`).
-    pub subject: String,
-    /// Login name.
-    pub username: String,
-    /// E-mail, if any.
-    pub email: Option<String>,
-}
-
-impl From<&user::Model> for UserSummary {
-    fn from(model: &user::Model) -> Self {
-        Self {
-            id: model.id,
-            subject: model.subject.clone(),
-            username: model.username.clone(),
-            email: model.email.clone(),
-        }
-    }
-}
 
 /// A new subject: 128 random bits as 32 lowercase hex digits, opaque and never
 /// reassigned (OIDC Core §2 `sub`: "locally unique and never reassigned").
@@ -167,4 +142,98 @@ pub async fn find_by_id(data: TenantData<'_>, user_id: i64) -> Result<Option<use
         .filter(user::Column::TenantId.eq(data.tenant_id()))
         .one(data.primary(EntityGroup::Users)?)
         .await?)
+}
+
+/// What an operator changes of a user's account (`None` keeps a field).
+#[derive(Clone, Debug, Default)]
+pub struct AccountChanges {
+    /// Allow (`true`) or stop (`false`) sign-ins and token use.
+    pub active: Option<bool>,
+    /// A new argon2id password hash.
+    pub password_hash: Option<String>,
+    /// A new e-mail address (`Some(None)` removes it).
+    pub email: Option<Option<String>>,
+    /// New standard claims (replacing the object).
+    pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Changes a user's account in one transaction on the users pool. Deactivating the
+/// user or setting a password also ends every session the user holds (the same
+/// transaction: no session outlives the change). Returns the row as written, or
+/// `None` if the user is gone.
+pub async fn change_account(
+    data: TenantData<'_>,
+    user_id: i64,
+    changes: &AccountChanges,
+) -> Result<Option<user::Model>, Error> {
+    let tenant_id = data.tenant_id();
+    let transaction = data.transaction(EntityGroup::Users).await?;
+    let result = async {
+        let mut update = user::ActiveModel {
+            updated_at: Set(now()),
+            ..Default::default()
+        };
+        if let Some(active) = changes.active {
+            update.is_active = Set(active);
+        }
+        if let Some(hash) = &changes.password_hash {
+            update.password_hash = Set(hash.clone());
+        }
+        if let Some(email) = &changes.email {
+            update.email = Set(email.clone());
+        }
+        if let Some(claims) = &changes.claims {
+            update.claims = Set(serde_json::Value::Object(claims.clone()).to_string());
+        }
+        let changed = user::Entity::update_many()
+            .set(update)
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .filter(user::Column::Id.eq(user_id))
+            .exec(&transaction.inner)
+            .await?;
+        if changed.rows_affected == 0 {
+            return Ok(None);
+        }
+        if changes.active == Some(false) || changes.password_hash.is_some() {
+            end_sessions(&transaction.inner, tenant_id, user_id).await?;
+        }
+        Ok(user::Entity::find_by_id(user_id)
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .one(&transaction.inner)
+            .await?)
+    }
+    .await;
+    transaction.finish(result).await
+}
+
+/// Deletes the user and every session they hold, in one transaction on the users
+/// pool. Whether anything was deleted.
+pub async fn delete(data: TenantData<'_>, user_id: i64) -> Result<bool, Error> {
+    let tenant_id = data.tenant_id();
+    let transaction = data.transaction(EntityGroup::Users).await?;
+    let result = async {
+        end_sessions(&transaction.inner, tenant_id, user_id).await?;
+        let deleted = user::Entity::delete_many()
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .filter(user::Column::Id.eq(user_id))
+            .exec(&transaction.inner)
+            .await?;
+        Ok(deleted.rows_affected == 1)
+    }
+    .await;
+    transaction.finish(result).await
+}
+
+/// Ends every session of the user (one statement on the `(tenant, user)` index).
+async fn end_sessions(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    user_id: i64,
+) -> Result<(), Error> {
+    entity::session::Entity::delete_many()
+        .filter(entity::session::Column::TenantId.eq(tenant_id))
+        .filter(entity::session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -114,7 +114,7 @@ async fn tenants_users_and_apps(backend: Backend) {
                 "alice",
                 "--password-stdin",
             ]),
-            "x\n",
+            "another password\n",
         )
         .await,
         "taken",
@@ -146,7 +146,7 @@ async fn tenants_users_and_apps(backend: Backend) {
                 "bob",
                 "--password-stdin",
             ]),
-            "pw\n",
+            "a good password\n",
         )
         .await,
         "unknown tenant",
@@ -347,7 +347,7 @@ async fn tenants_users_and_apps(backend: Backend) {
             "alice",
             "--password-stdin",
         ]),
-        "other\n",
+        "other password\n",
     )
     .await;
     assert_eq!(same_user.code(), 0, "{}", same_user.message());
@@ -380,7 +380,7 @@ async fn tenants_users_and_apps(backend: Backend) {
             "ALICE",
             "--password-stdin",
         ]),
-        "pw\n",
+        "a good password\n",
     )
     .await;
     assert_eq!(upper.code(), 0, "{}", upper.message());
@@ -642,5 +642,47 @@ async fn messages_say_what_to_fix() {
             .contains(&format!("127.0.0.1:{closed_port}")),
         "{}",
         refused.message()
+    );
+}
+
+/// `tessera check` refuses what `serve` refuses (issue 19): a damaged
+/// key-encryption key file and a stray file in the service-wide `templates_dir`.
+#[tokio::test]
+async fn check_refuses_what_serve_refuses() {
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let kek = folder.path().join("kek");
+    std::fs::write(&kek, "garbage\n").unwrap();
+    let (_dir, path) = config_file(&format!(
+        "key_encryption_key_file = \"{}\"\n{}",
+        kek.display(),
+        single_pool_toml(&db.url)
+    ));
+    let damaged = run_cli(&["--config", &path, "check"], "").await;
+    assert_bad_input(&damaged, "key-encryption key");
+    let served = tessera_tests::spawn_app_with(&format!(
+        "key_encryption_key_file = \"{}\"\n{}",
+        kek.display(),
+        single_pool_toml(&db.url)
+    ))
+    .await;
+    assert!(served.is_err(), "serve refuses it too");
+
+    let templates = folder.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(templates.join("logn.html"), "{% extends \"base.html\" %}").unwrap();
+    let toml = format!(
+        "templates_dir = \"{}\"\n{}",
+        templates.display(),
+        single_pool_toml(&db.url)
+    );
+    let (_dir, path) = config_file(&toml);
+    assert_bad_input(
+        &run_cli(&["--config", &path, "check"], "").await,
+        "logn.html is not a page template",
+    );
+    assert!(
+        tessera_tests::spawn_app_with(&toml).await.is_err(),
+        "serve refuses it too"
     );
 }

@@ -1513,8 +1513,31 @@ async fn management_pages_are_per_user() {
         },
     )
     .await;
-    let rotated = alice
+    // The first press asks and changes nothing; the confirmed one rotates.
+    let asked = alice
         .post(&format!("{path}/secret"), &pairs(&[("csrf", csrf.clone())]))
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    assert!(asked.body.contains("name=\"confirm\""), "{}", asked.body);
+    assert!(
+        !asked.body.contains("id=\"client-secret\""),
+        "{}",
+        asked.body
+    );
+    let unchanged =
+        tessera::store::applications::find_by_client_id(app.state.data(&tenant), &client_id)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        unchanged.client_secret, current,
+        "nothing rotated before confirming"
+    );
+    let rotated = alice
+        .post(
+            &format!("{path}/secret"),
+            &pairs(&[("csrf", csrf.clone()), ("confirm", "yes".to_owned())]),
+        )
         .await;
     assert_eq!(rotated.status, 200, "{}", rotated.body);
     let new_secret = rotated
@@ -1548,7 +1571,12 @@ async fn management_pages_are_per_user() {
     .await;
     assert_eq!(renewed.status, 200, "{}", renewed.text);
     // Alice deletes it: its credentials stop working.
-    let deleted = alice.post(&delete, &pairs(&[("csrf", csrf.clone())])).await;
+    let deleted = alice
+        .post(
+            &delete,
+            &pairs(&[("csrf", csrf.clone()), ("confirm", "yes".to_owned())]),
+        )
+        .await;
     assert_eq!(deleted.status, 303, "{}", deleted.body);
     let gone = token(
         &app,

@@ -61,8 +61,9 @@ async fn migrate_places_groups_and_is_idempotent(backend: Backend) {
     // format; tokens' ID-token index, interactions and authentication times; users'
     // sessions and subjects; tenants' sealed signing keys; issue 16's login
     // application clients, session authorities, pending rows' sources and initial
-    // signing keys, username keys.
-    assert_eq!(applied, 21, "every group's migrations: {reports}");
+    // signing keys, username keys; issue 19's tenant status and the by-user indexes
+    // of tokens and sessions.
+    assert_eq!(applied, 24, "every group's migrations: {reports}");
 
     for table in [
         "tenants",

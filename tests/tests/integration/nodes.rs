@@ -17,7 +17,7 @@ use crate::oauth::{assert_error, token};
 /// The configuration of every node and of the CLI: caches that never expire on
 /// their own during a test, so only a change notice (or reading through) can
 /// explain a node honouring a change.
-fn node_toml(db_url: &str, redis_url: &str, prefix: &str) -> String {
+pub(crate) fn node_toml(db_url: &str, redis_url: &str, prefix: &str) -> String {
     format!(
         "client_cache_ttl_secs = 3600\nkey_cache_ttl_secs = 600\nmigrate_on_start = true\n\
          [oauth]\nkey_publish_ahead_secs = 1000\nmax_failures_per_client = 6\n\
@@ -60,7 +60,7 @@ async fn readiness(app: &TestApp) -> Value {
 }
 
 /// Waits (5 s at most) until `app` hears change notices.
-async fn until_listening(app: &TestApp) {
+pub(crate) async fn until_listening(app: &TestApp) {
     poll_until(
         "the node listens to change notices",
         Duration::from_secs(5),
@@ -1079,7 +1079,10 @@ async fn changes_on_one_nodes_pages_reach_the_other() {
     // The secret rotated on A's pages: B refuses the old one, takes the new one.
     let csrf = alice.get(&page).await.input("csrf").unwrap();
     let rotated = alice
-        .post(&format!("{page}/secret"), &[("csrf", &csrf)])
+        .post(
+            &format!("{page}/secret"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(rotated.status, 200, "{}", rotated.body);
     let new_client = TestClient {
@@ -1095,7 +1098,10 @@ async fn changes_on_one_nodes_pages_reach_the_other() {
     // Deleted on A's pages: B refuses it.
     let csrf = alice.get(&page).await.input("csrf").unwrap();
     let deleted = alice
-        .post(&format!("{page}/delete"), &[("csrf", &csrf)])
+        .post(
+            &format!("{page}/delete"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(deleted.status, 303, "{}", deleted.body);
     honoured_within("application deleted on A's pages", || async {

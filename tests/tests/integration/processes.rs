@@ -633,3 +633,76 @@ async fn wait_for_redis(url: &str) {
     )
     .await;
 }
+
+/// The quick start's first command (issue 19): `tessera serve` in an empty folder,
+/// nothing configured, makes `tessera.kek` (owner-only, with a warning to back it up)
+/// and `tessera.db`, listens on the port it picked and advertises that port. A second
+/// start reuses the key; `tessera check` there accepts it, and refuses a damaged key
+/// file as `serve` does.
+#[tokio::test]
+async fn a_first_start_in_an_empty_folder_needs_no_key_step() {
+    let Some(binary) = release_binary() else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut command = Command::new(&binary);
+        command
+            .current_dir(folder.path())
+            .env_remove("TESSERA_CONFIG")
+            .env("TESSERA_LISTEN", "127.0.0.1:0")
+            .stderr(Stdio::piped())
+            .arg("serve");
+        command
+    };
+    let (mut child, address) = spawn_listening(start()).await;
+    let kek = folder.path().join("tessera.kek");
+    assert!(kek.is_file(), "tessera.kek made on the first start");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&kek).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "owner-only");
+    }
+    let discovery: Value = reqwest::get(format!(
+        "{address}/t/default/.well-known/openid-configuration"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        discovery["issuer"],
+        format!("{address}/t/default"),
+        "the issuer names the port picked"
+    );
+    child.kill().await.unwrap();
+    let stderr = child.wait_with_output().await.unwrap().stderr;
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert!(stderr.contains("back it up"), "the warning: {stderr}");
+    let first_key = std::fs::read_to_string(&kek).unwrap();
+
+    // Again: the same key opens the signing keys.
+    let (mut again, _) = spawn_listening(start()).await;
+    again.kill().await.unwrap();
+    assert_eq!(std::fs::read_to_string(&kek).unwrap(), first_key);
+
+    let check = |folder: &Path| {
+        std::process::Command::new(&binary)
+            .current_dir(folder)
+            .env_remove("TESSERA_CONFIG")
+            .arg("check")
+            .output()
+            .unwrap()
+    };
+    assert!(check(folder.path()).status.success());
+    std::fs::write(&kek, "not a key\n").unwrap();
+    let refused = check(folder.path());
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("key-encryption key"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
