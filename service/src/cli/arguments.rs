@@ -75,6 +75,10 @@ pub enum Command {
         #[command(subcommand)]
         command: ConsentCommand,
     },
+    /// Sign in as a client would (code flow, PKCE, loopback redirect) and print the
+    /// tokens and the verified ID token's claims: a first sign-in, or a check of a
+    /// deployment.
+    TryLogin(TryLogin),
     /// Ask the node on this host (`listen`) for a path and exit 0 on 200: a
     /// container HEALTHCHECK without curl.
     Probe {
@@ -87,6 +91,29 @@ pub enum Command {
         /// bash, zsh or fish.
         shell: CompletionShell,
     },
+}
+
+/// Arguments of `tessera try-login`.
+#[derive(Debug, clap::Args)]
+pub struct TryLogin {
+    /// Tenant slug.
+    #[arg(long)]
+    pub tenant: String,
+    /// The application's client_id; it must list `http://127.0.0.1/callback`.
+    #[arg(long)]
+    pub client_id: String,
+    /// A confidential client's secret, read from standard input.
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+    /// Scopes to ask for.
+    #[arg(long, default_value = "openid profile email")]
+    pub scope: String,
+    /// The issuer [default: public_url/t/TENANT].
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// The loopback port to receive the browser on [default: any free one].
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
 }
 
 /// The shells `tessera completions` writes for.

@@ -1,5 +1,5 @@
 //! The command line: `tessera serve | check | migrate | cleartokens | tenant | keys |
-//! user | app | consent | probe | completions`. [`arguments`] holds the clap definitions; each command group has its
+//! user | app | consent | try-login | probe | completions`. [`arguments`] holds the clap definitions; each command group has its
 //! own module; this one dispatches and holds what they share (errors, opening the
 //! databases and a tenant, reading standard input).
 //!
@@ -18,6 +18,7 @@ mod migrate;
 mod probe;
 mod serve;
 mod tenant;
+mod try_login;
 mod user;
 
 pub use arguments::{
@@ -113,6 +114,9 @@ pub async fn run_configured(
         Command::App { command } => Box::pin(app::app(config, command, input, out)),
         Command::Keys { command } => Box::pin(keys::keys(config, command, out)),
         Command::Consent { command } => Box::pin(consent::consent(config, command, out)),
+        Command::TryLogin(arguments) => {
+            Box::pin(try_login::try_login(config, arguments, input, out))
+        }
         Command::Probe { path } => Box::pin(async move { probe::probe(config, &path, out).await }),
         Command::Completions { shell } => Box::pin(async move { completions(shell, out) }),
     };

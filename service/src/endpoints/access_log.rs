@@ -70,7 +70,7 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
         method = %method,
         route,
         status = response.status().as_u16(),
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        duration_ms = %format_args!("{:.3}", elapsed.as_secs_f64() * 1000.0),
         tenant = tenant.as_deref(),
         client,
         request_id = %id,

@@ -20,4 +20,5 @@ mod processes;
 mod replica;
 mod routing;
 mod token_store;
+mod try_login;
 mod usernames;
