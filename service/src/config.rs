@@ -68,6 +68,9 @@ pub struct Config {
     /// Where `/metrics` is served.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The admin API (`/admin/v1`).
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// Named connection pools. Empty: one `default` pool on [`DEFAULT_DATABASE_URL`].
     pub databases: BTreeMap<PoolName, DatabaseConfig>,
     /// Routing policies, asked in order.
@@ -120,6 +123,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),
+            admin: AdminConfig::default(),
             databases: BTreeMap::new(),
             router: RouterConfig::default(),
             tenants: BTreeMap::new(),
@@ -194,6 +198,16 @@ impl LimitsConfig {
             2 * std::thread::available_parallelism().map_or(2, usize::from)
         }
     }
+}
+
+/// `[admin]`: the admin API.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// The tenant whose admin clients (scope `tessera:admin`) administer every
+    /// tenant. Unset: the bootstrap tenant; empty: none (each tenant's admin clients
+    /// administer only their own tenant).
+    pub tenant: Option<String>,
 }
 
 /// `[metrics]`: Prometheus `/metrics`.
@@ -592,6 +606,17 @@ impl Config {
                     .is_some_and(|url| url.starts_with("sqlite:"))
             })
         })
+    }
+
+    /// The slug of the tenant whose admin clients administer every tenant
+    /// (`admin.tenant`, else `bootstrap_tenant`); `None` when that is empty.
+    pub fn admin_tenant(&self) -> Option<&str> {
+        let slug = self
+            .admin
+            .tenant
+            .as_deref()
+            .unwrap_or(&self.bootstrap_tenant);
+        (!slug.is_empty()).then_some(slug)
     }
 
     /// The issuer identifier of a tenant (RFC 8414 §2): `{public_url}/t/{slug}`.

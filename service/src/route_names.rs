@@ -19,6 +19,8 @@ pub enum RouteName {
     Metrics,
     /// `GET /`: the landing page listing the tenants' issuers.
     Landing,
+    /// `/admin/v1/…`: the admin API (its own routes, [`crate::endpoints::admin`]).
+    Admin,
     /// `GET /assets/tessera.css`.
     Stylesheet,
     /// `GET /t/{tenant}`: the issuer's description.
@@ -74,11 +76,12 @@ pub enum RouteName {
 
 impl RouteName {
     /// Every route, in the order they are built.
-    pub const ALL: [RouteName; 29] = [
+    pub const ALL: [RouteName; 30] = [
         RouteName::Health,
         RouteName::Readiness,
         RouteName::Metrics,
         RouteName::Landing,
+        RouteName::Admin,
         RouteName::Stylesheet,
         RouteName::Issuer,
         RouteName::Authorize,
@@ -113,6 +116,7 @@ impl RouteName {
             RouteName::Readiness => "readiness",
             RouteName::Metrics => "metrics",
             RouteName::Landing => "landing",
+            RouteName::Admin => "admin",
             RouteName::Stylesheet => "stylesheet",
             RouteName::Issuer => "issuer",
             RouteName::Authorize => "authorize",

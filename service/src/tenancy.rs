@@ -164,6 +164,52 @@ pub async fn first_rows(databases: &Databases, limit: u64) -> Result<Vec<tenant:
         .await?)
 }
 
+/// One page of the directory by slug after `after` (keyset pagination), at most
+/// `limit`, with `name` only slugs or display names containing it.
+pub async fn directory_page(
+    databases: &Databases,
+    after: Option<&str>,
+    limit: u64,
+    name: Option<&str>,
+) -> Result<Vec<tenant::Model>, Error> {
+    use sea_orm::{Condition, QuerySelect};
+    let mut query = tenant::Entity::find();
+    if let Some(after) = after {
+        query = query.filter(tenant::Column::Slug.gt(after));
+    }
+    if let Some(name) = name.filter(|name| !name.is_empty()) {
+        query = query.filter(
+            Condition::any()
+                .add(tenant::Column::Slug.contains(name))
+                .add(tenant::Column::DisplayName.contains(name)),
+        );
+    }
+    Ok(query
+        .order_by_asc(tenant::Column::Slug)
+        .limit(limit)
+        .all(databases.directory()?)
+        .await?)
+}
+
+/// The directory row of `slug`, read now.
+pub async fn directory_row(
+    databases: &Databases,
+    slug: &TenantSlug,
+) -> Result<Option<tenant::Model>, Error> {
+    find_row(databases.directory()?, slug).await
+}
+
+/// Builds the tenant of a directory row (validating its placement).
+pub fn tenant_of_row(
+    databases: &Databases,
+    settings: &SettingsBook,
+    row: tenant::Model,
+) -> Result<Tenant, Error> {
+    let slug = TenantSlug::new(row.slug.clone())?;
+    let table = validate_one(databases.router(), &slug, &parse_placement(&row)?)?;
+    Tenant::from_row(row, &table, settings)
+}
+
 /// Stored placements of every directory row (input to routing validation).
 pub fn stored_placements(rows: &[tenant::Model]) -> Result<BTreeMap<TenantSlug, Placement>, Error> {
     rows.iter()

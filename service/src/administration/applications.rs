@@ -5,7 +5,10 @@ use entity::application;
 
 use crate::db::Databases;
 use crate::error::Error;
-use crate::registration::ClientType;
+use crate::oauth::scope::ADMIN_SCOPE;
+use crate::registration::{
+    AccessTokenFormat, ClientType, GrantType, NewApplication, Registered, SecretSource,
+};
 use crate::secrets;
 use crate::store::access::TenantData;
 use crate::store::applications;
@@ -28,6 +31,55 @@ pub async fn find(
                 tenant.slug, tenant.slug
             ))
         })
+}
+
+/// Registers an admin client in `tenant`: confidential, client credentials only,
+/// allowed the `tessera:admin` scope (and nothing else). Returns it with its
+/// generated secret (shown once).
+pub async fn create_admin_client(
+    databases: &Databases,
+    tenant: &Tenant,
+    actor: &Actor,
+) -> Result<(application::Model, String), Error> {
+    let draft = NewApplication {
+        client_id: String::new(),
+        name: "Tessera admin".to_owned(),
+        client_type: ClientType::Confidential,
+        grant_types: vec![GrantType::ClientCredentials],
+        redirect_uris: Vec::new(),
+        post_logout_redirect_uris: Vec::new(),
+        allowed_origins: Vec::new(),
+        client_secret: String::new(),
+        hash_client_secret: true,
+        skip_authorization: false,
+        algorithm: String::new(),
+        access_token_format: AccessTokenFormat::Opaque,
+        allowed_scopes: vec![ADMIN_SCOPE.to_owned()],
+        owner_user_id: None,
+        extensions: tenant
+            .fields
+            .apply(&serde_json::Map::new(), &[], true)
+            .map_err(|problems| {
+                Error::InvalidInput(format!(
+                    "the tenant's required application fields have no default: {problems}"
+                ))
+            })?,
+        login_url: String::new(),
+        login_client_id: String::new(),
+    };
+    let Registered {
+        application,
+        secret,
+    } = crate::registration::register(draft, SecretSource::Generate)?;
+    let created = applications::create(TenantData::new(databases, tenant), application).await?;
+    let secret = secret.ok_or_else(|| Error::Corrupt("no secret generated".to_owned()))?;
+    audit(
+        actor,
+        tenant.slug.as_str(),
+        "application.create_admin",
+        &created.client_id,
+    );
+    Ok((created, secret))
 }
 
 /// Gives a confidential application a new generated secret and returns it (shown

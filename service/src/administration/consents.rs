@@ -13,7 +13,7 @@ use crate::tenancy::Tenant;
 use super::{Actor, audit};
 
 /// One application's standing with a user.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AuthorizedApplicationView {
     /// The application's client_id.
     pub client_id: String,

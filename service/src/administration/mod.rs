@@ -10,6 +10,7 @@
 
 pub mod applications;
 pub mod consents;
+pub mod keys;
 pub mod tenants;
 pub mod users;
 

@@ -23,7 +23,7 @@ use crate::tenancy::Tenant;
 use super::{Actor, audit};
 
 /// A user as operators see it: never the row id or the password hash.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     /// The OIDC subject (`sub`): how the admin API names a user.
     pub subject: String,
@@ -34,6 +34,7 @@ pub struct UserView {
     /// Whether the user may sign in and use tokens.
     pub active: bool,
     /// Standard claims (OIDC Core §5.1).
+    #[schema(value_type = Object)]
     pub claims: serde_json::Map<String, serde_json::Value>,
     /// Creation time (RFC 3339).
     pub created_at: String,
@@ -149,9 +150,20 @@ pub async fn change(
             .map_err(|error| Error::InvalidInput(format!("email: {error}")))?;
     }
     let data = TenantData::new(databases, tenant);
-    let changed = users::change_account(data, user.id, changes)
-        .await?
-        .ok_or_else(|| gone(tenant, user))?;
+    let Some(changed) = users::change_account(data, user.id, changes).await? else {
+        return Err(
+            if changes.expected_version.is_some()
+                && users::find_by_id(data, user.id).await?.is_some()
+            {
+                Error::StaleVersion(format!(
+                    "user {:?} changed since it was read: read it again and retry",
+                    user.username
+                ))
+            } else {
+                gone(tenant, user)
+            },
+        );
+    };
     if changes.active == Some(false) {
         authorized_tokens::revoke_user(data, user.id, false).await?;
     }

@@ -69,6 +69,12 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The admin API's credentials.
+    Admin {
+        /// Admin command.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// A user's authorized applications: list them, revoke one.
     Consent {
         /// Consent command.
@@ -125,6 +131,22 @@ pub enum CompletionShell {
     Zsh,
     /// fish.
     Fish,
+}
+
+/// `tessera admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Register an admin client (client credentials, scope `tessera:admin`) and print
+    /// its credentials once. In `admin.tenant` (the default) its tokens administer
+    /// every tenant; in another tenant, only that one.
+    Bootstrap {
+        /// The tenant [default: admin.tenant, else the bootstrap tenant].
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `tessera consent …`

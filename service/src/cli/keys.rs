@@ -4,11 +4,9 @@ use std::io::Write;
 
 use serde_json::json;
 
+use crate::administration::{self, Actor};
 use crate::config::Config;
-use crate::jose::jwk::SigningAlgorithm;
-use crate::jose::keyring;
 use crate::jose::sealing::KeyEncryptionKey;
-use crate::store::signing_keys;
 
 use super::arguments::KeysCommand;
 use super::{CliError, invalid, open_tenant};
@@ -38,28 +36,7 @@ pub(super) async fn keys(
         }
         KeysCommand::List { tenant, json } => {
             let (connected, tenant) = open_tenant(config, &tenant).await?;
-            let rows = signing_keys::all(&connected.databases, tenant.id).await?;
-            let now = crate::time::now();
-            let listed: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|row| {
-                    let signs_from = row.signs_from.unwrap_or(row.created_at);
-                    let state = match (row.retired_at, row.published_until) {
-                        (_, Some(until)) if until <= now => "expired",
-                        (Some(retired), _) if retired <= now => "retired",
-                        _ if signs_from > now => "published",
-                        _ => "signing",
-                    };
-                    json!({
-                        "kid": row.kid,
-                        "algorithm": row.algorithm,
-                        "state": state,
-                        "signs_from": crate::time::rfc3339(signs_from),
-                        "retired_at": row.retired_at.map(crate::time::rfc3339),
-                        "published_until": row.published_until.map(crate::time::rfc3339),
-                    })
-                })
-                .collect();
+            let listed = administration::keys::list(&connected.databases, &tenant).await?;
             if json {
                 writeln!(out, "{:#}", json!(listed))?;
             } else {
@@ -67,10 +44,7 @@ pub(super) async fn keys(
                     writeln!(
                         out,
                         "{}\t{}\t{}\tsigns from {}",
-                        key["kid"].as_str().unwrap_or_default(),
-                        key["algorithm"].as_str().unwrap_or_default(),
-                        key["state"].as_str().unwrap_or_default(),
-                        key["signs_from"].as_str().unwrap_or_default()
+                        key.kid, key.algorithm, key.state, key.signs_from
                     )?;
                 }
             }
@@ -82,24 +56,12 @@ pub(super) async fn keys(
             publish_ahead_secs,
             json,
         } => {
-            let algorithms = match algorithm.as_deref() {
-                None => SigningAlgorithm::ALL.to_vec(),
-                Some(name) => vec![SigningAlgorithm::parse(name).ok_or_else(|| {
-                    invalid(format!("--algorithm {name:?}: use RS256, ES256 or EdDSA"))
-                })?],
-            };
+            let algorithms = administration::keys::algorithms(algorithm.as_deref())
+                .map_err(|error| invalid(format!("--{error}")))?;
             let kek = KeyEncryptionKey::from_config(&config)?;
             let key_cache_ttl_secs = config.key_cache_ttl_secs;
             let (connected, tenant) = open_tenant(config, &tenant).await?;
-            let settings = &tenant.settings;
-            let publish_ahead = publish_ahead_secs.unwrap_or(settings.key_publish_ahead_secs);
-            crate::settings::check_publish_ahead(
-                "--publish-ahead-secs",
-                publish_ahead,
-                key_cache_ttl_secs,
-            )
-            .map_err(invalid)?;
-            if publish_ahead == 0 {
+            if publish_ahead_secs == Some(0) {
                 eprintln!(
                     "tessera: warning: the new keys sign at once; relying parties that cached \
                      the JWKS (up to {} s) fail to verify new ID tokens until they fetch it \
@@ -107,21 +69,24 @@ pub(super) async fn keys(
                     crate::settings::JWKS_MAX_AGE_SECS
                 );
             }
-            let signs_from = crate::time::plus_seconds(crate::time::now(), publish_ahead);
-            // Retired keys stay published until every token they signed has expired.
-            let longest_token = settings
-                .id_token_lifetime_secs
-                .max(settings.access_token_lifetime_secs);
-            let published_until = crate::time::plus_seconds(signs_from, longest_token + 60);
-            let created = keyring::rotate(
+            let rotation = administration::keys::rotate(
                 &connected.databases,
                 &kek,
-                tenant.id,
+                key_cache_ttl_secs,
+                &tenant,
                 &algorithms,
-                signs_from,
-                published_until,
+                publish_ahead_secs,
+                &Actor::CommandLine,
             )
-            .await?;
+            .await
+            .map_err(|error| match error {
+                crate::error::Error::InvalidInput(message) => {
+                    invalid(message.replace("publish_ahead_secs", "--publish-ahead-secs"))
+                }
+                other => other.into(),
+            })?;
+            let created = rotation.created;
+            let published_until = rotation.replaced_published_until;
             if json {
                 writeln!(out, "{:#}", json!(created))?;
             } else {
@@ -135,7 +100,7 @@ pub(super) async fn keys(
                 writeln!(
                     out,
                     "the keys it replaces sign until then and stay published until {}",
-                    crate::time::rfc3339(published_until)
+                    published_until
                 )?;
             }
             Ok(())

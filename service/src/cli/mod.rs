@@ -8,6 +8,7 @@
 //! every violation; nothing is half-written (all input is validated before the one
 //! write a command makes).
 
+mod admin;
 mod app;
 mod arguments;
 mod check;
@@ -22,8 +23,8 @@ mod try_login;
 mod user;
 
 pub use arguments::{
-    AppCommand, AppCreate, AppUpdate, Cli, Command, CompletionShell, ConsentCommand, KeysCommand,
-    TenantCommand, UserCommand,
+    AdminCommand, AppCommand, AppCreate, AppUpdate, Cli, Command, CompletionShell, ConsentCommand,
+    KeysCommand, TenantCommand, UserCommand,
 };
 
 use std::future::Future;
@@ -113,6 +114,7 @@ pub async fn run_configured(
         Command::User { command } => Box::pin(user::user(config, command, input, out)),
         Command::App { command } => Box::pin(app::app(config, command, input, out)),
         Command::Keys { command } => Box::pin(keys::keys(config, command, out)),
+        Command::Admin { command } => Box::pin(admin::admin(config, command, out)),
         Command::Consent { command } => Box::pin(consent::consent(config, command, out)),
         Command::TryLogin(arguments) => {
             Box::pin(try_login::try_login(config, arguments, input, out))

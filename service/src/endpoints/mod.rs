@@ -2,6 +2,7 @@
 //! `/t/{tenant}` (docs/router.md); service-wide probes live at the root.
 
 pub mod access_log;
+pub mod admin;
 pub mod applications;
 pub mod authorize;
 pub mod authorized_tokens;

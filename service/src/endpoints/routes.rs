@@ -27,6 +27,8 @@ pub fn paths(name: RouteName) -> &'static [&'static str] {
         RouteName::Readiness => &["/readyz"],
         RouteName::Metrics => &["/metrics"],
         RouteName::Landing => &["/"],
+        // Its own router (many paths, one handler each): merged in `into_router`.
+        RouteName::Admin => &[],
         RouteName::Stylesheet => &["/assets/tessera.css"],
         RouteName::Issuer => &["/t/{tenant}"],
         RouteName::Authorize => &["/t/{tenant}/authorize"],
@@ -65,6 +67,7 @@ pub fn built_in(name: RouteName) -> MethodRouter<AppState> {
         RouteName::Readiness => get(health::readyz),
         RouteName::Metrics => get(metrics::scrape),
         RouteName::Landing => get(landing::landing),
+        RouteName::Admin => get(issuer::unknown_endpoint),
         RouteName::Stylesheet => get(page::stylesheet),
         RouteName::Issuer => get(issuer::describe),
         RouteName::Authorize => get(authorize::authorize_get).post(authorize::authorize_post),
@@ -185,6 +188,14 @@ impl Routes {
             for path in paths(name) {
                 router = router.route(path, named.clone());
             }
+        }
+        if !self.disabled.contains(&RouteName::Admin) {
+            router = router.merge(super::admin::router().layer(axum::middleware::map_response(
+                |mut response: axum::response::Response| async move {
+                    response.extensions_mut().insert(RouteName::Admin);
+                    response
+                },
+            )));
         }
         super::finish(router, state)
     }

@@ -91,7 +91,7 @@ pub struct Keyring {
 }
 
 /// What a key creation or rotation stored.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     /// RFC 7638 thumbprint.
     pub kid: String,

@@ -172,6 +172,24 @@ pub async fn authorize_bearer(
     Ok(())
 }
 
+/// The client_id holding the live access token `bearer` of `tenant` (by the
+/// definition introspection uses) if it carries `scope`; RFC 6750 §3.1 errors
+/// otherwise (the admin API's callers).
+pub async fn bearer_client_with_scope(
+    state: &AppState,
+    tenant: &Tenant,
+    bearer: &str,
+    scope: &'static str,
+) -> Result<String, OAuthError> {
+    let Some((grant, holder)) = live_access(state, tenant, bearer, None).await? else {
+        return Err(OAuthError::InvalidToken);
+    };
+    if !Scopes::from_stored(&grant.scope).contains(scope) {
+        return Err(OAuthError::InsufficientScope(scope));
+    }
+    Ok(holder.client_id)
+}
+
 /// Whether `client` may introspect tokens issued to other clients: it lists the
 /// `introspection` scope in its allowed scopes (explicitly; the tenant's catalogue,
 /// an empty list, never includes it).

@@ -11,6 +11,12 @@ use crate::settings::OAuthSettings;
 /// when its registration lists it.
 pub const INTROSPECTION_SCOPE: &str = "introspection";
 
+/// The scope of the admin API (`/admin/v1`): a client holds it only when its
+/// registration lists it (never through an empty list), in every tenant's catalogue
+/// without being shown in it. A token of the `admin.tenant` with it administers
+/// every tenant; of any other tenant, only that tenant.
+pub const ADMIN_SCOPE: &str = "tessera:admin";
+
 /// A set of scope tokens.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scopes(BTreeSet<String>);
@@ -61,7 +67,8 @@ impl Scopes {
         settings: &OAuthSettings,
         allowed: &Scopes,
     ) -> Result<Scopes, OAuthError> {
-        let in_catalogue = |scope: &String| settings.scopes.contains_key(scope);
+        let in_catalogue =
+            |scope: &String| settings.scopes.contains_key(scope) || scope == ADMIN_SCOPE;
         let permitted = |scope: &String| is_permitted(scope, allowed);
         match requested {
             Some(requested) if !requested.is_empty() => {
@@ -103,7 +110,8 @@ impl Scopes {
             self.0
                 .iter()
                 .filter(|scope| {
-                    settings.scopes.contains_key(*scope) && is_permitted(scope, allowed)
+                    (settings.scopes.contains_key(*scope) || *scope == ADMIN_SCOPE)
+                        && is_permitted(scope, allowed)
                 })
                 .cloned()
                 .collect(),
@@ -112,9 +120,11 @@ impl Scopes {
 }
 
 /// Whether a client whose registration allows `allowed` may hold `scope` (empty
-/// list: every scope of the catalogue but [`INTROSPECTION_SCOPE`]).
+/// list: every scope of the catalogue but [`INTROSPECTION_SCOPE`] and
+/// [`ADMIN_SCOPE`]).
 fn is_permitted(scope: &str, allowed: &Scopes) -> bool {
-    allowed.contains(scope) || (allowed.is_empty() && scope != INTROSPECTION_SCOPE)
+    allowed.contains(scope)
+        || (allowed.is_empty() && scope != INTROSPECTION_SCOPE && scope != ADMIN_SCOPE)
 }
 
 impl fmt::Display for Scopes {

@@ -155,12 +155,14 @@ pub struct AccountChanges {
     pub email: Option<Option<String>>,
     /// New standard claims (replacing the object).
     pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Only if the row's `updated_at` is still this (`If-Match`): compare and set.
+    pub expected_version: Option<entity::Timestamp>,
 }
 
 /// Changes a user's account in one transaction on the users pool. Deactivating the
 /// user or setting a password also ends every session the user holds (the same
 /// transaction: no session outlives the change). Returns the row as written, or
-/// `None` if the user is gone.
+/// `None` if the user is gone (or, with `expected_version`, changed since).
 pub async fn change_account(
     data: TenantData<'_>,
     user_id: i64,
@@ -185,12 +187,14 @@ pub async fn change_account(
         if let Some(claims) = &changes.claims {
             update.claims = Set(serde_json::Value::Object(claims.clone()).to_string());
         }
-        let changed = user::Entity::update_many()
+        let mut statement = user::Entity::update_many()
             .set(update)
             .filter(user::Column::TenantId.eq(tenant_id))
-            .filter(user::Column::Id.eq(user_id))
-            .exec(&transaction.inner)
-            .await?;
+            .filter(user::Column::Id.eq(user_id));
+        if let Some(expected) = changes.expected_version {
+            statement = statement.filter(user::Column::UpdatedAt.eq(expected));
+        }
+        let changed = statement.exec(&transaction.inner).await?;
         if changed.rows_affected == 0 {
             return Ok(None);
         }
@@ -236,4 +240,30 @@ async fn end_sessions(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// One page of the tenant's users by username, after `after` (a username; keyset
+/// pagination: the page costs the same wherever it starts), at most `limit`; with
+/// `name`, only usernames starting with it (compared on the lookup key: NFKC, lower
+/// case). From the primary (an operator edits what they list).
+pub async fn list_page(
+    data: TenantData<'_>,
+    after: Option<&str>,
+    limit: u64,
+    name: Option<&str>,
+) -> Result<Vec<user::Model>, Error> {
+    let mut query = user::Entity::find().filter(user::Column::TenantId.eq(data.tenant_id()));
+    if let Some(after) = after {
+        query = query.filter(user::Column::Username.gt(after));
+    }
+    if let Some(name) = name.filter(|name| !name.is_empty()) {
+        query = query.filter(
+            user::Column::UsernameKey.starts_with(migration::usernames::username_key(name)),
+        );
+    }
+    Ok(query
+        .order_by_asc(user::Column::Username)
+        .limit(limit)
+        .all(data.primary(EntityGroup::Users)?)
+        .await?)
 }

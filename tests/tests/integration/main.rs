@@ -1,6 +1,7 @@
 //! Black-box integration tests: one binary, real SQLite, PostgreSQL, MariaDB and Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod admin_api;
 mod bounds;
 mod browser;
 mod browser_flows;
