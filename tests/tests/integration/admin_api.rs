@@ -518,7 +518,8 @@ async fn an_operator_runs_a_tenant_over_the_admin_api(backend: Backend) {
     app.stop().await;
 }
 
-/// The OpenAPI document: 3.1, every admin route in it, each operation secured.
+/// The OpenAPI document: 3.1, every admin route in it with each operation secured,
+/// and every route of the route table (protocol endpoints and pages).
 #[tokio::test]
 async fn the_openapi_document_covers_every_admin_route() {
     let db = TestDatabase::create(Backend::Sqlite).await.unwrap();

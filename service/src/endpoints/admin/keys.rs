@@ -59,7 +59,7 @@ pub async fn list(
     request_body = RotateBody, security(("bearer" = [])),
     responses((status = 200, body = Rotation), (status = 400, body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem)))]
+        (status = 404, body = Problem), (status = 415, body = Problem)))]
 pub async fn rotate(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -1,6 +1,7 @@
 //! The admin API: JSON under `/admin/v1`, per-tenant operations under
 //! `/admin/v1/tenants/{tenant}/…`, described by the OpenAPI 3.1 document at
-//! `/admin/v1/openapi.json` (generated from these handlers by utoipa). Callers
+//! `/admin/v1/openapi.json` (generated from these handlers by utoipa, with every
+//! protocol endpoint and page added from the route table: [`protocol_paths`]). Callers
 //! present an access token of this service with the `tessera:admin` scope
 //! ([`caller`]); errors are RFC 9457 problem details ([`problem`]); changes are
 //! conditioned on `If-Match` where a resource has a version ([`common`]). Every
@@ -10,6 +11,7 @@ pub mod caller;
 pub mod common;
 pub mod keys;
 pub mod problem;
+pub mod protocol_paths;
 pub mod tenants;
 pub mod users;
 
@@ -43,11 +45,15 @@ use problem::Problem;
         keys::list, keys::rotate,
     ),
     components(schemas(problem::Problem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemContentType, &ProtocolRoutes),
     tags(
         (name = "tenants", description = "Tenants: placement, settings, state"),
         (name = "users", description = "A tenant's users and their authorized applications"),
         (name = "keys", description = "A tenant's signing keys"),
+        (name = "oauth", description = "OAuth 2 and OpenID Connect endpoints of each tenant (issuer /t/{tenant})"),
+        (name = "pages", description = "Pages for people (HTML)"),
+        (name = "interactions", description = "The external login application's API"),
+        (name = "service", description = "Probes, metrics, the landing page"),
     )
 )]
 pub struct AdminApi;
@@ -62,6 +68,48 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    }
+}
+
+/// Error answers of the admin API are `application/problem+json` (RFC 9457 §3):
+/// the `Problem` bodies the handlers declare move to that media type.
+struct ProblemContentType;
+
+impl utoipa::Modify for ProblemContentType {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if (status.starts_with('4') || status.starts_with('5'))
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response
+                            .content
+                            .insert("application/problem+json".to_owned(), content);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The protocol endpoints and pages ([`protocol_paths`]).
+struct ProtocolRoutes;
+
+impl utoipa::Modify for ProtocolRoutes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        protocol_paths::add_protocol_routes(openapi);
     }
 }
 

@@ -134,7 +134,7 @@ pub async fn list(
     responses((status = 201, body = TenantView, headers(("ETag" = String), ("Location" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 409, body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -207,7 +207,7 @@ async fn fresh(state: &AppState, tenant: &Tenant) -> Result<Tenant, Problem> {
     responses((status = 200, body = TenantView, headers(("ETag" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem)))]
+        (status = 412, body = Problem), (status = 415, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -125,7 +125,8 @@ pub async fn list(
     responses((status = 201, body = UserView, headers(("ETag" = String), ("Location" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 503, body = Problem)))]
+        (status = 409, body = Problem), (status = 415, body = Problem),
+        (status = 503, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -189,7 +190,8 @@ pub async fn show(
     responses((status = 200, body = UserView, headers(("ETag" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 503, body = Problem)))]
+        (status = 412, body = Problem), (status = 415, body = Problem),
+        (status = 503, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
