@@ -517,8 +517,8 @@ pub fn register(mut draft: NewApplication, source: SecretSource) -> Result<Regis
     })
 }
 
-/// An application as an operator sees it (the CLI; never the secret).
-#[derive(Clone, Debug, Serialize)]
+/// An application as an operator sees it (the CLI, the admin API; never the secret).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ApplicationSummary {
     /// Public identifier.
     pub client_id: String,
@@ -543,6 +543,7 @@ pub struct ApplicationSummary {
     /// CORS origins.
     pub allowed_origins: Vec<String>,
     /// Extension field values an operator may see (never `secret` ones).
+    #[schema(value_type = Object)]
     pub fields: serde_json::Map<String, serde_json::Value>,
     /// Its own external login application, if any.
     pub login_url: String,

@@ -4,10 +4,11 @@ use std::io::{BufRead, Write};
 
 use serde_json::json;
 
+use crate::administration::applications::ApplicationChanges;
 use crate::administration::{self, Actor};
 use crate::application_fields::Assignment;
 use crate::config::Config;
-use crate::registration::{self, NewApplication, Registered, SecretSource};
+use crate::registration::{self, NewApplication, SecretSource};
 use crate::startup::Connected;
 use crate::store::access::TenantData;
 use crate::store::{applications, users};
@@ -117,18 +118,14 @@ fn field_assignments(fields: &[String]) -> Result<Vec<Assignment>, CliError> {
         .collect()
 }
 
-/// The extension document after `assignments`, validated against the tenant's
-/// declarations; every violation named, exit 2.
-fn apply_fields(
-    tenant: &Tenant,
-    stored: &serde_json::Map<String, serde_json::Value>,
-    assignments: &[Assignment],
-    creating: bool,
-) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
-    tenant
-        .fields
-        .apply(stored, assignments, creating)
-        .map_err(|problems| invalid(format!("--field: {problems}")))
+/// A field problem as the command line names it (`--field: …`).
+fn field_problem(error: crate::error::Error) -> CliError {
+    match error {
+        crate::error::Error::InvalidInput(message) if message.starts_with("fields: ") => invalid(
+            format!("--field: {}", message.trim_start_matches("fields: ")),
+        ),
+        other => other.into(),
+    }
 }
 
 async fn find_app(
@@ -198,51 +195,29 @@ async fn update_app(
     let assignments = field_assignments(&arguments.fields)?;
     let (connected, tenant) = open_tenant(config, &arguments.tenant).await?;
     let stored = find_app(&connected, &tenant, &arguments.client_id).await?;
-    let mut changed = registration::NewApplication::of(&stored)?;
-    if let Some(name) = &arguments.name {
-        changed.name = name.trim().to_owned();
-    }
-    if let Some(grant_types) = &arguments.grant_types {
-        changed.grant_types = registration::parse_grant_types(grant_types)?;
-    }
-    if let Some(uris) = &arguments.redirect_uris {
-        changed.redirect_uris = registration::parse_redirect_uris("redirect URI", uris)?;
-    }
-    if let Some(uris) = &arguments.post_logout_redirect_uris {
-        changed.post_logout_redirect_uris =
-            registration::parse_redirect_uris("post-logout redirect URI", uris)?;
-    }
-    if let Some(origins) = &arguments.allowed_origins {
-        changed.allowed_origins = registration::parse_origins(origins)?;
-    }
-    if let Some(scopes) = &arguments.scopes {
-        changed.allowed_scopes = scopes.split_whitespace().map(str::to_owned).collect();
-    }
-    if let Some(skip) = arguments.skip_authorization {
-        changed.skip_authorization = skip;
-    }
-    if let Some(algorithm) = &arguments.algorithm {
-        changed.algorithm = registration::parse_algorithm(Some(algorithm))?;
-    }
-    if let Some(format) = &arguments.access_token_format {
-        changed.access_token_format = registration::AccessTokenFormat::parse(Some(format))?;
-    }
-    if let Some(login_url) = &arguments.login_url {
-        changed.login_url = login_url.trim().to_owned();
-        if changed.login_url.is_empty() {
-            changed.login_client_id.clear();
-        }
-    }
-    if let Some(login_client_id) = &arguments.login_client_id {
-        changed.login_client_id = login_client_id.trim().to_owned();
-    }
-    changed.extensions = apply_fields(&tenant, &changed.extensions, &assignments, false)?;
-    let updated = applications::update(
-        TenantData::new(&connected.databases, &tenant),
+    let changes = ApplicationChanges {
+        name: arguments.name.clone(),
+        grant_types: arguments.grant_types.clone(),
+        redirect_uris: arguments.redirect_uris.clone(),
+        post_logout_redirect_uris: arguments.post_logout_redirect_uris.clone(),
+        allowed_origins: arguments.allowed_origins.clone(),
+        scopes: arguments.scopes.clone(),
+        skip_authorization: arguments.skip_authorization,
+        algorithm: arguments.algorithm.clone(),
+        access_token_format: arguments.access_token_format.clone(),
+        login_url: arguments.login_url.clone(),
+        login_client_id: arguments.login_client_id.clone(),
+        fields: assignments,
+    };
+    let updated = administration::applications::update(
+        &connected.databases,
+        &tenant,
         &stored,
-        changed,
+        &changes,
+        &Actor::CommandLine,
     )
-    .await?;
+    .await
+    .map_err(field_problem)?;
     if !arguments.json {
         writeln!(
             out,
@@ -302,14 +277,11 @@ async fn create_app(
         login_url: arguments.login_url.clone().unwrap_or_default(),
         login_client_id: arguments.login_client_id.clone().unwrap_or_default(),
     };
-    let Registered {
-        application: mut new,
-        secret: plain_secret,
-    } = registration::register(draft, source)?;
+    // The registration rules first: nothing is opened before they pass.
+    let mut registered = registration::register(draft, source)?;
     let assignments = field_assignments(&arguments.fields)?;
 
     let (connected, tenant) = open_tenant(config, &arguments.tenant).await?;
-    new.extensions = apply_fields(&tenant, &serde_json::Map::new(), &assignments, true)?;
     if let Some(owner) = &arguments.owner {
         let user = users::find_by_username(
             TenantData::new(&connected.databases, &tenant),
@@ -323,9 +295,17 @@ async fn create_app(
                 tenant.slug
             ))
         })?;
-        new.owner_user_id = Some(user.id);
+        registered.application.owner_user_id = Some(user.id);
     }
-    let created = applications::create(TenantData::new(&connected.databases, &tenant), new).await?;
+    let (created, plain_secret) = administration::applications::create(
+        &connected.databases,
+        &tenant,
+        registered,
+        &assignments,
+        &Actor::CommandLine,
+    )
+    .await
+    .map_err(field_problem)?;
     let summary = registration::ApplicationSummary::new(&created, &tenant.fields);
     if arguments.json {
         let mut document = json!(summary);

@@ -118,7 +118,9 @@ async fn insert_origins(
 /// Stores `changed` over the application `id` (what an operator or owner may change:
 /// name, grant types, URIs, origins, scopes, consent, algorithm, access token format,
 /// extension fields; never the client_id, type or secret), with its CORS origins
-/// rewritten, in one transaction, then announced to every node.
+/// rewritten, in one transaction, then announced to every node. Only if the row is
+/// still the one read (`stored.updated_at`: compare and set); a change made
+/// meanwhile is [`Error::StaleVersion`], a deletion [`Error::NotFound`].
 pub async fn update(
     data: TenantData<'_>,
     stored: &application::Model,
@@ -155,13 +157,26 @@ pub async fn update(
             .set(model)
             .filter(application::Column::Id.eq(id))
             .filter(application::Column::TenantId.eq(tenant_id))
+            .filter(application::Column::UpdatedAt.eq(stored.updated_at))
             .exec(&transaction.inner)
             .await?;
         if updated.rows_affected != 1 {
-            return Err(Error::InvalidInput(format!(
-                "application {} no longer exists",
-                changed.client_id
-            )));
+            let still_there = application::Entity::find_by_id(id)
+                .filter(application::Column::TenantId.eq(tenant_id))
+                .one(&transaction.inner)
+                .await?
+                .is_some();
+            return Err(if still_there {
+                Error::StaleVersion(format!(
+                    "application {} changed since it was read: read it again and retry",
+                    changed.client_id
+                ))
+            } else {
+                Error::NotFound(format!(
+                    "application {} no longer exists",
+                    changed.client_id
+                ))
+            });
         }
         // Keyed by the stored origins (a handful), so the (tenant, origin, application)
         // index finds the rows.
@@ -247,6 +262,30 @@ pub async fn find_by_ids(
         .filter(application::Column::Id.is_in(ids))
         .order_by_asc(application::Column::Name)
         .all(db)
+        .await?)
+}
+
+/// One page of the tenant's applications by client_id after `after` (keyset), at
+/// most `limit`; with `name`, only names containing it. From the primary (an
+/// operator edits what they list).
+pub async fn list_page(
+    data: TenantData<'_>,
+    after: Option<&str>,
+    limit: u64,
+    name: Option<&str>,
+) -> Result<Vec<application::Model>, Error> {
+    let mut query =
+        application::Entity::find().filter(application::Column::TenantId.eq(data.tenant_id()));
+    if let Some(after) = after {
+        query = query.filter(application::Column::ClientId.gt(after));
+    }
+    if let Some(name) = name.filter(|name| !name.is_empty()) {
+        query = query.filter(application::Column::Name.contains(name));
+    }
+    Ok(query
+        .order_by_asc(application::Column::ClientId)
+        .limit(limit)
+        .all(data.primary(EntityGroup::Applications)?)
         .await?)
 }
 

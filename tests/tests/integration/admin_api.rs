@@ -1,6 +1,6 @@
 //! The admin API (issue 19) over HTTP, as an operator's HTTP client uses it: an
 //! admin client from `tessera admin bootstrap`, a token with `tessera:admin`, then
-//! tenants, users, authorizations and keys under `/admin/v1`, with problem details,
+//! tenants, applications, users, authorizations and keys under `/admin/v1`, with problem details,
 //! keyset pages and `If-Match`; a tenant's own admin client reaches only its tenant.
 
 use serde_json::{Value, json};
@@ -297,31 +297,99 @@ async fn an_operator_runs_a_tenant_over_the_admin_api(backend: Backend) {
     .await;
     assert_eq!(listed.body["items"][0]["subject"], subject.as_str());
 
-    let registered = run_cli(
-        &[
-            "--config",
-            &config,
-            "app",
-            "create",
-            "--tenant",
-            "acme",
-            "--name",
-            "Portal",
-            "--client-type",
-            "confidential",
-            "--grant-types",
-            "password,client_credentials",
-            "--json",
-        ],
-        "",
+    // Applications: registered with a generated secret shown once; the
+    // registration rules refuse what they refuse everywhere.
+    let refused = call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants/acme/applications",
+        Some(&admin),
+        Some(
+            json!({"name": "Bad", "client_type": "public", "grant_types": ["client_credentials"]}),
+        ),
+        None,
     )
     .await;
-    assert_eq!(registered.code(), 0, "{}", registered.message());
-    let registered: Value = serde_json::from_str(&registered.stdout).unwrap();
-    let portal = TestClient {
-        client_id: registered["client_id"].as_str().unwrap().to_owned(),
-        client_secret: registered["client_secret"].as_str().map(str::to_owned),
+    assert_problem(&refused, 400);
+    let registered = call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants/acme/applications",
+        Some(&admin),
+        Some(json!({"name": "Portal", "client_type": "confidential",
+            "grant_types": ["password", "client_credentials"]})),
+        None,
+    )
+    .await;
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let mut portal = TestClient {
+        client_id: registered.body["application"]["client_id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        client_secret: registered.body["client_secret"].as_str().map(str::to_owned),
     };
+    assert!(
+        portal
+            .client_secret
+            .as_deref()
+            .is_some_and(|secret| secret.starts_with("tss_"))
+    );
+    let app_path = format!("/admin/v1/tenants/acme/applications/{}", portal.client_id);
+    let app_etag = call(&app, Method::GET, &app_path, Some(&admin), None, None)
+        .await
+        .etag
+        .unwrap();
+    let renamed = call(
+        &app,
+        Method::PATCH,
+        &app_path,
+        Some(&admin),
+        Some(json!({"name": "Portal 2", "scopes": ["read"]})),
+        Some(&app_etag),
+    )
+    .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(renamed.body["name"], "Portal 2");
+    assert_problem(
+        &call(
+            &app,
+            Method::PATCH,
+            &app_path,
+            Some(&admin),
+            Some(json!({"name": "Portal 3"})),
+            Some(&app_etag),
+        )
+        .await,
+        412,
+    );
+    assert_problem(
+        &call(
+            &app,
+            Method::PATCH,
+            &app_path,
+            Some(&admin),
+            Some(json!({"grant_types": ["no_such_grant"]})),
+            None,
+        )
+        .await,
+        400,
+    );
+    let listed = call(
+        &app,
+        Method::GET,
+        "/admin/v1/tenants/acme/applications?name=Portal",
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.body
+    );
     let granted = token(
         &app,
         "acme",
@@ -498,6 +566,54 @@ async fn an_operator_runs_a_tenant_over_the_admin_api(backend: Backend) {
         .await,
         404,
     );
+    // A rotated secret: the old one is refused at once; a deleted application too.
+    let old = portal.clone();
+    let rotated = call(
+        &app,
+        Method::POST,
+        &format!("{app_path}/secret"),
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    portal.client_secret = rotated.body["client_secret"].as_str().map(str::to_owned);
+    assert_eq!(
+        token(&app, "acme", &old, &[("grant_type", "client_credentials")])
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        token(
+            &app,
+            "acme",
+            &portal,
+            &[("grant_type", "client_credentials")]
+        )
+        .await
+        .status,
+        200
+    );
+    let removed = call(&app, Method::DELETE, &app_path, Some(&admin), None, None).await;
+    assert_eq!(removed.status, 204);
+    assert_eq!(
+        token(
+            &app,
+            "acme",
+            &portal,
+            &[("grant_type", "client_credentials")]
+        )
+        .await
+        .status,
+        401
+    );
+    assert_problem(
+        &call(&app, Method::GET, &app_path, Some(&admin), None, None).await,
+        404,
+    );
+
     let off = call(
         &app,
         Method::PATCH,
@@ -553,6 +669,15 @@ async fn the_openapi_document_covers_every_admin_route() {
         (
             "/admin/v1/tenants/{tenant}/users/{user}/authorizations/{client_id}",
             &["delete"],
+        ),
+        ("/admin/v1/tenants/{tenant}/applications", &["get", "post"]),
+        (
+            "/admin/v1/tenants/{tenant}/applications/{client_id}",
+            &["get", "patch", "delete"],
+        ),
+        (
+            "/admin/v1/tenants/{tenant}/applications/{client_id}/secret",
+            &["post"],
         ),
         ("/admin/v1/tenants/{tenant}/keys", &["get"]),
         ("/admin/v1/tenants/{tenant}/keys/rotate", &["post"]),

@@ -52,6 +52,17 @@ pub async fn path_tenant(state: &AppState, slug: &str) -> Result<Arc<Tenant>, Pr
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("no tenant {slug:?}")))
 }
 
+/// The tenant a path names and its authenticated admin caller.
+pub async fn authorized(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+) -> Result<(Arc<Tenant>, super::caller::Caller), Problem> {
+    let tenant = path_tenant(state, slug).await?;
+    let caller = super::caller::authenticate(state, headers, Some(&tenant)).await?;
+    Ok((tenant, caller))
+}
+
 /// The version an `If-Match` header asks for: `None` without the header or with
 /// `*`; a malformed header is 400.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<String>, Problem> {

@@ -12,8 +12,7 @@ use crate::administration::keys::{self, KeyView, Rotation};
 use crate::state::AppState;
 
 use super::body;
-use super::caller::authenticate;
-use super::common::{path_tenant, with_etag};
+use super::common::{authorized, with_etag};
 use super::problem::Problem;
 
 /// A tenant's signing keys.
@@ -46,8 +45,7 @@ pub async fn list(
     headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, Problem> {
-    let tenant = path_tenant(&state, &slug).await?;
-    authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, _) = authorized(&state, &headers, &slug).await?;
     let items = keys::list(&state.databases, &tenant).await?;
     Ok(with_etag(StatusCode::OK, "list", KeyList { items }))
 }
@@ -67,8 +65,7 @@ pub async fn rotate(
     asked: Result<Json<RotateBody>, JsonRejection>,
 ) -> Result<Response, Problem> {
     let asked = body(asked)?;
-    let tenant = path_tenant(&state, &slug).await?;
-    let caller = authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, caller) = authorized(&state, &headers, &slug).await?;
     let algorithms = keys::algorithms(asked.algorithm.as_deref())?;
     let rotation = keys::rotate(
         &state.databases,

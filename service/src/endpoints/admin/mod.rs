@@ -7,6 +7,7 @@
 //! conditioned on `If-Match` where a resource has a version ([`common`]). Every
 //! operation is the [`crate::administration`] function the CLI runs.
 
+pub mod applications;
 pub mod caller;
 pub mod common;
 pub mod keys;
@@ -42,6 +43,8 @@ use problem::Problem;
         tenants::list, tenants::create, tenants::show, tenants::update,
         users::list, users::create, users::show, users::update, users::delete,
         users::authorizations, users::revoke,
+        applications::list, applications::create, applications::show,
+        applications::update, applications::delete, applications::rotate_secret,
         keys::list, keys::rotate,
     ),
     components(schemas(problem::Problem)),
@@ -49,6 +52,7 @@ use problem::Problem;
     tags(
         (name = "tenants", description = "Tenants: placement, settings, state"),
         (name = "users", description = "A tenant's users and their authorized applications"),
+        (name = "applications", description = "A tenant's applications (OAuth clients)"),
         (name = "keys", description = "A tenant's signing keys"),
         (name = "oauth", description = "OAuth 2 and OpenID Connect endpoints of each tenant (issuer /t/{tenant})"),
         (name = "pages", description = "Pages for people (HTML)"),
@@ -145,6 +149,20 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/v1/tenants/{tenant}/users/{user}/authorizations/{client_id}",
             axum::routing::delete(users::revoke),
+        )
+        .route(
+            "/admin/v1/tenants/{tenant}/applications",
+            get(applications::list).post(applications::create),
+        )
+        .route(
+            "/admin/v1/tenants/{tenant}/applications/{client_id}",
+            get(applications::show)
+                .patch(applications::update)
+                .delete(applications::delete),
+        )
+        .route(
+            "/admin/v1/tenants/{tenant}/applications/{client_id}/secret",
+            post(applications::rotate_secret),
         )
         .route("/admin/v1/tenants/{tenant}/keys", get(keys::list))
         .route("/admin/v1/tenants/{tenant}/keys/rotate", post(keys::rotate))

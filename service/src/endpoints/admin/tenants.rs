@@ -9,7 +9,6 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use router_policies::TenantSlug;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,7 +17,7 @@ use crate::state::AppState;
 use crate::tenancy::{self, Tenant, TenantChanges};
 
 use super::caller::authenticate;
-use super::common::{ListQuery, created, if_match, path_tenant, with_etag};
+use super::common::{ListQuery, authorized, created, if_match, with_etag};
 use super::problem::Problem;
 use super::{body, query};
 
@@ -172,8 +171,7 @@ pub async fn show(
     headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, Problem> {
-    let tenant = path_tenant(&state, &slug).await?;
-    authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, _) = authorized(&state, &headers, &slug).await?;
     let tenant = fresh(&state, &tenant).await?;
     Ok(with_etag(
         StatusCode::OK,
@@ -216,18 +214,16 @@ pub async fn update(
 ) -> Result<Response, Problem> {
     let patch = body(patch)?;
     let expected = if_match(&headers)?;
-    let tenant = path_tenant(&state, &slug).await?;
-    let caller = authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, caller) = authorized(&state, &headers, &slug).await?;
     if patch.disabled.is_some() {
         caller.require_every_tenant()?;
     }
+    let slug = tenant.slug.clone();
     let changes = TenantChanges {
         display_name: patch.display_name,
         settings: patch.settings.unwrap_or_default(),
         disabled: patch.disabled,
     };
-    let slug = TenantSlug::new(slug)
-        .map_err(|error| Problem::new(StatusCode::NOT_FOUND, error.to_string()))?;
     let changed = administration::tenants::update(
         &state.databases,
         state.tenants.settings(),

@@ -14,8 +14,7 @@ use crate::administration::users::{self, NewUser, UserView};
 use crate::state::AppState;
 use crate::store::users::AccountChanges;
 
-use super::caller::authenticate;
-use super::common::{ListQuery, created, if_match, path_tenant, version_at, with_etag};
+use super::common::{ListQuery, authorized, created, if_match, version_at, with_etag};
 use super::problem::Problem;
 use super::{body, query};
 
@@ -101,8 +100,7 @@ pub async fn list(
     asked: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
     let asked = query(asked)?;
-    let tenant = path_tenant(&state, &slug).await?;
-    authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, _) = authorized(&state, &headers, &slug).await?;
     let limit = asked.limit()?;
     let rows = crate::store::users::list_page(
         state.data(&tenant),
@@ -134,8 +132,7 @@ pub async fn create(
     new: Result<Json<NewUserBody>, JsonRejection>,
 ) -> Result<Response, Problem> {
     let new = body(new)?;
-    let tenant = path_tenant(&state, &slug).await?;
-    let caller = authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, caller) = authorized(&state, &headers, &slug).await?;
     users::check_identity(&new.username, new.email.as_deref())?;
     let password_hash = hash(&state, new.password).await?;
     let user = users::create(
@@ -170,8 +167,7 @@ pub async fn show(
     headers: HeaderMap,
     Path((slug, reference)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    let tenant = path_tenant(&state, &slug).await?;
-    authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, _) = authorized(&state, &headers, &slug).await?;
     let user = users::find(&state.databases, &tenant, &reference).await?;
     Ok(with_etag(
         StatusCode::OK,
@@ -200,8 +196,7 @@ pub async fn update(
 ) -> Result<Response, Problem> {
     let patch = body(patch)?;
     let expected = if_match(&headers)?;
-    let tenant = path_tenant(&state, &slug).await?;
-    let caller = authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, caller) = authorized(&state, &headers, &slug).await?;
     let user = users::find(&state.databases, &tenant, &reference).await?;
     let expected_version = match expected {
         Some(version) if version != version_at(user.updated_at) => {
@@ -245,8 +240,7 @@ pub async fn delete(
     headers: HeaderMap,
     Path((slug, reference)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    let tenant = path_tenant(&state, &slug).await?;
-    let caller = authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, caller) = authorized(&state, &headers, &slug).await?;
     let user = users::find(&state.databases, &tenant, &reference).await?;
     users::delete(&state.databases, &tenant, &user, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -265,8 +259,7 @@ pub async fn authorizations(
     headers: HeaderMap,
     Path((slug, reference)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    let tenant = path_tenant(&state, &slug).await?;
-    authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, _) = authorized(&state, &headers, &slug).await?;
     let user = users::find(&state.databases, &tenant, &reference).await?;
     let items = consents::list(&state.databases, &tenant, &user).await?;
     Ok(with_etag(
@@ -291,8 +284,7 @@ pub async fn revoke(
     headers: HeaderMap,
     Path((slug, reference, client_id)): Path<(String, String, String)>,
 ) -> Result<Response, Problem> {
-    let tenant = path_tenant(&state, &slug).await?;
-    let caller = authenticate(&state, &headers, Some(&tenant)).await?;
+    let (tenant, caller) = authorized(&state, &headers, &slug).await?;
     let user = users::find(&state.databases, &tenant, &reference).await?;
     consents::revoke(&state.databases, &tenant, &user, &client_id, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
