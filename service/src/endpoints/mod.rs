@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod page;
 pub mod request;
 pub mod revoke;
+pub mod route_paths;
 pub mod routes;
 pub mod sign_up;
 pub mod token;

@@ -7,7 +7,7 @@ use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, Para
 use utoipa::openapi::schema::{self, ObjectBuilder};
 use utoipa::openapi::{Content, Object, Required, ResponseBuilder};
 
-use crate::endpoints::routes::paths;
+use crate::endpoints::route_paths::paths;
 use crate::route_names::RouteName;
 
 /// What a route is, for the document.
