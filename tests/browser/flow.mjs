@@ -407,7 +407,7 @@ try {
   check(await page.inputValue('input[name="field_homepage"]') === 'https://reports.example', 'the field kept');
   // Rotation and deletion ask first; the first press changes nothing.
   await page.click('button[name="rotate"]');
-  await page.waitForSelector('input[name="confirm"]');
+  await page.waitForSelector('input[name="confirm"]', { state: 'attached' });
   check((await page.innerText('h1')).includes('new client secret'), 'rotation asks first');
   await shot('application-confirm.png');
   await page.click('button[name="rotate"]');
@@ -426,7 +426,7 @@ try {
     'the new secret works');
   await page.goto(`${ISSUER}/applications/${appId}`);
   await page.click('button[name="delete"]');
-  await page.waitForSelector('input[name="confirm"]');
+  await page.waitForSelector('input[name="confirm"]', { state: 'attached' });
   check((await page.innerText('h1')).includes('Delete'), 'deletion asks first');
   await page.click('button[name="delete"]');
   await page.waitForURL((url) => url.pathname.endsWith('/applications'));

@@ -140,3 +140,39 @@ impl fmt::Display for Scopes {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// `tessera:admin` and `introspection` are granted only to a client that lists
+    /// them: never through an empty allowed list (the whole catalogue), never on
+    /// refresh to one that no longer lists them.
+    #[test]
+    fn privileged_scopes_need_an_explicit_listing() {
+        let settings = OAuthSettings::default().with_openid_scopes();
+        let everything = Scopes::parse("").unwrap();
+        for scope in [ADMIN_SCOPE, INTROSPECTION_SCOPE] {
+            let asked = Some(Scopes::parse(scope).unwrap());
+            assert!(
+                Scopes::grant(asked.clone(), &settings, &everything).is_err(),
+                "{scope}"
+            );
+            let listed = Scopes::parse(scope).unwrap();
+            assert_eq!(
+                Scopes::grant(asked, &settings, &listed)
+                    .unwrap()
+                    .to_string(),
+                scope
+            );
+            let stored = Scopes::parse(scope).unwrap();
+            assert!(
+                stored.still_grantable(&settings, &everything).is_empty(),
+                "{scope}"
+            );
+        }
+        // Not shown in the catalogue (discovery's scopes_supported).
+        assert!(!settings.scopes.contains_key(ADMIN_SCOPE));
+    }
+}
