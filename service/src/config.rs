@@ -661,15 +661,21 @@ fn check_database_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// `http://` and the listening address, with the loopback address for an
-/// unspecified one (`0.0.0.0`, `::`): what a browser on this host reaches.
-pub fn public_url_for(listen: SocketAddr) -> String {
+/// `listen` as a client on this host reaches it: an unspecified address (`0.0.0.0`,
+/// `::`) becomes the loopback one.
+pub fn reachable_address(listen: SocketAddr) -> SocketAddr {
     let ip = match listen.ip() {
         std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
         std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, listen.port()))
+    SocketAddr::new(ip, listen.port())
+}
+
+/// `http://` and the listening address as this host reaches it
+/// ([`reachable_address`]).
+pub fn public_url_for(listen: SocketAddr) -> String {
+    format!("http://{}", reachable_address(listen))
 }
 
 fn describe_figment_error(error: figment::Error) -> String {

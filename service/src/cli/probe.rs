@@ -2,7 +2,6 @@
 //! exits 0 on 200 — the container image's HEALTHCHECK, which has no curl.
 
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,7 +16,7 @@ pub(super) async fn probe(config: Config, path: &str, out: &mut dyn Write) -> Re
             "--path {path:?}: give a path such as /healthz"
         )));
     }
-    let address = loopback(config.listen);
+    let address = crate::config::reachable_address(config.listen);
     let failed = |message: String| CliError { code: 1, message };
     let status = tokio::time::timeout(Duration::from_secs(5), async {
         let mut stream = tokio::net::TcpStream::connect(address).await?;
@@ -45,14 +44,4 @@ pub(super) async fn probe(config: Config, path: &str, out: &mut dyn Write) -> Re
     } else {
         Err(failed(format!("GET http://{address}{path}: {status}")))
     }
-}
-
-/// `listen` as this host reaches it: an unspecified address is the loopback one.
-fn loopback(listen: SocketAddr) -> SocketAddr {
-    let ip = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, listen.port())
 }
