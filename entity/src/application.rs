@@ -55,6 +55,16 @@ pub struct Model {
     /// The client_id the external login application at `login_url` authenticates
     /// with: it alone drives this application's interactions.
     pub login_client_id: String,
+    /// The application's home page (RFC 7591 §2 `client_uri`), shown to users and
+    /// linked from error pages; empty: none.
+    pub client_uri: String,
+    /// The token endpoint authentication method it registered (RFC 7591 §2:
+    /// `client_secret_basic`, `client_secret_post`, `none`); empty: any that fits
+    /// its type.
+    pub token_endpoint_auth_method: String,
+    /// The keyed hash of its registration access token (RFC 7592 §3); empty: it was
+    /// not registered dynamically.
+    pub registration_token_hash: String,
     /// Creation time.
     pub created_at: crate::Timestamp,
     /// Last update time.

@@ -36,6 +36,7 @@ mod m20261206_000005_username_keys;
 mod m20261206_000006_tenant_status;
 mod m20261206_000007_user_token_indexes;
 mod m20261206_000008_user_session_index;
+mod m20261206_000009_client_registration;
 mod schema;
 pub mod usernames;
 
@@ -97,6 +98,7 @@ impl MigratorTraitSelf for GroupMigrator {
                     Box::new(m20261202_000006_application_owners::Migration),
                     Box::new(m20261202_000007_application_login_urls::Migration),
                     Box::new(m20261206_000001_login_application_clients::Migration),
+                    Box::new(m20261206_000009_client_registration::Migration),
                 ]
             }
             EntityGroup::Tokens => vec![

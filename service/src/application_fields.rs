@@ -283,6 +283,34 @@ impl Assignment {
             text: (!value.is_empty()).then(|| value.to_owned()),
         })
     }
+
+    /// The assignment a JSON member means (the admin API, dynamic registration):
+    /// `null` removes the value; a string, number or boolean is read as typed; an
+    /// array is a list of strings (which, as on the command line, hold no comma).
+    pub fn from_json(name: &str, value: &Value) -> Result<Self, String> {
+        let text = match value {
+            Value::Null => None,
+            Value::String(text) => Some(text.clone()),
+            Value::Bool(_) | Value::Number(_) => Some(value.to_string()),
+            Value::Array(items) => {
+                let mut texts = Vec::with_capacity(items.len());
+                for item in items {
+                    match item.as_str() {
+                        Some(text) if !text.contains(',') => texts.push(text),
+                        _ => {
+                            return Err(format!("{name}: a list holds strings without commas"));
+                        }
+                    }
+                }
+                Some(texts.join(","))
+            }
+            Value::Object(_) => return Err(format!("{name}: an object is not a field value")),
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            text,
+        })
+    }
 }
 
 /// A tenant's declared fields, by name.

@@ -619,6 +619,25 @@ impl Config {
         (!slug.is_empty()).then_some(slug)
     }
 
+    /// Why the configuration keeps tenant `slug` from being deleted, if it does:
+    /// `[tenants.SLUG]` declares it (the next start would create it again, empty),
+    /// or it is the admin tenant (its admin clients administer every tenant).
+    pub fn keeps_tenant(&self, slug: &TenantSlug) -> Option<String> {
+        if self.tenants.contains_key(slug) {
+            return Some(format!(
+                "tenant \"{slug}\" is declared in the configuration ([tenants.{slug}]): remove \
+                 it there first, or the next start creates it again, empty"
+            ));
+        }
+        if self.admin_tenant() == Some(slug.as_str()) {
+            return Some(format!(
+                "tenant \"{slug}\" is the admin tenant (admin.tenant, else bootstrap_tenant): \
+                 its admin clients administer every tenant; choose another admin tenant first"
+            ));
+        }
+        None
+    }
+
     /// The issuer identifier of a tenant (RFC 8414 §2): `{public_url}/t/{slug}`.
     pub fn issuer(&self, tenant: &TenantSlug) -> String {
         format!("{}/t/{}", self.public_url.trim_end_matches('/'), tenant)

@@ -232,6 +232,44 @@ pub fn check_length(option: &str, value: &str, max: usize) -> Result<(), Error> 
     Ok(())
 }
 
+/// A trusted software statement issuer's key (RFC 7591 §2.3): the one algorithm its
+/// statements are signed with, and the public key.
+#[derive(Clone)]
+pub struct StatementKey {
+    /// RS256 for an RSA key, ES256 for P-256, EdDSA for Ed25519.
+    pub algorithm: jsonwebtoken::Algorithm,
+    /// The public key.
+    pub key: jsonwebtoken::DecodingKey,
+}
+
+/// Parses a software statement issuer's public key, a JWK (RFC 7517) as JSON text:
+/// RSA (RS256), EC P-256 (ES256) or OKP Ed25519 (EdDSA); never a symmetric key.
+pub fn software_statement_key(jwk: &str) -> Result<StatementKey, String> {
+    use jsonwebtoken::Algorithm;
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
+    let parsed: Jwk = serde_json::from_str(jwk)
+        .map_err(|error| format!("not a JWK (a JSON object with kty, …): {error}"))?;
+    let algorithm = match &parsed.algorithm {
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+            Algorithm::ES256
+        }
+        AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+            Algorithm::EdDSA
+        }
+        _ => {
+            return Err(
+                "use an RSA, EC P-256 or Ed25519 public key (a shared secret would let \
+                 anyone holding it sign statements)"
+                    .to_owned(),
+            );
+        }
+    };
+    let key = jsonwebtoken::DecodingKey::from_jwk(&parsed)
+        .map_err(|error| format!("unusable key: {error}"))?;
+    Ok(StatementKey { algorithm, key })
+}
+
 /// ID token signing algorithm of a client.
 pub fn parse_algorithm(value: Option<&str>) -> Result<String, Error> {
     match value {
@@ -322,7 +360,19 @@ pub struct NewApplication {
     /// The client_id that application authenticates with (required with
     /// `login_url`): it alone drives this application's interactions.
     pub login_client_id: String,
+    /// Its home page (RFC 7591 §2 `client_uri`); empty: none.
+    pub client_uri: String,
+    /// The token endpoint authentication method it registered (RFC 7591 §2);
+    /// empty: any that fits its type.
+    pub token_endpoint_auth_method: String,
+    /// The keyed hash of its registration access token (RFC 7592 §3); empty: not
+    /// registered dynamically. Written at creation only.
+    pub registration_token_hash: String,
 }
+
+/// The token endpoint authentication methods a registration may name (RFC 7591 §2;
+/// `private_key_jwt` and `client_secret_jwt` are not supported).
+pub const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
 
 impl NewApplication {
     /// The registration of a stored application, to change and store again with
@@ -354,6 +404,9 @@ impl NewApplication {
             extensions: crate::application_fields::document_of(&model.extensions),
             login_url: model.login_url.clone(),
             login_client_id: model.login_client_id.clone(),
+            client_uri: model.client_uri.clone(),
+            token_endpoint_auth_method: model.token_endpoint_auth_method.clone(),
+            registration_token_hash: model.registration_token_hash.clone(),
         })
     }
 
@@ -397,6 +450,37 @@ impl NewApplication {
             ));
         }
         check_length("--name", &self.name, 255)?;
+        if !self.client_uri.is_empty() {
+            check_length("client_uri", &self.client_uri, 2048)?;
+            let usable = url::Url::parse(&self.client_uri).is_ok_and(|url| {
+                url.host().is_some()
+                    && (url.scheme() == "https"
+                        || (url.scheme() == "http" && is_loopback_host(&url)))
+            });
+            if !usable {
+                return Err(Error::InvalidInput(format!(
+                    "client_uri {:?} is not an absolute https URL (http only on loopback)",
+                    self.client_uri
+                )));
+            }
+        }
+        match (self.token_endpoint_auth_method.as_str(), self.client_type) {
+            ("", _)
+            | ("none", ClientType::Public)
+            | ("client_secret_basic" | "client_secret_post", ClientType::Confidential) => {}
+            (method, _) if !AUTH_METHODS.contains(&method) => {
+                return Err(Error::InvalidInput(format!(
+                    "token_endpoint_auth_method {method:?} is not supported: use one of {}",
+                    AUTH_METHODS.join(", ")
+                )));
+            }
+            (method, client_type) => {
+                return Err(Error::InvalidInput(format!(
+                    "token_endpoint_auth_method {method:?} does not fit a {} client",
+                    client_type.as_str()
+                )));
+            }
+        }
         for scope in &self.allowed_scopes {
             check_scope_token(scope)?;
         }
@@ -549,6 +633,11 @@ pub struct ApplicationSummary {
     pub login_url: String,
     /// The client_id that login application authenticates with.
     pub login_client_id: String,
+    /// Its home page (RFC 7591 `client_uri`); empty: none.
+    pub client_uri: String,
+    /// Whether it was registered dynamically (RFC 7591) and can be managed with its
+    /// registration access token (RFC 7592).
+    pub dynamically_registered: bool,
 }
 
 impl ApplicationSummary {
@@ -579,6 +668,8 @@ impl ApplicationSummary {
             allowed_origins: words(&model.allowed_origins),
             login_url: model.login_url.clone(),
             login_client_id: model.login_client_id.clone(),
+            client_uri: model.client_uri.clone(),
+            dynamically_registered: !model.registration_token_hash.is_empty(),
             fields: catalogue.visible(
                 &crate::application_fields::document_of(&model.extensions),
                 Visibility::Admin,

@@ -72,11 +72,16 @@ pub enum RouteName {
     Application,
     /// `POST /t/{tenant}/applications/{client_id}/{delete|secret}`.
     ApplicationAction,
+    /// `POST /t/{tenant}/register`: dynamic client registration (RFC 7591 §3).
+    Registration,
+    /// `/t/{tenant}/register/{client_id}`: the client configuration endpoint
+    /// (RFC 7592: read, replace, delete).
+    RegistrationClient,
 }
 
 impl RouteName {
     /// Every route, in the order they are built.
-    pub const ALL: [RouteName; 30] = [
+    pub const ALL: [RouteName; 32] = [
         RouteName::Health,
         RouteName::Readiness,
         RouteName::Metrics,
@@ -107,6 +112,8 @@ impl RouteName {
         RouteName::ApplicationNew,
         RouteName::Application,
         RouteName::ApplicationAction,
+        RouteName::Registration,
+        RouteName::RegistrationClient,
     ];
 
     /// The name as the configuration writes it (`device_authorization`).
@@ -142,6 +149,8 @@ impl RouteName {
             RouteName::ApplicationNew => "application_new",
             RouteName::Application => "application",
             RouteName::ApplicationAction => "application_action",
+            RouteName::Registration => "registration",
+            RouteName::RegistrationClient => "registration_client",
         }
     }
 

@@ -42,6 +42,8 @@ pub mod prefix {
     pub const CLIENT_SECRET: &str = "tss_";
     /// Verifiers of an external login application's answers.
     pub const INTERACTION_VERIFIER: &str = "tsv_";
+    /// Registration access tokens (RFC 7592 §3).
+    pub const REGISTRATION_TOKEN: &str = "tsm_";
 }
 
 const HMAC_SCHEME: &str = "hmac-sha256";

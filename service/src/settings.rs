@@ -116,6 +116,39 @@ pub struct OAuthSettings {
     /// Signed-in users may register and manage their own applications on the
     /// management pages (`/t/{tenant}/applications`, DOT's management views).
     pub allow_application_management: bool,
+    /// Dynamic client registration (RFC 7591) at `{issuer}/register`: `off`;
+    /// `open` (anyone may register, within `max_registrations_per_address`); or
+    /// `initial_access_token` (RFC 7591 §3: a bearer access token of this tenant
+    /// with the `tessera:register` scope, which a client gets only by listing it).
+    pub dynamic_registration: DynamicRegistration,
+    /// The grant types a dynamic registration may ask for (RFC 7591 names).
+    pub registration_grant_types: Vec<String>,
+    /// The redirect URI schemes a dynamic registration may use (`http` only ever on
+    /// a loopback host); add a native app's private-use scheme (`com.example.app`)
+    /// to allow it.
+    pub registration_redirect_uri_schemes: Vec<String>,
+    /// Dynamic registrations one source address may make within
+    /// `failure_window_secs`. 0: off.
+    pub max_registrations_per_address: u32,
+    /// The software statement issuers (RFC 7591 §2.3) the tenant trusts: `iss` →
+    /// its public key as a JWK in JSON (RSA, EC P-256 or Ed25519). Empty: a
+    /// registration carrying a software statement is refused
+    /// (`unapproved_software_statement`).
+    pub software_statement_issuers: BTreeMap<String, String>,
+}
+
+/// Who may register clients dynamically (RFC 7591 §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DynamicRegistration {
+    /// Nobody: the registration endpoint is not advertised and refuses.
+    #[default]
+    Off,
+    /// Anyone, within the per-address limit.
+    Open,
+    /// The holders of an initial access token (a bearer token with the
+    /// `tessera:register` scope).
+    InitialAccessToken,
 }
 
 /// DOT's `approval_prompt` (consent policy).
@@ -178,6 +211,14 @@ impl Default for OAuthSettings {
             max_pending_device_grants_per_address: 50,
             max_pending_device_grants: 10_000,
             allow_application_management: false,
+            dynamic_registration: DynamicRegistration::Off,
+            registration_grant_types: vec![
+                "authorization_code".to_owned(),
+                "refresh_token".to_owned(),
+            ],
+            registration_redirect_uri_schemes: vec!["https".to_owned(), "http".to_owned()],
+            max_registrations_per_address: 20,
+            software_statement_issuers: BTreeMap::new(),
         }
     }
 }
@@ -283,15 +324,26 @@ impl OAuthSettings {
                 "{key}.device_poll_interval_secs: use 1 to 60 (RFC 8628 §3.2 suggests 5)"
             ));
         }
-        if let Some(scheme) = self.allowed_redirect_uri_schemes.iter().find(|scheme| {
-            matches!(
-                scheme.as_str(),
-                "javascript" | "data" | "file" | "vbscript" | "blob"
-            )
-        }) {
-            return Err(format!(
-                "{key}.allowed_redirect_uri_schemes: {scheme:?} can run code or read files: remove it"
-            ));
+        for (name, schemes) in [
+            (
+                "allowed_redirect_uri_schemes",
+                &self.allowed_redirect_uri_schemes,
+            ),
+            (
+                "registration_redirect_uri_schemes",
+                &self.registration_redirect_uri_schemes,
+            ),
+        ] {
+            if let Some(scheme) = schemes.iter().find(|scheme| {
+                matches!(
+                    scheme.as_str(),
+                    "javascript" | "data" | "file" | "vbscript" | "blob"
+                )
+            }) {
+                return Err(format!(
+                    "{key}.{name}: {scheme:?} can run code or read files: remove it"
+                ));
+            }
         }
         if let Some(login_url) = &self.login_url {
             let usable = url::Url::parse(login_url)
@@ -322,6 +374,15 @@ impl OAuthSettings {
                     .map_err(|error| format!("{key}.login_client_id: {error}"))?;
             }
             (None, None) => {}
+        }
+        for grant in &self.registration_grant_types {
+            grant
+                .parse::<crate::registration::GrantType>()
+                .map_err(|error| format!("{key}.registration_grant_types: {error}"))?;
+        }
+        for (issuer, pem) in &self.software_statement_issuers {
+            crate::registration::software_statement_key(pem)
+                .map_err(|error| format!("{key}.software_statement_issuers.{issuer:?}: {error}"))?;
         }
         if self.failure_window_secs == 0 {
             return Err(format!("{key}.failure_window_secs: must be at least 1"));

@@ -358,6 +358,41 @@ pub async fn update_tenant(
     Tenant::from_row(row, &table, settings)
 }
 
+/// Deletes a disabled tenant's signing keys and directory row, in one transaction
+/// (its rows in the other pools are erased first, [`crate::store::erasure`]), and
+/// tells every node. Only if it is still disabled: a tenant enabled meanwhile
+/// stays ([`Error::Conflict`]).
+pub async fn delete_tenant(databases: &Databases, slug: &TenantSlug) -> Result<(), Error> {
+    let directory = databases.directory()?;
+    let row = find_row(directory, slug)
+        .await?
+        .ok_or_else(|| Error::UnknownTenant(slug.to_string()))?;
+    let transaction = sea_orm::TransactionTrait::begin(directory).await?;
+    entity::signing_key::Entity::delete_many()
+        .filter(entity::signing_key::Column::TenantId.eq(row.id))
+        .exec(&transaction)
+        .await?;
+    let deleted = tenant::Entity::delete_many()
+        .filter(tenant::Column::Id.eq(row.id))
+        .filter(tenant::Column::DisabledAt.is_not_null())
+        .exec(&transaction)
+        .await?;
+    if deleted.rows_affected != 1 {
+        transaction.rollback().await?;
+        return Err(Error::Conflict(format!(
+            "tenant \"{slug}\" was enabled meanwhile: it stays"
+        )));
+    }
+    transaction.commit().await?;
+    databases
+        .changes()
+        .announce(Change::Tenant {
+            slug: slug.to_string(),
+        })
+        .await;
+    Ok(())
+}
+
 /// Validates one tenant's placement on its own (a tenant created or found after
 /// startup).
 fn validate_one(

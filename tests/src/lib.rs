@@ -612,6 +612,9 @@ impl TestApp {
             extensions: Default::default(),
             login_url: String::new(),
             login_client_id: String::new(),
+            client_uri: String::new(),
+            token_endpoint_auth_method: String::new(),
+            registration_token_hash: String::new(),
             allowed_scopes: registration
                 .scopes
                 .split_whitespace()
@@ -733,6 +736,29 @@ impl TestApp {
             );
         }
         self.send_form(request, params).await
+    }
+
+    /// Sends `method` to `path` as an HTTP API client does: with a bearer token, a
+    /// JSON body and extra headers when given.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Answer::read(request.send().await.unwrap()).await
     }
 
     /// Sends `params` as a form body on an already prepared request.

@@ -61,6 +61,10 @@ pub struct ApplicationChanges {
     pub login_url: Option<String>,
     /// The credential that login application authenticates with.
     pub login_client_id: Option<String>,
+    /// Its home page (RFC 7591 `client_uri`; "" removes it).
+    pub client_uri: Option<String>,
+    /// The token endpoint authentication method (RFC 7591; it must fit the type).
+    pub token_endpoint_auth_method: Option<String>,
     /// Extension fields to set (or, without a value, remove).
     pub fields: Vec<Assignment>,
 }
@@ -109,6 +113,12 @@ impl ApplicationChanges {
         }
         if let Some(login_client_id) = &self.login_client_id {
             base.login_client_id = login_client_id.trim().to_owned();
+        }
+        if let Some(client_uri) = &self.client_uri {
+            base.client_uri = client_uri.trim().to_owned();
+        }
+        if let Some(method) = &self.token_endpoint_auth_method {
+            base.token_endpoint_auth_method = method.clone();
         }
         base.extensions = tenant
             .fields
@@ -194,6 +204,9 @@ pub async fn create_admin_client(
         extensions: serde_json::Map::new(),
         login_url: String::new(),
         login_client_id: String::new(),
+        client_uri: String::new(),
+        token_endpoint_auth_method: String::new(),
+        registration_token_hash: String::new(),
     };
     let registered = registration::register(draft, SecretSource::Generate)?;
     let (created, secret) = create(databases, tenant, registered, &[], actor).await?;

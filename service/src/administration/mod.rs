@@ -1,7 +1,8 @@
 //! The life cycle an operator runs: tenants, users, applications, consents. One
-//! implementation for the CLI (`tessera tenant|user|app|consent …`) and the admin API
-//! to come; the management pages use it for what they share (secret rotation,
-//! deletion).
+//! implementation for the CLI (`tessera tenant|user|app|consent …`) and the admin
+//! API; the management pages use it for what they share (secret rotation,
+//! deletion), and dynamic client registration (`client_registration`) creates,
+//! changes and deletes applications through it.
 //!
 //! Each function validates everything before its first write, writes through the
 //! store (which chooses the connection and announces the change to every node), and
@@ -9,6 +10,7 @@
 //! the actor, never a secret.
 
 pub mod applications;
+pub mod client_registration;
 pub mod consents;
 pub mod keys;
 pub mod tenants;
@@ -33,6 +35,13 @@ pub enum Actor {
         /// The user's `sub`.
         subject: String,
     },
+    /// Dynamic client registration (RFC 7591, RFC 7592): `open` (anyone), the
+    /// client_id holding the initial access token, or `self` (the registered
+    /// client with its registration access token).
+    Registrant {
+        /// Which credential registered or changed the client.
+        credential: String,
+    },
 }
 
 impl fmt::Display for Actor {
@@ -43,6 +52,7 @@ impl fmt::Display for Actor {
                 write!(formatter, "client:{tenant}/{client_id}")
             }
             Self::User { subject } => write!(formatter, "user:{subject}"),
+            Self::Registrant { credential } => write!(formatter, "registrant:{credential}"),
         }
     }
 }

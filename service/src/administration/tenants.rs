@@ -1,5 +1,6 @@
 //! A tenant's life: create (placed by the router, with its first signing keys),
-//! update its name and stored settings, disable and enable.
+//! update its name and stored settings, disable and enable, and offboard: erase
+//! every row of a disabled tenant, then its directory row.
 
 use router_policies::TenantSlug;
 
@@ -10,6 +11,8 @@ use crate::jose::keyring;
 use crate::jose::sealing::KeyEncryptionKey;
 use crate::registration;
 use crate::settings::SettingsBook;
+use crate::store::access::TenantData;
+use crate::store::erasure::{Erased, erase_tenant_rows};
 use crate::tenancy::{self, Tenant, TenantChanges};
 
 use super::{Actor, audit};
@@ -61,6 +64,43 @@ pub async fn update(
     };
     audit(actor, slug.as_str(), action, slug.as_str());
     Ok(tenant)
+}
+
+/// The rows erased per batch when a tenant is offboarded and nothing else is said.
+pub const ERASE_BATCH: u64 = 1000;
+
+/// Offboards a tenant: it must be disabled (so nothing uses it while it goes) and
+/// not kept by the configuration (`kept`: why, from
+/// [`crate::config::Config::keeps_tenant`]). Erases its rows pool by pool in batches (`progress`
+/// hears the totals), then its signing keys and directory row. Interrupted, it is
+/// run again: it carries on with what is left.
+pub async fn delete(
+    databases: &Databases,
+    tenant: &Tenant,
+    kept: Option<String>,
+    batch: u64,
+    progress: impl FnMut(&Erased),
+    actor: &Actor,
+) -> Result<Erased, Error> {
+    let slug = &tenant.slug;
+    if !tenant.disabled {
+        return Err(Error::Conflict(format!(
+            "tenant \"{slug}\" is enabled: disable it first (`tessera tenant disable {slug}` or \
+             PATCH {{\"disabled\": true}}), so nothing uses it while its data goes"
+        )));
+    }
+    if let Some(why) = kept {
+        return Err(Error::Conflict(why));
+    }
+    if batch == 0 {
+        return Err(Error::InvalidInput(
+            "--batch-size must be at least 1".to_owned(),
+        ));
+    }
+    let erased = erase_tenant_rows(TenantData::new(databases, tenant), batch, progress).await?;
+    tenancy::delete_tenant(databases, slug).await?;
+    audit(actor, slug.as_str(), "tenant.delete", slug.as_str());
+    Ok(erased)
 }
 
 /// Parses `KEY=VALUE` settings assignments: the value is JSON when it parses as

@@ -173,6 +173,9 @@ fn print_app(
     writeln!(out, "skip_authorization: {}", summary.skip_authorization)?;
     writeln!(out, "algorithm: {}", summary.algorithm)?;
     writeln!(out, "access_token_format: {}", summary.access_token_format)?;
+    if !summary.client_uri.is_empty() {
+        writeln!(out, "client_uri: {}", summary.client_uri)?;
+    }
     if !summary.login_url.is_empty() {
         writeln!(out, "login_url: {}", summary.login_url)?;
         writeln!(out, "login_client_id: {}", summary.login_client_id)?;
@@ -207,6 +210,8 @@ async fn update_app(
         access_token_format: arguments.access_token_format.clone(),
         login_url: arguments.login_url.clone(),
         login_client_id: arguments.login_client_id.clone(),
+        client_uri: arguments.client_uri.clone(),
+        token_endpoint_auth_method: None,
         fields: assignments,
     };
     let updated = administration::applications::update(
@@ -276,6 +281,9 @@ async fn create_app(
         extensions: serde_json::Map::new(),
         login_url: arguments.login_url.clone().unwrap_or_default(),
         login_client_id: arguments.login_client_id.clone().unwrap_or_default(),
+        client_uri: arguments.client_uri.clone().unwrap_or_default(),
+        token_endpoint_auth_method: String::new(),
+        registration_token_hash: String::new(),
     };
     // The registration rules first: nothing is opened before they pass.
     let mut registered = registration::register(draft, source)?;

@@ -271,6 +271,19 @@ pub enum TenantCommand {
         /// Tenant slug.
         slug: String,
     },
+    /// Offboard a disabled tenant: erase every row it has in its pools (tokens,
+    /// applications, users, sessions), in batches, then its signing keys and its
+    /// directory entry. Interrupted, run it again: it carries on.
+    Delete {
+        /// Tenant slug (disabled first with `tessera tenant disable`).
+        slug: String,
+        /// Rows per delete statement.
+        #[arg(long, default_value_t = crate::administration::tenants::ERASE_BATCH)]
+        batch_size: u64,
+        /// Machine-readable output (the rows erased per table).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `tessera user …`
@@ -447,6 +460,9 @@ pub struct AppUpdate {
     /// This client's external login application; "" for the tenant's.
     #[arg(long)]
     pub login_url: Option<String>,
+    /// Its home page (RFC 7591 `client_uri`), linked from error pages; "" removes it.
+    #[arg(long)]
+    pub client_uri: Option<String>,
     /// The client_id that login application authenticates with (only that
     /// credential drives this client's interactions); "" with `--login-url ""`.
     #[arg(long)]
@@ -517,6 +533,9 @@ pub struct AppCreate {
     /// `oauth.login_url`).
     #[arg(long, requires = "login_client_id")]
     pub login_url: Option<String>,
+    /// Its home page (RFC 7591 `client_uri`): error pages link back to it.
+    #[arg(long)]
+    pub client_uri: Option<String>,
     /// The client_id that login application authenticates with: only that
     /// credential drives this client's interactions.
     #[arg(long, requires = "login_url")]

@@ -117,6 +117,42 @@ pub(super) async fn tenant(
         }
         TenantCommand::Disable { slug } => set_disabled(config, &slug, true, &actor, out).await,
         TenantCommand::Enable { slug } => set_disabled(config, &slug, false, &actor, out).await,
+        TenantCommand::Delete {
+            slug,
+            batch_size,
+            json,
+        } => {
+            let (connected, tenant) = open_tenant(config, &slug).await?;
+            let kept = connected.config.keeps_tenant(&tenant.slug);
+            let erased = tenants::delete(
+                &connected.databases,
+                &tenant,
+                kept,
+                batch_size,
+                |so_far| {
+                    if !json {
+                        eprintln!("tenant {slug}: {} rows erased so far", so_far.total());
+                    }
+                },
+                &actor,
+            )
+            .await?;
+            if json {
+                writeln!(out, "{:#}", json!(erased))?;
+            } else {
+                writeln!(
+                    out,
+                    "deleted tenant {slug}: {} rows erased ({} access tokens, {} refresh \
+                     tokens, {} applications, {} users), then its keys and directory entry",
+                    erased.total(),
+                    erased.access_tokens,
+                    erased.refresh_tokens,
+                    erased.applications,
+                    erased.users
+                )?;
+            }
+            Ok(())
+        }
     }
 }
 

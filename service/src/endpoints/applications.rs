@@ -416,6 +416,9 @@ fn blank(tenant: &Tenant, owner: i64) -> NewApplication {
             .unwrap_or_default(),
         login_url: String::new(),
         login_client_id: String::new(),
+        client_uri: String::new(),
+        token_endpoint_auth_method: String::new(),
+        registration_token_hash: String::new(),
     }
 }
 

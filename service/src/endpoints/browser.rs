@@ -8,7 +8,7 @@ use entity::application;
 
 use crate::endpoints::page::{
     Page, cookie, expired_cookie, interaction_cookie_name, read_cookie, refused,
-    session_cookie_name, start_again,
+    session_cookie_name, start_again, start_again_back_to,
 };
 use crate::oauth::authorization_response::Delivery;
 use crate::oauth::authorize::{self, Begun, Interaction, Step};
@@ -96,12 +96,25 @@ pub async fn posted_sign_in(
         return Ok(Ok(None));
     }
     let Some(found) = posted_interaction(state, tenant, headers, form).await? else {
-        return Ok(Err(start_again(state, tenant)));
+        let key = form.get("interaction").unwrap_or_default();
+        return Ok(Err(start_again_for(state, tenant, key).await?));
     };
     if let Err(refusal) = authorize::pages_decide(state, tenant, &found).await {
         return Ok(Err(refused(state, tenant, refusal)));
     }
     Ok(Ok(Some(found)))
+}
+
+/// The "start again" page for interaction `key`, which this browser cannot use:
+/// with a link to its application's home page when the interaction is still
+/// stored and the application registered one (nothing else of it is shown).
+pub async fn start_again_for(
+    state: &AppState,
+    tenant: &Tenant,
+    key: &str,
+) -> Result<Page, OAuthError> {
+    let home = authorize::home_page_of(state, tenant, key).await?;
+    Ok(start_again_back_to(state, tenant, home.as_deref()))
 }
 
 /// Whether a form's `csrf` field is the token of `browser_secret`.

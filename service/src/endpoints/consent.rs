@@ -9,7 +9,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use crate::endpoints::browser::{bound, posted_interaction, step_page, tenant_path};
+use crate::endpoints::browser::{
+    bound, posted_interaction, start_again_for, step_page, tenant_path,
+};
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
     Page, expired_cookie, interaction_cookie_name, refused, render_for_client, respond, start_again,
@@ -82,7 +84,7 @@ pub async fn consent_page(
         let tenant = resolve_tenant(&state, &slug).await?;
         let key = query.interaction.unwrap_or_default();
         let Some((found, secret)) = bound(&state, &tenant, &headers, &key).await? else {
-            return Ok(start_again(&state, &tenant));
+            return start_again_for(&state, &tenant, &key).await;
         };
         if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
             return Ok(refused(&state, &tenant, refusal));

@@ -18,10 +18,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::endpoints::browser::{bound, step_page};
+use crate::endpoints::browser::{bound, start_again_for, step_page};
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::page::{cookie, refused, respond, session_cookie_name, start_again};
+use crate::endpoints::page::{cookie, refused, respond, session_cookie_name};
 use crate::endpoints::request::{Peer, authorization, client_address};
 use crate::endpoints::token::NO_STORE;
 use crate::oauth::authorize::{self, Interaction};
@@ -142,7 +142,7 @@ pub async fn continue_interaction(
     let result = async {
         let tenant = resolve_tenant(&state, &slug).await?;
         let Some((found, _)) = bound(&state, &tenant, &headers, &key).await? else {
-            return Ok(start_again(&state, &tenant));
+            return start_again_for(&state, &tenant, &key).await;
         };
         let verifier = query.verifier.unwrap_or_default();
         let continued = match authorize::continue_external(&state, &tenant, &found, &verifier).await

@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoints::browser::{
     bound, csrf_ok, finish_plain_sign_in, plain_form_secret, plain_page_url, posted_sign_in,
-    require_login, return_path, signed_in, start_session, tenant_path,
+    require_login, return_path, signed_in, start_again_for, start_session, tenant_path,
 };
 use crate::endpoints::issuer::resolve_tenant;
 use crate::endpoints::page::{
     MessageContext, Page, expired_cookie, form_expired, refused, render, render_for_client,
-    respond, session_cookie_name, start_again,
+    respond, session_cookie_name,
 };
 use crate::endpoints::request::{Peer, client_address, content_type};
 use crate::oauth::authorize;
@@ -111,7 +111,7 @@ pub async fn login_page(
             });
         };
         let Some((found, secret)) = bound(&state, &tenant, &headers, key).await? else {
-            return Ok(start_again(&state, &tenant));
+            return start_again_for(&state, &tenant, key).await;
         };
         if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
             return Ok(refused(&state, &tenant, refusal));

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::endpoints::error::ApiError;
 use crate::endpoints::issuer::resolve_tenant;
 use crate::route_names::RouteName;
+use crate::settings::DynamicRegistration;
 use crate::state::AppState;
 
 /// Client authentication methods of the token and revocation endpoints.
@@ -89,6 +90,17 @@ pub async fn metadata(
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
     });
+    // RFC 8414 §2, OpenID Connect Discovery §3: only where the tenant accepts
+    // registrations.
+    if settings.dynamic_registration != DynamicRegistration::Off
+        && state.serves(RouteName::Registration)
+        && let Some(members) = document.as_object_mut()
+    {
+        members.insert(
+            "registration_endpoint".to_owned(),
+            json!(format!("{issuer}/register")),
+        );
+    }
     // A route switched off (`[routes]`, an embedding program) is not advertised.
     if let Some(members) = document.as_object_mut() {
         for (route, keys) in [

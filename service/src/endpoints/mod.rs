@@ -7,6 +7,7 @@ pub mod applications;
 pub mod authorize;
 pub mod authorized_tokens;
 pub mod browser;
+pub mod client_registration;
 pub mod consent;
 pub mod cors;
 pub mod device;

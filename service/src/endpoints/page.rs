@@ -242,6 +242,8 @@ struct Message<'a> {
     title: &'a str,
     message: &'a str,
     hint: Option<&'a str>,
+    /// The application's home page (its registered `client_uri`), to go back to.
+    back_to: Option<&'a str>,
 }
 
 /// An error page of `tenant` (or of the service, for an unknown tenant).
@@ -253,11 +255,25 @@ pub fn error_page(
     message: &str,
     hint: Option<&str>,
 ) -> Page {
+    error_page_back_to(state, tenant_name, status, title, message, hint, None)
+}
+
+/// [`error_page`] with a link back to the application's home page.
+fn error_page_back_to(
+    state: &AppState,
+    tenant_name: &str,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    hint: Option<&str>,
+    back_to: Option<&str>,
+) -> Page {
     let context = Message {
         tenant_name,
         title,
         message,
         hint,
+        back_to,
     };
     match state.pages.render("error.html", context) {
         Ok(body) => Page::html(status, body),
@@ -270,13 +286,20 @@ pub fn error_page(
 
 /// The page for a request that cannot be tied to its interaction.
 pub fn start_again(state: &AppState, tenant: &Tenant) -> Page {
-    error_page(
+    start_again_back_to(state, tenant, None)
+}
+
+/// [`start_again`], linking to the application's home page when it registered one
+/// (`client_uri`, RFC 7591 §2).
+pub fn start_again_back_to(state: &AppState, tenant: &Tenant, home: Option<&str>) -> Page {
+    error_page_back_to(
         state,
         &tenant.display_name,
         StatusCode::BAD_REQUEST,
         "Start again",
         "This page has expired, was already used, or was opened in another browser.",
         Some("Go back to the application and sign in again."),
+        home,
     )
 }
 

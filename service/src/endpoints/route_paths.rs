@@ -40,5 +40,7 @@ pub fn paths(name: RouteName) -> &'static [&'static str] {
         RouteName::ApplicationNew => &["/t/{tenant}/applications/new"],
         RouteName::Application => &["/t/{tenant}/applications/{client_id}"],
         RouteName::ApplicationAction => &["/t/{tenant}/applications/{client_id}/{action}"],
+        RouteName::Registration => &["/t/{tenant}/register"],
+        RouteName::RegistrationClient => &["/t/{tenant}/register/{client_id}"],
     }
 }

@@ -10,9 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, get, post};
 
-use crate::endpoints::{applications, consent, interactions, introspect, landing, metrics};
+use crate::endpoints::{
+    applications, client_registration, consent, interactions, introspect, landing, metrics,
+};
 use crate::endpoints::{
     authorize, authorized_tokens, cors, device, end_session, health, issuer, jwks, login, metadata,
     page, revoke, sign_up, token, userinfo,
@@ -68,6 +71,12 @@ pub fn built_in(name: RouteName) -> MethodRouter<AppState> {
         RouteName::ApplicationNew => get(applications::new_form),
         RouteName::Application => get(applications::edit_form).post(applications::update),
         RouteName::ApplicationAction => post(applications::act),
+        RouteName::Registration => post(client_registration::register)
+            .layer(DefaultBodyLimit::max(client_registration::MAX_BODY_BYTES)),
+        RouteName::RegistrationClient => get(client_registration::read)
+            .put(client_registration::replace)
+            .delete(client_registration::remove)
+            .layer(DefaultBodyLimit::max(client_registration::MAX_BODY_BYTES)),
     }
 }
 

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoints::browser::{
     bound, finish_plain_sign_in, plain_form_secret, plain_page_url, posted_sign_in, return_path,
-    start_session, tenant_path,
+    start_again_for, start_session, tenant_path,
 };
 use crate::endpoints::issuer::resolve_tenant;
-use crate::endpoints::page::{Page, error_page, refused, render_for_client, respond, start_again};
+use crate::endpoints::page::{Page, error_page, refused, render_for_client, respond};
 use crate::endpoints::request::{Peer, client_address, content_type};
 use crate::oauth::authorize;
 use crate::oauth::form::Form;
@@ -126,7 +126,7 @@ pub async fn sign_up_page(
             });
         };
         let Some((found, secret)) = bound(&state, &tenant, &headers, key).await? else {
-            return Ok(start_again(&state, &tenant));
+            return start_again_for(&state, &tenant, key).await;
         };
         if let Err(refusal) = authorize::pages_decide(&state, &tenant, &found).await {
             return Ok(refused(&state, &tenant, refusal));

@@ -54,6 +54,14 @@ pub enum FailureKey<'a> {
         /// The client's address.
         address: IpAddr,
     },
+    /// Clients registered dynamically (RFC 7591) from a source address, in a tenant
+    /// (each registration counts, as each sign-up does).
+    Registration {
+        /// Tenant id.
+        tenant_id: i64,
+        /// The registrant's address.
+        address: IpAddr,
+    },
 }
 
 /// How many failures a key may have in a window.

@@ -212,6 +212,9 @@ impl SharedFailures {
             FailureKey::SignUp { tenant_id, address } => {
                 mac.update(format!("sign-up\0{tenant_id}\0{address}").as_bytes());
             }
+            FailureKey::Registration { tenant_id, address } => {
+                mac.update(format!("registration\0{tenant_id}\0{address}").as_bytes());
+            }
         }
         let digest = mac.finalize().into_bytes();
         digest[..16]

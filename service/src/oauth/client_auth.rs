@@ -37,6 +37,17 @@ pub enum AuthMethod {
     None,
 }
 
+impl AuthMethod {
+    /// The RFC 7591 §2 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+}
+
 /// An authenticated client.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -139,6 +150,15 @@ pub async fn authenticate(
     guard.check().await?;
     match verify(state, tenant, &presented).await {
         Err(OAuthError::InvalidClient) => {
+            guard.failed().await;
+            Err(OAuthError::InvalidClient)
+        }
+        // A client registered with one method (RFC 7591 §2
+        // `token_endpoint_auth_method`) authenticates with that one only.
+        Ok(client)
+            if !client.application.token_endpoint_auth_method.is_empty()
+                && client.application.token_endpoint_auth_method != client.method.as_str() =>
+        {
             guard.failed().await;
             Err(OAuthError::InvalidClient)
         }

@@ -47,6 +47,17 @@ pub enum OAuthError {
     /// `registration_not_supported` (OIDC Core §3.1.2.6): the `registration`
     /// parameter (§7.2.1).
     RegistrationNotSupported,
+    /// `invalid_redirect_uri` (RFC 7591 §3.2.2): a redirect URI a registration may
+    /// not use.
+    InvalidRedirectUri(String),
+    /// `invalid_client_metadata` (RFC 7591 §3.2.2): another metadata value refused.
+    InvalidClientMetadata(String),
+    /// `invalid_software_statement` (RFC 7591 §3.2.2): malformed, or its signature
+    /// does not verify.
+    InvalidSoftwareStatement(String),
+    /// `unapproved_software_statement` (RFC 7591 §3.2.2): not signed by an issuer the
+    /// tenant trusts.
+    UnapprovedSoftwareStatement(String),
     /// The authenticated caller may not do this (403), saying why; nothing changed.
     Forbidden(String),
     /// Too many pending interactions or device grants from this address or in this
@@ -141,6 +152,10 @@ impl OAuthError {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
+            Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            Self::InvalidClientMetadata(_) => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement(_) => "invalid_software_statement",
+            Self::UnapprovedSoftwareStatement(_) => "unapproved_software_statement",
             // A 403 to an authenticated caller (RFC 6749 §5.2 has no code for it).
             Self::Forbidden(_) => "access_denied",
             // RFC 8628 §3.5's "slow down" fits the device endpoint, the only JSON
@@ -167,6 +182,10 @@ impl OAuthError {
             | Self::UnsupportedResponseType(text)
             | Self::AccessDenied(text)
             | Self::Forbidden(text)
+            | Self::InvalidRedirectUri(text)
+            | Self::InvalidClientMetadata(text)
+            | Self::InvalidSoftwareStatement(text)
+            | Self::UnapprovedSoftwareStatement(text)
             | Self::LoginRequired(text) => text.clone(),
             Self::RequestNotSupported => {
                 "request objects (the request parameter) are not supported".to_owned()

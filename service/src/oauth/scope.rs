@@ -17,6 +17,20 @@ pub const INTROSPECTION_SCOPE: &str = "introspection";
 /// every tenant; of any other tenant, only that tenant.
 pub const ADMIN_SCOPE: &str = "tessera:admin";
 
+/// The scope of an initial access token (RFC 7591 §3): its holder may register
+/// clients at `{issuer}/register` when the tenant's `dynamic_registration` is
+/// `initial_access_token`. Like [`ADMIN_SCOPE`], held only by clients that list it.
+pub const REGISTER_SCOPE: &str = "tessera:register";
+
+/// The operators' scopes: in every tenant's catalogue without being shown in it,
+/// granted only to clients whose registration lists them.
+pub const OPERATOR_SCOPES: [&str; 2] = [ADMIN_SCOPE, REGISTER_SCOPE];
+
+/// Whether `scope` is one of [`OPERATOR_SCOPES`].
+pub fn is_operator_scope(scope: &str) -> bool {
+    OPERATOR_SCOPES.contains(&scope)
+}
+
 /// A set of scope tokens.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scopes(BTreeSet<String>);
@@ -68,7 +82,7 @@ impl Scopes {
         allowed: &Scopes,
     ) -> Result<Scopes, OAuthError> {
         let in_catalogue =
-            |scope: &String| settings.scopes.contains_key(scope) || scope == ADMIN_SCOPE;
+            |scope: &String| settings.scopes.contains_key(scope) || is_operator_scope(scope);
         let permitted = |scope: &String| is_permitted(scope, allowed);
         match requested {
             Some(requested) if !requested.is_empty() => {
@@ -110,7 +124,7 @@ impl Scopes {
             self.0
                 .iter()
                 .filter(|scope| {
-                    (settings.scopes.contains_key(*scope) || *scope == ADMIN_SCOPE)
+                    (settings.scopes.contains_key(*scope) || is_operator_scope(scope))
                         && is_permitted(scope, allowed)
                 })
                 .cloned()
@@ -120,11 +134,11 @@ impl Scopes {
 }
 
 /// Whether a client whose registration allows `allowed` may hold `scope` (empty
-/// list: every scope of the catalogue but [`INTROSPECTION_SCOPE`] and
-/// [`ADMIN_SCOPE`]).
+/// list: every scope of the catalogue but [`INTROSPECTION_SCOPE`] and the
+/// [`OPERATOR_SCOPES`]).
 fn is_permitted(scope: &str, allowed: &Scopes) -> bool {
     allowed.contains(scope)
-        || (allowed.is_empty() && scope != INTROSPECTION_SCOPE && scope != ADMIN_SCOPE)
+        || (allowed.is_empty() && scope != INTROSPECTION_SCOPE && !is_operator_scope(scope))
 }
 
 impl fmt::Display for Scopes {
@@ -146,14 +160,14 @@ impl fmt::Display for Scopes {
 mod tests {
     use super::*;
 
-    /// `tessera:admin` and `introspection` are granted only to a client that lists
+    /// `tessera:admin`, `tessera:register` and `introspection` are granted only to a client that lists
     /// them: never through an empty allowed list (the whole catalogue), never on
     /// refresh to one that no longer lists them.
     #[test]
     fn privileged_scopes_need_an_explicit_listing() {
         let settings = OAuthSettings::default().with_openid_scopes();
         let everything = Scopes::parse("").unwrap();
-        for scope in [ADMIN_SCOPE, INTROSPECTION_SCOPE] {
+        for scope in [ADMIN_SCOPE, REGISTER_SCOPE, INTROSPECTION_SCOPE] {
             let asked = Some(Scopes::parse(scope).unwrap());
             assert!(
                 Scopes::grant(asked.clone(), &settings, &everything).is_err(),
@@ -174,5 +188,6 @@ mod tests {
         }
         // Not shown in the catalogue (discovery's scopes_supported).
         assert!(!settings.scopes.contains_key(ADMIN_SCOPE));
+        assert!(!settings.scopes.contains_key(REGISTER_SCOPE));
     }
 }

@@ -53,6 +53,9 @@ pub async fn create(
             extensions: Set(serde_json::Value::Object(new.extensions.clone()).to_string()),
             login_url: Set(new.login_url.clone()),
             login_client_id: Set(new.login_client_id.clone()),
+            client_uri: Set(new.client_uri.clone()),
+            token_endpoint_auth_method: Set(new.token_endpoint_auth_method.clone()),
+            registration_token_hash: Set(new.registration_token_hash.clone()),
             created_at: Set(created),
             updated_at: Set(created),
             ..Default::default()
@@ -117,7 +120,8 @@ async fn insert_origins(
 
 /// Stores `changed` over the application `id` (what an operator or owner may change:
 /// name, grant types, URIs, origins, scopes, consent, algorithm, access token format,
-/// extension fields; never the client_id, type or secret), with its CORS origins
+/// extension fields, home page, authentication method; never the client_id, type,
+/// secret or registration access token), with its CORS origins
 /// rewritten, in one transaction, then announced to every node. Only if the row is
 /// still the one read (`stored.updated_at`: compare and set); a change made
 /// meanwhile is [`Error::StaleVersion`], a deletion [`Error::NotFound`].
@@ -150,6 +154,8 @@ pub async fn update(
             extensions: Set(serde_json::Value::Object(changed.extensions.clone()).to_string()),
             login_url: Set(changed.login_url.clone()),
             login_client_id: Set(changed.login_client_id.clone()),
+            client_uri: Set(changed.client_uri.clone()),
+            token_endpoint_auth_method: Set(changed.token_endpoint_auth_method.clone()),
             updated_at: Set(now()),
             ..Default::default()
         };

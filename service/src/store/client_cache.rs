@@ -136,6 +136,9 @@ mod tests {
             extensions: String::new(),
             login_url: String::new(),
             login_client_id: String::new(),
+            client_uri: String::new(),
+            token_endpoint_auth_method: String::new(),
+            registration_token_hash: String::new(),
             created_at: now,
             updated_at: now,
         })

@@ -281,7 +281,7 @@ where
 
 /// [`batch_delete`] on `group`'s primary, taking the writer's turn for each batch
 /// (the background sweep shares the pool with this process's requests).
-async fn batch_delete_in_turn<E>(
+pub(super) async fn batch_delete_in_turn<E>(
     data: TenantData<'_>,
     group: router_policies::EntityGroup,
     id: E::Column,

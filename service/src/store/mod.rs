@@ -11,6 +11,7 @@ pub mod authorized_tokens;
 pub mod client_cache;
 pub mod consents;
 pub mod device_grants;
+pub mod erasure;
 pub mod expired;
 pub mod interactions;
 pub mod sessions;

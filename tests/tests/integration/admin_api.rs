@@ -57,33 +57,17 @@ async fn call(
     body: Option<Value>,
     if_match: Option<&str>,
 ) -> Answer {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    if let Some(tag) = if_match {
-        request = request.header("if-match", tag);
-    }
-    let response = request.send().await.unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|value| value.to_str().unwrap().to_owned())
-    };
-    let (etag, location) = (header("etag"), header("location"));
-    let content_type = header("content-type").unwrap_or_default();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
+    let headers: Vec<(&str, &str)> = if_match.map(|tag| ("if-match", tag)).into_iter().collect();
+    let answer = app
+        .send_json(method, path, bearer, body.as_ref(), &headers)
+        .await;
+    let header = |name: &str| answer.header(name).map(str::to_owned);
     Answer {
-        status,
-        etag,
-        location,
-        content_type,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        status: answer.status,
+        etag: header("etag"),
+        location: header("location"),
+        content_type: header("content-type").unwrap_or_default(),
+        body: answer.body,
     }
 }
 
@@ -614,6 +598,17 @@ async fn an_operator_runs_a_tenant_over_the_admin_api(backend: Backend) {
         404,
     );
 
+    // Offboarding: only a disabled tenant, only by the admin tenant's clients.
+    let still_enabled = call(
+        &app,
+        Method::DELETE,
+        "/admin/v1/tenants/acme",
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_problem(&still_enabled, 409);
     let off = call(
         &app,
         Method::PATCH,
@@ -631,6 +626,102 @@ async fn an_operator_runs_a_tenant_over_the_admin_api(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(discovery.status(), 403);
+    let by_its_own_admin = call(
+        &app,
+        Method::DELETE,
+        "/admin/v1/tenants/acme",
+        Some(&acme_admin),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        [401, 403].contains(&by_its_own_admin.status),
+        "{}",
+        by_its_own_admin.body
+    );
+    let erased = call(
+        &app,
+        Method::DELETE,
+        "/admin/v1/tenants/acme",
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    assert!(
+        erased.body["applications"].as_u64().unwrap() >= 1,
+        "{}",
+        erased.body
+    );
+    assert!(
+        erased.body["access_tokens"].as_u64().unwrap() >= 1,
+        "{}",
+        erased.body
+    );
+    assert_problem(
+        &call(
+            &app,
+            Method::GET,
+            "/admin/v1/tenants/acme",
+            Some(&admin),
+            None,
+            None,
+        )
+        .await,
+        404,
+    );
+    let gone = app
+        .client
+        .get(app.url("/t/acme/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let listed = call(
+        &app,
+        Method::GET,
+        "/admin/v1/tenants",
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        !listed.body.to_string().contains("\"acme\""),
+        "{}",
+        listed.body
+    );
+    // The admin tenant itself is kept: its clients administer every tenant.
+    let admin_off = call(
+        &app,
+        Method::PATCH,
+        "/admin/v1/tenants/default",
+        Some(&admin),
+        Some(json!({"disabled": true})),
+        None,
+    )
+    .await;
+    assert_eq!(admin_off.status, 200, "{}", admin_off.body);
+    let kept = call(
+        &app,
+        Method::DELETE,
+        "/admin/v1/tenants/default",
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_problem(&kept, 409);
+    assert!(
+        kept.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("admin tenant"),
+        "{}",
+        kept.body
+    );
     app.stop().await;
 }
 
@@ -656,7 +747,7 @@ async fn the_openapi_document_covers_every_admin_route() {
     let paths = document["paths"].as_object().unwrap();
     for (path, methods) in [
         ("/admin/v1/tenants", &["get", "post"][..]),
-        ("/admin/v1/tenants/{tenant}", &["get", "patch"]),
+        ("/admin/v1/tenants/{tenant}", &["get", "patch", "delete"]),
         ("/admin/v1/tenants/{tenant}/users", &["get", "post"]),
         (
             "/admin/v1/tenants/{tenant}/users/{user}",

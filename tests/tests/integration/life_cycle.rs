@@ -412,6 +412,65 @@ async fn an_operator_runs_a_tenant_from_the_command_line(backend: Backend) {
     .await;
     let gateway = register(config, "Gateway", &["--grant-types", "client_credentials"]).await;
     assert!(!is_active(&app, &gateway, &service_access).await);
+
+    // Offboarding: refused while enabled, and for the admin tenant; then every row
+    // of the disabled tenant is erased and its issuer is gone on the running node.
+    cli_refused(
+        config,
+        &["tenant", "delete", "acme"],
+        "",
+        "disable it first",
+    )
+    .await;
+    cli_ok(config, &["tenant", "disable", "default"], "").await;
+    cli_refused(config, &["tenant", "delete", "default"], "", "admin tenant").await;
+    cli_ok(config, &["tenant", "enable", "default"], "").await;
+    let offboarded = app.tenant("acme").await;
+    cli_ok(
+        config,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--username",
+            "carol",
+            "--password-stdin",
+        ],
+        "carol's password\n",
+    )
+    .await;
+    cli_ok(config, &["tenant", "disable", "acme"], "").await;
+    let erased = cli_ok(
+        config,
+        &["tenant", "delete", "acme", "--batch-size", "2", "--json"],
+        "",
+    )
+    .await;
+    let erased: Value = serde_json::from_str(&erased).unwrap();
+    assert_eq!(erased["users"], 1, "{erased}");
+    assert!(erased["applications"].as_u64().unwrap() >= 1, "{erased}");
+    assert!(erased["access_tokens"].as_u64().unwrap() >= 3, "{erased}");
+    assert!(erased["refresh_tokens"].as_u64().unwrap() >= 1, "{erased}");
+    let data = app.state.data(&offboarded);
+    assert!(
+        tessera::store::applications::list(data)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(tessera::store::users::list(data).await.unwrap().is_empty());
+    poll_until("the deleted tenant is unknown", within, every, || async {
+        app.client
+            .get(app.url("/t/acme/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 404
+    })
+    .await;
+    cli_refused(config, &["tenant", "show", "acme"], "", "acme").await;
     app.stop().await;
 }
 

@@ -6,6 +6,7 @@ mod bounds;
 mod browser;
 mod browser_flows;
 mod cli;
+mod client_registration;
 mod extension_points;
 mod guards;
 mod hardening;

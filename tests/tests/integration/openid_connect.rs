@@ -170,7 +170,7 @@ pub(crate) async fn set_post_logout_redirect_uris(
 
 /// An authentication request of `client` (code flow, PKCE S256) with `extra`
 /// parameters; `read` is always asked, so the consent page lists it.
-fn request<'a>(
+pub(crate) fn request<'a>(
     client: &'a TestClient,
     scope: &'a str,
     extra: &[(&'a str, &'a str)],
@@ -190,7 +190,7 @@ fn request<'a>(
 }
 
 /// Login and consent in a fresh browser; returns the redirect's parameters.
-async fn authenticate(
+pub(crate) async fn authenticate(
     app: &TestApp,
     tenant: &str,
     params: &[(&str, &str)],

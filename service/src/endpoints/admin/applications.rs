@@ -72,6 +72,8 @@ pub struct NewApplicationBody {
     pub login_url: Option<String>,
     /// The client_id that login application authenticates with.
     pub login_client_id: Option<String>,
+    /// Its home page (RFC 7591 `client_uri`), linked from error pages.
+    pub client_uri: Option<String>,
 }
 
 /// A change of an application: only what is given changes (never its client_id,
@@ -104,6 +106,8 @@ pub struct ApplicationPatch {
     pub login_url: Option<String>,
     /// The client_id that login application authenticates with.
     pub login_client_id: Option<String>,
+    /// Its home page (`""` removes it).
+    pub client_uri: Option<String>,
 }
 
 /// A registered application and, once, its generated secret.
@@ -125,18 +129,12 @@ pub struct NewSecret {
 }
 
 /// JSON field values as the field declarations read them (`null` removes).
-fn assignments(fields: BTreeMap<String, serde_json::Value>) -> Vec<Assignment> {
+fn assignments(fields: BTreeMap<String, serde_json::Value>) -> Result<Vec<Assignment>, Problem> {
     fields
-        .into_iter()
-        .map(|(name, value)| Assignment {
-            name,
-            text: match value {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(text) => Some(text),
-                other => Some(other.to_string()),
-            },
-        })
-        .collect()
+        .iter()
+        .map(|(name, value)| Assignment::from_json(name, value))
+        .collect::<Result<_, _>>()
+        .map_err(|why| Problem::new(StatusCode::BAD_REQUEST, format!("fields: {why}")))
 }
 
 fn location(tenant: &Tenant, client_id: &str) -> String {
@@ -222,13 +220,16 @@ pub async fn create(
         extensions: serde_json::Map::new(),
         login_url: new.login_url.unwrap_or_default().trim().to_owned(),
         login_client_id: new.login_client_id.unwrap_or_default().trim().to_owned(),
+        client_uri: new.client_uri.unwrap_or_default().trim().to_owned(),
+        token_endpoint_auth_method: String::new(),
+        registration_token_hash: String::new(),
     };
     let registered = registration::register(draft, SecretSource::Generate)?;
     let (application, client_secret) = lifecycle::create(
         &state.databases,
         &tenant,
         registered,
-        &assignments(new.fields),
+        &assignments(new.fields)?,
         &caller.actor,
     )
     .await?;
@@ -305,7 +306,13 @@ pub async fn update(
         access_token_format: patch.access_token_format,
         login_url: patch.login_url,
         login_client_id: patch.login_client_id,
-        fields: patch.fields.map(assignments).unwrap_or_default(),
+        client_uri: patch.client_uri,
+        token_endpoint_auth_method: None,
+        fields: patch
+            .fields
+            .map(assignments)
+            .transpose()?
+            .unwrap_or_default(),
     };
     let updated =
         lifecycle::update(&state.databases, &tenant, &stored, &changes, &caller.actor).await?;

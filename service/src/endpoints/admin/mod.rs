@@ -40,7 +40,7 @@ use problem::Problem;
                        an admin client (`tessera admin bootstrap`), scope `tessera:admin`."
     ),
     paths(
-        tenants::list, tenants::create, tenants::show, tenants::update,
+        tenants::list, tenants::create, tenants::show, tenants::update, tenants::delete,
         users::list, users::create, users::show, users::update, users::delete,
         users::authorizations, users::revoke,
         applications::list, applications::create, applications::show,
@@ -132,7 +132,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/admin/v1/tenants/{tenant}",
-            get(tenants::show).patch(tenants::update),
+            get(tenants::show)
+                .patch(tenants::update)
+                .delete(tenants::delete),
         )
         .route(
             "/admin/v1/tenants/{tenant}/users",

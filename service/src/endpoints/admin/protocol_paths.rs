@@ -20,7 +20,7 @@ struct Described {
 }
 
 fn described(name: RouteName) -> Option<Described> {
-    use HttpMethod::{Get, Options, Post};
+    use HttpMethod::{Delete, Get, Options, Post, Put};
     let json = "application/json";
     let html = "text/html";
     let (methods, tag, summary, produces): (&'static [HttpMethod], _, _, _) = match name {
@@ -154,6 +154,18 @@ fn described(name: RouteName) -> Option<Described> {
             "pages",
             "Deleting an application or rotating its secret (asks first)",
             html,
+        ),
+        RouteName::Registration => (
+            &[Post],
+            "oauth",
+            "Dynamic client registration (RFC 7591 §3)",
+            json,
+        ),
+        RouteName::RegistrationClient => (
+            &[Get, Put, Delete],
+            "oauth",
+            "Client configuration endpoint (RFC 7592)",
+            json,
         ),
     };
     Some(Described {

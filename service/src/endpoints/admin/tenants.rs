@@ -8,12 +8,13 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::administration;
 use crate::state::AppState;
+use crate::store::erasure::Erased;
 use crate::tenancy::{self, Tenant, TenantChanges};
 
 use super::caller::authenticate;
@@ -194,6 +195,36 @@ async fn fresh(state: &AppState, tenant: &Tenant) -> Result<Tenant, Problem> {
         state.tenants.settings(),
         row,
     )?)
+}
+
+/// Offboard a disabled tenant: every row it has in its pools is erased in batches,
+/// then its signing keys and directory entry; the answer counts the rows. A tenant
+/// of millions of rows is better offboarded with `tessera tenant delete` (progress,
+/// no HTTP timeout); interrupted, either carries on when run again.
+#[utoipa::path(delete, path = "/admin/v1/tenants/{tenant}", tag = "tenants",
+    params(("tenant" = String, Path, description = "Tenant slug")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Erased),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Result<Response, Problem> {
+    let (tenant, caller) = authorized(&state, &headers, &slug).await?;
+    caller.require_every_tenant()?;
+    let tenant = fresh(&state, &tenant).await?;
+    let erased = administration::tenants::delete(
+        &state.databases,
+        &tenant,
+        state.config.keeps_tenant(&tenant.slug),
+        administration::tenants::ERASE_BATCH,
+        |_| {},
+        &caller.actor,
+    )
+    .await?;
+    Ok((StatusCode::OK, Json(erased)).into_response())
 }
 
 /// Change a tenant: name, settings (checked as the configuration's are, before
