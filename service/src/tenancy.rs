@@ -134,8 +134,7 @@ fn parse_settings(
 /// A directory row's version: its last change's time (or its creation's), as the
 /// admin API's `ETag` shows it.
 fn version_of(row: &tenant::Model) -> String {
-    let at = row.updated_at.unwrap_or(row.created_at);
-    format!("{}", at.assume_utc().unix_timestamp_nanos())
+    crate::time::version_at(row.updated_at.unwrap_or(row.created_at))
 }
 
 /// Decodes the stored placement JSON of a directory row.

@@ -28,6 +28,12 @@ pub fn unix_seconds(at: Timestamp) -> i64 {
     at.assume_utc().unix_timestamp()
 }
 
+/// A row's version from its last change's time (nanoseconds since the epoch): what
+/// an `ETag` quotes and a compare-and-set compares.
+pub fn version_at(at: Timestamp) -> String {
+    at.assume_utc().unix_timestamp_nanos().to_string()
+}
+
 /// `at` as RFC 3339 UTC (`2026-12-02T01:02:03.456789Z`), for CLI output.
 pub fn rfc3339(at: Timestamp) -> String {
     at.assume_utc()

@@ -21,8 +21,9 @@ use crate::registration::{
 use crate::state::AppState;
 use crate::store::applications as stored_applications;
 use crate::tenancy::Tenant;
+use crate::time::version_at;
 
-use super::common::{ListQuery, authorized, created, if_match, version_at, with_etag};
+use super::common::{ListQuery, authorized, created, if_match, with_etag};
 use super::problem::Problem;
 use super::{body, query};
 

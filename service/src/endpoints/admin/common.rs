@@ -108,8 +108,3 @@ pub fn created(location: &str, version: &str, body: impl serde::Serialize) -> Re
     }
     response
 }
-
-/// A version of a row from its last change's time.
-pub fn version_at(at: entity::Timestamp) -> String {
-    at.assume_utc().unix_timestamp_nanos().to_string()
-}

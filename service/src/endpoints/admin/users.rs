@@ -13,8 +13,9 @@ use crate::administration::consents::{self, AuthorizedApplicationView};
 use crate::administration::users::{self, NewUser, UserView};
 use crate::state::AppState;
 use crate::store::users::AccountChanges;
+use crate::time::version_at;
 
-use super::common::{ListQuery, authorized, created, if_match, version_at, with_etag};
+use super::common::{ListQuery, authorized, created, if_match, with_etag};
 use super::problem::Problem;
 use super::{body, query};
 
