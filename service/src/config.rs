@@ -1054,6 +1054,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("oauth.default_scopes"), "{error}");
+        // The dynamic registration policy is checked like every setting.
+        for (toml, named) in [
+            (
+                "[tenants.acme.oauth]\nregistration_grant_types = [\"authorization-code\"]\n",
+                "tenants.acme.oauth.registration_grant_types",
+            ),
+            (
+                "[oauth]\nregistration_redirect_uri_schemes = [\"javascript\"]\n",
+                "oauth.registration_redirect_uri_schemes",
+            ),
+            (
+                "[oauth]\nsoftware_statement_issuers = { \"https://i.example\" = '{\"kty\":\"oct\",\"k\":\"eA\"}' }\n",
+                "software_statement_issuers",
+            ),
+            (
+                "[oauth]\ndynamic_registration = \"sometimes\"\n",
+                "dynamic_registration",
+            ),
+        ] {
+            let error = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(error.contains(named), "{toml}: {error}");
+        }
     }
 
     #[test]

@@ -730,6 +730,83 @@ mod tests {
         }
     }
 
+    /// A trusted software statement issuer is a public key: a shared secret (which
+    /// would let anyone holding it sign statements) or a curve Tessera does not
+    /// verify is refused, saying what to paste.
+    #[test]
+    fn software_statement_keys_are_public_keys() {
+        let ed25519 =
+            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        let key = software_statement_key(ed25519).unwrap();
+        assert_eq!(key.algorithm, jsonwebtoken::Algorithm::EdDSA);
+        let secret = r#"{"kty":"oct","k":"c2VjcmV0"}"#;
+        assert!(
+            software_statement_key(secret)
+                .err()
+                .unwrap_or_default()
+                .contains("shared secret")
+        );
+        assert!(
+            software_statement_key("-----BEGIN PUBLIC KEY-----")
+                .err()
+                .unwrap_or_default()
+                .contains("JWK")
+        );
+    }
+
+    /// The authentication method a registration names must fit the client type.
+    #[test]
+    fn the_authentication_method_fits_the_client_type() {
+        let mut application = NewApplication {
+            client_id: "web".to_owned(),
+            name: "Web".to_owned(),
+            client_type: ClientType::Public,
+            grant_types: vec![GrantType::AuthorizationCode],
+            redirect_uris: vec!["https://a.example/cb".to_owned()],
+            post_logout_redirect_uris: Vec::new(),
+            allowed_origins: Vec::new(),
+            client_secret: String::new(),
+            hash_client_secret: true,
+            skip_authorization: false,
+            algorithm: String::new(),
+            access_token_format: AccessTokenFormat::Opaque,
+            allowed_scopes: Vec::new(),
+            owner_user_id: None,
+            extensions: serde_json::Map::new(),
+            login_url: String::new(),
+            login_client_id: String::new(),
+            client_uri: "https://a.example".to_owned(),
+            token_endpoint_auth_method: "none".to_owned(),
+            registration_token_hash: String::new(),
+        };
+        assert!(application.check().is_ok());
+        application.token_endpoint_auth_method = "client_secret_basic".to_owned();
+        assert!(
+            application
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("does not fit")
+        );
+        application.token_endpoint_auth_method = "private_key_jwt".to_owned();
+        assert!(
+            application
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("not supported")
+        );
+        application.token_endpoint_auth_method = String::new();
+        application.client_uri = "http://a.example".to_owned();
+        assert!(
+            application
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("client_uri")
+        );
+    }
+
     #[test]
     fn origins_have_no_path() {
         assert_eq!(
