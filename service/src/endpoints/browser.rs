@@ -113,8 +113,11 @@ pub async fn start_again_for(
     tenant: &Tenant,
     key: &str,
 ) -> Result<Page, OAuthError> {
-    let home = authorize::home_page_of(state, tenant, key).await?;
-    Ok(start_again_back_to(state, tenant, home.as_deref()))
+    let application = authorize::application_with_home_page(state, tenant, key).await?;
+    let back_to = application
+        .as_ref()
+        .map(|application| (application.name.as_str(), application.client_uri.as_str()));
+    Ok(start_again_back_to(state, tenant, back_to))
 }
 
 /// Whether a form's `csrf` field is the token of `browser_secret`.

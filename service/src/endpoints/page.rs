@@ -242,8 +242,16 @@ struct Message<'a> {
     title: &'a str,
     message: &'a str,
     hint: Option<&'a str>,
-    /// The application's home page (its registered `client_uri`), to go back to.
-    back_to: Option<&'a str>,
+    /// The application's name and home page (its registered `client_uri`), to go
+    /// back to.
+    back_to: Option<BackTo<'a>>,
+}
+
+/// A link back to an application.
+#[derive(Serialize)]
+struct BackTo<'a> {
+    name: &'a str,
+    uri: &'a str,
 }
 
 /// An error page of `tenant` (or of the service, for an unknown tenant).
@@ -266,14 +274,14 @@ fn error_page_back_to(
     title: &str,
     message: &str,
     hint: Option<&str>,
-    back_to: Option<&str>,
+    back_to: Option<(&str, &str)>,
 ) -> Page {
     let context = Message {
         tenant_name,
         title,
         message,
         hint,
-        back_to,
+        back_to: back_to.map(|(name, uri)| BackTo { name, uri }),
     };
     match state.pages.render("error.html", context) {
         Ok(body) => Page::html(status, body),
@@ -290,8 +298,8 @@ pub fn start_again(state: &AppState, tenant: &Tenant) -> Page {
 }
 
 /// [`start_again`], linking to the application's home page when it registered one
-/// (`client_uri`, RFC 7591 §2).
-pub fn start_again_back_to(state: &AppState, tenant: &Tenant, home: Option<&str>) -> Page {
+/// (`client_uri`, RFC 7591 §2): `home` is its name and URI.
+pub fn start_again_back_to(state: &AppState, tenant: &Tenant, home: Option<(&str, &str)>) -> Page {
     error_page_back_to(
         state,
         &tenant.display_name,

@@ -175,8 +175,7 @@ async fn clients_register_themselves_under_the_tenants_policy(backend: Backend) 
     assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
     assert!(elsewhere.body.contains("Start again"), "{}", elsewhere.body);
     assert!(
-        unescape_html(&elsewhere.body)
-            .contains("href=\"https://app.example\">Back to the application"),
+        unescape_html(&elsewhere.body).contains("href=\"https://app.example\">Back to App Photo"),
         "{}",
         elsewhere.body
     );

@@ -267,21 +267,20 @@ pub async fn application_of(
     applications::find_by_id(state.data(tenant), application_id).await
 }
 
-/// The home page (`client_uri`) of the application the live interaction `key` is
-/// for, if it registered one: the "start again" page links back to it even for a
-/// browser not bound to the interaction (the home page is public).
-pub async fn home_page_of(
+/// The application the live interaction `key` is for, if it registered a home
+/// page (`client_uri`): the "start again" page links back to it even for a browser
+/// not bound to the interaction (its name and home page are public).
+pub async fn application_with_home_page(
     state: &AppState,
     tenant: &Tenant,
     key: &str,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<application::Model>, Error> {
     let Some(found) = lookup(state, tenant, key).await? else {
         return Ok(None);
     };
     Ok(application_for(state, tenant, &found)
         .await?
-        .map(|application| application.client_uri)
-        .filter(|home| !home.is_empty()))
+        .filter(|application| !application.client_uri.is_empty()))
 }
 
 /// The application interaction `found` is for, if any (the login and sign-up pages

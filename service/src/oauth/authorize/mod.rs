@@ -29,8 +29,8 @@ pub(crate) use consent::needs_consent;
 pub use external::{Continued, NewBrowserSession, continue_external};
 pub(crate) use interaction::save;
 pub use interaction::{
-    Interaction, Pending, application_for, application_of, begin_external_login, bind,
-    home_page_of, lookup, pages_decide,
+    Interaction, Pending, application_for, application_of, application_with_home_page,
+    begin_external_login, bind, lookup, pages_decide,
 };
 pub use request::{
     AuthorizationRequest, External, ExternalConsent, ExternalLogin, ExternalRejection,
