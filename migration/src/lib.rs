@@ -37,6 +37,7 @@ mod m20261206_000006_tenant_status;
 mod m20261206_000007_user_token_indexes;
 mod m20261206_000008_user_session_index;
 mod m20261206_000009_client_registration;
+mod m20261206_000010_drop_duplicate_user_indexes;
 mod schema;
 pub mod usernames;
 
@@ -110,6 +111,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261202_000008_authentication_context::Migration),
                 Box::new(m20261206_000003_pending_sources::Migration),
                 Box::new(m20261206_000007_user_token_indexes::Migration),
+                Box::new(m20261206_000010_drop_duplicate_user_indexes::Migration),
             ],
         }
     }

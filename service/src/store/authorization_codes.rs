@@ -19,6 +19,7 @@ use crate::store::access::TenantData;
 use crate::store::access::with_retry;
 use crate::store::interactions;
 use crate::store::tokens::{self, NewAccessToken, NewRefreshToken};
+use crate::store::{same_tenant_by_key, same_tenant_by_key_sql};
 use crate::time::now;
 
 /// A code to store (its checksum, never the code).
@@ -193,7 +194,10 @@ async fn redeem_in(
             consumed_at: Set(Some(now())),
             ..Default::default()
         })
-        .filter(authorization_code::Column::TenantId.eq(tenant_id))
+        .filter(same_tenant_by_key(
+            authorization_code::Column::TenantId,
+            tenant_id,
+        ))
         .filter(authorization_code::Column::Id.eq(code_id))
         .filter(authorization_code::Column::ConsumedAt.is_null())
         .exec(transaction)
@@ -225,9 +229,10 @@ async fn redeem_in_one_statement(
     let code = bind(code_id.into());
     let application = bind(access.application_id.into());
     let user = bind(access.user_id.into());
+    let same_tenant = same_tenant_by_key_sql(&tenant);
     let mut sql = format!(
         "WITH consumed AS (UPDATE authorization_codes SET consumed_at = {now} \
-         WHERE tenant_id = {tenant} AND id = {code} AND consumed_at IS NULL RETURNING id)"
+         WHERE id = {code} AND {same_tenant} AND consumed_at IS NULL RETURNING id)"
     );
     let id_token_id = match &access.id_token {
         None => "NULL".to_owned(),

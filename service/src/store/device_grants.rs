@@ -13,6 +13,7 @@ use router_policies::EntityGroup;
 use crate::error::Error;
 use crate::store::access::with_retry;
 use crate::store::access::{TenantData, Writer};
+use crate::store::same_tenant_by_key;
 use crate::store::tokens::{self, IssuedTokens, NewAccessToken, NewRefreshToken};
 use crate::time::{now, plus_seconds};
 
@@ -147,7 +148,10 @@ pub async fn decide(
             user_id: Set(Some(user_id)),
             ..Default::default()
         })
-        .filter(device_grant::Column::TenantId.eq(data.tenant_id()))
+        .filter(same_tenant_by_key(
+            device_grant::Column::TenantId,
+            data.tenant_id(),
+        ))
         .filter(device_grant::Column::Id.eq(id))
         .filter(device_grant::Column::Status.eq(status::PENDING))
         .filter(device_grant::Column::ExpiresAt.gt(now()))
@@ -195,7 +199,10 @@ async fn poll_in(
     tokens: Option<(NewAccessToken, Option<NewRefreshToken>)>,
 ) -> Result<Poll, Error> {
     let row = device_grant::Entity::find_by_id(id)
-        .filter(device_grant::Column::TenantId.eq(tenant_id))
+        .filter(same_tenant_by_key(
+            device_grant::Column::TenantId,
+            tenant_id,
+        ))
         .lock_exclusive()
         .one(transaction)
         .await?

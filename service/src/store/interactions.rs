@@ -12,6 +12,7 @@ use router_policies::EntityGroup;
 
 use crate::error::Error;
 use crate::store::access::{TenantData, Writer};
+use crate::store::same_tenant_by_key;
 use crate::time::now;
 
 /// An interaction to store.
@@ -125,7 +126,7 @@ pub(crate) async fn take_in(
     id: i64,
 ) -> Result<bool, Error> {
     let deleted = interaction::Entity::delete_many()
-        .filter(interaction::Column::TenantId.eq(tenant_id))
+        .filter(same_tenant_by_key(interaction::Column::TenantId, tenant_id))
         .filter(interaction::Column::Id.eq(id))
         .exec(db)
         .await?;

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use crate::error::Error;
 use crate::store::access::{TenantData, Writer, with_retry};
+use crate::store::same_tenant_by_key;
 use crate::tenancy::Tenant;
 use crate::time::now;
 
@@ -261,7 +262,10 @@ async fn lock_live_refresh_token(
     id: i64,
 ) -> Result<Option<refresh_token::Model>, Error> {
     Ok(refresh_token::Entity::find_by_id(id)
-        .filter(refresh_token::Column::TenantId.eq(tenant_id))
+        .filter(same_tenant_by_key(
+            refresh_token::Column::TenantId,
+            tenant_id,
+        ))
         .lock_exclusive()
         .one(transaction)
         .await?
@@ -294,13 +298,20 @@ async fn revoke_access_by_id(
     id: i64,
     now: entity::Timestamp,
 ) -> Result<(), Error> {
-    revoke_access_where(
-        db,
-        tenant_id,
-        Condition::all().add(access_token::Column::Id.eq(id)),
-        now,
-    )
-    .await
+    access_token::Entity::update_many()
+        .set(access_token::ActiveModel {
+            revoked_at: Set(Some(now)),
+            ..Default::default()
+        })
+        .filter(access_token::Column::Id.eq(id))
+        .filter(same_tenant_by_key(
+            access_token::Column::TenantId,
+            tenant_id,
+        ))
+        .filter(access_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Revokes one access token (RFC 7009).

@@ -18,6 +18,7 @@ mod nodes;
 mod oauth;
 mod observability;
 mod openid_connect;
+mod plans;
 mod processes;
 mod replica;
 mod routing;

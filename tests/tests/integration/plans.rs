@@ -1,0 +1,160 @@
+//! Plans that do not depend on table statistics (issue 20): on a freshly created
+//! PostgreSQL database (never analyzed: `reltuples = -1`, as on a server without
+//! autovacuum), with generic plans forced from the first execution (what a pooled
+//! connection settles on after five), the code flow's redemption and the refresh
+//! rotation must each find their rows through their key — the primary key or the
+//! checksum — and never walk the tenant's entries of a `(tenant_id, …)` index.
+//! Measured with PostgreSQL's own counters (`pg_stat_user_indexes.idx_tup_read`).
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tessera_tests::{Backend, Registration, TestApp, TestDatabase, spawn_app_with};
+
+use crate::browser_flows::REDIRECT;
+use crate::oauth::{string, token};
+use crate::openid_connect::code_flow;
+
+/// Rows preloaded into each token table of the tenant.
+const PRELOADED: u32 = 3000;
+
+/// Rows and index entries of the token tables a code flow and a refresh may read
+/// (each lookup by key reads one or two); a scan of the tenant's rows reads
+/// thousands.
+const MAX_READ_PER_FLOW: i64 = 40;
+
+async fn rows_read(admin: &DatabaseConnection) -> i64 {
+    let row = admin
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT (SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables \
+                     WHERE relname IN ('authorization_codes', 'access_tokens', 'refresh_tokens')) \
+                  + (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes \
+                     WHERE relname IN ('authorization_codes', 'access_tokens', 'refresh_tokens')) \
+                  AS read",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<sea_orm::prelude::Decimal>("", "read")
+        .map(|read| i64::try_from(read.mantissa()).unwrap_or(i64::MAX))
+        .unwrap()
+}
+
+/// Where the token tables were read: each index's entries, each table's sequential
+/// scans (totals since the database was created).
+async fn where_read(url: &str) -> String {
+    let admin = Database::connect(url).await.unwrap();
+    let rows = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT indexrelname || ' ' || idx_tup_read AS line FROM pg_stat_user_indexes \
+             WHERE relname IN ('authorization_codes', 'access_tokens', 'refresh_tokens') \
+             UNION ALL SELECT relname || ' (sequential) ' || seq_tup_read FROM pg_stat_user_tables \
+             WHERE relname IN ('authorization_codes', 'access_tokens', 'refresh_tokens')",
+        ))
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "line").unwrap())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The token tables' rows and index entries read so far, as the server's backends
+/// last reported them: PostgreSQL 15 flushes an idle backend's counters within 10 s
+/// (`PGSTAT_IDLE_INTERVAL`).
+async fn settled_rows_read(url: &str) -> i64 {
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let admin = Database::connect(url).await.unwrap();
+    let read = rows_read(&admin).await;
+    admin.close().await.unwrap();
+    read
+}
+
+async fn preload(app: &TestApp, url: &str) {
+    let tenant = app.tenant("default").await.id;
+    let admin = Database::connect(url).await.unwrap();
+    for statement in [
+        format!(
+            "INSERT INTO authorization_codes (tenant_id, code_checksum, application_id, user_id, \
+             redirect_uri, scope, expires_at, created_at) \
+             SELECT {tenant}, md5('c' || g) || md5('c' || g), 0, 0, 'x', 'read', \
+             now() + interval '1 hour', now() FROM generate_series(1, {PRELOADED}) g"
+        ),
+        format!(
+            "INSERT INTO access_tokens (tenant_id, token_checksum, application_id, user_id, \
+             scope, expires_at, created_at) \
+             SELECT {tenant}, md5('a' || g) || md5('a' || g), 0, 0, 'read', \
+             now() + interval '1 hour', now() FROM generate_series(1, {PRELOADED}) g"
+        ),
+        format!(
+            "INSERT INTO refresh_tokens (tenant_id, token_checksum, application_id, user_id, \
+             family_id, scope, created_at) \
+             SELECT {tenant}, md5('r' || g) || md5('r' || g), 0, 0, md5('f' || g), 'read', \
+             now() FROM generate_series(1, {PRELOADED}) g"
+        ),
+    ] {
+        admin.execute_unprepared(&statement).await.unwrap();
+    }
+    admin.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_flow_and_rotation_use_their_keys_whatever_the_statistics() {
+    let Some(db) = TestDatabase::create(Backend::Postgres).await else {
+        return;
+    };
+    let generic = format!(
+        "{}?options=-c%20plan_cache_mode%3Dforce_generic_plan",
+        db.url
+    );
+    let app = spawn_app_with(&format!(
+        "migrate_on_start = true\n[databases.default]\nurl = \"{generic}\"\n"
+    ))
+    .await
+    .unwrap();
+    app.user("default", "alice", "correct horse").await;
+    let client = app
+        .register(
+            "default",
+            Registration {
+                client_id: "web",
+                confidential: true,
+                grant_types: "authorization_code,refresh_token",
+                scopes: "",
+                origins: "",
+                redirect_uris: REDIRECT,
+                skip_authorization: false,
+            },
+        )
+        .await;
+    preload(&app, &db.url).await;
+
+    let before = settled_rows_read(&db.url).await;
+    let flows = 4;
+    for _ in 0..flows {
+        let tokens = code_flow(&app, "default", &client, "openid read").await;
+        let refreshed = token(
+            &app,
+            "default",
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &string(&tokens, "refresh_token")),
+            ],
+        )
+        .await;
+        assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    }
+    let read = settled_rows_read(&db.url).await - before;
+    let places = where_read(&db.url).await;
+    assert!(
+        read <= MAX_READ_PER_FLOW * flows,
+        "{flows} code flows and refreshes read {read} rows and index entries of the token \
+         tables (at most {} expected): a statement scanned the tenant's {PRELOADED} rows ({places})",
+        MAX_READ_PER_FLOW * flows
+    );
+    app.stop().await;
+}
