@@ -281,9 +281,11 @@ impl Application {
             std::thread::available_parallelism().map_or(1, |cores| (usize::from(cores) / 2).max(1)),
         );
         // Opens every tenant's keys (a wrong key-encryption key stops the start here)
-        // and creates those a tenant does not have yet.
+        // and creates those a tenant does not have yet; they are loaded again, and
+        // kept, when the tenant is first served.
         for tenant in tenants.all() {
-            keys.tenant_keys(&connected.databases, &tenant).await?;
+            keys.check_tenant_keys(&connected.databases, &tenant)
+                .await?;
         }
         let client_cache_ttl = connected.config.client_cache_ttl_secs;
         let limits = connected.config.limits.clone();

@@ -76,6 +76,19 @@ impl TenantKeys {
     pub fn find(&self, kid: &str) -> Option<&Arc<LoadedKey>> {
         self.keys.iter().find(|key| key.kid == kid)
     }
+
+    /// The algorithms the tenant has no unretired key of.
+    fn missing_algorithms(&self) -> Vec<SigningAlgorithm> {
+        SigningAlgorithm::ALL
+            .into_iter()
+            .filter(|algorithm| {
+                !self
+                    .keys
+                    .iter()
+                    .any(|key| key.algorithm == *algorithm && key.retired_at.is_none())
+            })
+            .collect()
+    }
 }
 
 /// The keyring of every tenant this node has used.
@@ -136,15 +149,7 @@ impl Keyring {
             .tenants
             .get_or_load(tenant.id, databases.changes().trust(), || async {
                 let mut keys = self.load(databases, tenant).await?;
-                let missing: Vec<SigningAlgorithm> = SigningAlgorithm::ALL
-                    .into_iter()
-                    .filter(|algorithm| {
-                        !keys
-                            .keys
-                            .iter()
-                            .any(|key| key.algorithm == *algorithm && key.retired_at.is_none())
-                    })
-                    .collect();
+                let missing = keys.missing_algorithms();
                 if !missing.is_empty() {
                     create_keys(databases, &self.kek, tenant.id, &missing, now()).await?;
                     keys = self.load(databases, tenant).await?;
@@ -153,6 +158,23 @@ impl Keyring {
             })
             .await?;
         loaded.ok_or_else(|| Error::Corrupt(format!("tenant {} has no keys", tenant.slug)))
+    }
+
+    /// Opens the tenant's keys once — proving the key-encryption key opens them — and
+    /// creates those of any algorithm it has none of, keeping nothing: a node holds a
+    /// tenant's opened keys only once it serves the tenant ([`Self::tenant_keys`]),
+    /// so a start with 10,000 tenants does not hold 30,000 opened keys and their
+    /// JWK Sets (about 13 KB per tenant, docs/benchmarks.md).
+    pub async fn check_tenant_keys(
+        &self,
+        databases: &Databases,
+        tenant: &Tenant,
+    ) -> Result<(), Error> {
+        let missing = self.load(databases, tenant).await?.missing_algorithms();
+        if !missing.is_empty() {
+            create_keys(databases, &self.kek, tenant.id, &missing, now()).await?;
+        }
+        Ok(())
     }
 
     /// Drops the cached keys of a tenant (a rotation was announced).

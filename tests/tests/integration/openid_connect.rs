@@ -1944,6 +1944,12 @@ async fn keys_are_sealed_at_rest_and_need_their_kek() {
     let file = dir.path().join("tessera.db");
     let url = format!("sqlite://{}?mode=rwc", file.display());
     let app = spawn_app_with(&oidc_toml(&url)).await.unwrap();
+    // The start opened every tenant's keys to check the KEK, and kept none: a node
+    // holds a tenant's keys once it serves the tenant (issue 20: memory per tenant).
+    assert_eq!(app.state.keys.counts().misses, 0, "keys held after the start");
+    let jwks = app.client.get(app.url("/t/acme/jwks")).send().await.unwrap();
+    assert_eq!(jwks.status(), 200);
+    assert!(app.state.keys.counts().misses >= 1);
     let tenant = app.tenant("acme").await;
     let rows = tessera::store::signing_keys::all(&app.state.databases, tenant.id)
         .await
