@@ -1946,8 +1946,17 @@ async fn keys_are_sealed_at_rest_and_need_their_kek() {
     let app = spawn_app_with(&oidc_toml(&url)).await.unwrap();
     // The start opened every tenant's keys to check the KEK, and kept none: a node
     // holds a tenant's keys once it serves the tenant (issue 20: memory per tenant).
-    assert_eq!(app.state.keys.counts().misses, 0, "keys held after the start");
-    let jwks = app.client.get(app.url("/t/acme/jwks")).send().await.unwrap();
+    assert_eq!(
+        app.state.keys.counts().misses,
+        0,
+        "keys held after the start"
+    );
+    let jwks = app
+        .client
+        .get(app.url("/t/acme/jwks"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(jwks.status(), 200);
     assert!(app.state.keys.counts().misses >= 1);
     let tenant = app.tenant("acme").await;
