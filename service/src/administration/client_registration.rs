@@ -263,9 +263,19 @@ pub fn describe(
             json!(stored.algorithm),
         );
     }
+    // The fields the registrant wrote and may see: what a client reads here it may
+    // send back in a replacement (RFC 7592 §2.2) without meeting an operator-only
+    // field.
     let document = crate::application_fields::document_of(&stored.extensions);
     for (name, value) in tenant.fields.visible(&document, Visibility::Public) {
-        described.entry(name).or_insert(value);
+        let writable = tenant
+            .fields
+            .fields
+            .get(&name)
+            .is_some_and(|field| field.write == Writer::Registration);
+        if writable {
+            described.entry(name).or_insert(value);
+        }
     }
     described.insert(
         "registration_client_uri".to_owned(),
@@ -298,7 +308,10 @@ impl Requested {
     /// `skip_authorization`, is refused.
     fn read(tenant: &Tenant, metadata: &Map<String, Value>) -> Result<Self, OAuthError> {
         let settings = &tenant.settings;
-        if metadata.contains_key("skip_authorization") {
+        if metadata
+            .get("skip_authorization")
+            .is_some_and(|skip| !skip.is_null() && *skip != Value::Bool(false))
+        {
             return Err(OAuthError::InvalidClientMetadata(
                 "skip_authorization cannot be registered: users always consent to a \
                  dynamically registered client"

@@ -228,6 +228,22 @@ async fn clients_register_themselves_under_the_tenants_policy(backend: Backend) 
     assert_eq!(replaced.body["redirect_uris"].as_array().unwrap().len(), 2);
     assert!(replaced.body["logo_uri"].is_null(), "{}", replaced.text);
     assert!(replaced.body["client_uri"].is_null(), "{}", replaced.text);
+    // What a client read it may send back as it is (RFC 7592 §2.2): the members only
+    // the server sets are ignored.
+    let echoed = app
+        .send_json(Method::GET, &path, Some(&registration_token), None, &[])
+        .await;
+    let round_trip = app
+        .send_json(
+            Method::PUT,
+            &path,
+            Some(&registration_token),
+            Some(&echoed.body),
+            &[],
+        )
+        .await;
+    assert_eq!(round_trip.status, 200, "{}", round_trip.text);
+    assert_eq!(round_trip.body, echoed.body);
     let mut chosen_secret = replacement.clone();
     chosen_secret["client_secret"] = json!("my-own-secret");
     let refused = app
