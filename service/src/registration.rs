@@ -375,6 +375,36 @@ pub struct NewApplication {
 pub const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
 
 impl NewApplication {
+    /// A registration of `name`, `client_type` and `grant_types` with every other
+    /// field at its default: no client_id yet ([`register`] makes one), no redirect
+    /// URIs, origins, owner, extension fields, home page or login application; the
+    /// tenant's scope catalogue; the secret hashed; consent asked; RS256 ID tokens,
+    /// opaque access tokens. Callers set the rest with struct update syntax.
+    pub fn named(name: &str, client_type: ClientType, grant_types: Vec<GrantType>) -> Self {
+        Self {
+            client_id: String::new(),
+            name: name.trim().to_owned(),
+            client_type,
+            grant_types,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            allowed_origins: Vec::new(),
+            client_secret: String::new(),
+            hash_client_secret: true,
+            skip_authorization: false,
+            algorithm: String::new(),
+            access_token_format: AccessTokenFormat::Opaque,
+            allowed_scopes: Vec::new(),
+            owner_user_id: None,
+            extensions: serde_json::Map::new(),
+            login_url: String::new(),
+            login_client_id: String::new(),
+            client_uri: String::new(),
+            token_endpoint_auth_method: String::new(),
+            registration_token_hash: String::new(),
+        }
+    }
+
     /// The registration of a stored application, to change and store again with
     /// [`update`] (the secret stays as stored).
     pub fn of(model: &application::Model) -> Result<Self, Error> {
@@ -759,25 +789,14 @@ mod tests {
     fn the_authentication_method_fits_the_client_type() {
         let mut application = NewApplication {
             client_id: "web".to_owned(),
-            name: "Web".to_owned(),
-            client_type: ClientType::Public,
-            grant_types: vec![GrantType::AuthorizationCode],
             redirect_uris: vec!["https://a.example/cb".to_owned()],
-            post_logout_redirect_uris: Vec::new(),
-            allowed_origins: Vec::new(),
-            client_secret: String::new(),
-            hash_client_secret: true,
-            skip_authorization: false,
-            algorithm: String::new(),
-            access_token_format: AccessTokenFormat::Opaque,
-            allowed_scopes: Vec::new(),
-            owner_user_id: None,
-            extensions: serde_json::Map::new(),
-            login_url: String::new(),
-            login_client_id: String::new(),
             client_uri: "https://a.example".to_owned(),
             token_endpoint_auth_method: "none".to_owned(),
-            registration_token_hash: String::new(),
+            ..NewApplication::named(
+                "Web",
+                ClientType::Public,
+                vec![GrantType::AuthorizationCode],
+            )
         };
         assert!(application.check().is_ok());
         application.token_endpoint_auth_method = "client_secret_basic".to_owned();

@@ -587,40 +587,31 @@ impl TestApp {
             .then(|| tessera::secrets::generate(tessera::secrets::prefix::CLIENT_SECRET).unwrap());
         let new = NewApplication {
             client_id: registration.client_id.to_owned(),
-            name: format!("App {}", registration.client_id),
-            client_type: if registration.confidential {
-                ClientType::Confidential
-            } else {
-                ClientType::Public
-            },
-            grant_types: registration::parse_grant_types(registration.grant_types).unwrap(),
             redirect_uris: registration::parse_redirect_uris(
                 "redirect URI",
                 registration.redirect_uris,
             )
             .unwrap(),
-            post_logout_redirect_uris: Vec::new(),
             allowed_origins: registration::parse_origins(registration.origins).unwrap(),
             client_secret: secret
                 .as_deref()
                 .map(|secret| tessera::secrets::hash_client_secret(secret).unwrap())
                 .unwrap_or_default(),
-            hash_client_secret: true,
             skip_authorization: registration.skip_authorization,
-            algorithm: String::new(),
-            access_token_format: registration::AccessTokenFormat::Opaque,
-            extensions: Default::default(),
-            login_url: String::new(),
-            login_client_id: String::new(),
-            client_uri: String::new(),
-            token_endpoint_auth_method: String::new(),
-            registration_token_hash: String::new(),
             allowed_scopes: registration
                 .scopes
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect(),
-            owner_user_id: None,
+            ..NewApplication::named(
+                &format!("App {}", registration.client_id),
+                if registration.confidential {
+                    ClientType::Confidential
+                } else {
+                    ClientType::Public
+                },
+                registration::parse_grant_types(registration.grant_types).unwrap(),
+            )
         };
         applications::create(self.state.data(&tenant), new)
             .await

@@ -187,26 +187,12 @@ pub async fn create_admin_client(
     actor: &Actor,
 ) -> Result<(application::Model, String), Error> {
     let draft = NewApplication {
-        client_id: String::new(),
-        name: "Tessera admin".to_owned(),
-        client_type: ClientType::Confidential,
-        grant_types: vec![GrantType::ClientCredentials],
-        redirect_uris: Vec::new(),
-        post_logout_redirect_uris: Vec::new(),
-        allowed_origins: Vec::new(),
-        client_secret: String::new(),
-        hash_client_secret: true,
-        skip_authorization: false,
-        algorithm: String::new(),
-        access_token_format: AccessTokenFormat::Opaque,
         allowed_scopes: vec![ADMIN_SCOPE.to_owned()],
-        owner_user_id: None,
-        extensions: serde_json::Map::new(),
-        login_url: String::new(),
-        login_client_id: String::new(),
-        client_uri: String::new(),
-        token_endpoint_auth_method: String::new(),
-        registration_token_hash: String::new(),
+        ..NewApplication::named(
+            "Tessera admin",
+            ClientType::Confidential,
+            vec![GrantType::ClientCredentials],
+        )
     };
     let registered = registration::register(draft, SecretSource::Generate)?;
     let (created, secret) = create(databases, tenant, registered, &[], actor).await?;

@@ -25,7 +25,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::external_login::INTERACTIONS_SCOPE;
 use crate::oauth::scope::{INTROSPECTION_SCOPE, is_operator_scope};
 use crate::registration::{
-    self, AUTH_METHODS, AccessTokenFormat, ClientType, GrantType, NewApplication, SecretSource,
+    self, AUTH_METHODS, ClientType, GrantType, NewApplication, SecretSource,
 };
 use crate::secrets;
 use crate::tenancy::Tenant;
@@ -471,27 +471,15 @@ impl Requested {
     /// [`registration::register`]).
     fn draft(&self) -> NewApplication {
         NewApplication {
-            client_id: String::new(),
-            name: self.name.clone(),
-            client_type: self.client_type,
-            grant_types: self.grant_types.clone(),
             redirect_uris: self.redirect_uris.clone(),
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
-            allowed_origins: Vec::new(),
-            client_secret: String::new(),
             // HS256 ID tokens are signed with the secret itself (OIDC Core §10.1).
             hash_client_secret: self.algorithm != "HS256",
-            skip_authorization: false,
             algorithm: self.algorithm.clone(),
-            access_token_format: AccessTokenFormat::Opaque,
             allowed_scopes: self.scopes.clone(),
-            owner_user_id: None,
-            extensions: Map::new(),
-            login_url: String::new(),
-            login_client_id: String::new(),
             client_uri: self.client_uri.clone(),
             token_endpoint_auth_method: self.auth_method.clone(),
-            registration_token_hash: String::new(),
+            ..NewApplication::named(&self.name, self.client_type, self.grant_types.clone())
         }
     }
 }

@@ -261,13 +261,9 @@ async fn create_app(
     };
     let draft = NewApplication {
         client_id: arguments.client_id.clone().unwrap_or_default(),
-        name: arguments.name.trim().to_owned(),
-        client_type,
-        grant_types,
         redirect_uris,
         post_logout_redirect_uris,
         allowed_origins,
-        client_secret: String::new(),
         hash_client_secret: !arguments.no_hash_client_secret,
         skip_authorization: arguments.skip_authorization,
         algorithm,
@@ -277,13 +273,10 @@ async fn create_app(
             .split_whitespace()
             .map(str::to_owned)
             .collect(),
-        owner_user_id: None,
-        extensions: serde_json::Map::new(),
         login_url: arguments.login_url.clone().unwrap_or_default(),
         login_client_id: arguments.login_client_id.clone().unwrap_or_default(),
         client_uri: arguments.client_uri.clone().unwrap_or_default(),
-        token_endpoint_auth_method: String::new(),
-        registration_token_hash: String::new(),
+        ..NewApplication::named(&arguments.name, client_type, grant_types)
     };
     // The registration rules first: nothing is opened before they pass.
     let mut registered = registration::register(draft, source)?;

@@ -396,29 +396,16 @@ fn secret_page(state: &AppState, tenant: &Tenant, client_id: &str, secret: Optio
 /// A new registration's starting values: the tenant's extension field defaults.
 fn blank(tenant: &Tenant, owner: i64) -> NewApplication {
     NewApplication {
-        client_id: String::new(),
-        name: String::new(),
-        client_type: ClientType::Confidential,
-        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-        redirect_uris: Vec::new(),
-        post_logout_redirect_uris: Vec::new(),
-        allowed_origins: Vec::new(),
-        client_secret: String::new(),
-        hash_client_secret: true,
-        skip_authorization: false,
-        algorithm: String::new(),
-        access_token_format: registration::AccessTokenFormat::Opaque,
-        allowed_scopes: Vec::new(),
         owner_user_id: Some(owner),
         extensions: tenant
             .fields
             .apply(&Map::new(), &[], true)
             .unwrap_or_default(),
-        login_url: String::new(),
-        login_client_id: String::new(),
-        client_uri: String::new(),
-        token_endpoint_auth_method: String::new(),
-        registration_token_hash: String::new(),
+        ..NewApplication::named(
+            "",
+            ClientType::Confidential,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        )
     }
 }
 

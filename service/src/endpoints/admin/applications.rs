@@ -198,10 +198,6 @@ pub async fn create(
     let new = body(new)?;
     let (tenant, caller) = authorized(&state, &headers, &slug).await?;
     let draft = NewApplication {
-        client_id: String::new(),
-        name: new.name.trim().to_owned(),
-        client_type: new.client_type.parse()?,
-        grant_types: registration::parse_grant_types(&new.grant_types.join(","))?,
         redirect_uris: registration::parse_redirect_uris(
             "redirect URI",
             &new.redirect_uris.join(" "),
@@ -211,19 +207,18 @@ pub async fn create(
             &new.post_logout_redirect_uris.join(" "),
         )?,
         allowed_origins: registration::parse_origins(&new.allowed_origins.join(" "))?,
-        client_secret: String::new(),
-        hash_client_secret: true,
         skip_authorization: new.skip_authorization,
         algorithm: registration::parse_algorithm(new.algorithm.as_deref())?,
         access_token_format: AccessTokenFormat::parse(new.access_token_format.as_deref())?,
         allowed_scopes: new.scopes,
-        owner_user_id: None,
-        extensions: serde_json::Map::new(),
         login_url: new.login_url.unwrap_or_default().trim().to_owned(),
         login_client_id: new.login_client_id.unwrap_or_default().trim().to_owned(),
         client_uri: new.client_uri.unwrap_or_default().trim().to_owned(),
-        token_endpoint_auth_method: String::new(),
-        registration_token_hash: String::new(),
+        ..NewApplication::named(
+            &new.name,
+            new.client_type.parse()?,
+            registration::parse_grant_types(&new.grant_types.join(","))?,
+        )
     };
     let registered = registration::register(draft, SecretSource::Generate)?;
     let (application, client_secret) = lifecycle::create(
