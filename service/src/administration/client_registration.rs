@@ -41,13 +41,13 @@ pub const MAX_LIST_ENTRIES: usize = 20;
 const MAX_URI_CHARS: usize = 2048;
 
 /// Members only the server sets (RFC 7591 §3.2.1, RFC 7592 §2.2): ignored in a
-/// request, as a client echoing a read response sends them back.
-const SERVER_MEMBERS: [&str; 5] = [
+/// request, as a client echoing a read response sends them back. (A
+/// `client_secret` sent is never stored; [`replace`] checks it is the current one.)
+const SERVER_MEMBERS: [&str; 4] = [
     "client_id_issued_at",
     "client_secret_expires_at",
     "registration_access_token",
     "registration_client_uri",
-    "client_secret",
 ];
 
 /// A new registration: the application, its secret (confidential clients) and its
@@ -568,9 +568,7 @@ fn with_software_statement(
     mut metadata: Map<String, Value>,
 ) -> Result<Map<String, Value>, OAuthError> {
     for member in SERVER_MEMBERS {
-        if member != "client_secret" {
-            metadata.remove(member);
-        }
+        metadata.remove(member);
     }
     let Some(statement) = metadata.remove("software_statement") else {
         return Ok(metadata);

@@ -55,13 +55,12 @@ pub async fn register(
                 tenant.settings.max_registrations_per_address,
                 tenant.settings.failure_window_secs,
             );
-            if let Err(retry) = state.failures.check(&[(key, limit)]).await {
+            if let Err(retry) = state.failures.count_creation(key, limit).await {
                 return Err(OAuthError::TooManyAttempts {
                     retry_after_secs: retry.seconds(),
                 }
                 .into());
             }
-            state.failures.record_failure(&[(key, limit)]).await;
             Actor::Registrant {
                 credential: "open".to_owned(),
             }

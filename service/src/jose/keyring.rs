@@ -148,13 +148,7 @@ impl Keyring {
         let loaded = self
             .tenants
             .get_or_load(tenant.id, databases.changes().trust(), || async {
-                let mut keys = self.load(databases, tenant).await?;
-                let missing = keys.missing_algorithms();
-                if !missing.is_empty() {
-                    create_keys(databases, &self.kek, tenant.id, &missing, now()).await?;
-                    keys = self.load(databases, tenant).await?;
-                }
-                Ok::<_, Error>(Some(keys))
+                Ok::<_, Error>(Some(self.load_complete(databases, tenant).await?))
             })
             .await?;
         loaded.ok_or_else(|| Error::Corrupt(format!("tenant {} has no keys", tenant.slug)))
@@ -170,11 +164,24 @@ impl Keyring {
         databases: &Databases,
         tenant: &Tenant,
     ) -> Result<(), Error> {
-        let missing = self.load(databases, tenant).await?.missing_algorithms();
-        if !missing.is_empty() {
-            create_keys(databases, &self.kek, tenant.id, &missing, now()).await?;
+        self.load_complete(databases, tenant).await.map(drop)
+    }
+
+    /// The tenant's keys, read from the directory pool and opened, with those of any
+    /// algorithm it has none of created first (as for a tenant made before keys
+    /// were).
+    async fn load_complete(
+        &self,
+        databases: &Databases,
+        tenant: &Tenant,
+    ) -> Result<TenantKeys, Error> {
+        let keys = self.load(databases, tenant).await?;
+        let missing = keys.missing_algorithms();
+        if missing.is_empty() {
+            return Ok(keys);
         }
-        Ok(())
+        create_keys(databases, &self.kek, tenant.id, &missing, now()).await?;
+        self.load(databases, tenant).await
     }
 
     /// Drops the cached keys of a tenant (a rotation was announced).

@@ -71,6 +71,19 @@ impl Failures {
         }
     }
 
+    /// Counts one creation against `key` (an account signed up, a client registered
+    /// from an address: each counts, as a failure would), or refuses it when `key`
+    /// has reached `limit` within its window.
+    pub async fn count_creation(
+        &self,
+        key: FailureKey<'_>,
+        limit: Limit,
+    ) -> Result<(), RetryAfter> {
+        self.check(&[(key, limit)]).await?;
+        self.record_failure(&[(key, limit)]).await;
+        Ok(())
+    }
+
     /// Forgets `key`'s failures (a correct password or secret).
     pub async fn record_success(&self, key: FailureKey<'_>, limit: Limit) {
         self.local.record_success(key);

@@ -162,10 +162,9 @@ pub async fn create_account(
         settings.max_sign_ups_per_address,
         settings.failure_window_secs,
     );
-    if state.failures.check(&[(key, limit)]).await.is_err() {
+    if state.failures.count_creation(key, limit).await.is_err() {
         return refuse(Refusal::TooMany);
     }
-    state.failures.record_failure(&[(key, limit)]).await;
     // A taken name is refused before the hash is spent on it; the unique index
     // still decides a race.
     if users::find_by_username(

@@ -23,7 +23,7 @@ use crate::store::applications as stored_applications;
 use crate::tenancy::Tenant;
 use crate::time::version_at;
 
-use super::common::{ListQuery, authorized, created, if_match, with_etag};
+use super::common::{ListQuery, authorized, created, if_match, unchanged_since, with_etag};
 use super::problem::Problem;
 use super::{body, query};
 
@@ -284,12 +284,11 @@ pub async fn update(
     let expected = if_match(&headers)?;
     let (tenant, caller) = authorized(&state, &headers, &slug).await?;
     let stored = lifecycle::find(&state.databases, &tenant, &client_id).await?;
-    if expected.is_some_and(|version| version != version_at(stored.updated_at)) {
-        return Err(Problem::new(
-            StatusCode::PRECONDITION_FAILED,
-            "the application changed since it was read: read it again and retry",
-        ));
-    }
+    unchanged_since(
+        expected.as_deref(),
+        &version_at(stored.updated_at),
+        "application",
+    )?;
     let changes = ApplicationChanges {
         name: patch.name,
         grant_types: patch.grant_types.map(|list| list.join(",")),

@@ -63,6 +63,18 @@ pub async fn authorized(
     Ok((tenant, caller))
 }
 
+/// Refuses a change whose `If-Match` (`expected`) is not the row's version now
+/// (`current`, [`crate::time::version_at`]): 412, naming `what` changed.
+pub fn unchanged_since(expected: Option<&str>, current: &str, what: &str) -> Result<(), Problem> {
+    match expected {
+        Some(version) if version != current => Err(Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            format!("the {what} changed since it was read: read it again and retry"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The version an `If-Match` header asks for: `None` without the header or with
 /// `*`; a malformed header is 400.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<String>, Problem> {

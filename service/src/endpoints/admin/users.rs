@@ -15,7 +15,7 @@ use crate::state::AppState;
 use crate::store::users::AccountChanges;
 use crate::time::version_at;
 
-use super::common::{ListQuery, authorized, created, if_match, with_etag};
+use super::common::{ListQuery, authorized, created, if_match, unchanged_since, with_etag};
 use super::problem::Problem;
 use super::{body, query};
 
@@ -199,16 +199,8 @@ pub async fn update(
     let expected = if_match(&headers)?;
     let (tenant, caller) = authorized(&state, &headers, &slug).await?;
     let user = users::find(&state.databases, &tenant, &reference).await?;
-    let expected_version = match expected {
-        Some(version) if version != version_at(user.updated_at) => {
-            return Err(Problem::new(
-                StatusCode::PRECONDITION_FAILED,
-                "the user changed since it was read: read it again and retry",
-            ));
-        }
-        Some(_) => Some(user.updated_at),
-        None => None,
-    };
+    unchanged_since(expected.as_deref(), &version_at(user.updated_at), "user")?;
+    let expected_version = expected.is_some().then_some(user.updated_at);
     let password_hash = match patch.password {
         Some(password) => Some(hash(&state, password).await?),
         None => None,
