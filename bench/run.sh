@@ -10,6 +10,13 @@
 #   BENCH_DBS=postgres BENCH_CONNS=64 bench/run.sh
 #   BENCH_REDIS=redis://127.0.0.1:6379 bench/run.sh   # with Redis (shared failure
 #                                                      # counters, change notices)
+#   BENCH_GROUP_COMMIT="0 4" BENCH_DBS=postgres bench/run.sh
+#                                # group commit off (0) and on (4 transactions in
+#                                # flight, the default) in one run
+#
+# With PostgreSQL, the same run first measures the database floor
+# (../shared/bench-peers/floor-pg.sh: pgbench, one token-shaped row per transaction,
+# and one indexed lookup) at each connection count.
 #
 # Results: JSON lines in $PEERS_WORK/results/<stamp>-tessera.jsonl and a SUMMARY
 # report at the end (rps median, p50/p99, errors, peak RSS).
@@ -20,6 +27,7 @@ BIN="$ROOT/target/release/tessera"
 PORT="${BENCH_PORT:-18082}"
 DBS="${BENCH_DBS:-sqlite postgres}"
 CONNS="${BENCH_CONNS:-32 64}"
+GROUP_COMMIT="${BENCH_GROUP_COMMIT:-4}"
 PG_ADMIN="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PEERS_WORK="${PEERS_WORK:-$HOME/.cache/bench-peers}"
 export PEERS_WORK
@@ -37,6 +45,15 @@ if [ "${1:-}" = "--peers" ]; then
   done
 fi
 
+floors=""
+case " $DBS " in
+  *" postgres "*)
+    for conns in $CONNS; do
+      floors="$floors
+c$conns $("$PEERS/floor-pg.sh" 10 "$conns")"
+    done ;;
+esac
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # A generated-strength secret (≥ 43 characters): verified with one keyed hash.
@@ -51,9 +68,11 @@ for db in $DBS; do
       url="${PG_ADMIN%/*}/tessera_bench?sslmode=disable" ;;
     *) echo "bench: unknown database $db (sqlite, postgres)" >&2; exit 2 ;;
   esac
-  config="$work/$db.toml"
   [ -f "$work/kek" ] || "$BIN" keys generate-kek --output "$work/kek" >/dev/null
-  cat > "$config" <<TOML
+  created=""
+  for group_commit in $GROUP_COMMIT; do
+    config="$work/$db-$group_commit.toml"
+    cat > "$config" <<TOML
 key_encryption_key_file = "$work/kek"
 listen = "127.0.0.1:$PORT"
 public_url = "http://127.0.0.1:$PORT"
@@ -64,23 +83,29 @@ level = "warn"
 [databases.default]
 url = "$url"
 max_connections = 16
+group_commit_in_flight = $group_commit
 [tenants.bench]
 TOML
-  label="$db"
-  if [ -n "${BENCH_REDIS:-}" ]; then
-    printf '[redis]\nurl = "%s"\nkey_prefix = "tessera_bench_%s"\n' "$BENCH_REDIS" "$stamp" >> "$config"
-    label="$db+redis"
-  fi
-  env -u TESSERA_CONFIG "$BIN" --config "$config" migrate >/dev/null
-  printf '%s' "$secret" | env -u TESSERA_CONFIG "$BIN" --config "$config" app create --tenant bench \
-    --name bench --client-type confidential --grant-types client_credentials \
-    --scopes "read write introspection" --client-id bench-client --client-secret-stdin >/dev/null
-  for conns in $CONNS; do
-    "$PEERS/run-target.sh" --out "$out" --name tessera --config "$label" --conns "$conns" \
-      --port "$PORT" --start-cmd "$BIN --config $config serve" \
-      --token-url "http://127.0.0.1:$PORT/t/bench/token" \
-      --introspect-url "http://127.0.0.1:$PORT/t/bench/introspect" \
-      --client-id bench-client --client-secret "$secret"
+    label="$db"
+    [ "$GROUP_COMMIT" = 4 ] || label="$db+gc$group_commit"
+    if [ -n "${BENCH_REDIS:-}" ]; then
+      printf '[redis]\nurl = "%s"\nkey_prefix = "tessera_bench_%s"\n' "$BENCH_REDIS" "$stamp" >> "$config"
+      label="$label+redis"
+    fi
+    if [ -z "$created" ]; then
+      env -u TESSERA_CONFIG "$BIN" --config "$config" migrate >/dev/null
+      printf '%s' "$secret" | env -u TESSERA_CONFIG "$BIN" --config "$config" app create --tenant bench \
+        --name bench --client-type confidential --grant-types client_credentials \
+        --scopes "read write introspection" --client-id bench-client --client-secret-stdin >/dev/null
+      created=1
+    fi
+    for conns in $CONNS; do
+      "$PEERS/run-target.sh" --out "$out" --name tessera --config "$label" --conns "$conns" \
+        --port "$PORT" --start-cmd "$BIN --config $config serve" \
+        --token-url "http://127.0.0.1:$PORT/t/bench/token" \
+        --introspect-url "http://127.0.0.1:$PORT/t/bench/introspect" \
+        --client-id bench-client --client-secret "$secret"
+    done
   done
   if [ "$db" = postgres ]; then
     psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS tessera_bench WITH (FORCE)" >/dev/null
@@ -88,3 +113,4 @@ TOML
 done
 echo "== report ($out)"
 python3 "$PEERS/lib/bench.py" report "$out" | grep -v '^META'
+[ -z "$floors" ] || printf '== PostgreSQL floor (same run)%s\n' "$floors"

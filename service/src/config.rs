@@ -274,6 +274,11 @@ pub struct DatabaseConfig {
     pub idle_timeout_secs: u64,
     /// This pool is a read replica of the named pool: never written, never migrated.
     pub replica_of: Option<PoolName>,
+    /// Token writes of concurrent requests share one transaction (group commit); this
+    /// many such transactions commit at once. 0 turns group commit off: each request
+    /// commits its own.
+    #[serde(default = "defaults::group_commit_in_flight")]
+    pub group_commit_in_flight: u32,
 }
 
 mod defaults {
@@ -292,6 +297,9 @@ mod defaults {
     pub fn idle_timeout_secs() -> u64 {
         600
     }
+    pub fn group_commit_in_flight() -> u32 {
+        4
+    }
     pub fn key_prefix() -> String {
         "tessera".to_owned()
     }
@@ -309,6 +317,7 @@ impl DatabaseConfig {
             acquire_timeout_secs: defaults::acquire_timeout_secs(),
             idle_timeout_secs: defaults::idle_timeout_secs(),
             replica_of: None,
+            group_commit_in_flight: defaults::group_commit_in_flight(),
         }
     }
 

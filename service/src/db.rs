@@ -15,6 +15,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
 use crate::config::{Config, read_secret};
 use crate::error::Error;
+use crate::group_commit::{GroupCommit, GroupCommitCounts};
 use crate::shared::changes::ChangeFeed;
 
 /// One pool's connections at a moment (`/metrics`).
@@ -38,6 +39,8 @@ pub struct Databases {
     pools: BTreeMap<PoolName, DatabaseConnection>,
     /// SQLite pools' writer queues (see [`Databases::writer_queue`]).
     writers: BTreeMap<PoolName, Arc<tokio::sync::Mutex<()>>>,
+    /// The writable pools' group commits (see [`Databases::group_commit`]).
+    group_commits: BTreeMap<PoolName, GroupCommit>,
     router: Router,
     changes: Arc<ChangeFeed>,
 }
@@ -59,6 +62,7 @@ impl Databases {
     pub async fn connect(config: &Config, router: Router) -> Result<Self, Error> {
         let mut pools = BTreeMap::new();
         let mut writers = BTreeMap::new();
+        let mut group_commits = BTreeMap::new();
         for (name, pool) in &config.databases {
             let url = read_secret(
                 &format!("databases.{name}.url"),
@@ -99,14 +103,27 @@ impl Databases {
             let connection = Database::connect(options)
                 .await
                 .map_err(|error| Error::pool(name, &error, Some(&url)))?;
-            if connection.get_database_backend() == DbBackend::Sqlite {
-                writers.insert(name.clone(), Arc::new(tokio::sync::Mutex::new(())));
+            let writer_turn = (connection.get_database_backend() == DbBackend::Sqlite)
+                .then(|| Arc::new(tokio::sync::Mutex::new(())));
+            if pool.replica_of.is_none() && pool.group_commit_in_flight > 0 {
+                group_commits.insert(
+                    name.clone(),
+                    GroupCommit::start(
+                        connection.clone(),
+                        writer_turn.clone(),
+                        pool.group_commit_in_flight as usize,
+                    ),
+                );
+            }
+            if let Some(turn) = writer_turn {
+                writers.insert(name.clone(), turn);
             }
             pools.insert(name.clone(), connection);
         }
         Ok(Self {
             pools,
             writers,
+            group_commits,
             router,
             changes: Arc::new(ChangeFeed::alone()),
         })
@@ -141,6 +158,20 @@ impl Databases {
     /// backends.
     pub fn writer_queue(&self, name: &PoolName) -> Option<Arc<tokio::sync::Mutex<()>>> {
         self.writers.get(name).cloned()
+    }
+
+    /// The group commit of a writable pool, unless it is turned off
+    /// (`group_commit_in_flight = 0`).
+    pub fn group_commit(&self, name: &PoolName) -> Option<&GroupCommit> {
+        self.group_commits.get(name)
+    }
+
+    /// The group commits' counters, by pool (`/metrics`).
+    pub fn group_commit_counts(&self) -> Vec<(String, GroupCommitCounts)> {
+        self.group_commits
+            .iter()
+            .map(|(name, group_commit)| (name.to_string(), group_commit.counts()))
+            .collect()
     }
 
     /// The pool holding the tenant directory.

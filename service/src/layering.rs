@@ -29,6 +29,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["settings"],
     &["config"],
     &["shared"],
+    &["group_commit"],
     &["routing", "db", "telemetry", "pages", "cache"],
     &["tenancy"],
     &["store"],
@@ -46,7 +47,15 @@ pub const LAYERS: &[&[&str]] = &[
 /// the tenant directory below it, startup (migrations, the directory at start), and
 /// the crate's error type (which wraps sea-orm's). Everything else is above the
 /// store or does not touch a database.
-pub const CONNECTION_CHOOSERS: &[&str] = &["error", "db", "routing", "tenancy", "store", "startup"];
+pub const CONNECTION_CHOOSERS: &[&str] = &[
+    "error",
+    "group_commit",
+    "db",
+    "routing",
+    "tenancy",
+    "store",
+    "startup",
+];
 
 /// What picking a connection looks like in code: a pool, the directory, the SQLite
 /// writer turn, or sea-orm itself (whose queries belong in `store/`).

@@ -32,6 +32,7 @@ pub mod db;
 pub mod endpoints;
 pub mod error;
 pub mod grants;
+pub mod group_commit;
 pub mod jose;
 pub mod layering;
 pub mod limits;

@@ -75,6 +75,38 @@ fn gauges(state: &AppState) -> Vec<Gauge> {
             ));
         }
     }
+    let group_commits = state.databases.group_commit_counts();
+    for (name, help, of) in [
+        (
+            "tessera_group_commit_batches",
+            "Transactions a pool's group commit ran, one per batch of token writes (cumulative).",
+            0,
+        ),
+        (
+            "tessera_group_commit_members",
+            "Token writes in those batches (cumulative); members / batches is the mean batch size.",
+            1,
+        ),
+        (
+            "tessera_group_commit_written_alone",
+            "Token writes written again alone because their batch failed (cumulative).",
+            2,
+        ),
+    ] {
+        for (pool, counts) in &group_commits {
+            let value = match of {
+                0 => counts.batches,
+                1 => counts.members,
+                _ => counts.written_alone,
+            };
+            gauges.push(labelled(
+                name,
+                help,
+                vec![("pool", pool.clone())],
+                value as f64,
+            ));
+        }
+    }
     let redis_up = state.redis.as_ref().map(|redis| redis.is_up());
     gauges.push(gauge(
         "tessera_redis_configured",

@@ -18,12 +18,37 @@
 use std::sync::Arc;
 
 use router_policies::{EntityGroup, Role};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionOptions, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
 use crate::db::Databases;
 use crate::error::Error;
+use crate::group_commit::{GroupCommit, Work, begin_write};
 use crate::shared::changes::{Change, Trust};
 use crate::tenancy::Tenant;
+
+/// Evaluates `$attempt` (an expression running one whole transaction) again, up to
+/// three times in all, when the database aborted it as a deadlock or serialization
+/// failure — transient by definition ("try restarting transaction"). Each attempt
+/// is a fresh transaction. (A macro, not a function taking a closure: the futures
+/// must stay `Send` for axum.)
+macro_rules! with_retry {
+    ($attempt:expr) => {{
+        let mut tries: u64 = 0;
+        loop {
+            tries += 1;
+            match $attempt {
+                Err($crate::error::Error::Database(error))
+                    if tries < 3 && $crate::store::is_transient(&error) =>
+                {
+                    tracing::debug!(%error, tries, "retrying a transaction");
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use with_retry;
 
 /// A tenant's data on the pools the router placed it on.
 #[derive(Clone, Copy, Debug)]
@@ -90,16 +115,39 @@ impl<'a> TenantData<'a> {
         group: EntityGroup,
     ) -> Result<WriteTransaction, Error> {
         let writer = self.writer(group).await?;
-        let inner = writer
-            .connection
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-                ..Default::default()
-            })
-            .await?;
+        let inner = begin_write(writer.connection).await?;
         Ok(WriteTransaction {
             inner,
             _turn: writer._turn,
+        })
+    }
+
+    /// The group commit of `group`'s primary (`None` where it is turned off): token
+    /// writes of concurrent requests share its transactions.
+    pub(in crate::store) fn group_commit(
+        &self,
+        group: EntityGroup,
+    ) -> Result<Option<&'a GroupCommit>, Error> {
+        let name = self.tenant.routes.pool(group, Role::Write)?;
+        Ok(self.databases.group_commit(name))
+    }
+
+    /// Runs `work` in a transaction on `group`'s primary and returns its output once
+    /// committed: through the pool's group commit, sharing a transaction with
+    /// concurrent requests' writes, or where that is off in a transaction of its own,
+    /// retried on a deadlock or serialization failure.
+    pub(in crate::store) async fn commit<W: Work>(
+        &self,
+        group: EntityGroup,
+        work: W,
+    ) -> Result<W::Output, Error> {
+        if let Some(group_commit) = self.group_commit(group)? {
+            return group_commit.run(work).await;
+        }
+        with_retry!({
+            let transaction = self.transaction(group).await?;
+            let result = work.write(&transaction.inner).await;
+            transaction.finish(result).await
         })
     }
 
@@ -151,27 +199,3 @@ impl WriteTransaction {
         }
     }
 }
-
-/// Evaluates `$attempt` (an expression running one whole transaction) again, up to
-/// three times in all, when the database aborted it as a deadlock or serialization
-/// failure — transient by definition ("try restarting transaction"). Each attempt
-/// is a fresh transaction. (A macro, not a function taking a closure: the futures
-/// must stay `Send` for axum.)
-macro_rules! with_retry {
-    ($attempt:expr) => {{
-        let mut tries: u64 = 0;
-        loop {
-            tries += 1;
-            match $attempt {
-                Err($crate::error::Error::Database(error))
-                    if tries < 3 && $crate::store::is_transient(&error) =>
-                {
-                    tracing::debug!(%error, tries, "retrying a transaction");
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
-                }
-                other => break other,
-            }
-        }
-    }};
-}
-pub(crate) use with_retry;

@@ -7,6 +7,7 @@
 //! though the request is refused.
 
 use entity::{access_token, authorization_code, refresh_token};
+use futures_util::future::BoxFuture;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, Value,
@@ -15,6 +16,7 @@ use sea_orm::{
 use router_policies::EntityGroup;
 
 use crate::error::Error;
+use crate::group_commit::Work;
 use crate::store::access::TenantData;
 use crate::store::access::with_retry;
 use crate::store::interactions;
@@ -140,43 +142,69 @@ pub enum Redemption {
 /// Redeems a validated code: marks it consumed if it is unused (one conditional
 /// UPDATE, which takes the row lock) and stores the tokens; if it was used, revokes
 /// what it minted. Of N concurrent redemptions exactly one
-/// gets [`Redemption::Minted`].
+/// gets [`Redemption::Minted`]. One transaction on the token pool, shared with
+/// concurrent requests' token writes by its group commit.
 ///
 /// On PostgreSQL the happy path is **one statement** (data-modifying CTEs: consume,
-/// insert the access token, insert the refresh token), atomic as any statement; when
-/// it consumes nothing the code was used, and the transaction below revokes what it
-/// minted. MariaDB and SQLite, without data-modifying CTEs, run the transaction.
+/// insert the access token, insert the refresh token); when it consumes nothing the
+/// code was used, and the same transaction revokes what it minted. MariaDB and
+/// SQLite, without data-modifying CTEs, run the statements one by one.
 pub async fn redeem(
     data: TenantData<'_>,
     code: &authorization_code::Model,
     access: NewAccessToken,
     refresh: Option<NewRefreshToken>,
 ) -> Result<Redemption, Error> {
-    let primary = data.primary(EntityGroup::Tokens)?;
-    if primary.get_database_backend() == DbBackend::Postgres
-        && redeem_in_one_statement(
-            primary,
-            data.tenant_id(),
-            code.id,
-            &access,
-            refresh.as_ref(),
-        )
-        .await?
-    {
-        return Ok(Redemption::Minted);
+    let work = Redeem {
+        tenant_id: data.tenant_id(),
+        code_id: code.id,
+        access,
+        refresh,
+    };
+    data.commit(EntityGroup::Tokens, work).await
+}
+
+/// [`redeem`]'s writes.
+struct Redeem {
+    tenant_id: i64,
+    code_id: i64,
+    access: NewAccessToken,
+    refresh: Option<NewRefreshToken>,
+}
+
+impl Work for Redeem {
+    type Output = Redemption;
+
+    fn write<'a>(
+        &'a self,
+        transaction: &'a DatabaseTransaction,
+    ) -> BoxFuture<'a, Result<Redemption, Error>> {
+        Box::pin(async move {
+            if transaction.get_database_backend() != DbBackend::Postgres {
+                return redeem_in(
+                    transaction,
+                    self.tenant_id,
+                    self.code_id,
+                    self.access.clone(),
+                    self.refresh.clone(),
+                )
+                .await;
+            }
+            if redeem_in_one_statement(
+                transaction,
+                self.tenant_id,
+                self.code_id,
+                &self.access,
+                self.refresh.as_ref(),
+            )
+            .await?
+            {
+                return Ok(Redemption::Minted);
+            }
+            revoke_minted_in(transaction, self.tenant_id, self.code_id).await?;
+            Ok(Redemption::Replayed)
+        })
     }
-    with_retry!({
-        let transaction = data.transaction(EntityGroup::Tokens).await?;
-        let result = redeem_in(
-            &transaction.inner,
-            data.tenant_id(),
-            code.id,
-            access.clone(),
-            refresh.clone(),
-        )
-        .await;
-        transaction.finish(result).await
-    })
 }
 
 async fn redeem_in(

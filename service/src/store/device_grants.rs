@@ -3,6 +3,7 @@
 //! single use of an approved device code hold under concurrent polls.
 
 use entity::device_grant;
+use futures_util::future::BoxFuture;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
     QueryFilter, QuerySelect,
@@ -11,7 +12,7 @@ use sea_orm::{
 use router_policies::EntityGroup;
 
 use crate::error::Error;
-use crate::store::access::with_retry;
+use crate::group_commit::Work;
 use crate::store::access::{TenantData, Writer};
 use crate::store::same_tenant_by_key;
 use crate::store::tokens::{self, IssuedTokens, NewAccessToken, NewRefreshToken};
@@ -185,11 +186,35 @@ pub async fn poll(
     id: i64,
     tokens: Option<(NewAccessToken, Option<NewRefreshToken>)>,
 ) -> Result<Poll, Error> {
-    with_retry!({
-        let transaction = data.transaction(EntityGroup::Tokens).await?;
-        let result = poll_in(&transaction.inner, data.tenant_id(), id, tokens.clone()).await;
-        transaction.finish(result).await
-    })
+    let work = DevicePoll {
+        tenant_id: data.tenant_id(),
+        id,
+        tokens,
+    };
+    data.commit(EntityGroup::Tokens, work).await
+}
+
+/// [`poll`]'s writes (through the token pool's group commit).
+struct DevicePoll {
+    tenant_id: i64,
+    id: i64,
+    tokens: Option<(NewAccessToken, Option<NewRefreshToken>)>,
+}
+
+impl Work for DevicePoll {
+    type Output = Poll;
+
+    fn write<'a>(
+        &'a self,
+        transaction: &'a DatabaseTransaction,
+    ) -> BoxFuture<'a, Result<Poll, Error>> {
+        Box::pin(poll_in(
+            transaction,
+            self.tenant_id,
+            self.id,
+            self.tokens.clone(),
+        ))
+    }
 }
 
 async fn poll_in(

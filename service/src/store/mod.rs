@@ -75,35 +75,7 @@ pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-/// Whether the database aborted a statement for a reason that a fresh transaction
-/// can overcome, by its error code (never its message text): a deadlock or a
-/// serialization failure (PostgreSQL SQLSTATE `40P01`, `40001`; MySQL/MariaDB error
-/// 1213 `ER_LOCK_DEADLOCK`, SQLSTATE `40001`), or SQLite busy or locked (primary
-/// result codes 5 and 6, whatever their extended form).
-pub fn is_transient(error: &DbErr) -> bool {
-    let (DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error))) =
-        error
-    else {
-        return false;
-    };
-    let sea_orm::sqlx::Error::Database(error) = error.as_ref() else {
-        return false;
-    };
-    if let Some(mysql) = error.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
-        return mysql.number() == 1213 || mysql.code() == Some("40001");
-    }
-    let code = error.code();
-    let code = code.as_deref().unwrap_or("");
-    if error
-        .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
-        .is_some()
-    {
-        return code
-            .parse::<u32>()
-            .is_ok_and(|code| matches!(code & 0xff, 5 | 6));
-    }
-    matches!(code, "40P01" | "40001")
-}
+pub use crate::group_commit::is_transient;
 
 /// Whether a database error says the database cannot be reached now (rather than
 /// that the statement is wrong): no connection could be had from the pool in time,

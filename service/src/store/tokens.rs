@@ -5,6 +5,7 @@
 //! Only SHA-256 checksums of tokens are stored; lookups go by `(tenant_id, checksum)`.
 
 use entity::{access_token, id_token, refresh_token};
+use futures_util::future::BoxFuture;
 use router_policies::EntityGroup;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
@@ -12,9 +13,9 @@ use sea_orm::{
 };
 
 use crate::error::Error;
+use crate::group_commit::{Row, Work};
 use crate::store::access::{TenantData, Writer, with_retry};
 use crate::store::same_tenant_by_key;
-use crate::tenancy::Tenant;
 use crate::time::now;
 
 /// An access token to store (its checksum, never the token).
@@ -91,32 +92,91 @@ pub async fn issue(
     access: NewAccessToken,
     refresh: Option<NewRefreshToken>,
 ) -> Result<IssuedTokens, Error> {
-    with_retry!({
-        let transaction = data.transaction(EntityGroup::Tokens).await?;
-        let issued = insert_pair(
-            &transaction.inner,
-            data.tenant_id(),
-            access.clone(),
-            refresh.clone(),
-        )
-        .await;
-        transaction.finish(issued).await
-    })
+    let work = IssuePair {
+        tenant_id: data.tenant_id(),
+        access,
+        refresh,
+    };
+    data.commit(EntityGroup::Tokens, work).await
+}
+
+/// [`issue`]'s writes.
+struct IssuePair {
+    tenant_id: i64,
+    access: NewAccessToken,
+    refresh: Option<NewRefreshToken>,
+}
+
+impl Work for IssuePair {
+    type Output = IssuedTokens;
+
+    fn write<'a>(
+        &'a self,
+        transaction: &'a DatabaseTransaction,
+    ) -> BoxFuture<'a, Result<IssuedTokens, Error>> {
+        Box::pin(insert_pair(
+            transaction,
+            self.tenant_id,
+            self.access.clone(),
+            self.refresh.clone(),
+        ))
+    }
 }
 
 /// Stores a lone access token (client credentials, or a grant without refresh token):
-/// one `INSERT` in autocommit — a single statement needs no explicit transaction, and
-/// nothing is read back (one round trip on every backend).
+/// one row, inserted with concurrent requests' rows in one multi-row `INSERT` by the
+/// pool's group commit; where that is off, one `INSERT` in autocommit. Nothing is read
+/// back.
 pub async fn issue_access_only(data: TenantData<'_>, access: NewAccessToken) -> Result<(), Error> {
     if access.id_token.is_some() {
         // Two rows: a transaction.
         return issue(data, access, None).await.map(|_| ());
+    }
+    if let Some(group_commit) = data.group_commit(EntityGroup::Tokens)? {
+        return group_commit
+            .insert(access_token_row(data.tenant_id(), access, now()))
+            .await;
     }
     let writer = data.writer(EntityGroup::Tokens).await?;
     access_token::Entity::insert(access_row(data.tenant_id(), access, None, now()))
         .exec_without_returning(writer.connection)
         .await?;
     Ok(())
+}
+
+/// A lone access token (no ID token) as a [`Row`] for a multi-row insert.
+fn access_token_row(tenant_id: i64, access: NewAccessToken, created: entity::Timestamp) -> Row {
+    let no_time: Option<entity::Timestamp> = None;
+    let no_id: Option<i64> = None;
+    Row {
+        table: "access_tokens",
+        columns: &[
+            "tenant_id",
+            "token_checksum",
+            "application_id",
+            "user_id",
+            "scope",
+            "source_refresh_token_id",
+            "id_token_id",
+            "authorization_code_id",
+            "expires_at",
+            "revoked_at",
+            "created_at",
+        ],
+        values: vec![
+            tenant_id.into(),
+            access.token_checksum.into(),
+            access.application_id.into(),
+            access.user_id.into(),
+            access.scope.into(),
+            access.source_refresh_token_id.into(),
+            no_id.into(),
+            access.authorization_code_id.into(),
+            access.expires_at.into(),
+            no_time.into(),
+            created.into(),
+        ],
+    }
 }
 
 fn access_row(
@@ -163,31 +223,53 @@ pub async fn rotate(
     refresh: NewRefreshToken,
     sealed: Option<String>,
 ) -> Result<Rotation, Error> {
-    with_retry!({
-        let transaction = data.transaction(EntityGroup::Tokens).await?;
-        let result = rotate_in(
-            &transaction.inner,
-            data.tenant(),
-            old,
-            access.clone(),
-            refresh.clone(),
-            sealed.clone(),
-        )
-        .await;
-        transaction.finish(result).await
-    })
+    let work = Rotate {
+        tenant_id: data.tenant_id(),
+        old_id: old.id,
+        access,
+        refresh,
+        sealed,
+    };
+    data.commit(EntityGroup::Tokens, work).await
+}
+
+/// [`rotate`]'s writes.
+struct Rotate {
+    tenant_id: i64,
+    old_id: i64,
+    access: NewAccessToken,
+    refresh: NewRefreshToken,
+    sealed: Option<String>,
+}
+
+impl Work for Rotate {
+    type Output = Rotation;
+
+    fn write<'a>(
+        &'a self,
+        transaction: &'a DatabaseTransaction,
+    ) -> BoxFuture<'a, Result<Rotation, Error>> {
+        Box::pin(rotate_in(
+            transaction,
+            self.tenant_id,
+            self.old_id,
+            self.access.clone(),
+            self.refresh.clone(),
+            self.sealed.clone(),
+        ))
+    }
 }
 
 async fn rotate_in(
     transaction: &DatabaseTransaction,
-    tenant: &Tenant,
-    old: &refresh_token::Model,
+    tenant_id: i64,
+    old_id: i64,
     access: NewAccessToken,
     refresh: NewRefreshToken,
     sealed: Option<String>,
 ) -> Result<Rotation, Error> {
     {
-        let Some(live) = lock_live_refresh_token(transaction, tenant.id, old.id).await? else {
+        let Some(live) = lock_live_refresh_token(transaction, tenant_id, old_id).await? else {
             return Ok(Rotation::AlreadyUsed);
         };
         let now = now();
@@ -198,14 +280,14 @@ async fn rotate_in(
                 successor_sealed: Set(sealed),
                 ..Default::default()
             })
-            .filter(refresh_token::Column::Id.eq(old.id))
+            .filter(refresh_token::Column::Id.eq(old_id))
             .exec(transaction)
             .await?;
         if let Some(access_id) = live.access_token_id {
-            revoke_access_by_id(transaction, tenant.id, access_id, now).await?;
+            revoke_access_by_id(transaction, tenant_id, access_id, now).await?;
         }
         Ok(Rotation::Rotated(Box::new(
-            insert_pair(transaction, tenant.id, access, Some(refresh)).await?,
+            insert_pair(transaction, tenant_id, access, Some(refresh)).await?,
         )))
     }
 }
@@ -218,41 +300,62 @@ pub async fn refresh_in_place(
     old: &refresh_token::Model,
     access: NewAccessToken,
 ) -> Result<Option<access_token::Model>, Error> {
-    with_retry!({
-        let transaction = data.transaction(EntityGroup::Tokens).await?;
-        let result =
-            refresh_in_place_in(&transaction.inner, data.tenant(), old, access.clone()).await;
-        transaction.finish(result).await
-    })
+    let work = RefreshInPlace {
+        tenant_id: data.tenant_id(),
+        old_id: old.id,
+        access,
+    };
+    data.commit(EntityGroup::Tokens, work).await
+}
+
+/// [`refresh_in_place`]'s writes.
+struct RefreshInPlace {
+    tenant_id: i64,
+    old_id: i64,
+    access: NewAccessToken,
+}
+
+impl Work for RefreshInPlace {
+    type Output = Option<access_token::Model>;
+
+    fn write<'a>(
+        &'a self,
+        transaction: &'a DatabaseTransaction,
+    ) -> BoxFuture<'a, Result<Self::Output, Error>> {
+        Box::pin(refresh_in_place_in(
+            transaction,
+            self.tenant_id,
+            self.old_id,
+            self.access.clone(),
+        ))
+    }
 }
 
 async fn refresh_in_place_in(
     transaction: &DatabaseTransaction,
-    tenant: &Tenant,
-    old: &refresh_token::Model,
+    tenant_id: i64,
+    old_id: i64,
     access: NewAccessToken,
 ) -> Result<Option<access_token::Model>, Error> {
-    {
-        let Some(live) = lock_live_refresh_token(transaction, tenant.id, old.id).await? else {
-            return Ok(None);
-        };
-        // As DOT does without rotation: the previous access token of this refresh
-        // token stops working.
-        if let Some(previous) = live.access_token_id {
-            revoke_access_by_id(transaction, tenant.id, previous, now()).await?;
-        }
-        let issued = insert_pair(transaction, tenant.id, access, None).await?;
-        refresh_token::Entity::update_many()
-            .set(refresh_token::ActiveModel {
-                access_token_id: Set(Some(issued.access.id)),
-                last_used_at: Set(Some(now())),
-                ..Default::default()
-            })
-            .filter(refresh_token::Column::Id.eq(old.id))
-            .exec(transaction)
-            .await?;
-        Ok(Some(issued.access))
+    let Some(live) = lock_live_refresh_token(transaction, tenant_id, old_id).await? else {
+        return Ok(None);
+    };
+    // As DOT does without rotation: the previous access token of this refresh
+    // token stops working.
+    if let Some(previous) = live.access_token_id {
+        revoke_access_by_id(transaction, tenant_id, previous, now()).await?;
     }
+    let issued = insert_pair(transaction, tenant_id, access, None).await?;
+    refresh_token::Entity::update_many()
+        .set(refresh_token::ActiveModel {
+            access_token_id: Set(Some(issued.access.id)),
+            last_used_at: Set(Some(now())),
+            ..Default::default()
+        })
+        .filter(refresh_token::Column::Id.eq(old_id))
+        .exec(transaction)
+        .await?;
+    Ok(Some(issued.access))
 }
 
 /// The refresh token row, locked for the rest of the transaction, if still live.

@@ -8,6 +8,7 @@ mod browser_flows;
 mod cli;
 mod client_registration;
 mod extension_points;
+mod group_commit;
 mod guards;
 mod hardening;
 mod health;

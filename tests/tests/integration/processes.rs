@@ -706,3 +706,160 @@ async fn a_first_start_in_an_empty_folder_needs_no_key_step() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// PostgreSQL SIGKILLed under load (issue 20): two release nodes issue tokens
+/// through their group commits on a PostgreSQL of this test's own; the server and
+/// every backend are killed mid-load and started again (crash recovery from the
+/// WAL). Every token a node acknowledged (200) before, during or after is stored,
+/// exactly once, and the nodes serve again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_acknowledged_token_is_lost_when_postgres_is_killed() {
+    let Some(binary) = release_binary() else {
+        return;
+    };
+    let Some(programs) = crate::replica::server_programs() else {
+        return;
+    };
+    let Some(redis) = TestRedis::create() else {
+        return;
+    };
+    let postgres = crate::replica::PrivatePostgres::start(programs);
+    let deployment = Deployment::new(binary, &postgres.url(), &redis.url, &redis.prefix);
+    deployment.command(&["migrate"], "").await;
+    let nodes = [deployment.node("a").await, deployment.node("b").await];
+    let (client_id, secret) = create_client(&deployment, "svc", "client_credentials").await;
+    let http = reqwest::Client::new();
+
+    // Eight workers take turns between the nodes; any answer but 200 is not an
+    // acknowledgement (the database is gone for a while).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let urls = [
+            nodes[0].url("/t/default/token"),
+            nodes[1].url("/t/default/token"),
+        ];
+        let (http, client_id, secret, stop) = (
+            http.clone(),
+            client_id.clone(),
+            secret.clone(),
+            stop.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let (mut acknowledged, mut refused) = (Vec::new(), 0_u32);
+            let mut turn = worker;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                turn += 1;
+                let url = &urls[turn % 2];
+                match post(
+                    &http,
+                    url,
+                    (&client_id, &secret),
+                    &[("grant_type", "client_credentials")],
+                )
+                .await
+                {
+                    Ok((200, body)) => acknowledged.push((
+                        Instant::now(),
+                        body["access_token"].as_str().unwrap().to_owned(),
+                    )),
+                    _ => {
+                        refused += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+            (acknowledged, refused)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let killed = Instant::now();
+    postgres.kill();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    postgres.start_again();
+    eprintln!(
+        "postgres killed, started again after {:?}",
+        killed.elapsed()
+    );
+    // The nodes serve again on their own.
+    poll_until(
+        "both nodes issue tokens again",
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async {
+            let mut serving = true;
+            for node in &nodes {
+                serving &= matches!(
+                    post(
+                        &http,
+                        &node.url("/t/default/token"),
+                        (&client_id, &secret),
+                        &[("grant_type", "client_credentials")],
+                    )
+                    .await,
+                    Ok((200, _))
+                );
+            }
+            serving
+        },
+    )
+    .await;
+    let serving_again = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut acknowledged, mut refused) = (Vec::new(), 0);
+    for worker in workers {
+        let (tokens, refusals) = worker.await.unwrap();
+        acknowledged.extend(tokens);
+        refused += refusals;
+    }
+
+    let before_kill = acknowledged.iter().filter(|(at, _)| *at < killed).count();
+    let after_restart = acknowledged
+        .iter()
+        .filter(|(at, _)| *at > serving_again)
+        .count();
+    let acknowledged: Vec<String> = acknowledged.into_iter().map(|(_, token)| token).collect();
+
+    // Every acknowledged token has exactly one row.
+    use sea_orm::ConnectionTrait;
+    let database = sea_orm::Database::connect(postgres.url()).await.unwrap();
+    let checksums: Vec<String> = acknowledged
+        .iter()
+        .map(|token| format!("'{}'", tessera::secrets::checksum(token)))
+        .collect();
+    let stored = database
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            format!(
+                "SELECT count(*) AS n FROM access_tokens WHERE token_checksum IN ({})",
+                checksums.join(",")
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    database.close().await.unwrap();
+    eprintln!(
+        "postgres killed under load: {} tokens acknowledged ({before_kill} before the kill, \
+         {after_restart} after both nodes served again), {stored} stored, {refused} requests \
+         refused while it was down, serving again {:?} after the kill",
+        acknowledged.len(),
+        serving_again - killed,
+    );
+    assert_eq!(
+        stored,
+        acknowledged.len() as i64,
+        "acknowledged tokens lost"
+    );
+    assert!(
+        before_kill > 20 && after_restart > 20,
+        "load before the kill ({before_kill}) and after the restart ({after_restart})"
+    );
+    for mut node in nodes {
+        node.child.start_kill().unwrap();
+        let _ = node.child.wait().await;
+    }
+}

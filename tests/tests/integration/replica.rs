@@ -15,7 +15,7 @@ use tessera_tests::{TestApp, TestClient, free_port, in_ci, spawn_app_with};
 use crate::oauth::{assert_error, introspect, string, token};
 
 /// PostgreSQL's server programs (Debian: /usr/lib/postgresql/VERSION/bin).
-fn server_programs() -> Option<PathBuf> {
+pub(crate) fn server_programs() -> Option<PathBuf> {
     let found = std::fs::read_dir("/usr/lib/postgresql")
         .ok()
         .and_then(|versions| {
@@ -35,7 +35,7 @@ fn server_programs() -> Option<PathBuf> {
 }
 
 /// Runs `program ARGS…` as the `postgres` user (PostgreSQL refuses to run as root).
-fn as_postgres(program: &Path, args: &[&str]) {
+pub(crate) fn as_postgres(program: &Path, args: &[&str]) {
     let output = std::process::Command::new("runuser")
         .args(["-u", "postgres", "--"])
         .arg(program)
@@ -107,23 +107,7 @@ impl StreamingPair {
     }
 
     fn pg_ctl_start(&self, dir: &str, port: u16) {
-        as_postgres(
-            &self.bin.join("pg_ctl"),
-            &[
-                "-D",
-                dir,
-                "-l",
-                &format!("{dir}.log"),
-                "-w",
-                "-o",
-                &format!(
-                    "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
-                     -c fsync=off",
-                    self.root.display()
-                ),
-                "start",
-            ],
-        );
+        pg_ctl_start(&self.bin, &self.root, dir, port);
     }
 
     fn url(&self, port: u16, database: &str) -> String {
@@ -191,6 +175,128 @@ impl Drop for StreamingPair {
                 .args(["-D", &self.dir(name), "-m", "immediate", "stop"])
                 .output();
         }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// `pg_ctl start` of the cluster in `dir` on `port`, its socket in `root`.
+fn pg_ctl_start(bin: &Path, root: &Path, dir: &str, port: u16) {
+    as_postgres(
+        &bin.join("pg_ctl"),
+        &[
+            "-D",
+            dir,
+            "-l",
+            &format!("{dir}.log"),
+            "-w",
+            "-o",
+            &format!(
+                "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
+                 -c fsync=off",
+                root.display()
+            ),
+            "start",
+        ],
+    );
+}
+
+/// A PostgreSQL server of a test's own on a free port (stopped on drop), which the
+/// test may kill and start again. `fsync=off`: a killed process loses nothing the
+/// kernel holds; only a machine crash would.
+pub(crate) struct PrivatePostgres {
+    bin: PathBuf,
+    root: PathBuf,
+    /// Its port.
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    pub(crate) fn start(bin: PathBuf) -> Self {
+        let root = PathBuf::from(format!(
+            "/tmp/tessera_postgres_{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        as_postgres(
+            Path::new("/bin/mkdir"),
+            &["-m", "700", root.to_str().unwrap()],
+        );
+        let server = Self {
+            bin,
+            root,
+            port: free_port(),
+        };
+        as_postgres(
+            &server.bin.join("initdb"),
+            &[
+                "-D",
+                &server.data(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        );
+        server.start_again();
+        server
+    }
+
+    fn data(&self) -> String {
+        self.root.join("data").display().to_string()
+    }
+
+    /// Its `postgres` database's URL.
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the server (after a kill: crash recovery from the WAL).
+    pub(crate) fn start_again(&self) {
+        pg_ctl_start(&self.bin, &self.root, &self.data(), self.port);
+    }
+
+    /// SIGKILLs the postmaster and every backend: a crash, not a shutdown.
+    pub(crate) fn kill(&self) {
+        let pid_file = std::fs::read_to_string(self.root.join("data/postmaster.pid")).unwrap();
+        let pid = pid_file.lines().next().unwrap().trim().to_owned();
+        // Stopped first, so it neither restarts its backends nor leaves them orphaned.
+        let run = |args: &[&str]| {
+            std::process::Command::new(args[0])
+                .args(&args[1..])
+                .output()
+        };
+        run(&["kill", "-STOP", &pid]).unwrap();
+        let children = run(&["pgrep", "-P", &pid]).unwrap().stdout;
+        let mut processes: Vec<String> = String::from_utf8(children)
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        run(&["pkill", "-9", "-P", &pid]).unwrap();
+        run(&["kill", "-9", &pid]).unwrap();
+        processes.push(pid);
+        // Gone (and their shared memory released) before anyone starts the server again.
+        let started = Instant::now();
+        while processes
+            .iter()
+            .any(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "postgres survived SIGKILL"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &self.data(), "-m", "immediate", "stop"])
+            .output();
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
