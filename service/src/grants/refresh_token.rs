@@ -174,10 +174,10 @@ pub async fn grant(
         amr: row.amr.clone(),
     };
     match tokens::rotate(state.data(tenant), &row, access, refresh, sealed).await? {
-        Rotation::Rotated(issued) => Ok(TokenResponse {
+        Rotation::Rotated => Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
-            expires_in: seconds_until(issued.access.expires_at),
+            expires_in: seconds_until(expires_at),
             refresh_token: Some(refresh_token),
             scope,
             id_token,

@@ -9,8 +9,8 @@
 use entity::{access_token, authorization_code, refresh_token};
 use futures_util::future::BoxFuture;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, Value,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 
 use router_policies::EntityGroup;
@@ -20,7 +20,7 @@ use crate::group_commit::Work;
 use crate::store::access::TenantData;
 use crate::store::access::with_retry;
 use crate::store::interactions;
-use crate::store::tokens::{self, NewAccessToken, NewRefreshToken};
+use crate::store::tokens::{self, Binds, Lineage, NewAccessToken, NewRefreshToken};
 use crate::store::{same_tenant_by_key, same_tenant_by_key_sql};
 use crate::time::now;
 
@@ -53,44 +53,47 @@ pub struct NewCode {
 
 /// Stores a code. With `interaction_id`, the interaction is deleted in the same
 /// transaction; `Ok(false)` when it was already gone (finished by a concurrent
-/// request), and then no code is stored.
+/// request), and then no code is stored. Through the token pool's group commit.
 pub async fn create(
     data: TenantData<'_>,
     code: NewCode,
     interaction_id: Option<i64>,
 ) -> Result<bool, Error> {
-    let Some(interaction_id) = interaction_id else {
-        // One INSERT in autocommit: a single statement needs no transaction.
-        let writer = data.writer(EntityGroup::Tokens).await?;
-        code_row(data.tenant_id(), code)
-            .insert(writer.connection)
-            .await?;
-        return Ok(true);
+    let work = CreateCode {
+        tenant_id: data.tenant_id(),
+        code,
+        interaction_id,
     };
-    with_retry!({
-        let transaction = data.transaction(EntityGroup::Tokens).await?;
-        let result = create_in(
-            &transaction.inner,
-            data.tenant_id(),
-            code.clone(),
-            interaction_id,
-        )
-        .await;
-        transaction.finish(result).await
-    })
+    data.commit(EntityGroup::Tokens, work).await
 }
 
-async fn create_in(
-    transaction: &DatabaseTransaction,
+/// [`create`]'s writes.
+struct CreateCode {
     tenant_id: i64,
     code: NewCode,
-    interaction_id: i64,
-) -> Result<bool, Error> {
-    if !interactions::take_in(transaction, tenant_id, interaction_id).await? {
-        return Ok(false);
+    interaction_id: Option<i64>,
+}
+
+impl Work for CreateCode {
+    type Output = bool;
+
+    fn write<'a>(
+        &'a self,
+        transaction: &'a DatabaseTransaction,
+    ) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async move {
+            if let Some(interaction_id) = self.interaction_id
+                && !interactions::take_in(transaction, self.tenant_id, interaction_id).await?
+            {
+                return Ok(false);
+            }
+            // Nothing read back: one round trip on every backend.
+            authorization_code::Entity::insert(code_row(self.tenant_id, self.code.clone()))
+                .exec_without_returning(transaction)
+                .await?;
+            Ok(true)
+        })
     }
-    code_row(tenant_id, code).insert(transaction).await?;
-    Ok(true)
 }
 
 fn code_row(tenant_id: i64, code: NewCode) -> authorization_code::ActiveModel {
@@ -247,78 +250,25 @@ async fn redeem_in_one_statement(
     access: &NewAccessToken,
     refresh: Option<&NewRefreshToken>,
 ) -> Result<bool, Error> {
-    let mut values: Vec<Value> = Vec::new();
-    let mut bind = |value: Value| {
-        values.push(value);
-        format!("${}", values.len())
-    };
-    let now = bind(now().into());
-    let tenant = bind(tenant_id.into());
-    let code = bind(code_id.into());
-    let application = bind(access.application_id.into());
-    let user = bind(access.user_id.into());
+    let mut binds = Binds::default();
+    let now = binds.bind(now());
+    let tenant = binds.bind(tenant_id);
+    let code = binds.bind(code_id);
     let same_tenant = same_tenant_by_key_sql(&tenant);
-    let mut sql = format!(
-        "WITH consumed AS (UPDATE authorization_codes SET consumed_at = {now} \
+    let gate = format!(
+        "WITH gate AS (UPDATE authorization_codes SET consumed_at = {now} \
          WHERE id = {code} AND {same_tenant} AND consumed_at IS NULL RETURNING id)"
     );
-    let id_token_id = match &access.id_token {
-        None => "NULL".to_owned(),
-        Some(id_token) => {
-            let (jti, scope, expires) = (
-                bind(id_token.jti.clone().into()),
-                bind(id_token.scope.clone().into()),
-                bind(id_token.expires_at.into()),
-            );
-            sql.push_str(&format!(
-                ", id_token AS (INSERT INTO id_tokens (tenant_id, jti, application_id, user_id, \
-                 scope, expires_at, created_at) SELECT {tenant}, {jti}, {application}, {user}, \
-                 {scope}, {expires}, {now} FROM consumed RETURNING id)"
-            ));
-            "(SELECT id FROM id_token)".to_owned()
-        }
+    let lineage = Lineage {
+        source_refresh_token: "NULL",
+        authorization_code: "gate.id",
     };
-    let (checksum, scope, expires) = (
-        bind(access.token_checksum.clone().into()),
-        bind(access.scope.clone().into()),
-        bind(access.expires_at.into()),
-    );
-    sql.push_str(&format!(
-        ", access AS (INSERT INTO access_tokens (tenant_id, token_checksum, application_id, \
-         user_id, scope, source_refresh_token_id, id_token_id, authorization_code_id, \
-         expires_at, revoked_at, created_at) \
-         SELECT {tenant}, {checksum}, {application}, {user}, {scope}, NULL, {id_token_id}, \
-         consumed.id, {expires}, NULL, {now} FROM consumed RETURNING id)"
-    ));
-    match refresh {
-        None => sql.push_str(" SELECT id FROM access"),
-        Some(refresh) => {
-            let (checksum, family, scope, expires, auth_time) = (
-                bind(refresh.token_checksum.clone().into()),
-                bind(refresh.family_id.clone().into()),
-                bind(refresh.scope.clone().into()),
-                bind(refresh.expires_at.into()),
-                bind(refresh.auth_time.into()),
-            );
-            let (acr, amr) = (
-                bind(refresh.acr.clone().into()),
-                bind(refresh.amr.clone().into()),
-            );
-            sql.push_str(&format!(
-                " INSERT INTO refresh_tokens (tenant_id, token_checksum, access_token_id, \
-                 application_id, user_id, family_id, scope, expires_at, revoked_at, \
-                 successor_sealed, created_at, last_used_at, auth_time, acr, amr) \
-                 SELECT {tenant}, {checksum}, access.id, {application}, {user}, {family}, \
-                 {scope}, {expires}, NULL, NULL, {now}, NULL, {auth_time}, {acr}, {amr} \
-                 FROM access RETURNING id"
-            ));
-        }
-    }
+    let sql = tokens::pair_after_gate(gate, &mut binds, (&tenant, &now), access, refresh, lineage);
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
-            values,
+            binds.into_values(),
         ))
         .await?;
     Ok(row.is_some())

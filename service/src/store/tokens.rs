@@ -15,7 +15,7 @@ use sea_orm::{
 use crate::error::Error;
 use crate::group_commit::{Row, Work};
 use crate::store::access::{TenantData, Writer, with_retry};
-use crate::store::same_tenant_by_key;
+use crate::store::{same_tenant_by_key, same_tenant_by_key_sql};
 use crate::time::now;
 
 /// An access token to store (its checksum, never the token).
@@ -205,7 +205,7 @@ fn access_row(
 #[derive(Clone, Debug)]
 pub enum Rotation {
     /// The old token is revoked and the new pair stored, in one transaction.
-    Rotated(Box<IssuedTokens>),
+    Rotated,
     /// Another request rotated or revoked the old token first.
     AlreadyUsed,
 }
@@ -214,8 +214,10 @@ pub enum Rotation {
 /// (`SELECT … FOR UPDATE` on PostgreSQL and MariaDB; SQLite's `BEGIN IMMEDIATE` already
 /// holds the write lock), and if it is still live revokes it (keeping `sealed`, the
 /// successor pair for grace-period retries), revokes its access token, and stores the
-/// new pair — one transaction on the tenant's token pool. Of N concurrent rotations of
-/// one token exactly one gets [`Rotation::Rotated`].
+/// new pair — one transaction on the tenant's token pool, shared with concurrent
+/// requests' token writes by its group commit. On PostgreSQL it is one statement
+/// ([`pair_after_gate`]: the conditional `UPDATE` takes the lock). Of N concurrent
+/// rotations of one token exactly one gets [`Rotation::Rotated`].
 pub async fn rotate(
     data: TenantData<'_>,
     old: &refresh_token::Model,
@@ -249,14 +251,33 @@ impl Work for Rotate {
         &'a self,
         transaction: &'a DatabaseTransaction,
     ) -> BoxFuture<'a, Result<Rotation, Error>> {
-        Box::pin(rotate_in(
-            transaction,
-            self.tenant_id,
-            self.old_id,
-            self.access.clone(),
-            self.refresh.clone(),
-            self.sealed.clone(),
-        ))
+        Box::pin(async move {
+            if transaction.get_database_backend() != DbBackend::Postgres {
+                return rotate_in(
+                    transaction,
+                    self.tenant_id,
+                    self.old_id,
+                    self.access.clone(),
+                    self.refresh.clone(),
+                    self.sealed.clone(),
+                )
+                .await;
+            }
+            let rotated = rotate_in_one_statement(
+                transaction,
+                self.tenant_id,
+                self.old_id,
+                &self.access,
+                &self.refresh,
+                self.sealed.as_deref(),
+            )
+            .await?;
+            Ok(if rotated {
+                Rotation::Rotated
+            } else {
+                Rotation::AlreadyUsed
+            })
+        })
     }
 }
 
@@ -286,9 +307,8 @@ async fn rotate_in(
         if let Some(access_id) = live.access_token_id {
             revoke_access_by_id(transaction, tenant_id, access_id, now).await?;
         }
-        Ok(Rotation::Rotated(Box::new(
-            insert_pair(transaction, tenant_id, access, Some(refresh)).await?,
-        )))
+        insert_pair(transaction, tenant_id, access, Some(refresh)).await?;
+        Ok(Rotation::Rotated)
     }
 }
 
@@ -539,6 +559,160 @@ impl FamilySql {
             },
         }
     }
+}
+
+/// Placeholders and their values for a PostgreSQL statement written by hand.
+#[derive(Debug, Default)]
+pub(crate) struct Binds {
+    values: Vec<Value>,
+}
+
+impl Binds {
+    /// Binds `value`; its placeholder (`$n`).
+    pub(crate) fn bind(&mut self, value: impl Into<Value>) -> String {
+        self.values.push(value.into());
+        format!("${}", self.values.len())
+    }
+
+    /// The values, in placeholder order.
+    pub(crate) fn into_values(self) -> Vec<Value> {
+        self.values
+    }
+}
+
+/// Where a new access token came from, as SQL over the `gate` row of
+/// [`pair_after_gate`] (or `NULL`).
+pub(crate) struct Lineage {
+    /// Its `source_refresh_token_id`.
+    pub source_refresh_token: &'static str,
+    /// Its `authorization_code_id`.
+    pub authorization_code: &'static str,
+}
+
+/// PostgreSQL: one statement that stores a token pair only if `gate` (a `WITH gate AS
+/// (…)` clause, an UPDATE taking its row's lock and returning it while still usable)
+/// returned its row: the ID token record, the access token and the refresh token are
+/// inserted `FROM gate` (data-modifying CTEs), so with no gate row nothing is inserted
+/// and the statement returns no row. The statement is atomic like any other; the
+/// gate's `WHERE … IS NULL` is re-checked on the newest row version after a
+/// concurrent writer commits, so of N concurrent statements exactly one returns a
+/// row. `(tenant, now)` are placeholders bound already.
+pub(crate) fn pair_after_gate(
+    gate: String,
+    binds: &mut Binds,
+    (tenant, now): (&str, &str),
+    access: &NewAccessToken,
+    refresh: Option<&NewRefreshToken>,
+    lineage: Lineage,
+) -> String {
+    let mut sql = gate;
+    let application = binds.bind(access.application_id);
+    let user = binds.bind(access.user_id);
+    let id_token_id = match &access.id_token {
+        None => "NULL".to_owned(),
+        Some(id_token) => {
+            let (jti, scope, expires) = (
+                binds.bind(id_token.jti.clone()),
+                binds.bind(id_token.scope.clone()),
+                binds.bind(id_token.expires_at),
+            );
+            sql.push_str(&format!(
+                ", id_token AS (INSERT INTO id_tokens (tenant_id, jti, application_id, user_id, \
+                 scope, expires_at, created_at) SELECT {tenant}, {jti}, {application}, {user}, \
+                 {scope}, {expires}, {now} FROM gate RETURNING id)"
+            ));
+            "(SELECT id FROM id_token)".to_owned()
+        }
+    };
+    let (checksum, scope, expires) = (
+        binds.bind(access.token_checksum.clone()),
+        binds.bind(access.scope.clone()),
+        binds.bind(access.expires_at),
+    );
+    let Lineage {
+        source_refresh_token,
+        authorization_code,
+    } = lineage;
+    sql.push_str(&format!(
+        ", access AS (INSERT INTO access_tokens (tenant_id, token_checksum, application_id, \
+         user_id, scope, source_refresh_token_id, id_token_id, authorization_code_id, \
+         expires_at, revoked_at, created_at) \
+         SELECT {tenant}, {checksum}, {application}, {user}, {scope}, {source_refresh_token}, \
+         {id_token_id}, {authorization_code}, {expires}, NULL, {now} FROM gate RETURNING id)"
+    ));
+    match refresh {
+        None => sql.push_str(" SELECT id FROM access"),
+        Some(refresh) => {
+            let (checksum, family, scope, expires, auth_time) = (
+                binds.bind(refresh.token_checksum.clone()),
+                binds.bind(refresh.family_id.clone()),
+                binds.bind(refresh.scope.clone()),
+                binds.bind(refresh.expires_at),
+                binds.bind(refresh.auth_time),
+            );
+            let (acr, amr) = (
+                binds.bind(refresh.acr.clone()),
+                binds.bind(refresh.amr.clone()),
+            );
+            sql.push_str(&format!(
+                " INSERT INTO refresh_tokens (tenant_id, token_checksum, access_token_id, \
+                 application_id, user_id, family_id, scope, expires_at, revoked_at, \
+                 successor_sealed, created_at, last_used_at, auth_time, acr, amr) \
+                 SELECT {tenant}, {checksum}, access.id, {application}, {user}, {family}, \
+                 {scope}, {expires}, NULL, NULL, {now}, NULL, {auth_time}, {acr}, {amr} \
+                 FROM access RETURNING id"
+            ));
+        }
+    }
+    sql
+}
+
+/// PostgreSQL: [`rotate_in`] as one statement — revoke the old refresh token (if still
+/// live, taking its lock) and the access token issued with it, store the new pair;
+/// `false` when the old token was no longer live (nothing written).
+async fn rotate_in_one_statement(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    old_id: i64,
+    access: &NewAccessToken,
+    refresh: &NewRefreshToken,
+    sealed: Option<&str>,
+) -> Result<bool, Error> {
+    let mut binds = Binds::default();
+    let now = binds.bind(now());
+    let tenant = binds.bind(tenant_id);
+    let old = binds.bind(old_id);
+    let sealed = binds.bind(sealed.map(str::to_owned));
+    let same_tenant = same_tenant_by_key_sql(&tenant);
+    let gate = format!(
+        "WITH gate AS (UPDATE refresh_tokens SET revoked_at = {now}, last_used_at = {now}, \
+         successor_sealed = {sealed} \
+         WHERE id = {old} AND {same_tenant} AND revoked_at IS NULL \
+         RETURNING id, access_token_id), \
+         revoked AS (UPDATE access_tokens SET revoked_at = {now} \
+         WHERE id = (SELECT access_token_id FROM gate) AND {same_tenant} \
+         AND revoked_at IS NULL)"
+    );
+    let lineage = Lineage {
+        source_refresh_token: "gate.id",
+        authorization_code: "NULL",
+    };
+    let sql = pair_after_gate(
+        gate,
+        &mut binds,
+        (&tenant, &now),
+        access,
+        Some(refresh),
+        lineage,
+    );
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            binds.into_values(),
+        ))
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Inserts the pair on `db` (a transaction in [`issue`]).

@@ -312,7 +312,7 @@ async fn concurrent_writers_lose_and_duplicate_no_token(backend: Backend) {
     }
     let mut winners = 0;
     for rotation in rotations {
-        if let Rotation::Rotated(_) = rotation.await.unwrap().unwrap() {
+        if let Rotation::Rotated = rotation.await.unwrap().unwrap() {
             winners += 1;
         }
     }
