@@ -155,6 +155,8 @@ sql -c "VACUUM ANALYZE"
 echo "loaded in $((loaded - started)) s, VACUUM ANALYZE $(( $(date +%s) - loaded )) s; sizes:"
 sql -c "SELECT relname, n_live_tup, pg_size_pretty(pg_total_relation_size(relid)) FROM pg_stat_user_tables
   WHERE relname IN ('access_tokens', 'refresh_tokens') ORDER BY relname"
+sql -c "SELECT indexrelname, pg_size_pretty(pg_relation_size(indexrelid)) FROM pg_stat_user_indexes
+  WHERE relname IN ('access_tokens', 'refresh_tokens') ORDER BY pg_relation_size(indexrelid) DESC"
 measure loaded big "$((per_run + 1))"
 measure loaded small "$((per_run + 1))"
 
