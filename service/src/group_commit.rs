@@ -392,8 +392,28 @@ async fn write_members(
     Ok(())
 }
 
-/// One multi-row `INSERT` of `rows` (all of one table and one column list).
+/// Multi-row `INSERT`s of `rows` (all of one table and one column list), in chunks
+/// of a power of two (45 rows: 32 + 8 + 4 + 1), so a table has at most eight
+/// statement texts, not one per batch size: the driver prepares each text once per
+/// connection and keeps 100 in its cache, and 128 texts of one insert would push the
+/// hot statements out.
 async fn insert_rows(connection: &impl ConnectionTrait, rows: &[&Row]) -> Result<(), Error> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let chunk = chunk_size(rest.len());
+        let (now, later) = rest.split_at(chunk);
+        insert_chunk(connection, now).await?;
+        rest = later;
+    }
+    Ok(())
+}
+
+/// The largest power of two not above `remaining` (at least 1).
+fn chunk_size(remaining: usize) -> usize {
+    1 << (usize::BITS - 1 - remaining.max(1).leading_zeros())
+}
+
+async fn insert_chunk(connection: &impl ConnectionTrait, rows: &[&Row]) -> Result<(), Error> {
     let Some(first) = rows.first() else {
         return Ok(());
     };
@@ -434,5 +454,25 @@ async fn finish(transaction: DatabaseTransaction, written: Result<(), Error>) ->
             }
             Err(error)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_size;
+
+    #[test]
+    fn rows_go_in_power_of_two_chunks() {
+        let mut sizes = Vec::new();
+        let mut remaining = 45;
+        while remaining > 0 {
+            let chunk = chunk_size(remaining);
+            sizes.push(chunk);
+            remaining -= chunk;
+        }
+        assert_eq!(sizes, [32, 8, 4, 1]);
+        assert_eq!(chunk_size(1), 1);
+        assert_eq!(chunk_size(128), 128);
+        assert_eq!(chunk_size(127), 64);
     }
 }
