@@ -38,6 +38,7 @@ mod m20261206_000007_user_token_indexes;
 mod m20261206_000008_user_session_index;
 mod m20261206_000009_client_registration;
 mod m20261206_000010_drop_duplicate_user_indexes;
+mod m20261206_000011_authorization_code_expiry;
 mod schema;
 pub mod usernames;
 
@@ -112,6 +113,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261206_000003_pending_sources::Migration),
                 Box::new(m20261206_000007_user_token_indexes::Migration),
                 Box::new(m20261206_000010_drop_duplicate_user_indexes::Migration),
+                Box::new(m20261206_000011_authorization_code_expiry::Migration),
             ],
         }
     }

@@ -3,7 +3,8 @@
 //! autovacuum), with generic plans forced from the first execution (what a pooled
 //! connection settles on after five), the code flow's redemption and the refresh
 //! rotation must each find their rows through their key — the primary key or the
-//! checksum — and never walk the tenant's entries of a `(tenant_id, …)` index.
+//! checksum — and never walk the tenant's entries of a `(tenant_id, …)` index; nor
+//! may the expiry sweep read live rows.
 //! Measured with PostgreSQL's own counters (`pg_stat_user_indexes.idx_tup_read`).
 
 use std::time::Duration;
@@ -148,6 +149,12 @@ async fn the_code_flow_and_rotation_use_their_keys_whatever_the_statistics() {
         .await;
         assert_eq!(refreshed.status, 200, "{}", refreshed.text);
     }
+    // The expiry sweep (every node runs it in the background) reads only expired
+    // codes, tokens and grants, not the tenant's live ones.
+    let tenant = app.tenant("default").await;
+    tessera::store::expired::sweep(app.state.data(&tenant), 1000)
+        .await
+        .unwrap();
     let read = settled_rows_read(&db.url).await - before;
     let places = where_read(&db.url).await;
     assert!(
