@@ -27,17 +27,41 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Alias, Query, SimpleExpr};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
-    TransactionOptions, TransactionTrait, Value,
+    ActiveModelTrait, ActiveValue, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityName, EntityTrait, IdenStatic, Iterable, RuntimeErr, TransactionOptions,
+    TransactionTrait, Value,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::error::Error;
+
+/// Evaluates `$attempt` (an expression running one whole transaction) again, up to
+/// three times in all, when the database aborted it as a deadlock or serialization
+/// failure — transient by definition ("try restarting transaction"). Each attempt
+/// is a fresh transaction. (A macro, not a function taking a closure: the futures
+/// must stay `Send` for axum.)
+macro_rules! with_retry {
+    ($attempt:expr) => {{
+        let mut tries: u64 = 0;
+        loop {
+            tries += 1;
+            match $attempt {
+                Err($crate::error::Error::Database(error))
+                    if tries < 3 && $crate::group_commit::is_transient(&error) =>
+                {
+                    tracing::debug!(%error, tries, "retrying a transaction");
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use with_retry;
 
 /// The most members one batch takes: bounds a statement's parameters (128 rows of 11
 /// columns, far below every backend's limit) and the work one failure repeats.
@@ -53,9 +77,27 @@ pub struct Row {
     /// The table.
     pub table: &'static str,
     /// Its columns, in the order of `values`.
-    pub columns: &'static [&'static str],
+    pub columns: Vec<&'static str>,
     /// One value per column.
     pub values: Vec<Value>,
+}
+
+impl Row {
+    /// The row `model` would insert: its entity's table and the columns it sets.
+    pub fn of<A: ActiveModelTrait>(model: &A) -> Self {
+        let mut row = Self {
+            table: A::Entity::default().table_name(),
+            columns: Vec::new(),
+            values: Vec::new(),
+        };
+        for column in <A::Entity as EntityTrait>::Column::iter() {
+            if let ActiveValue::Set(value) = model.get(column) {
+                row.columns.push(column.as_str());
+                row.values.push(value);
+            }
+        }
+        row
+    }
 }
 
 /// A request's writes that run statements of their own inside a transaction, and
@@ -335,10 +377,8 @@ impl Pool {
     /// A member in a transaction of its own, retried (fresh transaction) on a
     /// deadlock or serialization failure, up to three tries.
     async fn write_alone(&self, member: &mut Member) -> Result<(), Error> {
-        let mut tries: u64 = 0;
-        loop {
-            tries += 1;
-            let attempt = match member {
+        with_retry!({
+            match member {
                 // One statement: autocommit, one round trip.
                 Member::Row { row, .. } => {
                     let _turn = self.turn().await;
@@ -349,15 +389,8 @@ impl Pool {
                     let written = write_members(&transaction, std::slice::from_mut(member)).await;
                     finish(transaction, written).await
                 }
-            };
-            match attempt {
-                Err(Error::Database(error)) if tries < 3 && is_transient(&error) => {
-                    tracing::debug!(%error, tries, "retrying a transaction");
-                    tokio::time::sleep(Duration::from_millis(5 * tries)).await;
-                }
-                other => return other,
             }
-        }
+        })
     }
 }
 

@@ -22,33 +22,10 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
 use crate::db::Databases;
 use crate::error::Error;
+pub(crate) use crate::group_commit::with_retry;
 use crate::group_commit::{GroupCommit, Work, begin_write};
 use crate::shared::changes::{Change, Trust};
 use crate::tenancy::Tenant;
-
-/// Evaluates `$attempt` (an expression running one whole transaction) again, up to
-/// three times in all, when the database aborted it as a deadlock or serialization
-/// failure — transient by definition ("try restarting transaction"). Each attempt
-/// is a fresh transaction. (A macro, not a function taking a closure: the futures
-/// must stay `Send` for axum.)
-macro_rules! with_retry {
-    ($attempt:expr) => {{
-        let mut tries: u64 = 0;
-        loop {
-            tries += 1;
-            match $attempt {
-                Err($crate::error::Error::Database(error))
-                    if tries < 3 && $crate::store::is_transient(&error) =>
-                {
-                    tracing::debug!(%error, tries, "retrying a transaction");
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
-                }
-                other => break other,
-            }
-        }
-    }};
-}
-pub(crate) use with_retry;
 
 /// A tenant's data on the pools the router placed it on.
 #[derive(Clone, Copy, Debug)]

@@ -10,7 +10,7 @@ use entity::{access_token, authorization_code, refresh_token};
 use futures_util::future::BoxFuture;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
-    EntityTrait, QueryFilter, QuerySelect, Statement,
+    EntityTrait, QueryFilter, QuerySelect,
 };
 
 use router_policies::EntityGroup;
@@ -263,15 +263,7 @@ async fn redeem_in_one_statement(
         source_refresh_token: "NULL",
         authorization_code: "gate.id",
     };
-    let sql = tokens::pair_after_gate(gate, &mut binds, (&tenant, &now), access, refresh, lineage);
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            binds.into_values(),
-        ))
-        .await?;
-    Ok(row.is_some())
+    tokens::pair_after_gate(db, gate, binds, (&tenant, &now), access, refresh, lineage).await
 }
 
 /// Revokes what a replayed code minted: its access token(s) by

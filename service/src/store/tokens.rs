@@ -132,51 +132,15 @@ pub async fn issue_access_only(data: TenantData<'_>, access: NewAccessToken) -> 
         // Two rows: a transaction.
         return issue(data, access, None).await.map(|_| ());
     }
+    let row = access_row(data.tenant_id(), access, None, now());
     if let Some(group_commit) = data.group_commit(EntityGroup::Tokens)? {
-        return group_commit
-            .insert(access_token_row(data.tenant_id(), access, now()))
-            .await;
+        return group_commit.insert(Row::of(&row)).await;
     }
     let writer = data.writer(EntityGroup::Tokens).await?;
-    access_token::Entity::insert(access_row(data.tenant_id(), access, None, now()))
+    access_token::Entity::insert(row)
         .exec_without_returning(writer.connection)
         .await?;
     Ok(())
-}
-
-/// A lone access token (no ID token) as a [`Row`] for a multi-row insert.
-fn access_token_row(tenant_id: i64, access: NewAccessToken, created: entity::Timestamp) -> Row {
-    let no_time: Option<entity::Timestamp> = None;
-    let no_id: Option<i64> = None;
-    Row {
-        table: "access_tokens",
-        columns: &[
-            "tenant_id",
-            "token_checksum",
-            "application_id",
-            "user_id",
-            "scope",
-            "source_refresh_token_id",
-            "id_token_id",
-            "authorization_code_id",
-            "expires_at",
-            "revoked_at",
-            "created_at",
-        ],
-        values: vec![
-            tenant_id.into(),
-            access.token_checksum.into(),
-            access.application_id.into(),
-            access.user_id.into(),
-            access.scope.into(),
-            access.source_refresh_token_id.into(),
-            no_id.into(),
-            access.authorization_code_id.into(),
-            access.expires_at.into(),
-            no_time.into(),
-            created.into(),
-        ],
-    }
 }
 
 fn access_row(
@@ -575,7 +539,7 @@ impl Binds {
     }
 
     /// The values, in placeholder order.
-    pub(crate) fn into_values(self) -> Vec<Value> {
+    fn into_values(self) -> Vec<Value> {
         self.values
     }
 }
@@ -596,15 +560,17 @@ pub(crate) struct Lineage {
 /// and the statement returns no row. The statement is atomic like any other; the
 /// gate's `WHERE … IS NULL` is re-checked on the newest row version after a
 /// concurrent writer commits, so of N concurrent statements exactly one returns a
-/// row. `(tenant, now)` are placeholders bound already.
-pub(crate) fn pair_after_gate(
+/// row. `(tenant, now)` are placeholders bound already. Runs it on `db`: `true` when
+/// the gate let the pair be stored.
+pub(crate) async fn pair_after_gate(
+    db: &impl ConnectionTrait,
     gate: String,
-    binds: &mut Binds,
+    mut binds: Binds,
     (tenant, now): (&str, &str),
     access: &NewAccessToken,
     refresh: Option<&NewRefreshToken>,
     lineage: Lineage,
-) -> String {
+) -> Result<bool, Error> {
     let mut sql = gate;
     let application = binds.bind(access.application_id);
     let user = binds.bind(access.user_id);
@@ -664,7 +630,14 @@ pub(crate) fn pair_after_gate(
             ));
         }
     }
-    sql
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            binds.into_values(),
+        ))
+        .await?;
+    Ok(row.is_some())
 }
 
 /// PostgreSQL: [`rotate_in`] as one statement — revoke the old refresh token (if still
@@ -697,22 +670,16 @@ async fn rotate_in_one_statement(
         source_refresh_token: "gate.id",
         authorization_code: "NULL",
     };
-    let sql = pair_after_gate(
+    pair_after_gate(
+        db,
         gate,
-        &mut binds,
+        binds,
         (&tenant, &now),
         access,
         Some(refresh),
         lineage,
-    );
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            binds.into_values(),
-        ))
-        .await?;
-    Ok(row.is_some())
+    )
+    .await
 }
 
 /// Inserts the pair on `db` (a transaction in [`issue`]).
