@@ -51,63 +51,46 @@ pub(crate) fn as_postgres(program: &Path, args: &[&str]) {
     );
 }
 
-/// A primary and its streaming replica, each on a free port; both stopped on drop.
+/// A primary and its streaming replica, each on a free port; both stopped on drop
+/// (the replica here, the primary by its own drop).
 struct StreamingPair {
-    bin: PathBuf,
-    root: PathBuf,
-    primary_port: u16,
+    primary: PrivatePostgres,
     replica_port: u16,
 }
 
 impl StreamingPair {
     fn start(bin: PathBuf) -> Self {
-        let root = PathBuf::from(format!(
-            "/tmp/tessera_replica_{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        as_postgres(
-            Path::new("/bin/mkdir"),
-            &["-m", "700", root.to_str().unwrap()],
-        );
-        let (primary_port, replica_port) = (free_port(), free_port());
         let pair = Self {
-            bin,
-            root,
-            primary_port,
-            replica_port,
+            primary: PrivatePostgres::start(bin),
+            replica_port: free_port(),
         };
-        let primary = pair.dir("primary");
         as_postgres(
-            &pair.bin.join("initdb"),
-            &["-D", &primary, "-A", "trust", "-U", "postgres", "--no-sync"],
-        );
-        pair.pg_ctl_start(&primary, primary_port);
-        as_postgres(
-            &pair.bin.join("pg_basebackup"),
+            &pair.primary.bin.join("pg_basebackup"),
             &[
                 "-h",
                 "127.0.0.1",
                 "-p",
-                &primary_port.to_string(),
+                &pair.primary.port.to_string(),
                 "-U",
                 "postgres",
                 "-D",
-                &pair.dir("replica"),
+                &pair.replica_dir(),
                 "-R",
                 "-X",
                 "stream",
             ],
         );
-        pair.pg_ctl_start(&pair.dir("replica"), replica_port);
+        pg_ctl_start(
+            &pair.primary.bin,
+            &pair.primary.root,
+            &pair.replica_dir(),
+            pair.replica_port,
+        );
         pair
     }
 
-    fn dir(&self, name: &str) -> String {
-        self.root.join(name).display().to_string()
-    }
-
-    fn pg_ctl_start(&self, dir: &str, port: u16) {
-        pg_ctl_start(&self.bin, &self.root, dir, port);
+    fn replica_dir(&self) -> String {
+        self.primary.root.join("replica").display().to_string()
     }
 
     fn url(&self, port: u16, database: &str) -> String {
@@ -127,7 +110,7 @@ impl StreamingPair {
     /// has written.
     async fn until_caught_up(&self) {
         use sea_orm::ConnectionTrait;
-        let primary = sea_orm::Database::connect(self.url(self.primary_port, "postgres"))
+        let primary = sea_orm::Database::connect(self.url(self.primary.port, "postgres"))
             .await
             .unwrap();
         let replica = sea_orm::Database::connect(self.url(self.replica_port, "postgres"))
@@ -168,15 +151,17 @@ impl StreamingPair {
 
 impl Drop for StreamingPair {
     fn drop(&mut self) {
-        for name in ["replica", "primary"] {
-            let _ = std::process::Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(self.bin.join("pg_ctl"))
-                .args(["-D", &self.dir(name), "-m", "immediate", "stop"])
-                .output();
-        }
-        let _ = std::fs::remove_dir_all(&self.root);
+        pg_ctl_stop(&self.primary.bin, &self.replica_dir());
     }
+}
+
+/// `pg_ctl stop -m immediate` of the cluster in `dir` (a test's cleanup: errors ignored).
+fn pg_ctl_stop(bin: &Path, dir: &str) {
+    let _ = std::process::Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(bin.join("pg_ctl"))
+        .args(["-D", dir, "-m", "immediate", "stop"])
+        .output();
 }
 
 /// `pg_ctl start` of the cluster in `dir` on `port`, its socket in `root`.
@@ -292,11 +277,7 @@ impl PrivatePostgres {
 
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .args(["-D", &self.data(), "-m", "immediate", "stop"])
-            .output();
+        pg_ctl_stop(&self.bin, &self.data());
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
@@ -337,7 +318,7 @@ async fn a_paused_streaming_replica_decides_nothing() {
         return;
     };
     let pair = StreamingPair::start(bin);
-    pair.execute(pair.primary_port, "postgres", "CREATE DATABASE tessera")
+    pair.execute(pair.primary.port, "postgres", "CREATE DATABASE tessera")
         .await;
     pair.until_caught_up().await;
     let toml = format!(
@@ -347,7 +328,7 @@ async fn a_paused_streaming_replica_decides_nothing() {
          [[router.policies]]\nkind = \"replicas\"\ngroups = [\"users\", \"applications\"]\n\
          pools = [\"replica\"]\n\
          [tenants.acme]\n",
-        pair.url(pair.primary_port, "tessera"),
+        pair.url(pair.primary.port, "tessera"),
         pair.url(pair.replica_port, "tessera"),
     );
     let app = spawn_app_with(&toml).await.unwrap();
@@ -391,7 +372,7 @@ async fn a_paused_streaming_replica_decides_nothing() {
     let answer = password_login(&app, &client, "first password").await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     pair.execute(
-        pair.primary_port,
+        pair.primary.port,
         "tessera",
         &format!(
             "UPDATE users SET password_hash = '{}' WHERE id = {user_id}",
@@ -407,7 +388,7 @@ async fn a_paused_streaming_replica_decides_nothing() {
     let answer = password_login(&app, &client, "second password").await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     pair.execute(
-        pair.primary_port,
+        pair.primary.port,
         "tessera",
         &format!("UPDATE users SET is_active = false WHERE id = {user_id}"),
     )
@@ -420,7 +401,7 @@ async fn a_paused_streaming_replica_decides_nothing() {
     // A client whose secret was replaced on the primary is refused with the old one
     // although the replica still has it.
     pair.execute(
-        pair.primary_port,
+        pair.primary.port,
         "tessera",
         &format!(
             "UPDATE applications SET client_secret = '{}' WHERE client_id = 'web'",
