@@ -13,6 +13,9 @@
 #   BENCH_GROUP_COMMIT="0 4" BENCH_DBS=postgres bench/run.sh
 #                                # group commit off (0) and on (4 transactions in
 #                                # flight, the default) in one run
+#   BENCH_BIN_BEFORE=/tmp/tessera-old BENCH_DBS=postgres bench/run.sh
+#                                # an older build too, label "+before", each
+#                                # connection count run by both in turn
 #
 # With PostgreSQL, the same run first measures the database floor
 # (../shared/bench-peers/floor-pg.sh: pgbench, one token-shaped row per transaction,
@@ -28,6 +31,7 @@ PORT="${BENCH_PORT:-18082}"
 DBS="${BENCH_DBS:-sqlite postgres}"
 CONNS="${BENCH_CONNS:-32 64}"
 GROUP_COMMIT="${BENCH_GROUP_COMMIT:-4}"
+BEFORE="${BENCH_BIN_BEFORE:-}"
 PG_ADMIN="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PEERS_WORK="${PEERS_WORK:-$HOME/.cache/bench-peers}"
 export PEERS_WORK
@@ -35,6 +39,7 @@ mkdir -p "$PEERS_WORK/results"
 stamp="$(date +%Y%m%d-%H%M%S)"
 out="$PEERS_WORK/results/$stamp-tessera.jsonl"
 
+[ -z "$BEFORE" ] || [ -x "$BEFORE" ] || { echo "bench: BENCH_BIN_BEFORE=$BEFORE is not executable" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "bench: $BIN missing: run 'cargo build --release -j2' first" >&2; exit 2; }
 [ -d "$PEERS" ] || { echo "bench: $PEERS missing (set PEERS_DIR)" >&2; exit 2; }
 
@@ -100,11 +105,14 @@ TOML
       created=1
     fi
     for conns in $CONNS; do
-      "$PEERS/run-target.sh" --out "$out" --name tessera --config "$label" --conns "$conns" \
-        --port "$PORT" --start-cmd "$BIN --config $config serve" \
-        --token-url "http://127.0.0.1:$PORT/t/bench/token" \
-        --introspect-url "http://127.0.0.1:$PORT/t/bench/introspect" \
-        --client-id bench-client --client-secret "$secret"
+      for binary in ${BEFORE:+"$BEFORE"} "$BIN"; do
+        "$PEERS/run-target.sh" --out "$out" --name tessera \
+          --config "$label$([ "$binary" = "$BIN" ] || echo +before)" --conns "$conns" \
+          --port "$PORT" --start-cmd "$binary --config $config serve" \
+          --token-url "http://127.0.0.1:$PORT/t/bench/token" \
+          --introspect-url "http://127.0.0.1:$PORT/t/bench/introspect" \
+          --client-id bench-client --client-secret "$secret"
+      done
     done
   done
   if [ "$db" = postgres ]; then

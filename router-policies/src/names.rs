@@ -1,11 +1,14 @@
 //! Validated names: pool names and tenant slugs.
 //!
 //! Both end up in configuration keys, URLs, log lines and migration-table names, so they
-//! are checked once at the edge and carried as newtypes afterwards.
+//! are checked once at the edge and carried as newtypes afterwards. The text is shared
+//! (`Arc<str>`): every tenant's routes name the same few pools, and a clone is a
+//! reference count, not an allocation (a tenant holds about twenty of them).
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +44,7 @@ macro_rules! name_impls {
             pub fn new(s: impl Into<String>) -> Result<Self, RouterError> {
                 let s = s.into();
                 if $check(&s) {
-                    Ok($ty(s))
+                    Ok($ty(Arc::from(s)))
                 } else {
                     Err(RouterError::$err(s))
                 }
@@ -99,7 +102,7 @@ macro_rules! name_impls {
 
         impl From<$ty> for String {
             fn from(name: $ty) -> String {
-                name.0
+                name.0.to_string()
             }
         }
     };
@@ -111,14 +114,14 @@ macro_rules! name_impls {
 /// so this crate stays free of I/O.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct PoolName(String);
+pub struct PoolName(Arc<str>);
 
 name_impls!(PoolName, valid_pool_name, InvalidPoolName);
 
 impl PoolName {
     /// The fallback pool, `"default"`, used when no policy answers.
     pub fn default_pool() -> Self {
-        PoolName("default".to_owned())
+        PoolName(Arc::from("default"))
     }
 }
 
@@ -128,7 +131,7 @@ impl PoolName {
 /// DNS-label-safe by construction.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TenantSlug(String);
+pub struct TenantSlug(Arc<str>);
 
 name_impls!(TenantSlug, valid_tenant_slug, InvalidTenantSlug);
 
@@ -137,7 +140,7 @@ impl TenantSlug {
     /// created later" when planning migrations, so a tenant-keyed policy never
     /// mistakes it for a configured tenant.
     pub(crate) fn prospective() -> Self {
-        TenantSlug("-new-tenant-".to_owned())
+        TenantSlug(Arc::from("-new-tenant-"))
     }
 }
 

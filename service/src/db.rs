@@ -18,6 +18,12 @@ use crate::error::Error;
 use crate::group_commit::{GroupCommit, GroupCommitCounts};
 use crate::shared::changes::ChangeFeed;
 
+/// A pooled connection idle this long is pinged before it is handed out (a proxy, a
+/// firewall or the server may have dropped it meanwhile); a busy one is not. A
+/// connection that broke anyway fails its statement once, and sqlx's ping when it is
+/// returned closes it.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// One pool's connections at a moment (`/metrics`).
 #[derive(Clone, Debug)]
 pub struct PoolStats {
@@ -77,6 +83,10 @@ impl Databases {
                 .acquire_timeout(Duration::from_secs(pool.acquire_timeout_secs))
                 .idle_timeout(Duration::from_secs(pool.idle_timeout_secs))
                 .sqlx_logging(false)
+                // A pooled connection is pinged before use only after it sat idle:
+                // sqlx's default pings on every checkout, a round trip more per
+                // statement (docs/decisions.md, "No ping on a busy connection").
+                .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
                 .map_sqlx_sqlite_opts(|options| {
                     // WAL lets readers proceed during a write; writers wait instead of
                     // failing with SQLITE_BUSY.

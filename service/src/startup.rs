@@ -264,6 +264,8 @@ pub struct Application {
     state: AppState,
     /// The change notices to listen to while serving (with Redis).
     pushes: Option<UnboundedReceiver<PushInfo>>,
+    /// Tenants the start found without a key of some algorithm.
+    keyless: Vec<Arc<Tenant>>,
 }
 
 impl Application {
@@ -280,13 +282,11 @@ impl Application {
             // request needs (one RS256 signature is ~1.1 ms of CPU, docs/benchmarks.md).
             std::thread::available_parallelism().map_or(1, |cores| (usize::from(cores) / 2).max(1)),
         );
-        // Opens every tenant's keys (a wrong key-encryption key stops the start here)
-        // and creates those a tenant does not have yet; they are loaded again, and
-        // kept, when the tenant is first served.
-        for tenant in tenants.all() {
-            keys.check_tenant_keys(&connected.databases, &tenant)
-                .await?;
-        }
+        // Unseals every stored key (a wrong key-encryption key stops the start here);
+        // the keys a tenant lacks are made after the start ([`create_missing_keys`]).
+        let keyless = keys
+            .check_stored_keys(&connected.databases, &tenants.all())
+            .await?;
         let client_cache_ttl = connected.config.client_cache_ttl_secs;
         let limits = connected.config.limits.clone();
         let trusted_proxies = TrustedProxies::parse(&connected.config.trusted_proxies)?;
@@ -334,6 +334,7 @@ impl Application {
                 metrics: Arc::default(),
             },
             pushes,
+            keyless,
         })
     }
 
@@ -415,8 +416,13 @@ impl Application {
         let listener_task = self
             .pushes
             .map(|pushes| tokio::spawn(Arc::clone(self.state.databases.changes()).listen(pushes)));
+        let key_maker = (!self.keyless.is_empty())
+            .then(|| tokio::spawn(create_missing_keys(self.state.clone(), self.keyless)));
         let served = connections::serve(listener, app, connection_limits, shutdown).await;
-        for task in [sweeper, listener_task, metrics].into_iter().flatten() {
+        for task in [sweeper, listener_task, metrics, key_maker]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
             let _ = task.await;
         }
@@ -445,6 +451,36 @@ fn caches_of(clients: Arc<ClientCache>, keys: Arc<Keyring>, tenants: Arc<Tenants
             tenants.forget_all();
         }
     })
+}
+
+/// Creates the keys the start found missing (a directory filled by an import, or
+/// made before keys were), one tenant at a time, while the node serves: generating
+/// an RSA key takes ~70 ms of one core, so 10,000 tenants made before listening would
+/// keep the node from answering for minutes. A request to such a tenant meanwhile
+/// makes its keys itself ([`Keyring::tenant_keys`]). Nodes started together begin
+/// at a random tenant, so they seldom make the same tenant's keys at once (when they
+/// do, the first stored wins and the other is dropped). Failures are logged; the
+/// tenant makes its keys at first use.
+async fn create_missing_keys(state: AppState, mut tenants: Vec<Arc<Tenant>>) {
+    let total = tenants.len();
+    tracing::info!(
+        tenants = total,
+        "some tenants have no signing key of some algorithm: making them while serving"
+    );
+    tenants.rotate_left(rand::random_range(0..total));
+    for (done, tenant) in tenants.iter().enumerate() {
+        if let Err(error) = state
+            .keys
+            .complete_tenant_keys(&state.databases, tenant)
+            .await
+        {
+            tracing::warn!(tenant = %tenant.slug, %error, "making signing keys failed");
+        }
+        if (done + 1) % 100 == 0 {
+            tracing::info!(done = done + 1, of = total, "making missing signing keys");
+        }
+    }
+    tracing::info!(tenants = total, "missing signing keys made");
 }
 
 /// Every `interval` (the first after a random part of it, so nodes started together

@@ -3,7 +3,6 @@
 //! cacheable for five minutes (shorter than the publish-ahead time of a rotation),
 //! readable from any origin.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -31,8 +30,9 @@ pub async fn jwks(State(state): State<AppState>, Path(slug): Path<String>) -> Re
             [
                 (header::CACHE_CONTROL, CACHE_CONTROL),
                 (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                (header::CONTENT_TYPE, "application/json"),
             ],
-            Json(keys.jwks.clone()),
+            keys.jwks.clone(),
         )
             .into_response(),
         Err(error) => error.into_response(),

@@ -10,12 +10,13 @@
 //! and the JWKS `Cache-Control`, so no relying party sees a token whose key it could
 //! not have fetched.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use entity::signing_key;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::cache::Cache;
@@ -31,6 +32,9 @@ use crate::time::now;
 /// The most tenants whose keys a node keeps open at once.
 const MAX_TENANTS: usize = 100_000;
 
+/// How many stored keys the start unseals per read.
+const CHECK_PAGE: u64 = 1_000;
+
 /// An opened key.
 #[derive(Debug)]
 pub struct LoadedKey {
@@ -40,8 +44,9 @@ pub struct LoadedKey {
     pub algorithm: SigningAlgorithm,
     /// The key pair.
     pub private: Arc<PrivateKey>,
-    /// The published JWK.
-    pub public_jwk: Value,
+    /// The published JWK, as JSON text: a served tenant's keys stay in memory, and
+    /// text is a fraction of a parsed `Value`'s allocations (docs/benchmarks.md).
+    pub public_jwk: Box<str>,
     /// When it starts to sign.
     pub signs_from: entity::Timestamp,
     /// When it stops signing, once rotated out.
@@ -53,8 +58,8 @@ pub struct LoadedKey {
 pub struct TenantKeys {
     /// Published keys, oldest first.
     pub keys: Vec<Arc<LoadedKey>>,
-    /// The JWK Set document (RFC 7517 §5).
-    pub jwks: Value,
+    /// The JWK Set document (RFC 7517 §5), serialized.
+    pub jwks: String,
 }
 
 impl TenantKeys {
@@ -154,12 +159,56 @@ impl Keyring {
         loaded.ok_or_else(|| Error::Corrupt(format!("tenant {} has no keys", tenant.slug)))
     }
 
-    /// Opens the tenant's keys once — proving the key-encryption key opens them — and
-    /// creates those of any algorithm it has none of, keeping nothing: a node holds a
-    /// tenant's opened keys only once it serves the tenant ([`Self::tenant_keys`]),
-    /// so a start with 10,000 tenants does not hold 30,000 opened keys and their
-    /// JWK Sets (about 13 KB per tenant, docs/benchmarks.md).
-    pub async fn check_tenant_keys(
+    /// Unseals every published key in the directory, a page at a time, proving the
+    /// key-encryption key opens them all (a wrong KEK, or a row altered or moved to
+    /// another tenant, stops the start), and returns those of `tenants` that have no
+    /// unretired key of some algorithm. It keeps nothing: a node holds a tenant's
+    /// opened keys only once it serves the tenant ([`Self::tenant_keys`]), so a start
+    /// with 10,000 tenants holds no keys (about 13 KB per served tenant,
+    /// docs/benchmarks.md). Keys are unsealed, not parsed: the seal authenticates the
+    /// PKCS#8 it holds, and parsing waits for the first signature or JWKS.
+    pub async fn check_stored_keys(
+        &self,
+        databases: &Databases,
+        tenants: &[Arc<Tenant>],
+    ) -> Result<Vec<Arc<Tenant>>, Error> {
+        let at = now();
+        let slugs: HashMap<i64, &str> = tenants
+            .iter()
+            .map(|tenant| (tenant.id, tenant.slug.as_ref()))
+            .collect();
+        let mut unretired: HashSet<(i64, SigningAlgorithm)> = HashSet::new();
+        let mut after_id = 0;
+        loop {
+            let page = signing_keys::published_page(databases, after_id, at, CHECK_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after_id = last.id;
+            for row in &page {
+                let slug = slugs
+                    .get(&row.tenant_id)
+                    .copied()
+                    .unwrap_or("(not in the directory)");
+                let algorithm = algorithm_of(row)?;
+                self.unseal(slug, row)?;
+                if row.retired_at.is_none() {
+                    unretired.insert((row.tenant_id, algorithm));
+                }
+            }
+        }
+        Ok(tenants
+            .iter()
+            .filter(|tenant| {
+                SigningAlgorithm::ALL
+                    .into_iter()
+                    .any(|algorithm| !unretired.contains(&(tenant.id, algorithm)))
+            })
+            .cloned()
+            .collect())
+    }
+
+    /// Creates the keys of any algorithm the tenant has none of, unless another node
+    /// or request did meanwhile; keeps nothing (see [`Self::check_stored_keys`]).
+    pub async fn complete_tenant_keys(
         &self,
         databases: &Databases,
         tenant: &Tenant,
@@ -200,23 +249,17 @@ impl Keyring {
         for row in rows {
             keys.push(Arc::new(self.open(tenant, row)?));
         }
-        let jwks =
-            json!({ "keys": keys.iter().map(|key| key.public_jwk.clone()).collect::<Vec<_>>() });
+        let members: Vec<&str> = keys.iter().map(|key| &*key.public_jwk).collect();
+        let jwks = format!("{{\"keys\":[{}]}}", members.join(","));
         Ok(TenantKeys { keys, jwks })
     }
 
     fn open(&self, tenant: &Tenant, row: signing_key::Model) -> Result<LoadedKey, Error> {
-        let algorithm = SigningAlgorithm::parse(&row.algorithm).ok_or_else(|| {
-            Error::Corrupt(format!(
-                "signing key {}: algorithm {:?}",
-                row.kid, row.algorithm
-            ))
-        })?;
-        let pkcs8 = self
-            .kek
-            .open(&context(row.tenant_id, &row.kid), &row.sealed_private_key)
-            .map_err(|error| wrong_kek(tenant.slug.as_ref(), &row.kid, &self.kek, error))?;
-        let public_jwk = serde_json::from_str(&row.public_jwk)
+        let algorithm = algorithm_of(&row)?;
+        let pkcs8 = self.unseal(tenant.slug.as_ref(), &row)?;
+        // Parsed once to check it is a JSON object, then kept as compact text.
+        let public_jwk = serde_json::from_str::<serde_json::Map<String, Value>>(&row.public_jwk)
+            .map(|members| Value::Object(members).to_string().into_boxed_str())
             .map_err(|error| Error::Corrupt(format!("public JWK of key {}: {error}", row.kid)))?;
         Ok(LoadedKey {
             kid: row.kid,
@@ -226,6 +269,13 @@ impl Keyring {
             signs_from: row.signs_from.unwrap_or(row.created_at),
             retired_at: row.retired_at,
         })
+    }
+
+    /// The PKCS#8 private key sealed in `row`, a key of tenant `slug`.
+    fn unseal(&self, slug: &str, row: &signing_key::Model) -> Result<Vec<u8>, Error> {
+        self.kek
+            .open(&context(row.tenant_id, &row.kid), &row.sealed_private_key)
+            .map_err(|error| wrong_kek(slug, &row.kid, &self.kek, error))
     }
 
     /// Signs `claims` as a JWT of type `typ` with the tenant's current key of
@@ -271,6 +321,15 @@ impl Keyring {
         .await
         .map_err(|error| Error::Keys(format!("signing: {error}")))?
     }
+}
+
+fn algorithm_of(row: &signing_key::Model) -> Result<SigningAlgorithm, Error> {
+    SigningAlgorithm::parse(&row.algorithm).ok_or_else(|| {
+        Error::Corrupt(format!(
+            "signing key {}: algorithm {:?}",
+            row.kid, row.algorithm
+        ))
+    })
 }
 
 fn wrong_kek(tenant: &str, kid: &str, kek: &KeyEncryptionKey, error: OpenError) -> Error {

@@ -231,8 +231,7 @@ pub async fn verify_hint(
             if alg != jwa(key.algorithm) {
                 return Ok(None);
             }
-            let Ok(jwk) = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(key.public_jwk.clone())
-            else {
+            let Ok(jwk) = serde_json::from_str::<jsonwebtoken::jwk::Jwk>(&key.public_jwk) else {
                 return Ok(None);
             };
             let Ok(decoding) = DecodingKey::from_jwk(&jwk) else {

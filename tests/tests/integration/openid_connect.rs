@@ -2067,6 +2067,80 @@ async fn keys_are_sealed_at_rest_and_need_their_kek() {
     );
 }
 
+/// A start does not wait for the keys a tenant lacks (tenants declared in the
+/// configuration are made without keys, as an import leaves them): the node answers
+/// at once and makes them in the background, each once, while a request to a tenant
+/// whose turn has not come makes that tenant's keys itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_makes_missing_keys_while_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("tessera.db").display()
+    );
+    let mut toml = format!("migrate_on_start = true\n[databases.default]\nurl = \"{url}\"\n");
+    let slugs: Vec<String> = (0..8).map(|n| format!("t{n}")).collect();
+    for slug in &slugs {
+        toml.push_str(&format!("[tenants.{slug}]\n"));
+    }
+    let app = spawn_app_with(&toml).await.unwrap();
+    let mut tenants = Vec::new();
+    for slug in &slugs {
+        tenants.push(app.tenant(slug).await);
+    }
+    let stored = |tenants: Vec<std::sync::Arc<tessera::tenancy::Tenant>>| {
+        let databases = app.state.databases.clone();
+        async move {
+            let mut rows = Vec::new();
+            for tenant in &tenants {
+                rows.push(
+                    tessera::store::signing_keys::all(&databases, tenant.id)
+                        .await
+                        .unwrap(),
+                );
+            }
+            rows
+        }
+    };
+    let at_start: usize = stored(tenants.clone()).await.iter().map(Vec::len).sum();
+    // Eight RSA-2048 keys alone take far longer than the start took.
+    assert!(at_start < 24, "the start made every key before answering");
+
+    // Tenants asked for now make their own keys (or find the background's).
+    let (last, middle) = tokio::join!(
+        app.client.get(app.url("/t/t7/jwks")).send(),
+        app.client.get(app.url("/t/t3/jwks")).send()
+    );
+    for response in [last.unwrap(), middle.unwrap()] {
+        assert_eq!(response.status(), 200);
+        let jwks: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 3, "{jwks}");
+    }
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let rows = loop {
+        let rows = stored(tenants.clone()).await;
+        if rows.iter().map(Vec::len).sum::<usize>() >= 24 {
+            break rows;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background did not make every tenant's keys"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    for (slug, keys) in slugs.iter().zip(&rows) {
+        let mut algorithms: Vec<&str> = keys.iter().map(|key| key.algorithm.as_str()).collect();
+        algorithms.sort_unstable();
+        assert_eq!(
+            algorithms,
+            ["ES256", "EdDSA", "RS256"],
+            "{slug}: each key once"
+        );
+    }
+    app.stop().await;
+}
+
 /// A black-box relying party: the `openidconnect` crate (an independent Rust
 /// implementation) against a tenant, through discovery, code + PKCE, ID-token
 /// verification with the keys it fetched from the JWKS (signature, `iss`, `aud`,
