@@ -33,30 +33,14 @@ DB="tessera_tenants_$$"
 command -v psql >/dev/null || { echo "tenants: psql missing" >&2; exit 2; }
 [ "$SERVED" -le "$COUNT" ] || { echo "tenants: TENANTS_SERVED ($SERVED) > TENANTS_COUNT ($COUNT)" >&2; exit 2; }
 
-work="$(mktemp -d)"
-server=""
-cleanup() {
-  [ -z "$server" ] || kill "$server" 2>/dev/null || true
-  psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
-url="${PG_ADMIN%/*}/$DB?sslmode=disable"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$BIN" keys generate-kek --output "$work/kek" >/dev/null
-cat > "$work/tessera.toml" <<TOML
-key_encryption_key_file = "$work/kek"
-listen = "127.0.0.1:$port"
-bootstrap_tenant = ""
-migrate_on_start = true
+# shellcheck source=single-node.sh
+source "$ROOT/bench/single-node.sh"
+cat >> "$work/tessera.toml" <<TOML
 [log]
 level = "info"
 [databases.default]
 url = "$url"
 TOML
-tessera() { env -u TESSERA_CONFIG "$BIN" --config "$work/tessera.toml" "$@"; }
-sql() { psql "${PG_ADMIN%/*}/$DB" -qAt -v ON_ERROR_STOP=1 "$@"; }
 tessera migrate >/dev/null
 tessera tenant create t00000 >/dev/null
 sql -c "INSERT INTO tenants (slug, display_name, placement, settings, created_at)

@@ -39,6 +39,8 @@ mod m20261206_000008_user_session_index;
 mod m20261206_000009_client_registration;
 mod m20261206_000010_drop_duplicate_user_indexes;
 mod m20261206_000011_authorization_code_expiry;
+mod m20261206_000012_token_keys_first;
+mod m20261206_000013_session_key_first;
 mod schema;
 pub mod usernames;
 
@@ -91,6 +93,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261206_000002_session_authorities::Migration),
                 Box::new(m20261206_000005_username_keys::Migration),
                 Box::new(m20261206_000008_user_session_index::Migration),
+                Box::new(m20261206_000013_session_key_first::Migration),
             ],
             EntityGroup::Applications => {
                 vec![
@@ -114,6 +117,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261206_000007_user_token_indexes::Migration),
                 Box::new(m20261206_000010_drop_duplicate_user_indexes::Migration),
                 Box::new(m20261206_000011_authorization_code_expiry::Migration),
+                Box::new(m20261206_000012_token_keys_first::Migration),
             ],
         }
     }

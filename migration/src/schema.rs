@@ -59,6 +59,57 @@ pub fn unique_per_tenant(table: &'static str, column: &'static str) -> IndexCrea
         .take()
 }
 
+/// A unique index over `(column, tenant_id)`: the key first, for lookups by key
+/// (`column = ? AND tenant_id + 0 = ?`), which no `(tenant_id, …)` index can serve,
+/// so a plan cannot pick one of those, whatever the statistics (docs/decisions.md).
+pub fn unique_by_key(table: &'static str, column: &'static str) -> IndexCreateStatement {
+    Index::create()
+        .name(format!("ux_{table}_{column}_tenant"))
+        .table(table)
+        .col(column)
+        .col("tenant_id")
+        .unique()
+        .if_not_exists()
+        .take()
+}
+
+/// Replaces each `(tenant_id, column)` unique index of `keys` (table, column) by
+/// [`unique_by_key`]'s `(column, tenant_id)`.
+pub async fn lead_with_keys(
+    manager: &SchemaManager<'_>,
+    keys: &[(&'static str, &'static str)],
+) -> Result<(), DbErr> {
+    for (table, column) in keys {
+        manager.create_index(unique_by_key(table, column)).await?;
+        drop_index(manager, table, format!("ux_{table}_tenant_{column}")).await?;
+    }
+    Ok(())
+}
+
+/// Undoes [`lead_with_keys`].
+pub async fn lead_with_tenants(
+    manager: &SchemaManager<'_>,
+    keys: &[(&'static str, &'static str)],
+) -> Result<(), DbErr> {
+    for (table, column) in keys {
+        manager
+            .create_index(unique_per_tenant(table, column))
+            .await?;
+        drop_index(manager, table, format!("ux_{table}_{column}_tenant")).await?;
+    }
+    Ok(())
+}
+
+async fn drop_index(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    name: String,
+) -> Result<(), DbErr> {
+    manager
+        .drop_index(Index::drop().name(name).table(table).to_owned())
+        .await
+}
+
 /// A plain index over `(tenant_id, columns…)`.
 pub fn index_per_tenant(
     table: &'static str,

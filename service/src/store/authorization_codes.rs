@@ -127,8 +127,11 @@ pub async fn find(
 ) -> Result<Option<authorization_code::Model>, Error> {
     let db = data.primary(EntityGroup::Tokens)?;
     Ok(authorization_code::Entity::find()
-        .filter(authorization_code::Column::TenantId.eq(data.tenant_id()))
         .filter(authorization_code::Column::CodeChecksum.eq(checksum))
+        .filter(same_tenant_by_key(
+            authorization_code::Column::TenantId,
+            data.tenant_id(),
+        ))
         .one(db)
         .await?)
 }

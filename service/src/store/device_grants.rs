@@ -108,8 +108,11 @@ pub async fn find_pending_by_user_code(
 ) -> Result<Option<device_grant::Model>, Error> {
     let db = data.primary(EntityGroup::Tokens)?;
     Ok(device_grant::Entity::find()
-        .filter(device_grant::Column::TenantId.eq(data.tenant_id()))
         .filter(device_grant::Column::UserCodeChecksum.eq(checksum))
+        .filter(same_tenant_by_key(
+            device_grant::Column::TenantId,
+            data.tenant_id(),
+        ))
         .filter(device_grant::Column::Status.eq(status::PENDING))
         .filter(device_grant::Column::ExpiresAt.gt(now()))
         .one(db)
@@ -123,8 +126,11 @@ pub async fn find_by_device_code(
 ) -> Result<Option<device_grant::Model>, Error> {
     let db = data.primary(EntityGroup::Tokens)?;
     Ok(device_grant::Entity::find()
-        .filter(device_grant::Column::TenantId.eq(data.tenant_id()))
         .filter(device_grant::Column::DeviceCodeChecksum.eq(checksum))
+        .filter(same_tenant_by_key(
+            device_grant::Column::TenantId,
+            data.tenant_id(),
+        ))
         .one(db)
         .await?)
 }

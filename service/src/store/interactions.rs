@@ -61,8 +61,11 @@ pub async fn find_live(
     interaction_key: &str,
 ) -> Result<Option<interaction::Model>, Error> {
     Ok(interaction::Entity::find()
-        .filter(interaction::Column::TenantId.eq(data.tenant_id()))
         .filter(interaction::Column::InteractionKey.eq(interaction_key))
+        .filter(same_tenant_by_key(
+            interaction::Column::TenantId,
+            data.tenant_id(),
+        ))
         .filter(interaction::Column::ExpiresAt.gt(now()))
         .one(data.primary(EntityGroup::Tokens)?)
         .await?)

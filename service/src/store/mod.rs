@@ -53,15 +53,19 @@ pub async fn bounded_count<E: EntityTrait>(
     Ok(u64::try_from(count).unwrap_or_default())
 }
 
-/// The tenant condition of a statement that names its row by primary key:
-/// `tenant_id + 0 = ?`. The tenant is still checked, but as an expression that no
-/// `(tenant_id, …)` index can serve, so the primary key is the only index such a
+/// The tenant condition of a statement that names its row by a key — its primary
+/// key, or a checksum that leads its unique index, `(key, tenant_id)`: the condition
+/// `table.tenant_id + 0 = ?`. The tenant is still checked, but as an expression that
+/// no `(tenant_id, …)` index can serve, so the key's index is the only one such a
 /// statement can use, whatever the table's statistics say. (A generic plan on a
 /// PostgreSQL table never analyzed — fresh, or without autovacuum — otherwise may
 /// walk the tenant's entries of such an index: a code redemption read 3,000 of them
-/// instead of one. `tests/tests/integration/plans.rs` holds it.)
-pub(crate) fn same_tenant_by_key(tenant_id_column: impl ColumnTrait, tenant_id: i64) -> Expr {
-    Expr::col(tenant_id_column).add(0).eq(tenant_id)
+/// instead of one. `tests/tests/integration/plans.rs` holds it.) The column is named
+/// with its table, so the condition also fits a join.
+pub(crate) fn same_tenant_by_key<C: ColumnTrait>(tenant_id_column: C, tenant_id: i64) -> Expr {
+    Expr::col((tenant_id_column.entity_name(), tenant_id_column))
+        .add(0)
+        .eq(tenant_id)
 }
 
 /// The SQL of [`same_tenant_by_key`] for a statement written by hand, with the

@@ -12,6 +12,7 @@ use router_policies::EntityGroup;
 
 use crate::error::Error;
 use crate::store::access::TenantData;
+use crate::store::same_tenant_by_key;
 use crate::time::now;
 
 /// A session to store.
@@ -71,10 +72,10 @@ pub async fn find_live_user(
     let found = user::Entity::find()
         .join(JoinType::InnerJoin, RelationDef::rev(session_of_user))
         .select_also(session::Entity)
-        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(same_tenant_by_key(user::Column::TenantId, tenant_id))
         .filter(user::Column::IsActive.eq(true))
-        .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::SessionChecksum.eq(session_checksum))
+        .filter(same_tenant_by_key(session::Column::TenantId, tenant_id))
         .filter(session::Column::ExpiresAt.gt(now()))
         .one(db)
         .await?;
@@ -85,8 +86,11 @@ pub async fn find_live_user(
 pub async fn delete(data: TenantData<'_>, session_checksum: &str) -> Result<(), Error> {
     let writer = data.writer(EntityGroup::Users).await?;
     session::Entity::delete_many()
-        .filter(session::Column::TenantId.eq(data.tenant_id()))
         .filter(session::Column::SessionChecksum.eq(session_checksum))
+        .filter(same_tenant_by_key(
+            session::Column::TenantId,
+            data.tenant_id(),
+        ))
         .exec(writer.connection)
         .await?;
     Ok(())

@@ -747,8 +747,11 @@ pub async fn find_access_token(
     checksum: &str,
 ) -> Result<Option<access_token::Model>, Error> {
     Ok(access_token::Entity::find()
-        .filter(access_token::Column::TenantId.eq(data.tenant_id()))
         .filter(access_token::Column::TokenChecksum.eq(checksum))
+        .filter(same_tenant_by_key(
+            access_token::Column::TenantId,
+            data.tenant_id(),
+        ))
         .one(data.primary(EntityGroup::Tokens)?)
         .await?)
 }
@@ -760,8 +763,11 @@ pub async fn find_refresh_token(
     checksum: &str,
 ) -> Result<Option<refresh_token::Model>, Error> {
     Ok(refresh_token::Entity::find()
-        .filter(refresh_token::Column::TenantId.eq(data.tenant_id()))
         .filter(refresh_token::Column::TokenChecksum.eq(checksum))
+        .filter(same_tenant_by_key(
+            refresh_token::Column::TenantId,
+            data.tenant_id(),
+        ))
         .one(data.primary(EntityGroup::Tokens)?)
         .await?)
 }
