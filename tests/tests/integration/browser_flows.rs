@@ -120,7 +120,7 @@ pub(crate) fn query(params: &[(&str, &str)]) -> String {
 }
 
 /// The standard request of `client_id` with PKCE S256 and `state=xyz`.
-fn code_request(client_id: &str) -> Vec<(&str, &str)> {
+pub(crate) fn code_request(client_id: &str) -> Vec<(&str, &str)> {
     vec![
         ("response_type", "code"),
         ("client_id", client_id),

@@ -16,7 +16,7 @@ use tessera_tests::{
     Backend, Browser, Registration, TestApp, TestClient, TestDatabase, spawn_app_with,
 };
 
-use crate::browser_flows::{CHALLENGE, REDIRECT, authorize, sign_in};
+use crate::browser_flows::{REDIRECT, authorize, code_request, sign_in};
 use crate::oauth::{introspect, string, token};
 use crate::openid_connect::code_flow;
 
@@ -178,15 +178,7 @@ async fn the_code_flow_and_rotation_use_their_keys_whatever_the_statistics() {
     // A signed-in browser's next authorization finds its session (users joined to
     // their session, both found by key): it is not sent to sign in again.
     let mut browser = Browser::new(&app.address);
-    let request = [
-        ("response_type", "code"),
-        ("client_id", "web"),
-        ("redirect_uri", REDIRECT),
-        ("scope", "read"),
-        ("state", "s"),
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-    ];
+    let request = code_request("web");
     let first = authorize(&mut browser, "default", &request).await;
     let signed_in = sign_in(&mut browser, &first, "alice", "correct horse").await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
