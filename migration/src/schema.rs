@@ -73,6 +73,18 @@ pub fn unique_by_key(table: &'static str, column: &'static str) -> IndexCreateSt
         .take()
 }
 
+/// A plain index over `(column, tenant_id)`: [`unique_by_key`] for a key several rows
+/// may share (a username's lookup key: its spellings).
+pub fn index_by_key(table: &'static str, column: &'static str) -> IndexCreateStatement {
+    Index::create()
+        .name(format!("ix_{table}_{column}_tenant"))
+        .table(table)
+        .col(column)
+        .col("tenant_id")
+        .if_not_exists()
+        .take()
+}
+
 /// Replaces each `(tenant_id, column)` unique index of `keys` (table, column) by
 /// [`unique_by_key`]'s `(column, tenant_id)`.
 pub async fn lead_with_keys(

@@ -17,7 +17,6 @@ use crate::registration::{ClientType, GrantType};
 use crate::secrets::{checksum, prefix};
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
-use crate::store::users;
 use crate::tenancy::Tenant;
 use crate::time::now;
 
@@ -43,9 +42,10 @@ pub async fn grant(
     if !presented.code.starts_with(prefix::AUTHORIZATION_CODE) || presented.code.len() > 100 {
         return Err(invalid());
     }
-    let code = authorization_codes::find(state.data(tenant), &checksum(presented.code))
-        .await?
-        .ok_or_else(invalid)?;
+    let (code, approver) =
+        authorization_codes::find_with_user(state.data(tenant), &checksum(presented.code))
+            .await?
+            .ok_or_else(invalid)?;
     // A code of another client is unknown to this one (and revokes nothing).
     if code.application_id != client.application.id {
         return Err(invalid());
@@ -98,10 +98,8 @@ pub async fn grant(
         }
         _ => {}
     }
-    let Some(user) = users::find_by_id(state.data(tenant), code.user_id)
-        .await?
-        .filter(|user| user.is_active)
-    else {
+    // A user deactivated or deleted since they approved gets nothing (read with the code).
+    let Some(user) = approver.filter(|user| user.is_active) else {
         return Err(invalid());
     };
     let allowed = Scopes::from_stored(&application.allowed_scopes);

@@ -22,7 +22,6 @@ use crate::oauth::seal::{self, SealedPair};
 use crate::secrets::{self, checksum, prefix};
 use crate::state::AppState;
 use crate::store::tokens::{self, NewAccessToken, NewRefreshToken, Rotation};
-use crate::store::users;
 use crate::tenancy::Tenant;
 use crate::time::{now, plus_seconds, seconds_until};
 
@@ -36,8 +35,9 @@ pub async fn grant(
     requested: Option<Scopes>,
 ) -> Result<TokenResponse, OAuthError> {
     let settings = &tenant.settings;
-    let found = tokens::find_refresh_token(state.data(tenant), &checksum(presented)).await?;
-    let Some(row) = found else {
+    let found =
+        tokens::find_refresh_token_with_user(state.data(tenant), &checksum(presented)).await?;
+    let Some((row, holder)) = found else {
         return Err(OAuthError::invalid_grant("unknown refresh token"));
     };
     if row.application_id != client.application.id {
@@ -75,9 +75,10 @@ pub async fn grant(
         }
         _ => original,
     };
-    // Read from the primary: a deactivation counts at once, whatever a replica's lag.
+    // Read with the token, from the primary: a deactivation counts at once, whatever
+    // a replica's lag.
     let user = match row.user_id {
-        Some(user_id) => match users::find_by_id(state.data(tenant), user_id).await? {
+        Some(_) => match holder {
             Some(user) if user.is_active => Some(user),
             _ => {
                 return Err(OAuthError::invalid_grant(

@@ -58,6 +58,8 @@ pub struct Introspection {
 struct Grant {
     application_id: i64,
     user_id: Option<i64>,
+    /// That user's row, read with the token (`None`: not read, or gone).
+    user: Option<user::Model>,
     scope: String,
     token_type: &'static str,
     expires_at: Option<entity::Timestamp>,
@@ -65,10 +67,11 @@ struct Grant {
 }
 
 impl Grant {
-    fn of_access(token: access_token::Model) -> Self {
+    fn of_access(token: access_token::Model, user: Option<user::Model>) -> Self {
         Self {
             application_id: token.application_id,
             user_id: token.user_id,
+            user,
             scope: token.scope,
             token_type: "Bearer",
             expires_at: Some(token.expires_at),
@@ -76,10 +79,11 @@ impl Grant {
         }
     }
 
-    fn of_refresh(token: refresh_token::Model) -> Self {
+    fn of_refresh(token: refresh_token::Model, user: Option<user::Model>) -> Self {
         Self {
             application_id: token.application_id,
             user_id: token.user_id,
+            user,
             scope: token.scope,
             token_type: "refresh_token",
             expires_at: token.expires_at,
@@ -121,19 +125,21 @@ async fn holder_if_live(
             user: None,
         }));
     };
-    Ok(
-        match users::find_by_id(state.data(tenant), user_id).await? {
-            // `sub` is the stored, opaque subject that ID tokens carry (OIDC Core §2),
-            // never the row id.
-            Some(user) if user.is_active => Some(Holder {
-                client_id,
-                extensions,
-                sub: user.subject.clone(),
-                user: Some(user),
-            }),
-            _ => None,
-        },
-    )
+    let user = match grant.user.as_ref().filter(|user| user.id == user_id) {
+        Some(user) => Some(user.clone()),
+        None => users::find_by_id(state.data(tenant), user_id).await?,
+    };
+    Ok(match user {
+        // `sub` is the stored, opaque subject that ID tokens carry (OIDC Core §2),
+        // never the row id.
+        Some(user) if user.is_active => Some(Holder {
+            client_id,
+            extensions,
+            sub: user.subject.clone(),
+            user: Some(user),
+        }),
+        _ => None,
+    })
 }
 
 /// The access token `token` of `tenant` with its holder, if it is live.
@@ -143,13 +149,14 @@ async fn live_access(
     token: &str,
     known: Option<&application::Model>,
 ) -> Result<Option<(Grant, Holder)>, Error> {
-    let Some(row) = tokens::find_access_token(state.data(tenant), &checksum(token)).await? else {
+    let found = tokens::find_access_token_with_user(state.data(tenant), &checksum(token)).await?;
+    let Some((row, user)) = found else {
         return Ok(None);
     };
     if !access_is_live(&row, now()) {
         return Ok(None);
     }
-    let grant = Grant::of_access(row);
+    let grant = Grant::of_access(row, user);
     Ok(holder_if_live(state, tenant, &grant, known)
         .await?
         .map(|holder| (grant, holder)))
@@ -309,7 +316,8 @@ async fn live_refresh(
     let Some(caller) = caller else {
         return Ok(None);
     };
-    let Some(row) = tokens::find_refresh_token(state.data(tenant), &checksum(token)).await? else {
+    let found = tokens::find_refresh_token_with_user(state.data(tenant), &checksum(token)).await?;
+    let Some((row, user)) = found else {
         return Ok(None);
     };
     if row.application_id != caller.id
@@ -318,7 +326,7 @@ async fn live_refresh(
     {
         return Ok(None);
     }
-    let grant = Grant::of_refresh(row);
+    let grant = Grant::of_refresh(row, user);
     Ok(holder_if_live(state, tenant, &grant, Some(caller))
         .await?
         .map(|holder| (grant, holder)))

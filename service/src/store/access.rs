@@ -68,6 +68,20 @@ impl<'a> TenantData<'a> {
         self.connection(group, Role::Write)
     }
 
+    /// The primary both groups share, when the router placed `first` and `second` of
+    /// this tenant on one pool: one statement may then join their tables.
+    pub(in crate::store) fn shared_primary(
+        &self,
+        first: EntityGroup,
+        second: EntityGroup,
+    ) -> Result<Option<&'a DatabaseConnection>, Error> {
+        let routes = &self.tenant.routes;
+        if routes.pool(first, Role::Write)? != routes.pool(second, Role::Write)? {
+            return Ok(None);
+        }
+        self.primary(first).map(Some)
+    }
+
     /// The primary of `group` for writing, with the SQLite writer's turn held until
     /// the returned writer is dropped.
     pub(in crate::store) async fn writer(&self, group: EntityGroup) -> Result<Writer<'a>, Error> {

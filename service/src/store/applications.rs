@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::registration::NewApplication;
 use crate::shared::changes::Change;
 use crate::store::access::TenantData;
-use crate::store::is_unique_violation;
+use crate::store::{is_unique_violation, same_tenant_by_key};
 use crate::time::now;
 
 /// Inserts a validated application and its CORS origins, in one transaction. A
@@ -162,7 +162,7 @@ pub async fn update(
         let updated = application::Entity::update_many()
             .set(model)
             .filter(application::Column::Id.eq(id))
-            .filter(application::Column::TenantId.eq(tenant_id))
+            .filter(same_tenant_by_key(application::Column::TenantId, tenant_id))
             .filter(application::Column::UpdatedAt.eq(stored.updated_at))
             .exec(&transaction.inner)
             .await?;
@@ -246,7 +246,10 @@ pub async fn find_by_id(
     id: i64,
 ) -> Result<Option<application::Model>, Error> {
     Ok(application::Entity::find_by_id(id)
-        .filter(application::Column::TenantId.eq(data.tenant_id()))
+        .filter(same_tenant_by_key(
+            application::Column::TenantId,
+            data.tenant_id(),
+        ))
         .one(data.primary(EntityGroup::Applications)?)
         .await?)
 }
@@ -264,8 +267,8 @@ pub async fn find_by_ids(
         return Ok(Vec::new());
     }
     Ok(application::Entity::find()
-        .filter(application::Column::TenantId.eq(tenant_id))
         .filter(application::Column::Id.is_in(ids))
+        .filter(same_tenant_by_key(application::Column::TenantId, tenant_id))
         .order_by_asc(application::Column::Name)
         .all(db)
         .await?)
@@ -339,8 +342,8 @@ pub async fn delete(data: TenantData<'_>, stored: &application::Model) -> Result
                 .await?;
         }
         application::Entity::delete_many()
-            .filter(application::Column::TenantId.eq(tenant_id))
             .filter(application::Column::Id.eq(stored.id))
+            .filter(same_tenant_by_key(application::Column::TenantId, tenant_id))
             .exec(&transaction.inner)
             .await?;
         Ok(())
@@ -369,8 +372,8 @@ pub async fn set_secret(
             updated_at: Set(now()),
             ..Default::default()
         })
-        .filter(application::Column::TenantId.eq(tenant_id))
         .filter(application::Column::Id.eq(application.id))
+        .filter(same_tenant_by_key(application::Column::TenantId, tenant_id))
         .exec(writer.connection)
         .await?;
     drop(writer);
@@ -395,7 +398,10 @@ pub async fn upgrade_secret_hash(
             ..Default::default()
         })
         .filter(application::Column::Id.eq(application.id))
-        .filter(application::Column::TenantId.eq(data.tenant_id()))
+        .filter(same_tenant_by_key(
+            application::Column::TenantId,
+            data.tenant_id(),
+        ))
         .filter(application::Column::ClientSecret.eq(&application.client_secret))
         .exec(writer.connection)
         .await?;
@@ -471,8 +477,8 @@ pub async fn disown(data: TenantData<'_>, owner: i64) -> Result<usize, Error> {
                 updated_at: Set(now()),
                 ..Default::default()
             })
-            .filter(application::Column::TenantId.eq(tenant_id))
             .filter(application::Column::Id.is_in(owned.iter().map(|app| app.id)))
+            .filter(same_tenant_by_key(application::Column::TenantId, tenant_id))
             .exec(writer.connection)
             .await?;
         changed.extend(owned);

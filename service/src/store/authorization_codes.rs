@@ -6,7 +6,7 @@
 //! first one minted (RFC 6749 §4.1.2, RFC 6819 §4.4.1.1) — that revocation commits even
 //! though the request is refused.
 
-use entity::{access_token, authorization_code, refresh_token};
+use entity::{access_token, authorization_code, refresh_token, user};
 use futures_util::future::BoxFuture;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
@@ -21,6 +21,7 @@ use crate::store::access::TenantData;
 use crate::store::access::with_retry;
 use crate::store::interactions;
 use crate::store::tokens::{self, Binds, Lineage, NewAccessToken, NewRefreshToken};
+use crate::store::users;
 use crate::store::{same_tenant_by_key, same_tenant_by_key_sql};
 use crate::time::now;
 
@@ -120,20 +121,28 @@ fn code_row(tenant_id: i64, code: NewCode) -> authorization_code::ActiveModel {
     }
 }
 
-/// The code with `checksum` in the tenant, from the token pool's primary.
-pub async fn find(
+/// The code with `checksum` in the tenant and the user who approved it (`None` when
+/// that user is gone), from their primaries (whether the user is still active
+/// decides the redemption): one statement where the tenant's tokens and users share
+/// a pool ([`users::one_with_user`]).
+pub async fn find_with_user(
     data: TenantData<'_>,
     checksum: &str,
-) -> Result<Option<authorization_code::Model>, Error> {
-    let db = data.primary(EntityGroup::Tokens)?;
-    Ok(authorization_code::Entity::find()
+) -> Result<Option<(authorization_code::Model, Option<user::Model>)>, Error> {
+    let code = authorization_code::Entity::find()
         .filter(authorization_code::Column::CodeChecksum.eq(checksum))
         .filter(same_tenant_by_key(
             authorization_code::Column::TenantId,
             data.tenant_id(),
-        ))
-        .one(db)
-        .await?)
+        ));
+    users::one_with_user(
+        data,
+        EntityGroup::Tokens,
+        code,
+        authorization_code::Column::UserId,
+        |code| Some(code.user_id),
+    )
+    .await
 }
 
 /// What [`redeem`] did.

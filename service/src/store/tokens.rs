@@ -4,17 +4,19 @@
 //!
 //! Only SHA-256 checksums of tokens are stored; lookups go by `(tenant_id, checksum)`.
 
-use entity::{access_token, id_token, refresh_token};
+use entity::{access_token, id_token, refresh_token, user};
 use futures_util::future::BoxFuture;
 use router_policies::EntityGroup;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, Value,
+    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QuerySelect, Select, Statement,
+    Value,
 };
 
 use crate::error::Error;
 use crate::group_commit::{Row, Work};
 use crate::store::access::{TenantData, Writer, with_retry};
+use crate::store::users;
 use crate::store::{same_tenant_by_key, same_tenant_by_key_sql};
 use crate::time::now;
 
@@ -746,14 +748,36 @@ pub async fn find_access_token(
     data: TenantData<'_>,
     checksum: &str,
 ) -> Result<Option<access_token::Model>, Error> {
-    Ok(access_token::Entity::find()
+    Ok(access_by_checksum(data, checksum)
+        .one(data.primary(EntityGroup::Tokens)?)
+        .await?)
+}
+
+/// [`find_access_token`] and the user it was issued for (`None` when it names none
+/// or that user is gone), from the users' primary: one statement where the tenant's
+/// tokens and users share a pool ([`users::one_with_user`]).
+pub async fn find_access_token_with_user(
+    data: TenantData<'_>,
+    checksum: &str,
+) -> Result<Option<(access_token::Model, Option<user::Model>)>, Error> {
+    let token = access_by_checksum(data, checksum);
+    users::one_with_user(
+        data,
+        EntityGroup::Tokens,
+        token,
+        access_token::Column::UserId,
+        |token| token.user_id,
+    )
+    .await
+}
+
+fn access_by_checksum(data: TenantData<'_>, checksum: &str) -> Select<access_token::Entity> {
+    access_token::Entity::find()
         .filter(access_token::Column::TokenChecksum.eq(checksum))
         .filter(same_tenant_by_key(
             access_token::Column::TenantId,
             data.tenant_id(),
         ))
-        .one(data.primary(EntityGroup::Tokens)?)
-        .await?)
 }
 
 /// The refresh token with `checksum` in the tenant, from the primary (its liveness
@@ -762,12 +786,33 @@ pub async fn find_refresh_token(
     data: TenantData<'_>,
     checksum: &str,
 ) -> Result<Option<refresh_token::Model>, Error> {
-    Ok(refresh_token::Entity::find()
+    Ok(refresh_by_checksum(data, checksum)
+        .one(data.primary(EntityGroup::Tokens)?)
+        .await?)
+}
+
+/// [`find_refresh_token`] and the user it was issued for, as
+/// [`find_access_token_with_user`].
+pub async fn find_refresh_token_with_user(
+    data: TenantData<'_>,
+    checksum: &str,
+) -> Result<Option<(refresh_token::Model, Option<user::Model>)>, Error> {
+    let token = refresh_by_checksum(data, checksum);
+    users::one_with_user(
+        data,
+        EntityGroup::Tokens,
+        token,
+        refresh_token::Column::UserId,
+        |token| token.user_id,
+    )
+    .await
+}
+
+fn refresh_by_checksum(data: TenantData<'_>, checksum: &str) -> Select<refresh_token::Entity> {
+    refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenChecksum.eq(checksum))
         .filter(same_tenant_by_key(
             refresh_token::Column::TenantId,
             data.tenant_id(),
         ))
-        .one(data.primary(EntityGroup::Tokens)?)
-        .await?)
 }

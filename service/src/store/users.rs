@@ -1,16 +1,17 @@
 //! Users of a tenant.
 
 use entity::user;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
+    JoinType, Order, QueryFilter, QueryOrder, QuerySelect, RelationDef, Select,
 };
 
 use router_policies::EntityGroup;
 
 use crate::error::Error;
 use crate::store::access::TenantData;
-use crate::store::is_unique_violation;
+use crate::store::{is_unique_violation, same_tenant_by_key};
 use crate::time::now;
 
 /// A new subject: 128 random bits as 32 lowercase hex digits, opaque and never
@@ -71,16 +72,20 @@ pub async fn create(
 }
 
 /// Users whose lookup key is `username`'s (its NFKC form in lower case): the
-/// spellings of one name. A handful at most (ten read).
+/// spellings of one name. A handful at most (ten read). Found through
+/// `(username_key, tenant_id)` only: the tenant is compared as `tenant_id + 0` and the
+/// order is `id + 0`, so neither a `(tenant_id, …)` index nor the primary key's order
+/// can serve it, whatever plan a pooled connection settled while the table was small
+/// (`m20261207_000014`).
 async fn same_key(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     username: &str,
 ) -> Result<Vec<user::Model>, Error> {
     Ok(user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::UsernameKey.eq(migration::usernames::username_key(username)))
-        .order_by_asc(user::Column::Id)
+        .filter(same_tenant_by_key(user::Column::TenantId, tenant_id))
+        .order_by(Expr::col(user::Column::Id).add(0), Order::Asc)
         .limit(10)
         .all(db)
         .await?)
@@ -139,9 +144,44 @@ pub async fn list(data: TenantData<'_>) -> Result<Vec<user::Model>, Error> {
 /// once), or show what was just written.
 pub async fn find_by_id(data: TenantData<'_>, user_id: i64) -> Result<Option<user::Model>, Error> {
     Ok(user::Entity::find_by_id(user_id)
-        .filter(user::Column::TenantId.eq(data.tenant_id()))
+        .filter(same_tenant_by_key(user::Column::TenantId, data.tenant_id()))
         .one(data.primary(EntityGroup::Users)?)
         .await?)
+}
+
+/// The row `select` finds on `group`'s primary and the user its `user_id` column
+/// names (`user_of` reads it; `None` when the row names no user or that user is
+/// gone), from the users' primary: one statement, the user joined to the row, where
+/// the router placed the tenant's `group` and users on one pool; else two.
+pub(in crate::store) async fn one_with_user<E: EntityTrait>(
+    data: TenantData<'_>,
+    group: EntityGroup,
+    select: Select<E>,
+    user_id: E::Column,
+    user_of: impl Fn(&E::Model) -> Option<i64>,
+) -> Result<Option<(E::Model, Option<user::Model>)>, Error> {
+    let Some(db) = data.shared_primary(group, EntityGroup::Users)? else {
+        let Some(row) = select.one(data.primary(group)?).await? else {
+            return Ok(None);
+        };
+        let user = match user_of(&row) {
+            Some(user_id) => find_by_id(data, user_id).await?,
+            None => None,
+        };
+        return Ok(Some((row, user)));
+    };
+    let row_of_user: RelationDef = E::belongs_to(user::Entity)
+        .from(user_id)
+        .to(user::Column::Id)
+        .into();
+    let found = select
+        .join(JoinType::LeftJoin, row_of_user)
+        .select_also(user::Entity)
+        .one(db)
+        .await?;
+    // Row ids are unique in the database; the user must also be this tenant's.
+    let tenant_id = data.tenant_id();
+    Ok(found.map(|(row, user)| (row, user.filter(|user| user.tenant_id == tenant_id))))
 }
 
 /// What an operator changes of a user's account (`None` keeps a field).
@@ -189,8 +229,8 @@ pub async fn change_account(
         }
         let mut statement = user::Entity::update_many()
             .set(update)
-            .filter(user::Column::TenantId.eq(tenant_id))
-            .filter(user::Column::Id.eq(user_id));
+            .filter(user::Column::Id.eq(user_id))
+            .filter(same_tenant_by_key(user::Column::TenantId, tenant_id));
         if let Some(expected) = changes.expected_version {
             statement = statement.filter(user::Column::UpdatedAt.eq(expected));
         }
@@ -202,7 +242,7 @@ pub async fn change_account(
             end_sessions(&transaction.inner, tenant_id, user_id).await?;
         }
         Ok(user::Entity::find_by_id(user_id)
-            .filter(user::Column::TenantId.eq(tenant_id))
+            .filter(same_tenant_by_key(user::Column::TenantId, tenant_id))
             .one(&transaction.inner)
             .await?)
     }
@@ -218,8 +258,8 @@ pub async fn delete(data: TenantData<'_>, user_id: i64) -> Result<bool, Error> {
     let result = async {
         end_sessions(&transaction.inner, tenant_id, user_id).await?;
         let deleted = user::Entity::delete_many()
-            .filter(user::Column::TenantId.eq(tenant_id))
             .filter(user::Column::Id.eq(user_id))
+            .filter(same_tenant_by_key(user::Column::TenantId, tenant_id))
             .exec(&transaction.inner)
             .await?;
         Ok(deleted.rows_affected == 1)

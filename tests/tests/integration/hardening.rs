@@ -18,6 +18,7 @@ on_every_backend!(
     security_decisions_read_the_primary,
     refresh_drops_scopes_no_longer_allowed,
     bearer_introspection_needs_a_live_owner,
+    a_deactivation_counts_wherever_the_users_are,
     transient_errors_are_known_by_their_codes,
 );
 
@@ -444,6 +445,106 @@ async fn bearer_introspection_needs_a_live_owner(backend: Backend) {
         "invalid_token",
     );
     app.stop().await;
+}
+
+/// A user deactivated on the users' primary gets nothing more at once, whether the
+/// tenant's users share a database with its tokens (then the user is read joined to
+/// the token or code) or not (then read by a second statement): introspection says
+/// inactive, the refresh and the redemption of a code approved before are refused;
+/// active again, all three work.
+async fn a_deactivation_counts_wherever_the_users_are(backend: Backend) {
+    let Some(one) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let Some(accounts) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let Some(tokens) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let shared = format!(
+        "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n[tenants.acme]\n",
+        one.url
+    );
+    let apart = format!(
+        "migrate_on_start = true\n[databases.accounts]\nurl = \"{}\"\n\
+         [databases.tokens]\nurl = \"{}\"\n\
+         [[router.policies]]\nkind = \"static\"\n\
+         groups = {{ tenants = \"accounts\", users = \"accounts\", applications = \"accounts\", tokens = \"tokens\" }}\n\
+         [[router.policies]]\nkind = \"relations\"\n\
+         allow = [[\"tokens\", \"applications\"], [\"tokens\", \"users\"]]\n\
+         [tenants.acme]\n",
+        accounts.url, tokens.url
+    );
+    for (layout, toml) in [("one database", shared), ("two databases", apart)] {
+        let app = spawn_app_with(&toml).await.unwrap();
+        let user_id = app.user("acme", "alice", "correct horse").await;
+        let client = app
+            .register(
+                "acme",
+                tessera_tests::Registration {
+                    client_id: "web",
+                    confidential: true,
+                    grant_types: "authorization_code,refresh_token,password",
+                    scopes: "",
+                    origins: "",
+                    redirect_uris: crate::browser_flows::REDIRECT,
+                    skip_authorization: false,
+                },
+            )
+            .await;
+        let issued = token(
+            &app,
+            "acme",
+            &client,
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct horse"),
+            ],
+        )
+        .await;
+        assert_eq!(issued.status, 200, "{layout}: {}", issued.text);
+        let access = string(&issued, "access_token");
+        let refresh_token = string(&issued, "refresh_token");
+        let approved = crate::openid_connect::authenticate(
+            &app,
+            "acme",
+            &crate::openid_connect::request(&client, "read", &[]),
+        )
+        .await;
+        let code = approved["code"].clone();
+        let redeem = || {
+            crate::browser_flows::exchange(
+                &app,
+                "acme",
+                &client,
+                &code,
+                Some(crate::browser_flows::VERIFIER),
+            )
+        };
+        assert_eq!(
+            introspect(&app, "acme", &client, &access).await["active"],
+            true
+        );
+
+        set_active(&app, backend, user_id, false).await;
+        let answer = introspect(&app, "acme", &client, &access).await;
+        assert_eq!(answer["active"], false, "{layout}: {answer}");
+        let refused = refresh(&app, "acme", &client, &refresh_token, None).await;
+        assert_error(&refused, 400, "invalid_grant");
+        let redeemed = redeem().await;
+        assert_error(&redeemed, 400, "invalid_grant");
+
+        set_active(&app, backend, user_id, true).await;
+        let answer = introspect(&app, "acme", &client, &access).await;
+        assert_eq!(answer["active"], true, "{layout}: {answer}");
+        let redeemed = redeem().await;
+        assert_eq!(redeemed.status, 200, "{layout}: {}", redeemed.text);
+        let refreshed = refresh(&app, "acme", &client, &refresh_token, None).await;
+        assert_eq!(refreshed.status, 200, "{layout}: {}", refreshed.text);
+        app.stop().await;
+    }
 }
 
 /// Deadlocks (PostgreSQL, MariaDB) and a busy database (SQLite) are recognised by

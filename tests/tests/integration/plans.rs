@@ -6,8 +6,8 @@
 //! flow's redemption, the refresh rotation and introspection must each find their
 //! rows through their key — the primary key or the checksum — and never walk the
 //! tenant's entries of another `(tenant_id, …)` index; nor may the expiry sweep read
-//! live rows. Measured with PostgreSQL's own counters
-//! (`pg_stat_user_indexes.idx_tup_read`).
+//! live rows, nor a sign-in walk the tenant's users or sessions. Measured with
+//! PostgreSQL's own counters (`pg_stat_user_indexes.idx_tup_read`).
 
 use std::time::Duration;
 
@@ -20,23 +20,29 @@ use crate::browser_flows::{REDIRECT, authorize, code_request, sign_in};
 use crate::oauth::{introspect, string, token};
 use crate::openid_connect::code_flow;
 
-/// Rows preloaded into each token table of the tenant.
+/// The tables measured: the token tables, and the users and sessions a sign-in and a
+/// signed-in authorization read.
+const TABLES: &str =
+    "('authorization_codes', 'access_tokens', 'refresh_tokens', 'users', 'sessions')";
+
+/// Rows preloaded into each measured table of the tenant.
 const PRELOADED: u32 = 3000;
 
-/// Rows and index entries of the token tables a code flow and a refresh may read
-/// (each lookup by key reads one or two); a scan of the tenant's rows reads
-/// thousands.
+/// Rows and index entries of the measured tables a code flow (with its sign-in) and
+/// a refresh may read (each lookup by key reads one or two); a scan of the tenant's
+/// rows reads thousands.
 const MAX_READ_PER_FLOW: i64 = 40;
 
 async fn rows_read(admin: &DatabaseConnection) -> i64 {
     let row = admin
         .query_one_raw(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,
-            "SELECT (SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables \
-                     WHERE relname IN ('authorization_codes', 'access_tokens', 'refresh_tokens')) \
-                  + (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes \
-                     WHERE relname IN ('authorization_codes', 'access_tokens', 'refresh_tokens')) \
-                  AS read",
+            format!(
+                "SELECT (SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables \
+                         WHERE relname IN {TABLES}) \
+                      + (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes \
+                         WHERE relname IN {TABLES}) AS read"
+            ),
         ))
         .await
         .unwrap()
@@ -46,17 +52,19 @@ async fn rows_read(admin: &DatabaseConnection) -> i64 {
         .unwrap()
 }
 
-/// Where the token tables were read: each index's entries, each table's sequential
+/// Where the measured tables were read: each index's entries, each table's sequential
 /// scans (totals since the database was created).
 async fn where_read(url: &str) -> String {
     let admin = Database::connect(url).await.unwrap();
     let rows = admin
         .query_all_raw(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,
-            "SELECT indexrelname || ' ' || idx_tup_read AS line FROM pg_stat_user_indexes \
-             WHERE relname IN ('authorization_codes', 'access_tokens', 'refresh_tokens') \
-             UNION ALL SELECT relname || ' (sequential) ' || seq_tup_read FROM pg_stat_user_tables \
-             WHERE relname IN ('authorization_codes', 'access_tokens', 'refresh_tokens')",
+            format!(
+                "SELECT indexrelname || ' ' || idx_tup_read AS line FROM pg_stat_user_indexes \
+                 WHERE relname IN {TABLES} \
+                 UNION ALL SELECT relname || ' (sequential) ' || seq_tup_read \
+                 FROM pg_stat_user_tables WHERE relname IN {TABLES}"
+            ),
         ))
         .await
         .unwrap();
@@ -67,7 +75,7 @@ async fn where_read(url: &str) -> String {
         .join(", ")
 }
 
-/// The token tables' rows and index entries read so far, as the server's backends
+/// The measured tables' rows and index entries read so far, as the server's backends
 /// last reported them: PostgreSQL 15 flushes an idle backend's counters within 10 s
 /// (`PGSTAT_IDLE_INTERVAL`).
 async fn settled_rows_read(url: &str) -> i64 {
@@ -99,6 +107,19 @@ async fn preload(app: &TestApp, url: &str) {
              family_id, scope, created_at) \
              SELECT {tenant}, md5('r' || g) || md5('r' || g), 0, 0, md5('f' || g), 'read', \
              now() FROM generate_series(1, {PRELOADED}) g"
+        ),
+        // Users whose lookup keys sort before and after alice's, and their sessions.
+        format!(
+            "INSERT INTO users (tenant_id, subject, username, username_key, password_hash, \
+             claims, is_active, created_at, updated_at) \
+             SELECT {tenant}, md5('s' || g), 'user' || g, 'user' || g, 'x', '{{}}', true, \
+             now(), now() FROM generate_series(1, {PRELOADED}) g"
+        ),
+        format!(
+            "INSERT INTO sessions (tenant_id, session_checksum, user_id, authenticated_at, \
+             authority, expires_at, created_at) \
+             SELECT {tenant}, md5('z' || g) || md5('z' || g), 0, now(), '', \
+             now() + interval '1 hour', now() FROM generate_series(1, {PRELOADED}) g"
         ),
     ] {
         admin.execute_unprepared(&statement).await.unwrap();
@@ -194,9 +215,9 @@ async fn the_code_flow_and_rotation_use_their_keys_whatever_the_statistics() {
     let places = where_read(&db.url).await;
     assert!(
         read <= MAX_READ_PER_FLOW * flows,
-        "{flows} code flows, refreshes and introspections read {read} rows and index \
-         entries of the token tables (at most {} expected): a statement scanned the \
-         tenant's {PRELOADED} rows ({places})",
+        "{flows} code flows (each signing in), refreshes and introspections read \
+         {read} rows and index entries of the token, users and sessions tables (at most \
+         {} expected): a statement scanned the tenant's {PRELOADED} rows ({places})",
         MAX_READ_PER_FLOW * flows
     );
     app.stop().await;
