@@ -748,36 +748,14 @@ pub async fn find_access_token(
     data: TenantData<'_>,
     checksum: &str,
 ) -> Result<Option<access_token::Model>, Error> {
-    Ok(access_by_checksum(data, checksum)
-        .one(data.primary(EntityGroup::Tokens)?)
-        .await?)
-}
-
-/// [`find_access_token`] and the user it was issued for (`None` when it names none
-/// or that user is gone), from the users' primary: one statement where the tenant's
-/// tokens and users share a pool ([`users::one_with_user`]).
-pub async fn find_access_token_with_user(
-    data: TenantData<'_>,
-    checksum: &str,
-) -> Result<Option<(access_token::Model, Option<user::Model>)>, Error> {
-    let token = access_by_checksum(data, checksum);
-    users::one_with_user(
-        data,
-        EntityGroup::Tokens,
-        token,
-        access_token::Column::UserId,
-        |token| token.user_id,
-    )
-    .await
-}
-
-fn access_by_checksum(data: TenantData<'_>, checksum: &str) -> Select<access_token::Entity> {
-    access_token::Entity::find()
+    Ok(access_token::Entity::find()
         .filter(access_token::Column::TokenChecksum.eq(checksum))
         .filter(same_tenant_by_key(
             access_token::Column::TenantId,
             data.tenant_id(),
         ))
+        .one(data.primary(EntityGroup::Tokens)?)
+        .await?)
 }
 
 /// The refresh token with `checksum` in the tenant, from the primary (its liveness
@@ -791,8 +769,9 @@ pub async fn find_refresh_token(
         .await?)
 }
 
-/// [`find_refresh_token`] and the user it was issued for, as
-/// [`find_access_token_with_user`].
+/// [`find_refresh_token`] and the user it was issued for (`None` when it names none
+/// or that user is gone), from the users' primary: one statement where the tenant's
+/// tokens and users share a pool ([`users::one_with_user`]).
 pub async fn find_refresh_token_with_user(
     data: TenantData<'_>,
     checksum: &str,

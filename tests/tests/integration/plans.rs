@@ -20,10 +20,10 @@ use crate::browser_flows::{REDIRECT, authorize, code_request, sign_in};
 use crate::oauth::{introspect, string, token};
 use crate::openid_connect::code_flow;
 
-/// The tables measured: the token tables, and the users and sessions a sign-in and a
-/// signed-in authorization read.
-const TABLES: &str =
-    "('authorization_codes', 'access_tokens', 'refresh_tokens', 'users', 'sessions')";
+/// The tables measured: the token tables, the users and sessions a sign-in and a
+/// signed-in authorization read, and the consents the consent check reads.
+const TABLES: &str = "('authorization_codes', 'access_tokens', 'refresh_tokens', 'users', \
+                      'sessions', 'consent_grants')";
 
 /// Rows preloaded into each measured table of the tenant.
 const PRELOADED: u32 = 3000;
@@ -120,6 +120,14 @@ async fn preload(app: &TestApp, url: &str) {
              authority, expires_at, created_at) \
              SELECT {tenant}, md5('z' || g) || md5('z' || g), 0, now(), '', \
              now() + interval '1 hour', now() FROM generate_series(1, {PRELOADED}) g"
+        ),
+        // Other users' consents to the measured client.
+        format!(
+            "INSERT INTO consent_grants (tenant_id, user_id, application_id, scope, \
+             created_at, updated_at) \
+             SELECT {tenant}, 1000000 + g, \
+             (SELECT id FROM applications WHERE tenant_id = {tenant} AND client_id = 'web'), \
+             'read', now(), now() FROM generate_series(1, {PRELOADED}) g"
         ),
     ] {
         admin.execute_unprepared(&statement).await.unwrap();
