@@ -15,7 +15,9 @@
 #                                # flight, the default) in one run
 #   BENCH_BIN_BEFORE=/tmp/tessera-old BENCH_DBS=postgres bench/run.sh
 #                                # an older build too, label "+before", each
-#                                # connection count run by both in turn
+#                                # connection count run by both in turn; each
+#                                # build on a database it migrated itself (so
+#                                # the two may differ by migrations)
 #
 # With PostgreSQL, the same run first measures the database floor
 # (../shared/bench-peers/floor-pg.sh: pgbench, one token-shaped row per transaction,
@@ -64,20 +66,35 @@ trap 'rm -rf "$work"' EXIT
 # A generated-strength secret (≥ 43 characters): verified with one keyed hash.
 secret="tss_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
 
-for db in $DBS; do
+# The database of `which` (now, before) on $db: each build migrates its own.
+database_url() {
+  local db="$1" which="$2"
   case "$db" in
-    sqlite) url="sqlite://$work/bench.db?mode=rwc" ;;
+    sqlite) echo "sqlite://$work/bench-$which.db?mode=rwc" ;;
     postgres)
-      psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS tessera_bench WITH (FORCE)" -c "CREATE DATABASE tessera_bench" >/dev/null
+      psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS tessera_bench_$which WITH (FORCE)" \
+        -c "CREATE DATABASE tessera_bench_$which" >/dev/null
       # Loopback: no TLS (sqlx would negotiate it with the server's snakeoil certificate).
-      url="${PG_ADMIN%/*}/tessera_bench?sslmode=disable" ;;
-    *) echo "bench: unknown database $db (sqlite, postgres)" >&2; exit 2 ;;
+      echo "${PG_ADMIN%/*}/tessera_bench_$which?sslmode=disable" ;;
+    *) echo "bench: unknown database $db (sqlite, postgres)" >&2; return 2 ;;
   esac
+}
+
+for db in $DBS; do
   [ -f "$work/kek" ] || "$BIN" keys generate-kek --output "$work/kek" >/dev/null
+  declare -A urls=()
+  for which in now ${BEFORE:+before}; do
+    urls[$which]="$(database_url "$db" "$which")"
+  done
   created=""
   for group_commit in $GROUP_COMMIT; do
-    config="$work/$db-$group_commit.toml"
-    cat > "$config" <<TOML
+    label="$db"
+    [ "$GROUP_COMMIT" = 4 ] || label="$db+gc$group_commit"
+    for which in now ${BEFORE:+before}; do
+      binary="$BIN"
+      [ "$which" = now ] || binary="$BEFORE"
+      config="$work/$db-$group_commit-$which.toml"
+      cat > "$config" <<TOML
 key_encryption_key_file = "$work/kek"
 listen = "127.0.0.1:$PORT"
 public_url = "http://127.0.0.1:$PORT"
@@ -86,29 +103,30 @@ migrate_on_start = true
 [log]
 level = "warn"
 [databases.default]
-url = "$url"
+url = "${urls[$which]}"
 max_connections = 16
 group_commit_in_flight = $group_commit
 [tenants.bench]
 TOML
-    label="$db"
-    [ "$GROUP_COMMIT" = 4 ] || label="$db+gc$group_commit"
-    if [ -n "${BENCH_REDIS:-}" ]; then
-      printf '[redis]\nurl = "%s"\nkey_prefix = "tessera_bench_%s"\n' "$BENCH_REDIS" "$stamp" >> "$config"
-      label="$label+redis"
-    fi
-    if [ -z "$created" ]; then
-      env -u TESSERA_CONFIG "$BIN" --config "$config" migrate >/dev/null
-      printf '%s' "$secret" | env -u TESSERA_CONFIG "$BIN" --config "$config" app create --tenant bench \
-        --name bench --client-type confidential --grant-types client_credentials \
-        --scopes "read write introspection" --client-id bench-client --client-secret-stdin >/dev/null
-      created=1
-    fi
+      if [ -n "${BENCH_REDIS:-}" ]; then
+        printf '[redis]\nurl = "%s"\nkey_prefix = "tessera_bench_%s"\n' "$BENCH_REDIS" "$stamp" >> "$config"
+      fi
+      if [ -z "$created" ]; then
+        env -u TESSERA_CONFIG "$binary" --config "$config" migrate >/dev/null
+        printf '%s' "$secret" | env -u TESSERA_CONFIG "$binary" --config "$config" app create --tenant bench \
+          --name bench --client-type confidential --grant-types client_credentials \
+          --scopes "read write introspection" --client-id bench-client --client-secret-stdin >/dev/null
+      fi
+    done
+    created=1
+    [ -z "${BENCH_REDIS:-}" ] || label="$label+redis"
     for conns in $CONNS; do
-      for binary in ${BEFORE:+"$BEFORE"} "$BIN"; do
+      for which in ${BEFORE:+before} now; do
+        binary="$BIN"
+        [ "$which" = now ] || binary="$BEFORE"
         "$PEERS/run-target.sh" --out "$out" --name tessera \
-          --config "$label$([ "$binary" = "$BIN" ] || echo +before)" --conns "$conns" \
-          --port "$PORT" --start-cmd "$binary --config $config serve" \
+          --config "$label$([ "$which" = now ] || echo +before)" --conns "$conns" \
+          --port "$PORT" --start-cmd "$binary --config $work/$db-$group_commit-$which.toml serve" \
           --token-url "http://127.0.0.1:$PORT/t/bench/token" \
           --introspect-url "http://127.0.0.1:$PORT/t/bench/introspect" \
           --client-id bench-client --client-secret "$secret"
@@ -116,8 +134,11 @@ TOML
     done
   done
   if [ "$db" = postgres ]; then
-    psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS tessera_bench WITH (FORCE)" >/dev/null
+    for which in now ${BEFORE:+before}; do
+      psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS tessera_bench_$which WITH (FORCE)" >/dev/null
+    done
   fi
+  unset urls
 done
 echo "== report ($out)"
 python3 "$PEERS/lib/bench.py" report "$out" | grep -v '^META'
