@@ -7,7 +7,7 @@
 //! then) and walked every user of the tenant on each sign-in once it had grown.
 //! On a large table this builds the index (writes to the table wait meanwhile).
 
-use crate::schema::{index_by_key, index_per_tenant};
+use crate::schema::{drop_index, index_by_key, index_per_tenant};
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -19,27 +19,13 @@ impl MigrationTrait for Migration {
         manager
             .create_index(index_by_key("users", "username_key"))
             .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_users_username_key")
-                    .table("users")
-                    .to_owned(),
-            )
-            .await
+        drop_index(manager, "users", "ix_users_username_key".to_owned()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_index(index_per_tenant("users", "username_key", &["username_key"]))
             .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_users_username_key_tenant")
-                    .table("users")
-                    .to_owned(),
-            )
-            .await
+        drop_index(manager, "users", "ix_users_username_key_tenant".to_owned()).await
     }
 }

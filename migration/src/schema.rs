@@ -112,7 +112,8 @@ pub async fn lead_with_tenants(
     Ok(())
 }
 
-async fn drop_index(
+/// Drops index `name` of `table`.
+pub async fn drop_index(
     manager: &SchemaManager<'_>,
     table: &'static str,
     name: String,

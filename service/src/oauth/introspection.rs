@@ -149,11 +149,9 @@ async fn live_access(
     token: &str,
     known: Option<&application::Model>,
 ) -> Result<Option<(Grant, Holder)>, Error> {
-    // The token alone, then its user if it names one: a client's own token (client
-    // credentials, most of what resource servers of services introspect) names none,
-    // and reading it joined to users cost 22 µs more per introspection (sea-orm
-    // decodes the user's columns, all NULL) than the round trip it saves for a
-    // user's token (docs/benchmarks.md).
+    // The token alone, then its user if it names one: joined to users, a client's
+    // own token (client credentials, no user) cost 22 µs more per introspection
+    // (sea-orm decodes the user's columns, all NULL; docs/benchmarks.md).
     let Some(row) = tokens::find_access_token(state.data(tenant), &checksum(token)).await? else {
         return Ok(None);
     };
