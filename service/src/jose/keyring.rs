@@ -84,16 +84,25 @@ impl TenantKeys {
 
     /// The algorithms the tenant has no unretired key of.
     fn missing_algorithms(&self) -> Vec<SigningAlgorithm> {
-        SigningAlgorithm::ALL
-            .into_iter()
-            .filter(|algorithm| {
-                !self
-                    .keys
-                    .iter()
-                    .any(|key| key.algorithm == *algorithm && key.retired_at.is_none())
-            })
-            .collect()
+        algorithms_without_key(|algorithm| {
+            self.keys
+                .iter()
+                .any(|key| key.algorithm == algorithm && key.retired_at.is_none())
+        })
     }
+}
+
+/// The algorithms a tenant must be given a key of: those it has no unretired key of,
+/// as `has_unretired` says. The one rule for a tenant's opened keys
+/// ([`TenantKeys::missing_algorithms`]) and for the rows a start checks
+/// ([`Keyring::check_stored_keys`]).
+fn algorithms_without_key(
+    has_unretired: impl Fn(SigningAlgorithm) -> bool,
+) -> Vec<SigningAlgorithm> {
+    SigningAlgorithm::ALL
+        .into_iter()
+        .filter(|algorithm| !has_unretired(*algorithm))
+        .collect()
 }
 
 /// The keyring of every tenant this node has used.
@@ -198,9 +207,8 @@ impl Keyring {
         Ok(tenants
             .iter()
             .filter(|tenant| {
-                SigningAlgorithm::ALL
-                    .into_iter()
-                    .any(|algorithm| !unretired.contains(&(tenant.id, algorithm)))
+                !algorithms_without_key(|algorithm| unretired.contains(&(tenant.id, algorithm)))
+                    .is_empty()
             })
             .cloned()
             .collect())
