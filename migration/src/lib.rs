@@ -42,6 +42,8 @@ mod m20261206_000011_authorization_code_expiry;
 mod m20261206_000012_token_keys_first;
 mod m20261206_000013_session_key_first;
 mod m20261207_000014_username_key_first;
+mod m20261207_000015_token_links_key_first;
+mod m20261207_000016_session_user_key_first;
 mod schema;
 pub mod usernames;
 
@@ -96,6 +98,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261206_000008_user_session_index::Migration),
                 Box::new(m20261206_000013_session_key_first::Migration),
                 Box::new(m20261207_000014_username_key_first::Migration),
+                Box::new(m20261207_000016_session_user_key_first::Migration),
             ],
             EntityGroup::Applications => {
                 vec![
@@ -120,6 +123,7 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261206_000010_drop_duplicate_user_indexes::Migration),
                 Box::new(m20261206_000011_authorization_code_expiry::Migration),
                 Box::new(m20261206_000012_token_keys_first::Migration),
+                Box::new(m20261207_000015_token_links_key_first::Migration),
             ],
         }
     }

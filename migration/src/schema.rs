@@ -76,13 +76,55 @@ pub fn unique_by_key(table: &'static str, column: &'static str) -> IndexCreateSt
 /// A plain index over `(column, tenant_id)`: [`unique_by_key`] for a key several rows
 /// may share (a username's lookup key: its spellings).
 pub fn index_by_key(table: &'static str, column: &'static str) -> IndexCreateStatement {
-    Index::create()
-        .name(format!("ix_{table}_{column}_tenant"))
+    index_by_keys(table, column, &[column])
+}
+
+/// A plain index over `(columns…, tenant_id)` named `ix_{table}_{name}_tenant`: the
+/// key-first twin of [`index_per_tenant`]'s `(tenant_id, columns…)`, for lookups that
+/// name the key and compare the tenant as `tenant_id + 0`.
+pub fn index_by_keys(
+    table: &'static str,
+    name: &'static str,
+    columns: &[&'static str],
+) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index
+        .name(format!("ix_{table}_{name}_tenant"))
         .table(table)
-        .col(column)
-        .col("tenant_id")
-        .if_not_exists()
-        .take()
+        .if_not_exists();
+    for column in columns {
+        index.col(*column);
+    }
+    index.col("tenant_id").take()
+}
+
+/// A plain index that [`lead_indexes_with_keys`] turns key-first: its table, the name
+/// [`index_per_tenant`] gave it, and its columns after `tenant_id`.
+pub type PlainIndex = (&'static str, &'static str, &'static [&'static str]);
+
+/// Replaces each [`index_per_tenant`] index of `indexes` by [`index_by_keys`]'s
+/// key-first one (built before the old one is dropped, so lookups always have one).
+pub async fn lead_indexes_with_keys(
+    manager: &SchemaManager<'_>,
+    indexes: &[PlainIndex],
+) -> Result<(), DbErr> {
+    for (table, name, columns) in indexes {
+        let old = format!("ix_{table}_{name}");
+        replace_index(manager, table, index_by_keys(table, name, columns), old).await?;
+    }
+    Ok(())
+}
+
+/// Undoes [`lead_indexes_with_keys`].
+pub async fn lead_indexes_with_tenants(
+    manager: &SchemaManager<'_>,
+    indexes: &[PlainIndex],
+) -> Result<(), DbErr> {
+    for (table, name, columns) in indexes {
+        let old = format!("ix_{table}_{name}_tenant");
+        replace_index(manager, table, index_per_tenant(table, name, columns), old).await?;
+    }
+    Ok(())
 }
 
 /// Replaces each `(tenant_id, column)` unique index of `keys` (table, column) by
@@ -92,8 +134,8 @@ pub async fn lead_with_keys(
     keys: &[(&'static str, &'static str)],
 ) -> Result<(), DbErr> {
     for (table, column) in keys {
-        manager.create_index(unique_by_key(table, column)).await?;
-        drop_index(manager, table, format!("ux_{table}_tenant_{column}")).await?;
+        let old = format!("ux_{table}_tenant_{column}");
+        replace_index(manager, table, unique_by_key(table, column), old).await?;
     }
     Ok(())
 }
@@ -104,12 +146,21 @@ pub async fn lead_with_tenants(
     keys: &[(&'static str, &'static str)],
 ) -> Result<(), DbErr> {
     for (table, column) in keys {
-        manager
-            .create_index(unique_per_tenant(table, column))
-            .await?;
-        drop_index(manager, table, format!("ux_{table}_{column}_tenant")).await?;
+        let old = format!("ux_{table}_{column}_tenant");
+        replace_index(manager, table, unique_per_tenant(table, column), old).await?;
     }
     Ok(())
+}
+
+/// Builds `index` of `table`, then drops its index `old` (lookups always have one).
+async fn replace_index(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    index: IndexCreateStatement,
+    old: String,
+) -> Result<(), DbErr> {
+    manager.create_index(index).await?;
+    drop_index(manager, table, old).await
 }
 
 /// Drops index `name` of `table`.

@@ -297,8 +297,11 @@ async fn revoke_minted_in(
     let minted: Vec<i64> = access_token::Entity::find()
         .select_only()
         .column(access_token::Column::Id)
-        .filter(access_token::Column::TenantId.eq(tenant_id))
         .filter(access_token::Column::AuthorizationCodeId.eq(code_id))
+        .filter(same_tenant_by_key(
+            access_token::Column::TenantId,
+            tenant_id,
+        ))
         .limit(16)
         .into_tuple()
         .all(transaction)
@@ -309,8 +312,11 @@ async fn revoke_minted_in(
         refresh_token::Entity::find()
             .select_only()
             .column(refresh_token::Column::FamilyId)
-            .filter(refresh_token::Column::TenantId.eq(tenant_id))
             .filter(refresh_token::Column::AccessTokenId.is_in(minted))
+            .filter(same_tenant_by_key(
+                refresh_token::Column::TenantId,
+                tenant_id,
+            ))
             .distinct()
             .limit(16)
             .into_tuple()

@@ -11,6 +11,7 @@ use sea_orm::{
 
 use crate::error::Error;
 use crate::store::access::{TenantData, with_retry};
+use crate::store::same_tenant_by_key;
 use crate::store::tokens::revoke_access_where;
 use crate::time::now;
 
@@ -53,8 +54,11 @@ pub async fn authorized_applications(
         .column(access_token::Column::Scope)
         .column_as(access_token::Column::CreatedAt.min(), "first")
         .column_as(access_token::Column::ExpiresAt.max(), "last")
-        .filter(access_token::Column::TenantId.eq(tenant.id))
         .filter(access_token::Column::UserId.eq(user_id))
+        .filter(same_tenant_by_key(
+            access_token::Column::TenantId,
+            tenant.id,
+        ))
         .filter(access_token::Column::RevokedAt.is_null())
         .filter(access_token::Column::ExpiresAt.gt(now))
         .group_by(access_token::Column::ApplicationId)
@@ -68,8 +72,11 @@ pub async fn authorized_applications(
         .column(refresh_token::Column::ApplicationId)
         .column(refresh_token::Column::Scope)
         .column_as(refresh_token::Column::CreatedAt.min(), "first")
-        .filter(refresh_token::Column::TenantId.eq(tenant.id))
         .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(same_tenant_by_key(
+            refresh_token::Column::TenantId,
+            tenant.id,
+        ))
         .filter(refresh_token::Column::RevokedAt.is_null())
         .filter(
             Condition::any()
@@ -138,8 +145,8 @@ pub async fn authorized_applications(
 
 /// Revokes every access and refresh token of `user_id` for one application and
 /// forgets the user's remembered consent for it, in one transaction (DOT's
-/// authorized-token delete view). Three statements keyed by (tenant, user,
-/// application), whatever their number.
+/// authorized-token delete view). Three statements keyed by (user, application), the
+/// tenant compared as `tenant_id + 0`, whatever their number.
 pub async fn revoke_user_application(
     data: TenantData<'_>,
     user_id: i64,
@@ -150,7 +157,7 @@ pub async fn revoke_user_application(
 
 /// Revokes every access and refresh token the user holds, for every application, in
 /// one transaction on the token pool; with `forget_consents` also every remembered
-/// consent (a deleted user). Statements keyed by the `(tenant, user)` indexes: their
+/// consent (a deleted user). Statements keyed by the `(user, …, tenant)` indexes: their
 /// cost grows with the user's tokens, not the tenant's.
 pub async fn revoke_user(
     data: TenantData<'_>,
@@ -204,8 +211,11 @@ async fn revoke_in(
             revoked_at: Set(Some(now)),
             ..Default::default()
         })
-        .filter(refresh_token::Column::TenantId.eq(tenant_id))
         .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(same_tenant_by_key(
+            refresh_token::Column::TenantId,
+            tenant_id,
+        ))
         .filter(refresh_token::Column::RevokedAt.is_null());
     let mut access = Condition::all().add(access_token::Column::UserId.eq(user_id));
     if let Some(application_id) = application_id {

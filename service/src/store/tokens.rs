@@ -362,7 +362,9 @@ async fn lock_live_refresh_token(
         .filter(|row| row.revoked_at.is_none()))
 }
 
-/// Marks the tenant's live access tokens matching `which` revoked at `now`.
+/// Marks the tenant's live access tokens matching `which` revoked at `now`. `which`
+/// names a key that leads an index (a code, a user): the tenant is compared as
+/// `tenant_id + 0`, so no `(tenant_id, …)` index can serve the statement instead.
 pub(crate) async fn revoke_access_where(
     db: &impl ConnectionTrait,
     tenant_id: i64,
@@ -374,9 +376,12 @@ pub(crate) async fn revoke_access_where(
             revoked_at: Set(Some(now)),
             ..Default::default()
         })
-        .filter(access_token::Column::TenantId.eq(tenant_id))
-        .filter(access_token::Column::RevokedAt.is_null())
         .filter(which)
+        .filter(same_tenant_by_key(
+            access_token::Column::TenantId,
+            tenant_id,
+        ))
+        .filter(access_token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
     Ok(())
@@ -414,8 +419,9 @@ pub async fn revoke_access_token(data: TenantData<'_>, id: i64) -> Result<(), Er
 /// access token minted with or from them — in one transaction. Used by revocation of
 /// a refresh token (RFC 7009 §2.1) and by reuse detection.
 ///
-/// Four statements whatever the family's size, each keyed by `(tenant_id,
-/// family_id)`; no list of ids is ever bound (a family rotated every five minutes
+/// Four statements whatever the family's size, each keyed by `family_id` (its tenant
+/// compared as `tenant_id + 0`, so only the family's index can serve it, whatever the
+/// statistics: `tests/tests/integration/plans.rs`); no list of ids is ever bound (a family rotated every five minutes
 /// for a year has 100,000 members, above every backend's parameter limit). The
 /// family's refresh rows are locked first, in id order, so two revocations of one
 /// family queue instead of deadlocking, and a concurrent rotation (which locks one of
@@ -437,6 +443,9 @@ pub(crate) async fn revoke_family_in(
     let backend = transaction.get_database_backend();
     let sql = FamilySql::for_backend(backend);
     let key = || -> Vec<Value> { vec![tenant_id.into(), family_id.into()] };
+    if let Some(plan_now) = sql.plan_now {
+        transaction.execute_unprepared(plan_now).await?;
+    }
     // SQLite's BEGIN IMMEDIATE already holds the database's write lock.
     if let Some(lock) = sql.lock {
         transaction
@@ -450,8 +459,11 @@ pub(crate) async fn revoke_family_in(
             revoked_at: Set(Some(now)),
             ..Default::default()
         })
-        .filter(refresh_token::Column::TenantId.eq(tenant_id))
         .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(same_tenant_by_key(
+            refresh_token::Column::TenantId,
+            tenant_id,
+        ))
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(transaction)
         .await?;
@@ -468,10 +480,17 @@ pub(crate) async fn revoke_family_in(
 /// The family statements of [`revoke_family`] in each dialect. Parameters: the lock
 /// takes (tenant_id, family_id); the access-token updates (revoked_at, tenant_id,
 /// family_id). The updates join the family through its indexes
-/// (`ix_refresh_tokens_family`, the access tokens' primary key and
-/// `ix_access_tokens_source`) instead of an `IN (subquery)`, which MariaDB before 11.1
+/// (`ix_refresh_tokens_family_tenant`, the access tokens' primary key and
+/// `ix_access_tokens_source_tenant`) instead of an `IN (subquery)`, which MariaDB before 11.1
 /// runs once per access token of the tenant.
 struct FamilySql {
+    /// Run first: plans the statements below for the tables as they are now. Each
+    /// update joins the family to the access tokens, and a generic plan that a pooled
+    /// connection settled while the tables were small may start from the other side
+    /// (a sequential scan of the tenant's access tokens, probing the family for each:
+    /// `tests/tests/integration/plans.rs` saw 28,000 rows read for four replays with
+    /// 3,000 tokens preloaded). A revocation is rare enough to plan each time.
+    plan_now: Option<&'static str>,
     lock: Option<&'static str>,
     /// Access tokens issued together with a member (`refresh_tokens.access_token_id`).
     revoke_issued_with: &'static str,
@@ -483,45 +502,63 @@ impl FamilySql {
     fn for_backend(backend: DbBackend) -> Self {
         match backend {
             DbBackend::Postgres => Self {
+                plan_now: Some("SET LOCAL plan_cache_mode = force_custom_plan"),
                 lock: Some(
                     "SELECT count(*) FROM (SELECT id FROM refresh_tokens \
-                     WHERE tenant_id = $1 AND family_id = $2 ORDER BY id FOR UPDATE) AS locked",
+                     WHERE family_id = $2 AND tenant_id + 0 = $1 ORDER BY id FOR UPDATE) AS locked",
                 ),
                 revoke_issued_with: "UPDATE access_tokens AS a SET revoked_at = $1 \
                      FROM refresh_tokens AS r \
-                     WHERE r.tenant_id = $2 AND r.family_id = $3 \
-                     AND a.tenant_id = $2 AND a.id = r.access_token_id AND a.revoked_at IS NULL",
+                     WHERE r.family_id = $3 AND r.tenant_id + 0 = $2 \
+                     AND a.id = r.access_token_id AND a.tenant_id + 0 = $2 \
+                     AND a.revoked_at IS NULL",
                 revoke_minted_from: "UPDATE access_tokens AS a SET revoked_at = $1 \
                      FROM refresh_tokens AS r \
-                     WHERE r.tenant_id = $2 AND r.family_id = $3 \
-                     AND a.tenant_id = $2 AND a.source_refresh_token_id = r.id \
+                     WHERE r.family_id = $3 AND r.tenant_id + 0 = $2 \
+                     AND a.source_refresh_token_id = r.id AND a.tenant_id + 0 = $2 \
                      AND a.revoked_at IS NULL",
             },
+            // MariaDB plans each execution from InnoDB's sampled statistics, which
+            // lag a table that just grew: written like PostgreSQL's (tenant as `+ 0`,
+            // order left to the optimizer), the revocation of a family of 100,000
+            // bulk-loaded members (`hardening.rs`) ran for over 500 s where it takes
+            // seconds. So the join order and indexes are pinned: the family through
+            // its index, then each member's access tokens through theirs.
             DbBackend::MySql => Self {
+                plan_now: None,
                 lock: Some(
                     "SELECT COUNT(*) FROM (SELECT id FROM refresh_tokens \
+                     FORCE INDEX (ix_refresh_tokens_family_tenant) \
                      WHERE tenant_id = ? AND family_id = ? ORDER BY id FOR UPDATE) AS locked",
                 ),
-                revoke_issued_with: "UPDATE access_tokens AS a \
-                     JOIN refresh_tokens AS r ON a.id = r.access_token_id AND a.tenant_id = r.tenant_id \
+                revoke_issued_with: "UPDATE refresh_tokens AS r \
+                     FORCE INDEX (ix_refresh_tokens_family_tenant) \
+                     STRAIGHT_JOIN access_tokens AS a FORCE INDEX (PRIMARY) \
+                     ON a.id = r.access_token_id AND a.tenant_id = r.tenant_id \
                      SET a.revoked_at = ? \
                      WHERE r.tenant_id = ? AND r.family_id = ? AND a.revoked_at IS NULL",
-                revoke_minted_from: "UPDATE access_tokens AS a \
-                     JOIN refresh_tokens AS r ON a.source_refresh_token_id = r.id AND a.tenant_id = r.tenant_id \
+                revoke_minted_from: "UPDATE refresh_tokens AS r \
+                     FORCE INDEX (ix_refresh_tokens_family_tenant) \
+                     STRAIGHT_JOIN access_tokens AS a FORCE INDEX (ix_access_tokens_source_tenant) \
+                     ON a.source_refresh_token_id = r.id AND a.tenant_id = r.tenant_id \
                      SET a.revoked_at = ? \
                      WHERE r.tenant_id = ? AND r.family_id = ? AND a.revoked_at IS NULL",
             },
-            // SQLite (3.33+ has UPDATE … FROM); `?NNN` numbers the parameters.
+            // SQLite (3.33+ has UPDATE … FROM); `?NNN` numbers the parameters. It
+            // plans from the statement alone (no statistics without ANALYZE): the
+            // family's index, then the access tokens' keys.
             _ => Self {
+                plan_now: None,
                 lock: None,
                 revoke_issued_with: "UPDATE access_tokens AS a SET revoked_at = ?1 \
                      FROM refresh_tokens AS r \
-                     WHERE r.tenant_id = ?2 AND r.family_id = ?3 \
-                     AND a.tenant_id = ?2 AND a.id = r.access_token_id AND a.revoked_at IS NULL",
+                     WHERE r.family_id = ?3 AND r.tenant_id + 0 = ?2 \
+                     AND a.id = r.access_token_id AND a.tenant_id + 0 = ?2 \
+                     AND a.revoked_at IS NULL",
                 revoke_minted_from: "UPDATE access_tokens AS a SET revoked_at = ?1 \
                      FROM refresh_tokens AS r \
-                     WHERE r.tenant_id = ?2 AND r.family_id = ?3 \
-                     AND a.tenant_id = ?2 AND a.source_refresh_token_id = r.id \
+                     WHERE r.family_id = ?3 AND r.tenant_id + 0 = ?2 \
+                     AND a.source_refresh_token_id = r.id AND a.tenant_id + 0 = ?2 \
                      AND a.revoked_at IS NULL",
             },
         }

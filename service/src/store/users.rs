@@ -268,15 +268,19 @@ pub async fn delete(data: TenantData<'_>, user_id: i64) -> Result<bool, Error> {
     transaction.finish(result).await
 }
 
-/// Ends every session of the user (one statement on the `(tenant, user)` index).
+/// Ends every session of the user (one statement on the `(user, tenant)` index; the
+/// tenant compared as `tenant_id + 0`, so no other index can serve it).
 async fn end_sessions(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     user_id: i64,
 ) -> Result<(), Error> {
     entity::session::Entity::delete_many()
-        .filter(entity::session::Column::TenantId.eq(tenant_id))
         .filter(entity::session::Column::UserId.eq(user_id))
+        .filter(same_tenant_by_key(
+            entity::session::Column::TenantId,
+            tenant_id,
+        ))
         .exec(db)
         .await?;
     Ok(())
