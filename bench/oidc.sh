@@ -10,10 +10,13 @@
 # time per flow (from /proc), whose differences are what one signature costs.
 #
 #   cargo build --release -j2 && bench/oidc.sh
+#   BENCH_ONLY=userinfo BENCH_BIN=/tmp/tessera-old bench/oidc.sh
+#                                # userinfo alone, with another build
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEERS="${PEERS_DIR:-$ROOT/../shared/bench-peers}"
-BIN="$ROOT/target/release/tessera"
+BIN="${BENCH_BIN:-$ROOT/target/release/tessera}"
+ONLY="${BENCH_ONLY:-}"
 PORT="${BENCH_PORT:-18084}"
 CONNS="${BENCH_CONNS:-32}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-15}"
@@ -111,12 +114,24 @@ introspect() { # NAME [CONNS]
 }
 results="$work/results"
 : > "$results"
+userinfo() {
+  WRK_AUTH="Bearer $access" wrk -t2 -c"$CONNS" -d"${SECONDS_PER_RUN}s" -s "$ROOT/bench/get.lua" \
+    "$base/t/bench/userinfo" 2>/dev/null | sed -n 's/^WRKJSON /userinfo 0 0 /p' >> "$results"
+}
+if [ "$ONLY" = userinfo ]; then
+  for round in $(seq 1 "$REPEAT"); do userinfo; done
+  python3 - "$results" <<'PY'
+import json, statistics, sys
+rates = [r["requests"] / (r["duration_us"] / 1e6) for r in (json.loads(line.split(" ", 3)[3]) for line in open(sys.argv[1]))]
+print(f"userinfo            rps median {statistics.median(rates):6.0f}  runs {[round(x) for x in rates]}")
+PY
+  exit 0
+fi
 for round in $(seq 1 "$REPEAT"); do
   flow no_id_token plain read
   flow es256 es openid%20read
   flow rs256 rs openid%20read
-  WRK_AUTH="Bearer $access" wrk -t2 -c"$CONNS" -d"${SECONDS_PER_RUN}s" -s "$ROOT/bench/get.lua" \
-    "$base/t/bench/userinfo" 2>/dev/null | sed -n 's/^WRKJSON /userinfo 0 0 /p' >> "$results"
+  userinfo
   introspect introspect_alone
   # The same contention without signatures, then with RS256 ones.
   flow plain_beside_introspection plain read &

@@ -142,23 +142,41 @@ async fn holder_if_live(
     })
 }
 
+/// What a caller of [`live_access`] expects, which decides how the token is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expecting {
+    /// Any access token: read alone, then its user if it names one. Joined to
+    /// users, a client's own token (client credentials, no user) cost 22 µs more
+    /// per introspection (sea-orm decodes the user's columns, all NULL;
+    /// docs/benchmarks.md).
+    AnyToken,
+    /// A user's token (the UserInfo endpoint): read with its user in one statement
+    /// where tokens and users share a pool, one round trip fewer.
+    UserToken,
+}
+
 /// The access token `token` of `tenant` with its holder, if it is live.
 async fn live_access(
     state: &AppState,
     tenant: &Tenant,
     token: &str,
     known: Option<&application::Model>,
+    expecting: Expecting,
 ) -> Result<Option<(Grant, Holder)>, Error> {
-    // The token alone, then its user if it names one: joined to users, a client's
-    // own token (client credentials, no user) cost 22 µs more per introspection
-    // (sea-orm decodes the user's columns, all NULL; docs/benchmarks.md).
-    let Some(row) = tokens::find_access_token(state.data(tenant), &checksum(token)).await? else {
+    let data = state.data(tenant);
+    let found = match expecting {
+        Expecting::AnyToken => tokens::find_access_token(data, &checksum(token))
+            .await?
+            .map(|row| (row, None)),
+        Expecting::UserToken => tokens::find_access_token_with_user(data, &checksum(token)).await?,
+    };
+    let Some((row, user)) = found else {
         return Ok(None);
     };
     if !access_is_live(&row, now()) {
         return Ok(None);
     }
-    let grant = Grant::of_access(row, None);
+    let grant = Grant::of_access(row, user);
     Ok(holder_if_live(state, tenant, &grant, known)
         .await?
         .map(|holder| (grant, holder)))
@@ -172,7 +190,8 @@ pub async fn authorize_bearer(
     tenant: &Tenant,
     bearer: &str,
 ) -> Result<(), OAuthError> {
-    let Some((grant, _)) = live_access(state, tenant, bearer, None).await? else {
+    let Some((grant, _)) = live_access(state, tenant, bearer, None, Expecting::AnyToken).await?
+    else {
         return Err(OAuthError::InvalidToken);
     };
     if !Scopes::from_stored(&grant.scope).contains(INTROSPECTION_SCOPE) {
@@ -190,7 +209,9 @@ pub async fn bearer_client_with_scope(
     bearer: &str,
     scope: &'static str,
 ) -> Result<String, OAuthError> {
-    let Some((grant, holder)) = live_access(state, tenant, bearer, None).await? else {
+    let Some((grant, holder)) =
+        live_access(state, tenant, bearer, None, Expecting::AnyToken).await?
+    else {
         return Err(OAuthError::InvalidToken);
     };
     if !Scopes::from_stored(&grant.scope).contains(scope) {
@@ -231,17 +252,19 @@ pub async fn live_user_token(
     tenant: &Tenant,
     token: &str,
 ) -> Result<Option<UserToken>, Error> {
-    Ok(live_access(state, tenant, token, None)
-        .await?
-        .and_then(|(grant, holder)| {
-            holder.user.map(|user| UserToken {
-                scopes: Scopes::from_stored(&grant.scope),
-                user,
-                client_extensions: holder.extensions,
-                client_id: holder.client_id,
-                scope: grant.scope,
-            })
-        }))
+    Ok(
+        live_access(state, tenant, token, None, Expecting::UserToken)
+            .await?
+            .and_then(|(grant, holder)| {
+                holder.user.map(|user| UserToken {
+                    scopes: Scopes::from_stored(&grant.scope),
+                    user,
+                    client_extensions: holder.extensions,
+                    client_id: holder.client_id,
+                    scope: grant.scope,
+                })
+            }),
+    )
 }
 
 /// Describes `token` if it is live. The table its prefix names is looked in first
@@ -263,7 +286,7 @@ pub async fn inspect(
         live = if look_in_refresh {
             live_refresh(state, tenant, token, caller).await?
         } else {
-            live_access(state, tenant, token, caller).await?
+            live_access(state, tenant, token, caller, Expecting::AnyToken).await?
         };
         if live.is_some() {
             break;

@@ -786,14 +786,38 @@ pub async fn find_access_token(
     data: TenantData<'_>,
     checksum: &str,
 ) -> Result<Option<access_token::Model>, Error> {
-    Ok(access_token::Entity::find()
+    Ok(access_by_checksum(data, checksum)
+        .one(data.primary(EntityGroup::Tokens)?)
+        .await?)
+}
+
+/// [`find_access_token`] and the user it was issued for, as
+/// [`find_refresh_token_with_user`]: for a caller that expects a user's token (the
+/// UserInfo endpoint). A client's own token read this way costs more than alone
+/// (the user's columns decoded, all NULL; docs/benchmarks.md), so introspection,
+/// which mostly sees those, reads the token alone.
+pub async fn find_access_token_with_user(
+    data: TenantData<'_>,
+    checksum: &str,
+) -> Result<Option<(access_token::Model, Option<user::Model>)>, Error> {
+    let token = access_by_checksum(data, checksum);
+    users::one_with_user(
+        data,
+        EntityGroup::Tokens,
+        token,
+        access_token::Column::UserId,
+        |token| token.user_id,
+    )
+    .await
+}
+
+fn access_by_checksum(data: TenantData<'_>, checksum: &str) -> Select<access_token::Entity> {
+    access_token::Entity::find()
         .filter(access_token::Column::TokenChecksum.eq(checksum))
         .filter(same_tenant_by_key(
             access_token::Column::TenantId,
             data.tenant_id(),
         ))
-        .one(data.primary(EntityGroup::Tokens)?)
-        .await?)
 }
 
 /// The refresh token with `checksum` in the tenant, from the primary (its liveness

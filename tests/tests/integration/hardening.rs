@@ -493,20 +493,21 @@ async fn a_deactivation_counts_wherever_the_users_are(backend: Backend) {
                 },
             )
             .await;
-        let issued = token(
-            &app,
-            "acme",
-            &client,
-            &[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("password", "correct horse"),
-            ],
-        )
-        .await;
+        let password_grant = async |scope: &'static str| {
+            crate::oauth::alice_password_grant(&app, "acme", &client, "correct horse", Some(scope))
+                .await
+        };
+        let issued = password_grant("read").await;
         assert_eq!(issued.status, 200, "{layout}: {}", issued.text);
         let access = string(&issued, "access_token");
         let refresh_token = string(&issued, "refresh_token");
+        // UserInfo reads its bearer joined to the user where they share a pool.
+        let with_openid = password_grant("openid").await;
+        assert_eq!(with_openid.status, 200, "{layout}: {}", with_openid.text);
+        let userinfo_bearer = string(&with_openid, "access_token");
+        let userinfo = || crate::openid_connect::userinfo_get(&app, "acme", &userinfo_bearer);
+        let answer = userinfo().await;
+        assert_eq!(answer.status, 200, "{layout}: {}", answer.text);
         let approved = crate::openid_connect::authenticate(
             &app,
             "acme",
@@ -535,6 +536,8 @@ async fn a_deactivation_counts_wherever_the_users_are(backend: Backend) {
         assert_error(&refused, 400, "invalid_grant");
         let redeemed = redeem().await;
         assert_error(&redeemed, 400, "invalid_grant");
+        let answer = userinfo().await;
+        assert_eq!(answer.status, 401, "{layout}: {}", answer.text);
 
         set_active(&app, backend, user_id, true).await;
         let answer = introspect(&app, "acme", &client, &access).await;
@@ -543,6 +546,8 @@ async fn a_deactivation_counts_wherever_the_users_are(backend: Backend) {
         assert_eq!(redeemed.status, 200, "{layout}: {}", redeemed.text);
         let refreshed = refresh(&app, "acme", &client, &refresh_token, None).await;
         assert_eq!(refreshed.status, 200, "{layout}: {}", refreshed.text);
+        let answer = userinfo().await;
+        assert_eq!(answer.status, 200, "{layout}: {}", answer.text);
         app.stop().await;
     }
 }

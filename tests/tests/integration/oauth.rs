@@ -419,17 +419,7 @@ async fn password_grant(backend: Backend) {
         .await;
     let user_id = app.user("acme", "alice", "correct horse").await;
 
-    let answer = token(
-        &app,
-        "acme",
-        &client,
-        &[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "correct horse"),
-        ],
-    )
-    .await;
+    let answer = alice_password_grant(&app, "acme", &client, "correct horse", None).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert!(string(&answer, "refresh_token").starts_with("tsr_"));
     let described = introspect(&app, "acme", &client, &string(&answer, "access_token")).await;
@@ -550,18 +540,26 @@ async fn password_grant(backend: Backend) {
 }
 
 /// A password-grant pair for alice, with `client`.
+/// alice's password grant (RFC 6749 §4.3) with `password`, for `scope` (`None`: the
+/// client's default).
+pub(crate) async fn alice_password_grant(
+    app: &TestApp,
+    tenant: &str,
+    client: &TestClient,
+    password: &str,
+    scope: Option<&str>,
+) -> Answer {
+    let mut form = vec![
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", password),
+    ];
+    form.extend(scope.map(|scope| ("scope", scope)));
+    token(app, tenant, client, &form).await
+}
+
 pub(crate) async fn pair(app: &TestApp, tenant: &str, client: &TestClient) -> (String, String) {
-    let answer = token(
-        app,
-        tenant,
-        client,
-        &[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "pw"),
-        ],
-    )
-    .await;
+    let answer = alice_password_grant(app, tenant, client, "pw", None).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     (
         string(&answer, "access_token"),
