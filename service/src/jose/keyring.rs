@@ -89,6 +89,7 @@ impl TenantKeys {
                 .iter()
                 .any(|key| key.algorithm == algorithm && key.retired_at.is_none())
         })
+        .collect()
     }
 }
 
@@ -98,11 +99,10 @@ impl TenantKeys {
 /// ([`Keyring::check_stored_keys`]).
 fn algorithms_without_key(
     has_unretired: impl Fn(SigningAlgorithm) -> bool,
-) -> Vec<SigningAlgorithm> {
+) -> impl Iterator<Item = SigningAlgorithm> {
     SigningAlgorithm::ALL
         .into_iter()
-        .filter(|algorithm| !has_unretired(*algorithm))
-        .collect()
+        .filter(move |algorithm| !has_unretired(*algorithm))
 }
 
 /// The keyring of every tenant this node has used.
@@ -207,8 +207,9 @@ impl Keyring {
         Ok(tenants
             .iter()
             .filter(|tenant| {
-                !algorithms_without_key(|algorithm| unretired.contains(&(tenant.id, algorithm)))
-                    .is_empty()
+                algorithms_without_key(|algorithm| unretired.contains(&(tenant.id, algorithm)))
+                    .next()
+                    .is_some()
             })
             .cloned()
             .collect())

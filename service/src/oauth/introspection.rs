@@ -163,12 +163,12 @@ async fn live_access(
     known: Option<&application::Model>,
     expecting: Expecting,
 ) -> Result<Option<(Grant, Holder)>, Error> {
-    let data = state.data(tenant);
+    let (data, checksum) = (state.data(tenant), checksum(token));
     let found = match expecting {
-        Expecting::AnyToken => tokens::find_access_token(data, &checksum(token))
+        Expecting::AnyToken => tokens::find_access_token(data, &checksum)
             .await?
             .map(|row| (row, None)),
-        Expecting::UserToken => tokens::find_access_token_with_user(data, &checksum(token)).await?,
+        Expecting::UserToken => tokens::find_access_token_with_user(data, &checksum).await?,
     };
     let Some((row, user)) = found else {
         return Ok(None);

@@ -419,10 +419,12 @@ pub async fn revoke_access_token(data: TenantData<'_>, id: i64) -> Result<(), Er
 /// access token minted with or from them — in one transaction. Used by revocation of
 /// a refresh token (RFC 7009 §2.1) and by reuse detection.
 ///
-/// Four statements whatever the family's size, each keyed by `family_id` (its tenant
-/// compared as `tenant_id + 0`, so only the family's index can serve it, whatever the
-/// statistics: `tests/tests/integration/plans.rs`); no list of ids is ever bound (a family rotated every five minutes
-/// for a year has 100,000 members, above every backend's parameter limit). The
+/// Four statements whatever the family's size (on PostgreSQL a fifth first, which
+/// plans them for the tables' current size: `FamilySql::plan_now`), each keyed by
+/// `family_id` (its tenant compared as `tenant_id + 0`, so only the family's index can
+/// serve it, whatever the statistics: `tests/tests/integration/plans.rs`); no list of
+/// ids is ever bound (a family rotated every five minutes for a year has 100,000
+/// members, above every backend's parameter limit). The
 /// family's refresh rows are locked first, in id order, so two revocations of one
 /// family queue instead of deadlocking, and a concurrent rotation (which locks one of
 /// those rows, then an access token) waits or is waited for.

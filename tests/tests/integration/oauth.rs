@@ -539,7 +539,6 @@ async fn password_grant(backend: Backend) {
     app.stop().await;
 }
 
-/// A password-grant pair for alice, with `client`.
 /// alice's password grant (RFC 6749 §4.3) with `password`, for `scope` (`None`: the
 /// client's default).
 pub(crate) async fn alice_password_grant(
@@ -558,6 +557,7 @@ pub(crate) async fn alice_password_grant(
     token(app, tenant, client, &form).await
 }
 
+/// A password-grant pair for alice, with `client`.
 pub(crate) async fn pair(app: &TestApp, tenant: &str, client: &TestClient) -> (String, String) {
     let answer = alice_password_grant(app, tenant, client, "pw", None).await;
     assert_eq!(answer.status, 200, "{}", answer.text);

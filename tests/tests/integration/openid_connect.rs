@@ -210,10 +210,20 @@ pub(crate) async fn code_flow(
     client: &TestClient,
     scope: &str,
 ) -> Answer {
+    code_flow_with_code(app, tenant, client, scope).await.1
+}
+
+/// [`code_flow`], and the code it redeemed (to replay it).
+pub(crate) async fn code_flow_with_code(
+    app: &TestApp,
+    tenant: &str,
+    client: &TestClient,
+    scope: &str,
+) -> (String, Answer) {
     let back = authenticate(app, tenant, &request(client, scope, &[])).await;
     let answer = exchange(app, tenant, client, &back["code"], Some(VERIFIER)).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
-    answer
+    (back["code"].clone(), answer)
 }
 
 fn issuer(app: &TestApp, tenant: &str) -> String {

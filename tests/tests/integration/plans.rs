@@ -20,7 +20,7 @@ use tessera_tests::{
 
 use crate::browser_flows::{REDIRECT, VERIFIER, authorize, code_request, exchange, sign_in};
 use crate::oauth::{assert_error, introspect, string, token};
-use crate::openid_connect::{authenticate, request};
+use crate::openid_connect::code_flow_with_code;
 
 /// The tables measured: the token tables, the users and sessions a sign-in and a
 /// signed-in authorization read, and the consents the consent check reads.
@@ -143,9 +143,7 @@ async fn preload(app: &TestApp, url: &str) {
 /// RFC 6749 §4.1.2). A replay must cost a handful of rows too, not a walk of the
 /// tenant's tokens: anyone holding an old token can send it again and again.
 async fn flow(app: &TestApp, client: &TestClient) {
-    let back = authenticate(app, "default", &request(client, "openid read", &[])).await;
-    let tokens = exchange(app, "default", client, &back["code"], Some(VERIFIER)).await;
-    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let (code, tokens) = code_flow_with_code(app, "default", client, "openid read").await;
     let first_refresh = string(&tokens, "refresh_token");
     let form = [
         ("grant_type", "refresh_token"),
@@ -164,7 +162,7 @@ async fn flow(app: &TestApp, client: &TestClient) {
         answer["active"], false,
         "the replay revoked the family: {answer}"
     );
-    let replayed = exchange(app, "default", client, &back["code"], Some(VERIFIER)).await;
+    let replayed = exchange(app, "default", client, &code, Some(VERIFIER)).await;
     assert_error(&replayed, 400, "invalid_grant");
 }
 
