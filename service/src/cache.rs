@@ -156,7 +156,16 @@ impl<K: Clone + Eq + Hash, V> Cache<K, V> {
         self.len() == 0
     }
 
-    fn fresh(&self, key: &K) -> Option<Arc<V>> {
+    /// Counts an answer from an entry (`hit`) or a load, for a caller that decides
+    /// for itself when an entry may be used.
+    pub fn count(&self, hit: bool) {
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The entry for `key` if it is younger than the time-to-live (the caller
+    /// decides whether it may still be used).
+    pub fn fresh(&self, key: &K) -> Option<Arc<V>> {
         let entries = self.entries.read().ok()?;
         let (stored_at, value) = entries.get(key)?;
         (stored_at.elapsed() < self.ttl).then(|| Arc::clone(value))

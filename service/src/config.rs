@@ -45,6 +45,12 @@ pub struct Config {
     /// client changed elsewhere (new secret, fewer grant types) is seen by every node
     /// within this time; token revocation is never cached.
     pub client_cache_ttl_secs: u64,
+    /// How long a node may reuse what introspection read about an access token (0:
+    /// always read). Needs Redis: an entry is used only while the revocation stamps
+    /// read from Redis for that request are those it was stored under, so a
+    /// revocation on any node counts at once; this bounds only what a revocation
+    /// whose stamp could not be written (Redis unreachable from its node) leaves.
+    pub token_cache_ttl_secs: u64,
     /// Proxies whose `X-Forwarded-For` names the client's address (addresses or CIDR
     /// blocks); empty: the socket's peer address is the client's.
     pub trusted_proxies: Vec<String>,
@@ -115,6 +121,7 @@ impl Default for Config {
             migrate_on_start: None,
             bootstrap_tenant: "default".to_owned(),
             client_cache_ttl_secs: 5,
+            token_cache_ttl_secs: 30,
             trusted_proxies: Vec::new(),
             templates_dir: None,
             key_encryption_key: None,

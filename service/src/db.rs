@@ -17,6 +17,7 @@ use crate::config::{Config, read_secret};
 use crate::error::Error;
 use crate::group_commit::{GroupCommit, GroupCommitCounts};
 use crate::shared::changes::ChangeFeed;
+use crate::shared::revocations::Revocations;
 
 /// A pooled connection idle this long is pinged before it is handed out (a proxy, a
 /// firewall or the server may have dropped it meanwhile); a busy one is not. A
@@ -39,7 +40,8 @@ pub struct PoolStats {
 
 /// Every configured pool, connected, plus the router that chooses between them, and
 /// the feed on which a committed change is announced to every node (the stores
-/// announce what they change: docs/operations.md, "Several nodes").
+/// announce what they change: docs/operations.md, "Several nodes"), and where the
+/// stores stamp what they revoke (`shared::revocations`).
 #[derive(Debug)]
 pub struct Databases {
     pools: BTreeMap<PoolName, DatabaseConnection>,
@@ -49,6 +51,7 @@ pub struct Databases {
     group_commits: BTreeMap<PoolName, GroupCommit>,
     router: Router,
     changes: Arc<ChangeFeed>,
+    revocations: Arc<Revocations>,
 }
 
 /// What one pool reported when asked to migrate.
@@ -136,6 +139,7 @@ impl Databases {
             group_commits,
             router,
             changes: Arc::new(ChangeFeed::alone()),
+            revocations: Arc::new(Revocations::alone()),
         })
     }
 
@@ -147,6 +151,16 @@ impl Databases {
     /// The feed changes are announced on.
     pub fn changes(&self) -> &Arc<ChangeFeed> {
         &self.changes
+    }
+
+    /// Stamps revocations in Redis (`shared::revocations`) instead of nowhere.
+    pub fn stamp_revocations_on(&mut self, revocations: Arc<Revocations>) {
+        self.revocations = revocations;
+    }
+
+    /// Where revocations are stamped and token caches read the stamps.
+    pub fn revocations(&self) -> &Arc<Revocations> {
+        &self.revocations
     }
 
     /// The router these pools are routed by.

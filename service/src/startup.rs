@@ -25,8 +25,10 @@ use crate::network::TrustedProxies;
 use crate::routing::{router_from_config, tenant_entries, validate};
 use crate::shared::changes::{Caches, Change, ChangeFeed, Notice};
 use crate::shared::redis::SharedRedis;
+use crate::shared::revocations::Revocations;
 use crate::state::AppState;
 use crate::store::client_cache::ClientCache;
+use crate::store::token_cache::TokenCache;
 use crate::tenancy::{self, Tenant, Tenants, load_directory, stored_placements};
 
 /// Every pool open, with the configuration they came from.
@@ -57,6 +59,7 @@ pub async fn open_pools(config: Config) -> Result<Connected, Error> {
             let url = read_secret("redis.url", redis.url.as_ref(), redis.url_file.as_ref())?;
             let (shared, pushes) = connect_redis(redis, &url).await?;
             databases.announce_on(Arc::new(ChangeFeed::on(Arc::clone(&shared))));
+            databases.stamp_revocations_on(Arc::new(Revocations::on(Arc::clone(&shared))));
             Some((shared, pushes))
         }
         None => None,
@@ -288,6 +291,7 @@ impl Application {
             .check_stored_keys(&connected.databases, &tenants.all())
             .await?;
         let client_cache_ttl = connected.config.client_cache_ttl_secs;
+        let token_cache_ttl = connected.config.token_cache_ttl_secs;
         let limits = connected.config.limits.clone();
         let trusted_proxies = TrustedProxies::parse(&connected.config.trusted_proxies)?;
         let pages =
@@ -320,6 +324,9 @@ impl Application {
                 tenants,
                 redis,
                 clients,
+                access_tokens: Arc::new(TokenCache::new(std::time::Duration::from_secs(
+                    token_cache_ttl,
+                ))),
                 slow_hashes: Arc::new(HashPool::new(
                     limits.slow_hash_concurrency(),
                     std::time::Duration::from_millis(limits.slow_hash_queue_timeout_ms),

@@ -18,6 +18,7 @@ use crate::route_names::RouteName;
 use crate::shared::redis::SharedRedis;
 use crate::store::access::TenantData;
 use crate::store::client_cache::ClientCache;
+use crate::store::token_cache::TokenCache;
 use crate::tenancy::{Tenant, Tenants};
 use std::collections::BTreeSet;
 
@@ -34,6 +35,9 @@ pub struct AppState {
     pub redis: Option<Arc<SharedRedis>>,
     /// Recently read client registrations (hot-path client authentication).
     pub clients: Arc<ClientCache>,
+    /// What introspection read about access tokens, used while their revocation
+    /// stamps hold (`store::token_cache`).
+    pub access_tokens: Arc<TokenCache>,
     /// Bounds concurrent slow-KDF work (argon2id, PBKDF2: ~19 MiB and ~50 ms each) so a
     /// flood of password attempts queues, briefly, instead of exhausting memory and
     /// threads.

@@ -130,6 +130,7 @@ fn gauges(state: &AppState) -> Vec<Gauge> {
     let mut caches: Vec<(&'static str, crate::cache::CacheCounts)> =
         state.clients.counts().to_vec();
     caches.push(("keys", state.keys.counts()));
+    caches.push(("access_tokens", state.access_tokens.counts()));
     for (help, name, of_hits) in [
         (
             "Answers from a node's cache, by cache (cumulative).",
@@ -152,6 +153,11 @@ fn gauges(state: &AppState) -> Vec<Gauge> {
             ));
         }
     }
+    gauges.push(gauge(
+        "tessera_revocations_unshared",
+        "Revocations committed whose stamp this node could not replace in Redis (cumulative; other nodes may have answered from their token caches until token_cache_ttl_secs ended).",
+        state.databases.revocations().unshared() as f64,
+    ));
     gauges.push(gauge(
         "tessera_tenants_loaded",
         "Tenants this node has loaded.",

@@ -39,12 +39,12 @@ pub async fn revoke(
         if let Some(access) = tokens::find_access_token(state.data(&tenant), &checksum).await?
             && access.application_id == client.application.id
         {
-            tokens::revoke_access_token(state.data(&tenant), access.id).await?;
+            tokens::revoke_access_token(state.data(&tenant), &access).await?;
         } else if let Some(refresh) =
             tokens::find_refresh_token(state.data(&tenant), &checksum).await?
             && refresh.application_id == client.application.id
         {
-            tokens::revoke_family(state.data(&tenant), &refresh.family_id).await?;
+            tokens::revoke_family(state.data(&tenant), &refresh).await?;
         }
         Ok(())
     }

@@ -51,7 +51,7 @@ pub async fn grant(
         return Err(invalid());
     }
     if code.consumed_at.is_some() {
-        authorization_codes::revoke_minted(state.data(tenant), code.id).await?;
+        authorization_codes::revoke_minted(state.data(tenant), &code).await?;
         return Err(replayed(state, tenant, client));
     }
     if code.expires_at <= now() {

@@ -228,7 +228,7 @@ async fn replayed(
         return Ok(response);
     }
     if settings.refresh_token_reuse_protection {
-        tokens::revoke_family(state.data(tenant), &row.family_id).await?;
+        tokens::revoke_family(state.data(tenant), row).await?;
         state.metrics.record(crate::metrics::Event::RefreshReuse);
         tracing::warn!(
             target: "tessera::security",

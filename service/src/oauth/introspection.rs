@@ -3,7 +3,9 @@
 //! call: not revoked, not expired (refresh tokens: not idle too long either), its
 //! client still registered, and its user, if any, still present and active — the
 //! user read from the users group's primary, never a replica, so a deactivation
-//! counts at once (docs/security.md).
+//! counts at once (docs/security.md). What introspection reads may come from the
+//! node's token cache instead, only while Redis confirms that nothing it depends on
+//! was revoked since (`store::token_cache`, `shared::revocations`).
 
 use entity::{access_token, application, refresh_token, user};
 use serde::Serialize;
@@ -15,6 +17,7 @@ use crate::oauth::scope::{INTROSPECTION_SCOPE, Scopes};
 use crate::policy::ClaimsFor;
 use crate::secrets::{checksum, prefix};
 use crate::state::AppState;
+use crate::store::token_cache::AccessRead;
 use crate::store::{applications, tokens, users};
 use crate::tenancy::Tenant;
 use crate::time::{now, unix_seconds};
@@ -101,6 +104,23 @@ struct Holder {
     sub: String,
 }
 
+/// The client_id and stored extension fields of the tenant's application
+/// `application_id` (`None`: deleted), read from the primary unless it is `known`
+/// (the authenticated caller).
+async fn client_of(
+    state: &AppState,
+    tenant: &Tenant,
+    application_id: i64,
+    known: Option<&application::Model>,
+) -> Result<Option<(String, String)>, Error> {
+    Ok(match known.filter(|known| known.id == application_id) {
+        Some(known) => Some((known.client_id.clone(), known.extensions.clone())),
+        None => applications::find_by_id(state.data(tenant), application_id)
+            .await?
+            .map(|application| (application.client_id, application.extensions)),
+    })
+}
+
 /// The holder of `grant` if its client is still registered and its user, if any, is
 /// present and active (both read from the primary). `known` is a client already
 /// loaded (the authenticated caller), saving a read when it is the grant's.
@@ -110,12 +130,10 @@ async fn holder_if_live(
     grant: &Grant,
     known: Option<&application::Model>,
 ) -> Result<Option<Holder>, Error> {
-    let (client_id, extensions) = match known.filter(|known| known.id == grant.application_id) {
-        Some(known) => (known.client_id.clone(), known.extensions.clone()),
-        None => match applications::find_by_id(state.data(tenant), grant.application_id).await? {
-            Some(application) => (application.client_id, application.extensions),
-            None => return Ok(None),
-        },
+    let Some((client_id, extensions)) =
+        client_of(state, tenant, grant.application_id, known).await?
+    else {
+        return Ok(None);
     };
     let Some(user_id) = grant.user_id else {
         return Ok(Some(Holder {
@@ -145,10 +163,11 @@ async fn holder_if_live(
 /// What a caller of [`live_access`] expects, which decides how the token is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expecting {
-    /// Any access token: read alone, then its user if it names one. Joined to
-    /// users, a client's own token (client credentials, no user) cost 22 µs more
-    /// per introspection (sea-orm decodes the user's columns, all NULL;
-    /// docs/benchmarks.md).
+    /// Any access token (introspection, a bearer caller): through the node's token
+    /// cache (`store::token_cache`, used while the revocation stamps hold); on a
+    /// miss read alone, then its client and user. Joined to users, a client's own
+    /// token (client credentials, no user) cost 22 µs more per read (sea-orm
+    /// decodes the user's columns, all NULL; docs/benchmarks.md).
     AnyToken,
     /// A user's token (the UserInfo endpoint): read with its user in one statement
     /// where tokens and users share a pool, one round trip fewer.
@@ -164,13 +183,16 @@ async fn live_access(
     expecting: Expecting,
 ) -> Result<Option<(Grant, Holder)>, Error> {
     let (data, checksum) = (state.data(tenant), checksum(token));
-    let found = match expecting {
-        Expecting::AnyToken => tokens::find_access_token(data, &checksum)
-            .await?
-            .map(|row| (row, None)),
-        Expecting::UserToken => tokens::find_access_token_with_user(data, &checksum).await?,
-    };
-    let Some((row, user)) = found else {
+    if expecting == Expecting::AnyToken {
+        let read = state
+            .access_tokens
+            .access_token(data, &checksum, || {
+                read_access(state, tenant, &checksum, known)
+            })
+            .await?;
+        return Ok(read.and_then(|read| live_in(&read)));
+    }
+    let Some((row, user)) = tokens::find_access_token_with_user(data, &checksum).await? else {
         return Ok(None);
     };
     if !access_is_live(&row, now()) {
@@ -180,6 +202,65 @@ async fn live_access(
     Ok(holder_if_live(state, tenant, &grant, known)
         .await?
         .map(|holder| (grant, holder)))
+}
+
+/// What introspection needs to know about the access token with `checksum`, read
+/// from the primary: the row, and unless it is revoked or expired (for good), its
+/// client (`known` saves the read when it is the caller) and its user.
+async fn read_access(
+    state: &AppState,
+    tenant: &Tenant,
+    checksum: &str,
+    known: Option<&application::Model>,
+) -> Result<Option<AccessRead>, Error> {
+    let data = state.data(tenant);
+    let Some(token) = tokens::find_access_token(data, checksum).await? else {
+        return Ok(None);
+    };
+    if !access_is_live(&token, now()) {
+        return Ok(Some(AccessRead {
+            token,
+            client: None,
+            user: None,
+        }));
+    }
+    let client = client_of(state, tenant, token.application_id, known).await?;
+    let user = match (token.user_id, &client) {
+        (Some(user_id), Some(_)) => users::find_by_id(data, user_id).await?,
+        _ => None,
+    };
+    Ok(Some(AccessRead {
+        token,
+        client,
+        user,
+    }))
+}
+
+/// The grant and holder of a read access token, if it is live now: not revoked,
+/// not expired, its client registered, its user (if any) present and active.
+fn live_in(read: &AccessRead) -> Option<(Grant, Holder)> {
+    if !access_is_live(&read.token, now()) {
+        return None;
+    }
+    let (client_id, extensions) = read.client.clone()?;
+    let user = match read.token.user_id {
+        None => None,
+        Some(user_id) => Some(
+            read.user
+                .as_ref()
+                .filter(|user| user.id == user_id && user.is_active)?
+                .clone(),
+        ),
+    };
+    let holder = Holder {
+        sub: user
+            .as_ref()
+            .map_or_else(|| client_id.clone(), |user| user.subject.clone()),
+        client_id,
+        extensions,
+        user,
+    };
+    Some((Grant::of_access(read.token.clone(), None), holder))
 }
 
 /// A bearer caller of the introspection endpoint must hold a live access token of

@@ -227,6 +227,16 @@ impl SharedRedis {
             .await
     }
 
+    /// Runs one command within [`CALL_TIMEOUT`], even during a cool-down (a
+    /// revocation's stamp is worth the wait).
+    pub async fn query_now<T: FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, Unavailable> {
+        self.attempt(async { command.query_async(&mut self.handle().await?).await })
+            .await
+    }
+
     /// Publishes `message` on `channel` within [`CALL_TIMEOUT`], even during a
     /// cool-down (a change notice is worth the wait: nodes that miss it use their
     /// cached copy until it expires).

@@ -25,6 +25,7 @@ use crate::error::Error;
 pub(crate) use crate::group_commit::with_retry;
 use crate::group_commit::{GroupCommit, Work, begin_write};
 use crate::shared::changes::{Change, Trust};
+use crate::shared::revocations::{Revocations, Revoked};
 use crate::tenancy::Tenant;
 
 /// A tenant's data on the pools the router placed it on.
@@ -150,6 +151,23 @@ impl<'a> TenantData<'a> {
     /// Tells every node (and this one's caches) that `change` committed.
     pub(in crate::store) async fn announce(&self, change: Change) {
         self.databases.changes().announce(change).await;
+    }
+
+    /// Replaces the revocation stamp of what a committed change `revoked` (after the
+    /// commit, before the answer: `shared::revocations`). A task of its own: a client
+    /// that hangs up now does not stop it.
+    pub(in crate::store) async fn revoked(&self, revoked: Revoked) {
+        let (revocations, tenant_id) = (Arc::clone(self.databases.revocations()), self.tenant.id);
+        let stamped =
+            tokio::spawn(async move { revocations.announce(tenant_id, revoked).await }).await;
+        if let Err(error) = stamped {
+            tracing::error!(%error, "replacing a revocation stamp failed");
+        }
+    }
+
+    /// The revocation stamps token caches compare.
+    pub(in crate::store) fn revocations(&self) -> &'a Revocations {
+        self.databases.revocations()
     }
 
     fn connection(&self, group: EntityGroup, role: Role) -> Result<&'a DatabaseConnection, Error> {

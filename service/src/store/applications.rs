@@ -12,6 +12,7 @@ use sea_orm::{
 use crate::error::Error;
 use crate::registration::NewApplication;
 use crate::shared::changes::Change;
+use crate::shared::revocations::Revoked;
 use crate::store::access::TenantData;
 use crate::store::{is_unique_violation, same_tenant_by_key};
 use crate::time::now;
@@ -201,6 +202,8 @@ pub async fn update(
     .await;
     transaction.finish(result).await?;
     data.announce(changed_application(stored)).await;
+    // Its extension fields are in introspection's answer.
+    data.revoked(Revoked::Application(id)).await;
     find_by_id(data, id)
         .await?
         .ok_or_else(|| Error::Corrupt(format!("application {} vanished", changed.client_id)))
@@ -351,6 +354,7 @@ pub async fn delete(data: TenantData<'_>, stored: &application::Model) -> Result
     .await;
     transaction.finish(result).await?;
     data.announce(changed_application(stored)).await;
+    data.revoked(Revoked::Application(stored.id)).await;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use router_policies::EntityGroup;
 
 use crate::error::Error;
 use crate::group_commit::Work;
+use crate::shared::revocations::Revoked;
 use crate::store::access::TenantData;
 use crate::store::access::with_retry;
 use crate::store::interactions;
@@ -176,7 +177,12 @@ pub async fn redeem(
         access,
         refresh,
     };
-    data.commit(EntityGroup::Tokens, work).await
+    let redemption = data.commit(EntityGroup::Tokens, work).await?;
+    if matches!(redemption, Redemption::Replayed) {
+        data.revoked(Revoked::tokens_of(code.application_id, Some(code.user_id)))
+            .await;
+    }
+    Ok(redemption)
 }
 
 /// [`redeem`]'s writes.
@@ -281,12 +287,18 @@ async fn redeem_in_one_statement(
 /// Revokes what a replayed code minted: its access token(s) by
 /// `authorization_code_id`, and the whole refresh family started with them (rotations
 /// included). A code mints one access token, so the lists read here have one entry.
-pub async fn revoke_minted(data: TenantData<'_>, code_id: i64) -> Result<(), Error> {
+pub async fn revoke_minted(
+    data: TenantData<'_>,
+    code: &authorization_code::Model,
+) -> Result<(), Error> {
     with_retry!({
         let transaction = data.transaction(EntityGroup::Tokens).await?;
-        let result = revoke_minted_in(&transaction.inner, data.tenant_id(), code_id).await;
+        let result = revoke_minted_in(&transaction.inner, data.tenant_id(), code.id).await;
         transaction.finish(result).await
-    })
+    })?;
+    data.revoked(Revoked::tokens_of(code.application_id, Some(code.user_id)))
+        .await;
+    Ok(())
 }
 
 async fn revoke_minted_in(

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::error::Error;
+use crate::shared::revocations::Revoked;
 use crate::store::access::{TenantData, with_retry};
 use crate::store::same_tenant_by_key;
 use crate::store::tokens::revoke_access_where;
@@ -186,7 +187,9 @@ async fn revoke(
         )
         .await;
         transaction.finish(result).await
-    })
+    })?;
+    data.revoked(Revoked::User(user_id)).await;
+    Ok(())
 }
 
 async fn revoke_in(

@@ -14,6 +14,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::shared::revocations::Revoked;
 use crate::store::access::TenantData;
 
 use super::expired::batch_delete_in_turn;
@@ -107,6 +108,8 @@ pub async fn erase_tenant_rows(
         batch,
     )
     .await?;
+    // Node caches stop answering for the tenant's tokens (`shared::revocations`).
+    data.revoked(Revoked::Tenant).await;
     progress(&erased);
     erased.id_tokens = erase::<id_token::Entity>(
         data,
@@ -176,6 +179,7 @@ pub async fn erase_tenant_rows(
     .await?;
     erased.users =
         erase::<user::Entity>(data, Users, user::Column::Id, user::Column::TenantId, batch).await?;
+    data.revoked(Revoked::Tenant).await;
     progress(&erased);
     Ok(erased)
 }

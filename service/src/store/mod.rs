@@ -16,6 +16,7 @@ pub mod expired;
 pub mod interactions;
 pub mod sessions;
 pub mod signing_keys;
+pub mod token_cache;
 pub mod tokens;
 pub mod users;
 

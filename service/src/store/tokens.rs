@@ -16,6 +16,7 @@ use sea_orm::{
 
 use crate::error::Error;
 use crate::group_commit::{Row, Work};
+use crate::shared::revocations::Revoked;
 use crate::store::access::{TenantData, Writer, with_retry};
 use crate::store::users;
 use crate::store::{same_tenant_by_key, same_tenant_by_key_sql};
@@ -199,7 +200,12 @@ pub async fn rotate(
         refresh,
         sealed,
     };
-    data.commit(EntityGroup::Tokens, work).await
+    let rotation = data.commit(EntityGroup::Tokens, work).await?;
+    if matches!(rotation, Rotation::Rotated) {
+        data.revoked(Revoked::tokens_of(old.application_id, old.user_id))
+            .await;
+    }
+    Ok(rotation)
 }
 
 /// [`rotate`]'s writes.
@@ -292,7 +298,13 @@ pub async fn refresh_in_place(
         old_id: old.id,
         access,
     };
-    data.commit(EntityGroup::Tokens, work).await
+    let issued = data.commit(EntityGroup::Tokens, work).await?;
+    if issued.is_some() {
+        // The refresh token's previous access token was revoked.
+        data.revoked(Revoked::tokens_of(old.application_id, old.user_id))
+            .await;
+    }
+    Ok(issued)
 }
 
 /// [`refresh_in_place`]'s writes.
@@ -410,9 +422,17 @@ async fn revoke_access_by_id(
 }
 
 /// Revokes one access token (RFC 7009).
-pub async fn revoke_access_token(data: TenantData<'_>, id: i64) -> Result<(), Error> {
-    let writer = data.writer(EntityGroup::Tokens).await?;
-    revoke_access_by_id(writer.connection, data.tenant_id(), id, now()).await
+pub async fn revoke_access_token(
+    data: TenantData<'_>,
+    token: &access_token::Model,
+) -> Result<(), Error> {
+    {
+        let writer = data.writer(EntityGroup::Tokens).await?;
+        revoke_access_by_id(writer.connection, data.tenant_id(), token.id, now()).await?;
+    }
+    data.revoked(Revoked::tokens_of(token.application_id, token.user_id))
+        .await;
+    Ok(())
 }
 
 /// Revokes a whole refresh-token family — every refresh token of the grant and every
@@ -428,12 +448,19 @@ pub async fn revoke_access_token(data: TenantData<'_>, id: i64) -> Result<(), Er
 /// family's refresh rows are locked first, in id order, so two revocations of one
 /// family queue instead of deadlocking, and a concurrent rotation (which locks one of
 /// those rows, then an access token) waits or is waited for.
-pub async fn revoke_family(data: TenantData<'_>, family_id: &str) -> Result<(), Error> {
+pub async fn revoke_family(
+    data: TenantData<'_>,
+    member: &refresh_token::Model,
+) -> Result<(), Error> {
     with_retry!({
         let transaction = data.transaction(EntityGroup::Tokens).await?;
-        let result = revoke_family_in(&transaction.inner, data.tenant_id(), family_id).await;
+        let result =
+            revoke_family_in(&transaction.inner, data.tenant_id(), &member.family_id).await;
         transaction.finish(result).await
-    })
+    })?;
+    data.revoked(Revoked::tokens_of(member.application_id, member.user_id))
+        .await;
+    Ok(())
 }
 
 pub(crate) async fn revoke_family_in(

@@ -10,6 +10,7 @@ use sea_orm::{
 use router_policies::EntityGroup;
 
 use crate::error::Error;
+use crate::shared::revocations::Revoked;
 use crate::store::access::TenantData;
 use crate::store::{is_unique_violation, same_tenant_by_key};
 use crate::time::now;
@@ -247,7 +248,10 @@ pub async fn change_account(
             .await?)
     }
     .await;
-    transaction.finish(result).await
+    let changed = transaction.finish(result).await?;
+    // Whether active, the username and the claims are in introspection's answer.
+    data.revoked(Revoked::User(user_id)).await;
+    Ok(changed)
 }
 
 /// Deletes the user and every session they hold, in one transaction on the users
@@ -265,7 +269,9 @@ pub async fn delete(data: TenantData<'_>, user_id: i64) -> Result<bool, Error> {
         Ok(deleted.rows_affected == 1)
     }
     .await;
-    transaction.finish(result).await
+    let deleted = transaction.finish(result).await?;
+    data.revoked(Revoked::User(user_id)).await;
+    Ok(deleted)
 }
 
 /// Ends every session of the user (one statement on the `(user, tenant)` index; the

@@ -23,6 +23,7 @@ mod plans;
 mod processes;
 mod replica;
 mod routing;
+mod token_cache;
 mod token_store;
 mod try_login;
 mod usernames;

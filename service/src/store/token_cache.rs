@@ -1,0 +1,129 @@
+//! A node's cache of what introspection reads about an access token — the row, its
+//! client's registration, its user — keyed by (tenant, token checksum), so a
+//! resource server introspecting the same token on every call costs no database
+//! read (DESIGN §6; docs/decisions.md, "The token cache").
+//!
+//! An entry is used only while the revocation stamps of its holder (tenant, client,
+//! user) read from Redis after the request arrived are those it was stored under
+//! (`shared::revocations`): every change that ends a token or alters its answer
+//! replaces a stamp after it commits and before it answers, on whichever node or
+//! command made it. So a revocation that returned 200 is seen by the next request
+//! on every node (DESIGN §5). Without Redis, or while it does not answer, every
+//! request reads the database.
+//!
+//! A miss reads the database, then the stamps, then the database again, and stores
+//! the second read under those stamps: a revocation that committed before the stamps
+//! were read is in the second read, and one that committed after replaced a stamp
+//! after they were read, so the entry is never used.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use entity::{access_token, user};
+
+use crate::cache::{Cache, CacheCounts};
+use crate::error::Error;
+use crate::shared::revocations::{Holder, Stamps};
+use crate::store::access::TenantData;
+
+/// The most entries a node keeps (about a kilobyte each).
+const MAX_ENTRIES: usize = 10_000;
+
+/// What introspection reads about an access token.
+#[derive(Clone, Debug)]
+pub struct AccessRead {
+    /// The token's row.
+    pub token: access_token::Model,
+    /// Its client's client_id and stored extension fields (`None`: deleted).
+    pub client: Option<(String, String)>,
+    /// Its user (`None`: no user, or the user is gone).
+    pub user: Option<user::Model>,
+}
+
+impl AccessRead {
+    fn holder(&self) -> Holder {
+        Holder {
+            tenant_id: self.token.tenant_id,
+            application_id: self.token.application_id,
+            user_id: self.token.user_id,
+        }
+    }
+}
+
+/// An entry: a read and the stamps it was stored under.
+#[derive(Debug)]
+struct Entry {
+    stamps: Stamps,
+    read: Arc<AccessRead>,
+}
+
+/// The access-token cache (one per node).
+#[derive(Debug)]
+pub struct TokenCache {
+    /// Whether entries are kept at all (a time-to-live above zero).
+    on: bool,
+    entries: Cache<(i64, String), Entry>,
+}
+
+impl TokenCache {
+    /// A cache whose entries live at most `ttl` (zero: off).
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            on: !ttl.is_zero(),
+            entries: Cache::new(ttl, MAX_ENTRIES),
+        }
+    }
+
+    /// Answers from an entry, and reads of the database.
+    pub fn counts(&self) -> CacheCounts {
+        self.entries.counts()
+    }
+
+    /// What `load` reads about the tenant's access token with `checksum` (`None`:
+    /// no such token), from an entry whose stamps are current, else from `load`.
+    pub async fn access_token<Load, Fut>(
+        &self,
+        data: TenantData<'_>,
+        checksum: &str,
+        load: Load,
+    ) -> Result<Option<Arc<AccessRead>>, Error>
+    where
+        Load: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<AccessRead>, Error>>,
+    {
+        let revocations = data.revocations();
+        if !self.on || !revocations.is_shared() {
+            return Ok(load().await?.map(Arc::new));
+        }
+        let key = (data.tenant_id(), checksum.to_owned());
+        if let Some(entry) = self.entries.fresh(&key) {
+            if revocations.current(entry.read.holder()).await == Some(entry.stamps) {
+                self.entries.count(true);
+                return Ok(Some(Arc::clone(&entry.read)));
+            }
+            self.entries.forget(&key);
+        }
+        self.entries.count(false);
+        let Some(first) = load().await? else {
+            return Ok(None);
+        };
+        let holder = first.holder();
+        let Some(stamps) = revocations.current(holder).await else {
+            return Ok(Some(Arc::new(first)));
+        };
+        let Some(second) = load().await? else {
+            return Ok(None);
+        };
+        let read = Arc::new(second);
+        if read.holder() == holder {
+            self.entries.store(
+                key,
+                Arc::new(Entry {
+                    stamps,
+                    read: Arc::clone(&read),
+                }),
+            );
+        }
+        Ok(Some(read))
+    }
+}

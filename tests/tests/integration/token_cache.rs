@@ -1,0 +1,246 @@
+//! The token cache (issue 20, DESIGN §5, §6): two nodes on one database and one
+//! Redis answer introspection from memory once they have read a token, and a
+//! revocation that returned 200 on one node — or made by the CLI — is seen by the
+//! other node's very next request, never after a delay: every check here asks once,
+//! without polling. Entries live an hour in these tests, so only the revocation
+//! stamps can explain a node seeing a change.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde_json::Value;
+use tessera_tests::{
+    Backend, TestApp, TestClient, TestDatabase, TestRedis, config_file, on_every_backend, run_cli,
+    spawn_app_with,
+};
+
+use crate::nodes::{node_toml, until_listening};
+use crate::oauth::{pair, refresh, string, token};
+
+/// Whether `node` says `token` is active, asked by the resource server `rs`.
+async fn active(node: &TestApp, rs: &TestClient, token: &str) -> bool {
+    let answer = node
+        .post_form("/t/default/introspect", Some(rs), &[("token", token)])
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    match &answer.body["active"] {
+        Value::Bool(active) => *active,
+        other => panic!("no active in {other}"),
+    }
+}
+
+/// The token cache's hits on `node` so far.
+fn hits(node: &TestApp) -> u64 {
+    node.state.access_tokens.counts().hits
+}
+
+/// Introspects `token` on both nodes until each answers it from its cache (the
+/// first request reads the database and stores the entry, the next hits it).
+async fn cached_on_both(nodes: [&TestApp; 2], rs: &TestClient, token: &str) {
+    for node in nodes {
+        let before = hits(node);
+        for _ in 0..3 {
+            assert!(active(node, rs, token).await, "live before the change");
+        }
+        assert!(
+            hits(node) > before,
+            "the node answered {token:.12}… from its cache"
+        );
+    }
+}
+
+/// The clients of these tests: `web` (alice's password grant and refreshes) and the
+/// resource server `rs`, which may introspect any token of the tenant.
+async fn web_and_resource_server(app: &TestApp) -> (TestClient, TestClient) {
+    let web = app
+        .client("default", "web", true, "password,refresh_token", "", "")
+        .await;
+    let rs = app
+        .client(
+            "default",
+            "rs",
+            true,
+            "client_credentials",
+            "introspection",
+            "",
+        )
+        .await;
+    (web, rs)
+}
+
+/// `tessera ARGS… --config PATH` as another process would run it; must succeed.
+async fn cli(path: &str, args: &[&str]) {
+    let mut all = vec!["--config", path];
+    all.extend_from_slice(args);
+    let run = run_cli(&all, "").await;
+    assert_eq!(run.code(), 0, "{args:?}: {}", run.message());
+}
+
+async fn revocations_reach_every_cache_at_once(backend: Backend) {
+    let Some(redis) = TestRedis::create() else {
+        return;
+    };
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let toml = format!(
+        "token_cache_ttl_secs = 3600\n{}",
+        node_toml(&db.url, &redis.url, &redis.prefix)
+    );
+    let (_dir, path) = config_file(&toml);
+    let a = spawn_app_with(&toml).await.unwrap();
+    let b = spawn_app_with(&toml).await.unwrap();
+    until_listening(&a).await;
+    until_listening(&b).await;
+    let (web, rs) = web_and_resource_server(&a).await;
+    let svc = a
+        .client("default", "svc", true, "client_credentials", "", "")
+        .await;
+    a.user("default", "alice", "pw").await;
+
+    // RFC 7009 on node A: node B's next answer is inactive.
+    let (access, first_refresh) = pair(&a, "default", &web).await;
+    cached_on_both([&a, &b], &rs, &access).await;
+    let revoked = a
+        .post_form("/t/default/revoke", Some(&web), &[("token", &access)])
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert!(!active(&b, &rs, &access).await, "revoked on A, seen by B");
+    assert!(!active(&a, &rs, &access).await, "revoked on A, seen by A");
+
+    // A refresh on node B revokes the previous access token (rotation): node A sees it.
+    let answer = refresh(&b, "default", &web, &first_refresh, None).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let (access, second_refresh) = (
+        string(&answer, "access_token"),
+        string(&answer, "refresh_token"),
+    );
+    cached_on_both([&a, &b], &rs, &access).await;
+    let answer = refresh(&b, "default", &web, &second_refresh, None).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(
+        !active(&a, &rs, &access).await,
+        "rotated on B: the previous access token is dead on A"
+    );
+    let (access, third_refresh) = (
+        string(&answer, "access_token"),
+        string(&answer, "refresh_token"),
+    );
+
+    // Replaying a rotated refresh token on A revokes the family: B sees it.
+    cached_on_both([&a, &b], &rs, &access).await;
+    let replay = refresh(&a, "default", &web, &second_refresh, None).await;
+    assert_eq!(replay.status, 400, "{}", replay.text);
+    assert!(
+        !active(&b, &rs, &access).await,
+        "family revoked on A, seen by B"
+    );
+    let dead = refresh(&b, "default", &web, &third_refresh, None).await;
+    assert_eq!(dead.status, 400, "{}", dead.text);
+
+    // The CLI disables alice: both nodes refuse her token at once; enabled again,
+    // a new token of hers is live (the old stays revoked, as the CLI says).
+    let (access, _) = pair(&a, "default", &web).await;
+    cached_on_both([&a, &b], &rs, &access).await;
+    cli(&path, &["user", "disable", "alice", "--tenant", "default"]).await;
+    assert!(!active(&a, &rs, &access).await, "disabled by the CLI, A");
+    assert!(!active(&b, &rs, &access).await, "disabled by the CLI, B");
+    cli(&path, &["user", "enable", "alice", "--tenant", "default"]).await;
+    let (access, _) = pair(&b, "default", &web).await;
+    assert!(active(&a, &rs, &access).await, "enabled again");
+
+    // A client's own token (client credentials, no user): the CLI deletes the
+    // application and its token dies on both nodes at once.
+    let answer = token(&a, "default", &svc, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let svc_access = string(&answer, "access_token");
+    cached_on_both([&a, &b], &rs, &svc_access).await;
+    cli(&path, &["app", "delete", "svc", "--tenant", "default"]).await;
+    assert!(!active(&a, &rs, &svc_access).await, "client deleted, A");
+    assert!(!active(&b, &rs, &svc_access).await, "client deleted, B");
+
+    // Under load: B answers a stream of introspections of one token while A
+    // revokes it; every request B received after A's 200 says inactive.
+    let (access, _) = pair(&a, "default", &web).await;
+    cached_on_both([&a, &b], &rs, &access).await;
+    let b = Arc::new(b);
+    let stop = Arc::new(AtomicBool::new(false));
+    let askers: Vec<_> = (0..8)
+        .map(|_| {
+            let (b, rs, access, stop) = (
+                Arc::clone(&b),
+                rs.clone(),
+                access.clone(),
+                Arc::clone(&stop),
+            );
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let sent = Instant::now();
+                    seen.push((sent, active(&b, &rs, &access).await));
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let revoked = a
+        .post_form("/t/default/revoke", Some(&web), &[("token", &access)])
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    let answered = Instant::now();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut before, mut after) = (0, 0);
+    for asker in askers {
+        for (sent, live) in asker.await.unwrap() {
+            if sent > answered {
+                assert!(
+                    !live,
+                    "a request sent after the revocation's 200 saw it live"
+                );
+                after += 1;
+            } else if live {
+                before += 1;
+            }
+        }
+    }
+    assert!(
+        before > 0 && after > 0,
+        "requests on both sides of the revocation ({before} live before, {after} after)"
+    );
+    eprintln!(
+        "{backend:?}: {before} live answers before the revocation, {after} after, \
+         B's cache hits {}",
+        hits(&b)
+    );
+}
+
+on_every_backend!(revocations_reach_every_cache_at_once);
+
+/// Without Redis there are no revocation stamps, so the cache stays off: the CLI
+/// (another process) revokes in the database only, and every introspection reads
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_every_introspection_reads_the_database() {
+    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let toml = format!(
+        "token_cache_ttl_secs = 3600\nmigrate_on_start = true\n\
+         [databases.default]\nurl = \"{}\"\n",
+        db.url
+    );
+    let (_dir, path) = config_file(&toml);
+    let node = spawn_app_with(&toml).await.unwrap();
+    let (web, rs) = web_and_resource_server(&node).await;
+    node.user("default", "alice", "pw").await;
+    let (access, _) = pair(&node, "default", &web).await;
+    for _ in 0..3 {
+        assert!(active(&node, &rs, &access).await);
+    }
+    assert_eq!(hits(&node), 0, "nothing is cached without Redis");
+    cli(&path, &["user", "disable", "alice", "--tenant", "default"]).await;
+    assert!(!active(&node, &rs, &access).await, "disabled by the CLI");
+}
