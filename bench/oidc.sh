@@ -12,6 +12,8 @@
 #   cargo build --release -j2 && bench/oidc.sh
 #   BENCH_ONLY=userinfo BENCH_BIN=/tmp/tessera-old bench/oidc.sh
 #                                # userinfo alone, with another build
+#   BENCH_REDIS=redis://127.0.0.1:6379 bench/oidc.sh
+#                                # with Redis (the token cache answers userinfo)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEERS="${PEERS_DIR:-$ROOT/../shared/bench-peers}"
@@ -52,6 +54,9 @@ url = "$url"
 max_connections = 16
 [tenants.bench]
 TOML
+if [ -n "${BENCH_REDIS:-}" ]; then
+  printf '[redis]\nurl = "%s"\nkey_prefix = "tessera_oidc_%s"\n' "$BENCH_REDIS" "$(date +%s)" >> "$config"
+fi
 tessera() { env -u TESSERA_CONFIG "$BIN" --config "$config" "$@"; }
 tessera migrate >/dev/null
 declare -A secrets

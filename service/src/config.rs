@@ -43,13 +43,14 @@ pub struct Config {
     pub bootstrap_tenant: String,
     /// How long a node reuses a client registration it read (0: always read). A
     /// client changed elsewhere (new secret, fewer grant types) is seen by every node
-    /// within this time; token revocation is never cached.
+    /// within this time.
     pub client_cache_ttl_secs: u64,
-    /// How long a node may reuse what introspection read about an access token (0:
-    /// always read). Needs Redis: an entry is used only while the revocation stamps
-    /// read from Redis for that request are those it was stored under, so a
-    /// revocation on any node counts at once; this bounds only what a revocation
-    /// whose stamp could not be written (Redis unreachable from its node) leaves.
+    /// How long a node may reuse what introspection and UserInfo read about an
+    /// access token (0: always read). Needs Redis: an entry is used only while the
+    /// revocation stamps read from Redis for that request are those it was stored
+    /// under, so a revocation on any node counts at once; this bounds only what a
+    /// revocation whose stamp could not be written (Redis unreachable from its
+    /// node) leaves.
     pub token_cache_ttl_secs: u64,
     /// Proxies whose `X-Forwarded-For` names the client's address (addresses or CIDR
     /// blocks); empty: the socket's peer address is the client's.

@@ -3,9 +3,9 @@
 //! call: not revoked, not expired (refresh tokens: not idle too long either), its
 //! client still registered, and its user, if any, still present and active — the
 //! user read from the users group's primary, never a replica, so a deactivation
-//! counts at once (docs/security.md). What introspection reads may come from the
-//! node's token cache instead, only while Redis confirms that nothing it depends on
-//! was revoked since (`store::token_cache`, `shared::revocations`).
+//! counts at once (docs/security.md). What introspection and UserInfo read may come
+//! from the node's token cache instead, only while Redis confirms that nothing it
+//! depends on was revoked since (`store::token_cache`, `shared::revocations`).
 
 use entity::{access_token, application, refresh_token, user};
 use serde::Serialize;
@@ -70,11 +70,11 @@ struct Grant {
 }
 
 impl Grant {
-    fn of_access(token: access_token::Model, user: Option<user::Model>) -> Self {
+    fn of_access(token: access_token::Model) -> Self {
         Self {
             application_id: token.application_id,
             user_id: token.user_id,
-            user,
+            user: None,
             scope: token.scope,
             token_type: "Bearer",
             expires_at: Some(token.expires_at),
@@ -160,14 +160,15 @@ async fn holder_if_live(
     })
 }
 
-/// What a caller of [`live_access`] expects, which decides how the token is read.
+/// What a caller of [`live_access`] expects, which decides how the token is read
+/// on a miss of the node's token cache (`store::token_cache`, used while the
+/// revocation stamps hold).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expecting {
-    /// Any access token (introspection, a bearer caller): through the node's token
-    /// cache (`store::token_cache`, used while the revocation stamps hold); on a
-    /// miss read alone, then its client and user. Joined to users, a client's own
-    /// token (client credentials, no user) cost 22 µs more per read (sea-orm
-    /// decodes the user's columns, all NULL; docs/benchmarks.md).
+    /// Any access token (introspection, a bearer caller): read alone, then its
+    /// client and user. Joined to users, a client's own token (client credentials,
+    /// no user) cost 22 µs more per read (sea-orm decodes the user's columns, all
+    /// NULL; docs/benchmarks.md).
     AnyToken,
     /// A user's token (the UserInfo endpoint): read with its user in one statement
     /// where tokens and users share a pool, one round trip fewer.
@@ -182,26 +183,17 @@ async fn live_access(
     known: Option<&application::Model>,
     expecting: Expecting,
 ) -> Result<Option<(Grant, Holder)>, Error> {
-    let (data, checksum) = (state.data(tenant), checksum(token));
-    if expecting == Expecting::AnyToken {
-        let read = state
-            .access_tokens
-            .access_token(data, &checksum, || {
-                read_access(state, tenant, &checksum, known)
-            })
-            .await?;
-        return Ok(read.and_then(|read| live_in(&read)));
-    }
-    let Some((row, user)) = tokens::find_access_token_with_user(data, &checksum).await? else {
-        return Ok(None);
-    };
-    if !access_is_live(&row, now()) {
-        return Ok(None);
-    }
-    let grant = Grant::of_access(row, user);
-    Ok(holder_if_live(state, tenant, &grant, known)
-        .await?
-        .map(|holder| (grant, holder)))
+    let checksum = checksum(token);
+    let read = state
+        .access_tokens
+        .access_token(state.data(tenant), &checksum, |to_store| {
+            // A stored read serves every caller: its client is read, not taken
+            // from this caller's (possibly older) registration.
+            let known = known.filter(|_| !to_store);
+            read_access(state, tenant, &checksum, known, expecting)
+        })
+        .await?;
+    Ok(read.and_then(|read| live_in(&read)))
 }
 
 /// What introspection needs to know about the access token with `checksum`, read
@@ -212,9 +204,16 @@ async fn read_access(
     tenant: &Tenant,
     checksum: &str,
     known: Option<&application::Model>,
+    expecting: Expecting,
 ) -> Result<Option<AccessRead>, Error> {
     let data = state.data(tenant);
-    let Some(token) = tokens::find_access_token(data, checksum).await? else {
+    let found = match expecting {
+        Expecting::AnyToken => tokens::find_access_token(data, checksum)
+            .await?
+            .map(|row| (row, None)),
+        Expecting::UserToken => tokens::find_access_token_with_user(data, checksum).await?,
+    };
+    let Some((token, joined_user)) = found else {
         return Ok(None);
     };
     if !access_is_live(&token, now()) {
@@ -226,7 +225,10 @@ async fn read_access(
     }
     let client = client_of(state, tenant, token.application_id, known).await?;
     let user = match (token.user_id, &client) {
-        (Some(user_id), Some(_)) => users::find_by_id(data, user_id).await?,
+        (Some(user_id), Some(_)) => match joined_user.filter(|user| user.id == user_id) {
+            Some(user) => Some(user),
+            None => users::find_by_id(data, user_id).await?,
+        },
         _ => None,
     };
     Ok(Some(AccessRead {
@@ -260,7 +262,7 @@ fn live_in(read: &AccessRead) -> Option<(Grant, Holder)> {
         extensions,
         user,
     };
-    Some((Grant::of_access(read.token.clone(), None), holder))
+    Some((Grant::of_access(read.token.clone()), holder))
 }
 
 /// A bearer caller of the introspection endpoint must hold a live access token of

@@ -1,7 +1,7 @@
-//! A node's cache of what introspection reads about an access token — the row, its
-//! client's registration, its user — keyed by (tenant, token checksum), so a
-//! resource server introspecting the same token on every call costs no database
-//! read (DESIGN §6; docs/decisions.md, "The token cache").
+//! A node's cache of what introspection and UserInfo read about an access token —
+//! the row, its client's registration, its user — keyed by (tenant, token
+//! checksum), so a resource server introspecting the same token on every call costs
+//! no database read (DESIGN §6; docs/decisions.md, "The token cache").
 //!
 //! An entry is used only while the revocation stamps of its holder (tenant, client,
 //! user) read from Redis after the request arrived are those it was stored under
@@ -81,6 +81,9 @@ impl TokenCache {
 
     /// What `load` reads about the tenant's access token with `checksum` (`None`:
     /// no such token), from an entry whose stamps are current, else from `load`.
+    /// `load(true)` must read everything it returns from the primary: its answer is
+    /// stored, and other callers get it (`load(false)` may use what the caller
+    /// already holds).
     pub async fn access_token<Load, Fut>(
         &self,
         data: TenantData<'_>,
@@ -88,12 +91,12 @@ impl TokenCache {
         load: Load,
     ) -> Result<Option<Arc<AccessRead>>, Error>
     where
-        Load: Fn() -> Fut,
+        Load: Fn(bool) -> Fut,
         Fut: Future<Output = Result<Option<AccessRead>, Error>>,
     {
         let revocations = data.revocations();
         if !self.on || !revocations.is_shared() {
-            return Ok(load().await?.map(Arc::new));
+            return Ok(load(false).await?.map(Arc::new));
         }
         let key = (data.tenant_id(), checksum.to_owned());
         if let Some(entry) = self.entries.fresh(&key) {
@@ -104,14 +107,14 @@ impl TokenCache {
             self.entries.forget(&key);
         }
         self.entries.count(false);
-        let Some(first) = load().await? else {
+        let Some(first) = load(false).await? else {
             return Ok(None);
         };
         let holder = first.holder();
         let Some(stamps) = revocations.current(holder).await else {
             return Ok(Some(Arc::new(first)));
         };
-        let Some(second) = load().await? else {
+        let Some(second) = load(true).await? else {
             return Ok(None);
         };
         let read = Arc::new(second);

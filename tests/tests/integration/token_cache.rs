@@ -1,5 +1,6 @@
 //! The token cache (issue 20, DESIGN §5, §6): two nodes on one database and one
-//! Redis answer introspection from memory once they have read a token, and a
+//! Redis answer introspection and UserInfo from memory once they have read a token,
+//! and a
 //! revocation that returned 200 on one node — or made by the CLI — is seen by the
 //! other node's very next request, never after a delay: every check here asks once,
 //! without polling. Entries live an hour in these tests, so only the revocation
@@ -15,8 +16,11 @@ use tessera_tests::{
     spawn_app_with,
 };
 
+use tessera::store::users::{self, AccountChanges};
+
 use crate::nodes::{node_toml, until_listening};
-use crate::oauth::{pair, refresh, string, token};
+use crate::oauth::{alice_password_grant, pair, refresh, string, token};
+use crate::openid_connect::userinfo_get;
 
 /// Whether `node` says `token` is active, asked by the resource server `rs`.
 async fn active(node: &TestApp, rs: &TestClient, token: &str) -> bool {
@@ -97,7 +101,7 @@ async fn revocations_reach_every_cache_at_once(backend: Backend) {
     let svc = a
         .client("default", "svc", true, "client_credentials", "", "")
         .await;
-    a.user("default", "alice", "pw").await;
+    let alice = a.user("default", "alice", "pw").await;
 
     // RFC 7009 on node A: node B's next answer is inactive.
     let (access, first_refresh) = pair(&a, "default", &web).await;
@@ -139,13 +143,40 @@ async fn revocations_reach_every_cache_at_once(backend: Backend) {
     let dead = refresh(&b, "default", &web, &third_refresh, None).await;
     assert_eq!(dead.status, 400, "{}", dead.text);
 
-    // The CLI disables alice: both nodes refuse her token at once; enabled again,
-    // a new token of hers is live (the old stays revoked, as the CLI says).
+    // UserInfo answers from the same entries: her e-mail changed on A (as the admin
+    // API does) is B's next answer.
+    let with_openid = alice_password_grant(&a, "default", &web, "pw", Some("openid email")).await;
+    assert_eq!(with_openid.status, 200, "{}", with_openid.text);
+    let userinfo_bearer = string(&with_openid, "access_token");
+    let before = hits(&b);
+    for _ in 0..3 {
+        let answer = userinfo_get(&b, "default", &userinfo_bearer).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        assert_eq!(answer.body["email"], Value::Null, "{}", answer.text);
+    }
+    assert!(hits(&b) > before, "UserInfo answered from B's cache");
+    let tenant = a.tenant("default").await;
+    let changes = AccountChanges {
+        email: Some(Some("alice@example.com".to_owned())),
+        ..AccountChanges::default()
+    };
+    users::change_account(a.state.data(&tenant), alice, &changes)
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = userinfo_get(&b, "default", &userinfo_bearer).await;
+    assert_eq!(answer.body["email"], "alice@example.com", "{}", answer.text);
+
+    // The CLI disables alice: both nodes refuse her tokens at once (introspection
+    // and UserInfo); enabled again, a new token of hers is live (the old stays
+    // revoked, as the CLI says).
     let (access, _) = pair(&a, "default", &web).await;
     cached_on_both([&a, &b], &rs, &access).await;
     cli(&path, &["user", "disable", "alice", "--tenant", "default"]).await;
     assert!(!active(&a, &rs, &access).await, "disabled by the CLI, A");
     assert!(!active(&b, &rs, &access).await, "disabled by the CLI, B");
+    let answer = userinfo_get(&b, "default", &userinfo_bearer).await;
+    assert_eq!(answer.status, 401, "disabled by the CLI, UserInfo on B");
     cli(&path, &["user", "enable", "alice", "--tenant", "default"]).await;
     let (access, _) = pair(&b, "default", &web).await;
     assert!(active(&a, &rs, &access).await, "enabled again");
