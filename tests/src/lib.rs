@@ -170,6 +170,19 @@ impl TestRedis {
             prefix: unique_name(),
         })
     }
+
+    /// A TCP proxy in front of this Redis, and the URL through it (stop the proxy
+    /// to take Redis away from whoever uses that URL).
+    pub async fn proxy(&self) -> (TcpProxy, String) {
+        let target = self
+            .url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let proxy = TcpProxy::start(&target).await;
+        let url = format!("redis://127.0.0.1:{}", proxy.port);
+        (proxy, url)
+    }
 }
 
 impl Drop for TestRedis {

@@ -143,6 +143,44 @@ impl<'a> TenantData<'a> {
         })
     }
 
+    /// [`Self::commit`], then the revocation stamp of what the committed output
+    /// revoked (`revoked`'s answer). Through the group commit both run in one task
+    /// of their own: the dispatcher commits whether or not the request still waits,
+    /// so a client hanging up after the commit must not skip the stamp. (With the
+    /// group commit off, the request's own transaction and stamp run in turn.)
+    pub(in crate::store) async fn commit_revoking<W: Work>(
+        &self,
+        group: EntityGroup,
+        work: W,
+        revoked: impl FnOnce(&W::Output) -> Option<Revoked> + Send + 'static,
+    ) -> Result<W::Output, Error> {
+        let Some(group_commit) = self.group_commit(group)? else {
+            let output = self.commit(group, work).await?;
+            if let Some(what) = revoked(&output) {
+                self.revoked(what).await;
+            }
+            return Ok(output);
+        };
+        let (group_commit, revocations, tenant_id) = (
+            group_commit.clone(),
+            Arc::clone(self.databases.revocations()),
+            self.tenant.id,
+        );
+        tokio::spawn(async move {
+            let output = group_commit.run(work).await?;
+            if let Some(what) = revoked(&output) {
+                revocations.announce(tenant_id, what).await;
+            }
+            Ok(output)
+        })
+        .await
+        .map_err(|error| {
+            Error::Database(sea_orm::DbErr::Custom(format!(
+                "a token write's task ended early: {error}"
+            )))
+        })?
+    }
+
     /// Whether this node's caches may answer, and their epoch (`shared::changes`).
     pub(in crate::store) fn trust(&self) -> &'a Trust {
         self.databases.changes().trust()

@@ -177,12 +177,11 @@ pub async fn redeem(
         access,
         refresh,
     };
-    let redemption = data.commit(EntityGroup::Tokens, work).await?;
-    if matches!(redemption, Redemption::Replayed) {
-        data.revoked(Revoked::tokens_of(code.application_id, Some(code.user_id)))
-            .await;
-    }
-    Ok(redemption)
+    let whose = Revoked::tokens_of(code.application_id, Some(code.user_id));
+    data.commit_revoking(EntityGroup::Tokens, work, move |redemption| {
+        matches!(redemption, Redemption::Replayed).then_some(whose)
+    })
+    .await
 }
 
 /// [`redeem`]'s writes.

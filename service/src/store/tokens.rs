@@ -200,12 +200,11 @@ pub async fn rotate(
         refresh,
         sealed,
     };
-    let rotation = data.commit(EntityGroup::Tokens, work).await?;
-    if matches!(rotation, Rotation::Rotated) {
-        data.revoked(Revoked::tokens_of(old.application_id, old.user_id))
-            .await;
-    }
-    Ok(rotation)
+    let whose = Revoked::tokens_of(old.application_id, old.user_id);
+    data.commit_revoking(EntityGroup::Tokens, work, move |rotation| {
+        matches!(rotation, Rotation::Rotated).then_some(whose)
+    })
+    .await
 }
 
 /// [`rotate`]'s writes.
@@ -298,13 +297,12 @@ pub async fn refresh_in_place(
         old_id: old.id,
         access,
     };
-    let issued = data.commit(EntityGroup::Tokens, work).await?;
-    if issued.is_some() {
-        // The refresh token's previous access token was revoked.
-        data.revoked(Revoked::tokens_of(old.application_id, old.user_id))
-            .await;
-    }
-    Ok(issued)
+    // The refresh token's previous access token is revoked when a new one is issued.
+    let whose = Revoked::tokens_of(old.application_id, old.user_id);
+    data.commit_revoking(EntityGroup::Tokens, work, move |issued| {
+        issued.is_some().then_some(whose)
+    })
+    .await
 }
 
 /// [`refresh_in_place`]'s writes.

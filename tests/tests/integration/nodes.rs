@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tessera_tests::{
-    Backend, TcpProxy, TestApp, TestClient, TestDatabase, TestRedis, config_file, free_port,
+    Backend, TestApp, TestClient, TestDatabase, TestRedis, config_file, free_port,
     on_every_backend, poll_until, redis_server, run_cli, spawn_app_with,
 };
 
@@ -510,17 +510,8 @@ async fn without_redis_nodes_read_through_and_limit_alone() {
     let Some(db) = TestDatabase::create(Backend::Postgres).await else {
         return;
     };
-    let target = redis
-        .url
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .to_owned();
-    let mut proxy = TcpProxy::start(&target).await;
-    let node_config = node_toml(
-        &db.url,
-        &format!("redis://127.0.0.1:{}", proxy.port),
-        &redis.prefix,
-    );
+    let (mut proxy, proxy_url) = redis.proxy().await;
+    let node_config = node_toml(&db.url, &proxy_url, &redis.prefix);
     let cli_config = node_toml(&db.url, &redis.url, &redis.prefix);
     let (_dir, cli_path) = config_file(&cli_config);
     let a = spawn_app_with(&node_config).await.unwrap();

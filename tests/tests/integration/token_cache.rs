@@ -8,12 +8,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tessera_tests::{
-    Backend, TestApp, TestClient, TestDatabase, TestRedis, config_file, on_every_backend, run_cli,
-    spawn_app_with,
+    Backend, TestApp, TestClient, TestDatabase, TestRedis, config_file, on_every_backend,
+    poll_until, run_cli, spawn_app_with,
 };
 
 use tessera::store::users::{self, AccountChanges};
@@ -274,4 +274,53 @@ async fn without_redis_every_introspection_reads_the_database() {
     assert_eq!(hits(&node), 0, "nothing is cached without Redis");
     cli(&path, &["user", "disable", "alice", "--tenant", "default"]).await;
     assert!(!active(&node, &rs, &access).await, "disabled by the CLI");
+}
+
+/// The one gap, bounded: node A loses Redis alone (a proxy between them is stopped)
+/// and revokes. A cannot write the stamp: it says so (`tessera_revocations_unshared`)
+/// and itself reads the database (it cannot read stamps either). Node B still
+/// reaches Redis; whatever it answers from its cache, the entry ends with
+/// `token_cache_ttl_secs` (2 s here), and B then reads the revocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stamp_that_cannot_be_written_is_counted_and_bounded() {
+    let Some(redis) = TestRedis::create() else {
+        return;
+    };
+    let Some(db) = TestDatabase::create(Backend::Postgres).await else {
+        return;
+    };
+    let (mut proxy, proxy_url) = redis.proxy().await;
+    let through_proxy = format!(
+        "token_cache_ttl_secs = 2\n{}",
+        node_toml(&db.url, &proxy_url, &redis.prefix)
+    );
+    let direct = format!(
+        "token_cache_ttl_secs = 2\n{}",
+        node_toml(&db.url, &redis.url, &redis.prefix)
+    );
+    let a = spawn_app_with(&through_proxy).await.unwrap();
+    let b = spawn_app_with(&direct).await.unwrap();
+    until_listening(&a).await;
+    until_listening(&b).await;
+    let (web, rs) = web_and_resource_server(&a).await;
+    a.user("default", "alice", "pw").await;
+    let (access, _) = pair(&a, "default", &web).await;
+    cached_on_both([&a, &b], &rs, &access).await;
+
+    proxy.stop().await;
+    let revoked = a
+        .post_form("/t/default/revoke", Some(&web), &[("token", &access)])
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert_eq!(a.state.databases.revocations().unshared(), 1);
+    assert!(!active(&a, &rs, &access).await, "A reads the database");
+    // B's entry was stored before the revocation: it is over 2 s old within 2 s.
+    let took = poll_until(
+        "B reads the revocation once its entry is older than token_cache_ttl_secs",
+        Duration::from_millis(2_500),
+        Duration::from_millis(50),
+        || async { !active(&b, &rs, &access).await },
+    )
+    .await;
+    eprintln!("B answered the revoked token from its cache for {took:?}");
 }
