@@ -9,7 +9,9 @@
 #   bench/run.sh --peers         # DOT (PostgreSQL, sync and gthread) and oidc-provider too
 #   BENCH_DBS=postgres BENCH_CONNS=64 bench/run.sh
 #   BENCH_REDIS=redis://127.0.0.1:6379 bench/run.sh   # with Redis (shared failure
-#                                                      # counters, change notices)
+#                                                      # counters, change notices,
+#                                                      # the token cache that answers
+#                                                      # introspection)
 #   BENCH_GROUP_COMMIT="0 4" BENCH_DBS=postgres bench/run.sh
 #                                # group commit off (0) and on (4 transactions in
 #                                # flight, the default) in one run
