@@ -66,6 +66,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// A database write run in a task of its own whose task ended before answering
+    /// (a panic, or the runtime shutting down): `what` says which.
+    pub fn write_task_ended(what: &str, error: &tokio::task::JoinError) -> Self {
+        Error::Database(sea_orm::DbErr::Custom(format!(
+            "{what}'s task ended early: {error}"
+        )))
+    }
+
     /// A pool error whose text never carries the pool URL's password (drivers quote
     /// the URL when it does not parse).
     /// The message names the server it tried (`host:port`, never the password), and

@@ -16,10 +16,12 @@ use crate::endpoints::cors;
 use crate::endpoints::error::ApiError;
 use crate::endpoints::request::{Peer, authenticated_request};
 use crate::endpoints::token::NO_STORE;
+use crate::error::Error;
 use crate::oauth::error::OAuthError;
 use crate::secrets::checksum;
 use crate::state::AppState;
 use crate::store::tokens;
+use crate::tenancy::Tenant;
 
 /// The revocation endpoint.
 pub async fn revoke(
@@ -35,17 +37,17 @@ pub async fn revoke(
             authenticated_request(&state, &slug, &peer, &headers, &body).await?;
         application = Some(Arc::clone(&client.application));
         let token = form.require("token")?;
-        let checksum = checksum(token);
-        if let Some(access) = tokens::find_access_token(state.data(&tenant), &checksum).await?
-            && access.application_id == client.application.id
-        {
-            tokens::revoke_access_token(state.data(&tenant), &access).await?;
-        } else if let Some(refresh) =
-            tokens::find_refresh_token(state.data(&tenant), &checksum).await?
-            && refresh.application_id == client.application.id
-        {
-            tokens::revoke_family(state.data(&tenant), &refresh).await?;
-        }
+        // A task of its own: the revocation runs to its end (its commit, then the
+        // stamp the nodes' token caches check) even if the client hangs up.
+        let revocation = tokio::spawn(revoke_held(
+            state.clone(),
+            tenant,
+            checksum(token),
+            client.application.id,
+        ));
+        revocation
+            .await
+            .map_err(|error| Error::write_task_ended("a revocation", &error))??;
         Ok(())
     }
     .await;
@@ -63,4 +65,26 @@ pub async fn revoke(
             .map(|application| application.client_id.as_str()),
     );
     cors::apply(&state, &slug, &headers, application.as_deref(), response).await
+}
+
+/// Revokes the token with `checksum` if `application_id` holds it: an access token
+/// alone, a refresh token with its family (RFC 7009 §2.1); anything else is left
+/// alone (§2.2).
+async fn revoke_held(
+    state: AppState,
+    tenant: Arc<Tenant>,
+    checksum: String,
+    application_id: i64,
+) -> Result<(), Error> {
+    let data = state.data(&tenant);
+    if let Some(access) = tokens::find_access_token(data, &checksum).await?
+        && access.application_id == application_id
+    {
+        tokens::revoke_access_token(data, &access).await?;
+    } else if let Some(refresh) = tokens::find_refresh_token(data, &checksum).await?
+        && refresh.application_id == application_id
+    {
+        tokens::revoke_family(data, &refresh).await?;
+    }
+    Ok(())
 }

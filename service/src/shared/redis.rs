@@ -31,6 +31,10 @@ pub struct SharedRedis {
     prefix: String,
     /// Whether the last call failed, and since when calls skip Redis.
     failed_at: Mutex<Option<Instant>>,
+    /// When a call last failed (never cleared): what was read from Redis before it
+    /// may have been lost since (a restart, a failover), so caches checked against
+    /// Redis do not trust entries read before it.
+    last_failure: Mutex<Option<Instant>>,
     /// Whether the loss was logged (once per outage).
     reported: AtomicBool,
 }
@@ -187,6 +191,7 @@ impl SharedRedis {
                 connection,
                 prefix: config.key_prefix.clone(),
                 failed_at: Mutex::new(None),
+                last_failure: Mutex::new(None),
                 reported: AtomicBool::new(false),
             },
             received,
@@ -208,6 +213,17 @@ impl SharedRedis {
         self.failed_at
             .lock()
             .map(|at| at.is_none())
+            .unwrap_or(false)
+    }
+
+    /// Whether no call has failed since `since`: a value read from Redis then still
+    /// stands (a failed write, a restart or failover that may have lost or rolled
+    /// back a write, would have failed some call of this node: its change-notice
+    /// probe runs every 200 ms).
+    pub fn no_failure_since(&self, since: Instant) -> bool {
+        self.last_failure
+            .lock()
+            .map(|last| last.is_none_or(|failed| failed < since))
             .unwrap_or(false)
     }
 
@@ -333,7 +349,11 @@ impl SharedRedis {
                 }
             }
             Err(error) => {
-                *failed_at = Some(Instant::now());
+                let now = Instant::now();
+                *failed_at = Some(now);
+                if let Ok(mut last_failure) = self.last_failure.lock() {
+                    *last_failure = Some(now);
+                }
                 if !self.reported.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         %error,

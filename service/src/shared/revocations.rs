@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -119,6 +120,16 @@ impl Revocations {
     /// Whether there are stamps at all (Redis configured).
     pub fn is_shared(&self) -> bool {
         self.redis.is_some()
+    }
+
+    /// Whether stamps read at `read_at` may still be trusted: no Redis call of this
+    /// process failed since. A stamp write that failed (this node's own revocation
+    /// not shared) or a Redis restart or failover (which may roll a stamp back)
+    /// fails some call, so entries read before it are not used again.
+    pub fn trusts_reads_since(&self, read_at: Instant) -> bool {
+        self.redis
+            .as_ref()
+            .is_some_and(|redis| redis.no_failure_since(read_at))
     }
 
     /// Revocations whose stamp could not be replaced so far (`/metrics`).

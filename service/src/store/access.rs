@@ -174,11 +174,7 @@ impl<'a> TenantData<'a> {
             Ok(output)
         })
         .await
-        .map_err(|error| {
-            Error::Database(sea_orm::DbErr::Custom(format!(
-                "a token write's task ended early: {error}"
-            )))
-        })?
+        .map_err(|error| Error::write_task_ended("a token write", &error))?
     }
 
     /// Whether this node's caches may answer, and their epoch (`shared::changes`).

@@ -9,7 +9,9 @@
 //! replaces a stamp after it commits and before it answers, on whichever node or
 //! command made it. So a revocation that returned 200 is seen by the next request
 //! on every node (DESIGN §5). Without Redis, or while it does not answer, every
-//! request reads the database.
+//! request reads the database; and once any Redis call of this node has failed,
+//! entries read before are not used again (the failure may have been this node's
+//! own stamp write, or a restart or failover that rolled a stamp back).
 //!
 //! A miss reads the database, then the stamps, then the database again, and stores
 //! the second read under those stamps: a revocation that committed before the stamps
@@ -17,7 +19,7 @@
 //! after they were read, so the entry is never used.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use entity::{access_token, user};
 
@@ -54,6 +56,9 @@ impl AccessRead {
 #[derive(Debug)]
 struct Entry {
     stamps: Stamps,
+    /// When its stamps were about to be read
+    /// ([`crate::shared::revocations::Revocations::trusts_reads_since`]).
+    read_at: Instant,
     read: Arc<AccessRead>,
 }
 
@@ -100,7 +105,9 @@ impl TokenCache {
         }
         let key = (data.tenant_id(), checksum.to_owned());
         if let Some(entry) = self.entries.fresh(&key) {
-            if revocations.current(entry.read.holder()).await == Some(entry.stamps) {
+            if revocations.current(entry.read.holder()).await == Some(entry.stamps)
+                && revocations.trusts_reads_since(entry.read_at)
+            {
                 self.entries.count(true);
                 return Ok(Some(Arc::clone(&entry.read)));
             }
@@ -111,6 +118,7 @@ impl TokenCache {
             return Ok(None);
         };
         let holder = first.holder();
+        let read_at = Instant::now();
         let Some(stamps) = revocations.current(holder).await else {
             return Ok(Some(Arc::new(first)));
         };
@@ -123,6 +131,7 @@ impl TokenCache {
                 key,
                 Arc::new(Entry {
                     stamps,
+                    read_at,
                     read: Arc::clone(&read),
                 }),
             );
