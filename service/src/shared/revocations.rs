@@ -235,8 +235,8 @@ async fn read_stamps(redis: Arc<SharedRedis>, mut waiting: mpsc::UnboundedReceiv
 }
 
 /// Reads the stamps one tenant's waiting requests need and answers each; sets the
-/// missing ones (those requests get `None`).
-async fn answer_tenant(redis: &SharedRedis, requests: Vec<Waiting>) {
+/// missing ones in the background (those requests get `None`).
+async fn answer_tenant(redis: &Arc<SharedRedis>, requests: Vec<Waiting>) {
     let mut names: Vec<String> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let positions: Vec<Vec<usize>> = requests
@@ -295,8 +295,10 @@ async fn answer_tenant(redis: &SharedRedis, requests: Vec<Waiting>) {
                 .arg(STAMP_LIFETIME_SECS)
                 .ignore();
         }
-        // Failing here only means the next request finds the stamp missing again.
-        let _ = redis.query_pipeline::<()>(&pipeline).await;
+        // Not waited for: the next batch need not wait on it. Failing here only
+        // means a later request finds the stamp missing again.
+        let redis = Arc::clone(redis);
+        tokio::spawn(async move { redis.query_pipeline::<()>(&pipeline).await });
     }
 }
 
