@@ -73,7 +73,7 @@ impl<K: Clone + Eq + Hash, V> Cache<K, V> {
     where
         Fut: Future<Output = Result<Option<V>, E>>,
     {
-        if !trust.is_trusted() || self.ttl.is_zero() {
+        if !trust.is_trusted() || self.is_off() {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return Ok(load().await?.map(Arc::new));
         }
@@ -111,7 +111,7 @@ impl<K: Clone + Eq + Hash, V> Cache<K, V> {
 
     /// Stores `value` for `key` (the caller read it under a trust it checked).
     pub fn store(&self, key: K, value: Arc<V>) {
-        if self.ttl.is_zero() {
+        if self.is_off() {
             return;
         }
         if let Ok(mut entries) = self.entries.write() {
@@ -154,6 +154,11 @@ impl<K: Clone + Eq + Hash, V> Cache<K, V> {
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether the cache keeps nothing (a zero time-to-live).
+    pub fn is_off(&self) -> bool {
+        self.ttl.is_zero()
     }
 
     /// Counts an answer from an entry (`hit`) or a load, for a caller that decides

@@ -60,7 +60,7 @@ pub enum Revoked {
     Tenant,
     /// The tokens of an application, or its registration (deleted, changed).
     Application(i64),
-    /// The tokens of a user, or the user (deactivated, renamed, deleted).
+    /// The tokens of a user, or the user (deactivated, changed, deleted).
     User(i64),
 }
 
@@ -101,17 +101,17 @@ impl std::fmt::Debug for Revocations {
 impl Revocations {
     /// A process without Redis: no stamps, nothing cached against them.
     pub fn alone() -> Self {
-        Self {
-            redis: None,
-            reader: OnceLock::new(),
-            unshared: AtomicU64::new(0),
-        }
+        Self::kept_in(None)
     }
 
     /// Stamps kept in `redis`.
     pub fn on(redis: Arc<SharedRedis>) -> Self {
+        Self::kept_in(Some(redis))
+    }
+
+    fn kept_in(redis: Option<Arc<SharedRedis>>) -> Self {
         Self {
-            redis: Some(redis),
+            redis,
             reader: OnceLock::new(),
             unshared: AtomicU64::new(0),
         }

@@ -65,8 +65,6 @@ struct Entry {
 /// The access-token cache (one per node).
 #[derive(Debug)]
 pub struct TokenCache {
-    /// Whether entries are kept at all (a time-to-live above zero).
-    on: bool,
     entries: Cache<(i64, String), Entry>,
 }
 
@@ -74,7 +72,6 @@ impl TokenCache {
     /// A cache whose entries live at most `ttl` (zero: off).
     pub fn new(ttl: Duration) -> Self {
         Self {
-            on: !ttl.is_zero(),
             entries: Cache::new(ttl, MAX_ENTRIES),
         }
     }
@@ -100,7 +97,7 @@ impl TokenCache {
         Fut: Future<Output = Result<Option<AccessRead>, Error>>,
     {
         let revocations = data.revocations();
-        if !self.on || !revocations.is_shared() {
+        if self.entries.is_off() || !revocations.is_shared() {
             return Ok(load(false).await?.map(Arc::new));
         }
         let key = (data.tenant_id(), checksum.to_owned());

@@ -249,7 +249,8 @@ pub async fn change_account(
     }
     .await;
     let changed = transaction.finish(result).await?;
-    // Whether active, the username and the claims are in introspection's answer.
+    // Whether active, the e-mail and the claims are in introspection's and
+    // UserInfo's answers (cached until this stamp changes).
     data.revoked(Revoked::User(user_id)).await;
     Ok(changed)
 }

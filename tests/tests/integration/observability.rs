@@ -11,7 +11,7 @@ use crate::oauth::token;
 on_every_backend!(metrics_count_what_happened);
 
 /// The value of the sample `series` (name and labels, exactly as exposed).
-fn sample(text: &str, series: &str) -> f64 {
+pub(crate) fn sample(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .unwrap_or_else(|| panic!("no {series} in:\n{text}"))

@@ -73,6 +73,16 @@ async fn web_and_resource_server(app: &TestApp) -> (TestClient, TestClient) {
     (web, rs)
 }
 
+/// The access and refresh tokens of a refresh of `refresh_token` on `node` (200).
+async fn rotated(node: &TestApp, web: &TestClient, refresh_token: &str) -> (String, String) {
+    let answer = refresh(node, "default", web, refresh_token, None).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    (
+        string(&answer, "access_token"),
+        string(&answer, "refresh_token"),
+    )
+}
+
 /// `tessera ARGS… --config PATH` as another process would run it; must succeed.
 async fn cli(path: &str, args: &[&str]) {
     let mut all = vec!["--config", path];
@@ -114,23 +124,14 @@ async fn revocations_reach_every_cache_at_once(backend: Backend) {
     assert!(!active(&a, &rs, &access).await, "revoked on A, seen by A");
 
     // A refresh on node B revokes the previous access token (rotation): node A sees it.
-    let answer = refresh(&b, "default", &web, &first_refresh, None).await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
-    let (access, second_refresh) = (
-        string(&answer, "access_token"),
-        string(&answer, "refresh_token"),
-    );
+    let (access, second_refresh) = rotated(&b, &web, &first_refresh).await;
     cached_on_both([&a, &b], &rs, &access).await;
-    let answer = refresh(&b, "default", &web, &second_refresh, None).await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
+    let (next_access, third_refresh) = rotated(&b, &web, &second_refresh).await;
     assert!(
         !active(&a, &rs, &access).await,
         "rotated on B: the previous access token is dead on A"
     );
-    let (access, third_refresh) = (
-        string(&answer, "access_token"),
-        string(&answer, "refresh_token"),
-    );
+    let access = next_access;
 
     // Replaying a rotated refresh token on A revokes the family: B sees it.
     cached_on_both([&a, &b], &rs, &access).await;
