@@ -7,7 +7,7 @@
 #   2. bulk-load tenant `big`'s token pool: GROWTH_LIVE live access tokens (10 M),
 #      GROWTH_EXPIRED expired ones (5 M) and GROWTH_REFRESH refresh tokens (2 M);
 #      tenant `small` sits next to it in the same tables; then VACUUM ANALYZE, as
-#      autovacuum would (this machine's PostgreSQL runs without it);
+#      autovacuum would (this machine's PostgreSQL runs without it), and CHECKPOINT;
 #   3. "loaded": the same three loads, for `big` and for `small`;
 #   4. `tessera cleartokens` removing the expired rows while the token load runs:
 #      its rows per second, and that load's p99 beside the loaded p99.
@@ -15,12 +15,19 @@
 #   cargo build --release -j2
 #   bench/growth.sh                               # ~25 min, ~6 GB of disk
 #   GROWTH_LIVE=1000000 GROWTH_EXPIRED=500000 GROWTH_REFRESH=200000 bench/growth.sh
+#   GROWTH_BIN=/tmp/tessera-old GROWTH_KEYS=sha256 bench/growth.sh   # an earlier build
+#
+# The bulk-loaded access tokens are stored as this version stores them: `t`, the
+# issue second in hex, SHA-256 (tessera::secrets::checksum), issue seconds rising
+# with the rows; GROWTH_KEYS=sha256 loads the SHA-256 alone, as builds before
+# time-ordered keys did. The loaded refresh tokens are named `growth-<tenant>-<i>`
+# (bench/refresh.lua presents them), so their keys are SHA-256 alone either way.
 #
 # Prints RUN lines and a markdown table. Nothing is kept: the database is dropped.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEERS="${PEERS_DIR:-$ROOT/../shared/bench-peers}"
-BIN="$ROOT/target/release/tessera"
+BIN="${GROWTH_BIN:-$ROOT/target/release/tessera}"
 PG_ADMIN="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 LIVE="${GROWTH_LIVE:-10000000}"
 EXPIRED="${GROWTH_EXPIRED:-5000000}"
@@ -28,6 +35,11 @@ REFRESH="${GROWTH_REFRESH:-2000000}"
 DURATION="${GROWTH_DURATION:-10}"
 CONNS="${GROWTH_CONNS:-32}"
 DB="tessera_growth_$$"
+KEYS="${GROWTH_KEYS:-time-ordered}"
+case "$KEYS" in
+  time-ordered|sha256) ;;
+  *) echo "growth: GROWTH_KEYS is time-ordered or sha256, not '$KEYS'" >&2; exit 2 ;;
+esac
 
 [ -x "$BIN" ] || { echo "growth: $BIN missing: run 'cargo build --release -j2' first" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "growth: wrk missing (apt-get install wrk)" >&2; exit 2; }
@@ -66,14 +78,27 @@ load_refresh() {
     FROM generate_series($2, $3) AS g, tenants t, applications a, users u
     WHERE t.slug = '$1' AND a.tenant_id = t.id AND u.tenant_id = t.id"
 }
-# Access tokens for tenant $1: $2 rows expiring $3 (an SQL interval from now).
+# Access tokens for tenant $1: $2 rows expiring $3 (an SQL interval from now), issued
+# over the day before that expiry's lifetime began (with GROWTH_KEYS=time-ordered, the
+# keys' seconds rise with the rows, as a deployment's would).
 load_access() {
+  local key="md5(random()::text) || md5(g::text || random()::text)"
+  if [ "$KEYS" = time-ordered ]; then
+    key="'t' || lpad(to_hex(extract(epoch FROM now() + interval '$3' - interval '31 days')::bigint
+      + g::bigint * 86400 / $2), 8, '0') || $key"
+  fi
   sql -c "INSERT INTO access_tokens (tenant_id, token_checksum, application_id, user_id, scope,
       expires_at, created_at)
-    SELECT t.id, md5(random()::text) || md5(g::text || random()::text), a.id, NULL, 'read',
-      now() + interval '$3', now()
+    SELECT t.id, $key, a.id, NULL, 'read', now() + interval '$3', now()
     FROM generate_series(1, $2) AS g, tenants t, applications a
     WHERE t.slug = '$1' AND a.tenant_id = t.id"
+}
+
+# Pages of the access-token key index read into shared_buffers (from the OS or disk)
+# and found there, so far.
+key_index_pages() {
+  sql -c "SELECT coalesce(sum(idx_blks_read), 0) || ' ' || coalesce(sum(idx_blks_hit), 0)
+    FROM pg_statio_user_indexes WHERE indexrelname LIKE 'ux_access_tokens_%checksum%'"
 }
 
 start_server() {
@@ -108,9 +133,18 @@ PY
   tail -1 "$results" | awk -F'\t' '{printf "RUN %s rps=%s p50_ms=%s p99_ms=%s non200=%s server_cpu_us=%s postgres_cpu_us=%s\n", $1, $2, $3, $4, $5, $6, $7}'
 }
 measure() {
-  local phase="$1" tenant="$2" first="$3"
+  local phase="$1" tenant="$2" first="$3" pages_before pages_after
+  pages_before="$(key_index_pages)"
   WRK_BODY="grant_type=client_credentials" WRK_AUTH="$auth" \
     run "$phase $tenant token" "$PEERS/lib/post.lua" "/t/$tenant/token"
+  pages_after="$(key_index_pages)"
+  python3 - "$pages_before" "$pages_after" "$(tail -1 "$results" | cut -f2)" "$DURATION" <<'PY'
+import sys
+(read0, hit0), (read1, hit1) = (map(int, sys.argv[i].split()) for i in (1, 2))
+tokens = float(sys.argv[3]) * float(sys.argv[4])
+print(f"KEYINDEX pages read in {(read1 - read0) / tokens:.3f} and found {(hit1 - hit0) / tokens:.3f}"
+      " in shared_buffers per token")
+PY
   local token
   token="$(curl -sf -u "growth:$secret" -d grant_type=client_credentials "http://127.0.0.1:$port/t/$tenant/token" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
@@ -136,7 +170,10 @@ load_access big "$EXPIRED" "-1 day"
 load_access small 100000 "30 days"
 loaded=$(date +%s)
 sql -c "VACUUM ANALYZE"
-echo "loaded in $((loaded - started)) s, VACUUM ANALYZE $(( $(date +%s) - loaded )) s; sizes:"
+# Flush the load's own writes now, so the checkpoint that would follow them does not
+# run during the measurements (a deployment's checkpoints carry its traffic's writes).
+sql -c "CHECKPOINT"
+echo "loaded in $((loaded - started)) s, VACUUM ANALYZE and CHECKPOINT $(( $(date +%s) - loaded )) s; sizes:"
 sql -c "SELECT relname, n_live_tup, pg_size_pretty(pg_total_relation_size(relid)) FROM pg_stat_user_tables
   WHERE relname IN ('access_tokens', 'refresh_tokens') ORDER BY relname"
 sql -c "SELECT indexrelname, pg_size_pretty(pg_relation_size(indexrelid)) FROM pg_stat_user_indexes

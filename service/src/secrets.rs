@@ -2,6 +2,8 @@
 //!
 //! * Opaque tokens and codes: a recognisable prefix plus 256 bits from the operating
 //!   system's CSPRNG, base64url; only their SHA-256 checksum is stored and looked up.
+//!   Access and refresh tokens also carry the second they were issued, so that their
+//!   stored keys sort by issue time ([`generate_time_ordered`], [`checksum`]).
 //! * Client secrets Tessera generates: 256 bits, stored as HMAC-SHA-256 under a random
 //!   per-secret salt. A secret with that much entropy needs no slow KDF, so the token
 //!   endpoint's hot path costs one keyed hash.
@@ -65,6 +67,37 @@ pub fn generate(prefix: &str) -> Result<String, Error> {
     ))
 }
 
+/// Characters after the prefix of a [`generate_time_ordered`] token: base64url of a
+/// 4-byte issue second and 256 random bits.
+const TIME_ORDERED_BODY_CHARS: usize = 48;
+
+/// A new access or refresh token: `prefix` + base64url(issue second as 4 big-endian
+/// bytes ‖ 256 random bits). [`checksum`] puts that second in front of the token's
+/// SHA-256, so the stored keys of a pool's tokens grow in time order: each insert
+/// lands on the last pages of the key index instead of at a random page of an index
+/// that outgrows memory (docs/decisions.md, "Time-ordered token keys"). The second
+/// is public (as a JWT's `iat`); the secret is the 256 random bits.
+pub fn generate_time_ordered(prefix: &str, issued_at_unix: i64) -> Result<String, Error> {
+    let second = u32::try_from(issued_at_unix.max(0)).unwrap_or(u32::MAX);
+    let mut body = Vec::with_capacity(4 + SECRET_BYTES);
+    body.extend_from_slice(&second.to_be_bytes());
+    body.extend_from_slice(&random_bytes(SECRET_BYTES)?);
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(body)))
+}
+
+/// The issue second a [`generate_time_ordered`] access or refresh token carries;
+/// `None` for every other value (older tokens, codes, anything presented).
+fn issue_second(value: &str) -> Option<[u8; 4]> {
+    let body = value
+        .strip_prefix(prefix::ACCESS_TOKEN)
+        .or_else(|| value.strip_prefix(prefix::REFRESH_TOKEN))?;
+    if body.len() != TIME_ORDERED_BODY_CHARS {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
+    bytes.get(..4)?.try_into().ok()
+}
+
 /// A random public identifier (client ids): 128 bits, base64url, never starting
 /// with `-` (a command line would read it as an option: `tessera app show -x…`).
 pub fn generate_identifier() -> Result<String, Error> {
@@ -76,15 +109,26 @@ pub fn generate_identifier() -> Result<String, Error> {
     }
 }
 
-/// SHA-256 of a token or code, lowercase hex: the only form stored and looked up.
+/// The only form of a token or code that is stored and looked up: SHA-256 of the
+/// value, lowercase hex (64 characters). For a time-ordered access or refresh token
+/// ([`generate_time_ordered`]), `t` and its issue second in hex come first (73
+/// characters): keys of tokens issued later sort after those issued earlier.
 pub fn checksum(value: &str) -> String {
     let digest = Sha256::digest(value.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    let mut key = String::with_capacity(73);
+    if let Some(second) = issue_second(value) {
+        key.push('t');
+        push_hex(&mut key, &second);
     }
-    hex
+    push_hex(&mut key, &digest);
+    key
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    for byte in bytes {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -289,6 +333,33 @@ mod tests {
             checksum("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        // An access token of the earlier form (256 random bits only) keeps its key.
+        let earlier = generate(prefix::ACCESS_TOKEN).unwrap();
+        assert_eq!(checksum(&earlier).len(), 64);
+    }
+
+    #[test]
+    fn time_ordered_keys_sort_by_issue_second() {
+        let first = generate_time_ordered(prefix::ACCESS_TOKEN, 1_796_000_000).unwrap();
+        let later = generate_time_ordered(prefix::REFRESH_TOKEN, 1_796_000_001).unwrap();
+        assert_eq!(first.len(), 4 + TIME_ORDERED_BODY_CHARS);
+        let body = URL_SAFE_NO_PAD.decode(&first[4..]).unwrap();
+        assert_eq!(body.len(), 4 + SECRET_BYTES);
+        let (first_key, later_key) = (checksum(&first), checksum(&later));
+        assert_eq!(first_key.len(), 73);
+        assert_eq!(&first_key[..9], "t6b0cc900");
+        let mut digest = String::new();
+        push_hex(&mut digest, &Sha256::digest(first.as_bytes()));
+        assert_eq!(&first_key[9..], digest);
+        assert!(
+            first_key < later_key,
+            "{first_key} sorts before {later_key}"
+        );
+        // The same body under another prefix (a code, a client secret) is not ordered.
+        assert_eq!(checksum(&format!("tsc_{}", &first[4..])).len(), 64);
+        // Nor is a prefix with a body of another length or alphabet.
+        assert_eq!(checksum(&format!("{first}A")).len(), 64);
+        assert_eq!(checksum(&format!("tsa_{}", "*".repeat(48))).len(), 64);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::secrets::{self, checksum, prefix};
 use crate::state::AppState;
 use crate::store::tokens::{self, NewAccessToken, NewRefreshToken, Rotation};
 use crate::tenancy::Tenant;
-use crate::time::{now, plus_seconds, seconds_until};
+use crate::time::{now, plus_seconds, seconds_until, unix_seconds};
 
 /// Exchanges a refresh token for a new access token (and, rotating, a new refresh
 /// token).
@@ -152,7 +152,7 @@ pub async fn grant(
         });
     }
 
-    let refresh_token = secrets::generate(prefix::REFRESH_TOKEN)?;
+    let refresh_token = secrets::generate_time_ordered(prefix::REFRESH_TOKEN, unix_seconds(now))?;
     let sealed = if settings.refresh_token_grace_period_secs > 0 {
         Some(seal::seal(
             presented,

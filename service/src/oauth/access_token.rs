@@ -53,7 +53,10 @@ pub async fn mint(
     auth_time: Option<entity::Timestamp>,
 ) -> Result<String, OAuthError> {
     if AccessTokenFormat::of(application) == AccessTokenFormat::Opaque {
-        return Ok(secrets::generate(prefix::ACCESS_TOKEN)?);
+        return Ok(secrets::generate_time_ordered(
+            prefix::ACCESS_TOKEN,
+            unix_seconds(now()),
+        )?);
     }
     let issuer = state.config.issuer(&tenant.slug);
     let jti = uuid::Uuid::new_v4().to_string();

@@ -13,7 +13,7 @@ use crate::secrets::{self, checksum, prefix};
 use crate::state::AppState;
 use crate::store::tokens::{NewAccessToken, NewRefreshToken};
 use crate::tenancy::Tenant;
-use crate::time::{now, plus_seconds, seconds_until};
+use crate::time::{now, plus_seconds, seconds_until, unix_seconds};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Serialize)]
@@ -71,13 +71,17 @@ impl Prepared {
         authorization_code_id: Option<i64>,
     ) -> Result<Self, OAuthError> {
         let settings = &tenant.settings;
-        let access_token = secrets::generate(prefix::ACCESS_TOKEN)?;
+        let issued_at = now();
+        let issued_second = unix_seconds(issued_at);
+        let access_token = secrets::generate_time_ordered(prefix::ACCESS_TOKEN, issued_second)?;
         let refresh_token = if with_refresh_token {
-            Some(secrets::generate(prefix::REFRESH_TOKEN)?)
+            Some(secrets::generate_time_ordered(
+                prefix::REFRESH_TOKEN,
+                issued_second,
+            )?)
         } else {
             None
         };
-        let issued_at = now();
         let expires_at = plus_seconds(issued_at, settings.access_token_lifetime_secs);
         let access = NewAccessToken {
             token_checksum: checksum(&access_token),
@@ -91,7 +95,9 @@ impl Prepared {
         };
         let refresh = refresh_token.as_ref().map(|token| NewRefreshToken {
             token_checksum: checksum(token),
-            family_id: uuid::Uuid::new_v4().to_string(),
+            // Time-ordered (UUIDv7, RFC 9562 §5.7): a new family lands at the end of the
+            // family index, as its tokens do at the end of the key index.
+            family_id: uuid::Uuid::now_v7().to_string(),
             scope: scope.clone(),
             expires_at: refresh_expiry(settings, issued_at),
             auth_time: None,

@@ -24,6 +24,7 @@ mod processes;
 mod replica;
 mod routing;
 mod token_cache;
+mod token_keys;
 mod token_store;
 mod try_login;
 mod usernames;

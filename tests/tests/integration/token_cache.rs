@@ -23,7 +23,7 @@ use crate::oauth::{alice_password_grant, pair, refresh, string, token};
 use crate::openid_connect::userinfo_get;
 
 /// Whether `node` says `token` is active, asked by the resource server `rs`.
-async fn active(node: &TestApp, rs: &TestClient, token: &str) -> bool {
+pub(crate) async fn active(node: &TestApp, rs: &TestClient, token: &str) -> bool {
     let answer = node
         .post_form("/t/default/introspect", Some(rs), &[("token", token)])
         .await;
@@ -56,7 +56,7 @@ async fn cached_on_both(nodes: [&TestApp; 2], rs: &TestClient, token: &str) {
 
 /// The clients of these tests: `web` (alice's password grant and refreshes) and the
 /// resource server `rs`, which may introspect any token of the tenant.
-async fn web_and_resource_server(app: &TestApp) -> (TestClient, TestClient) {
+pub(crate) async fn web_and_resource_server(app: &TestApp) -> (TestClient, TestClient) {
     let web = app
         .client("default", "web", true, "password,refresh_token", "", "")
         .await;
