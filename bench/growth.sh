@@ -84,8 +84,8 @@ load_refresh() {
 load_access() {
   local key="md5(random()::text) || md5(g::text || random()::text)"
   if [ "$KEYS" = time-ordered ]; then
-    key="'t' || lpad(to_hex(extract(epoch FROM now() + interval '$3' - interval '31 days')::bigint
-      + g::bigint * 86400 / $2), 8, '0') || $key"
+    key="left('t' || lpad(to_hex(extract(epoch FROM now() + interval '$3' - interval '31 days')::bigint
+      + g::bigint * 86400 / $2), 8, '0') || $key, 64)"
   fi
   sql -c "INSERT INTO access_tokens (tenant_id, token_checksum, application_id, user_id, scope,
       expires_at, created_at)

@@ -11,7 +11,8 @@ pub struct Model {
     pub id: i64,
     /// Owning tenant.
     pub tenant_id: i64,
-    /// SHA-256 of the token, lowercase hex.
+    /// The token's key (`tessera::secrets::checksum`): its SHA-256 in lowercase hex, led by
+    /// `t` and its issue second for a time-ordered token.
     pub token_checksum: String,
     /// Client the token was issued to (soft reference).
     pub application_id: i64,

@@ -44,7 +44,6 @@ mod m20261206_000013_session_key_first;
 mod m20261207_000014_username_key_first;
 mod m20261207_000015_token_links_key_first;
 mod m20261207_000016_session_user_key_first;
-mod m20261207_000017_time_ordered_token_keys;
 mod schema;
 pub mod usernames;
 
@@ -125,7 +124,6 @@ impl MigratorTraitSelf for GroupMigrator {
                 Box::new(m20261206_000011_authorization_code_expiry::Migration),
                 Box::new(m20261206_000012_token_keys_first::Migration),
                 Box::new(m20261207_000015_token_links_key_first::Migration),
-                Box::new(m20261207_000017_time_ordered_token_keys::Migration),
             ],
         }
     }

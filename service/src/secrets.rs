@@ -67,22 +67,49 @@ pub fn generate(prefix: &str) -> Result<String, Error> {
     ))
 }
 
+/// The tokens that carry their issue second ([`generate_time_ordered`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderedToken {
+    /// An access token (`tsa_`).
+    Access,
+    /// A refresh token (`tsr_`).
+    Refresh,
+}
+
+impl OrderedToken {
+    /// The token's prefix.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Access => prefix::ACCESS_TOKEN,
+            Self::Refresh => prefix::REFRESH_TOKEN,
+        }
+    }
+}
+
 /// Characters after the prefix of a [`generate_time_ordered`] token: base64url of a
 /// 4-byte issue second and 256 random bits.
 const TIME_ORDERED_BODY_CHARS: usize = 48;
 
-/// A new access or refresh token: `prefix` + base64url(issue second as 4 big-endian
-/// bytes ‖ 256 random bits). [`checksum`] puts that second in front of the token's
-/// SHA-256, so the stored keys of a pool's tokens grow in time order: each insert
-/// lands on the last pages of the key index instead of at a random page of an index
-/// that outgrows memory (docs/decisions.md, "Time-ordered token keys"). The second
-/// is public (as a JWT's `iat`); the secret is the 256 random bits.
-pub fn generate_time_ordered(prefix: &str, issued_at_unix: i64) -> Result<String, Error> {
+/// Characters of every stored key ([`checksum`]).
+pub const KEY_CHARS: usize = 64;
+
+/// A new access or refresh token: its prefix + base64url(issue second as 4
+/// big-endian bytes ‖ 256 random bits). [`checksum`] puts that second in front of
+/// the token's SHA-256, so the stored keys of a pool's tokens grow in time order:
+/// each insert lands on the last pages of the key index instead of at a random page
+/// of an index that outgrows memory (docs/decisions.md, "Time-ordered token keys").
+/// The second is public (as a JWT's `iat`); the secret is the 256 random bits.
+/// Seconds past 2106 (`u32::MAX`) all count as that last second.
+pub fn generate_time_ordered(token: OrderedToken, issued_at_unix: i64) -> Result<String, Error> {
     let second = u32::try_from(issued_at_unix.max(0)).unwrap_or(u32::MAX);
     let mut body = Vec::with_capacity(4 + SECRET_BYTES);
     body.extend_from_slice(&second.to_be_bytes());
     body.extend_from_slice(&random_bytes(SECRET_BYTES)?);
-    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(body)))
+    Ok(format!(
+        "{}{}",
+        token.prefix(),
+        URL_SAFE_NO_PAD.encode(body)
+    ))
 }
 
 /// The issue second a [`generate_time_ordered`] access or refresh token carries;
@@ -109,18 +136,22 @@ pub fn generate_identifier() -> Result<String, Error> {
     }
 }
 
-/// The only form of a token or code that is stored and looked up: SHA-256 of the
-/// value, lowercase hex (64 characters). For a time-ordered access or refresh token
-/// ([`generate_time_ordered`]), `t` and its issue second in hex come first (73
-/// characters): keys of tokens issued later sort after those issued earlier.
+/// The only form of a token or code that is stored and looked up, 64 characters:
+/// the SHA-256 of the value in lowercase hex. For a time-ordered access or refresh
+/// token ([`generate_time_ordered`]): `t`, its issue second in 8 hex digits, and the
+/// first 55 hex digits (220 bits) of its SHA-256 — keys of tokens issued later sort
+/// after those issued earlier, and no such key equals a bare SHA-256 (never a `t`).
+/// 64 characters either way, so the columns and indexes of earlier versions hold
+/// both forms unchanged.
 pub fn checksum(value: &str) -> String {
     let digest = Sha256::digest(value.as_bytes());
-    let mut key = String::with_capacity(73);
+    let mut key = String::with_capacity(2 * digest.len() + 9);
     if let Some(second) = issue_second(value) {
         key.push('t');
         push_hex(&mut key, &second);
     }
     push_hex(&mut key, &digest);
+    key.truncate(KEY_CHARS);
     key
 }
 
@@ -335,31 +366,37 @@ mod tests {
         );
         // An access token of the earlier form (256 random bits only) keeps its key.
         let earlier = generate(prefix::ACCESS_TOKEN).unwrap();
-        assert_eq!(checksum(&earlier).len(), 64);
+        let mut digest = String::new();
+        push_hex(&mut digest, &Sha256::digest(earlier.as_bytes()));
+        assert_eq!(checksum(&earlier), digest);
     }
 
     #[test]
     fn time_ordered_keys_sort_by_issue_second() {
-        let first = generate_time_ordered(prefix::ACCESS_TOKEN, 1_796_000_000).unwrap();
-        let later = generate_time_ordered(prefix::REFRESH_TOKEN, 1_796_000_001).unwrap();
+        let first = generate_time_ordered(OrderedToken::Access, 1_796_000_000).unwrap();
+        let later = generate_time_ordered(OrderedToken::Refresh, 1_796_000_001).unwrap();
+        assert!(first.starts_with("tsa_") && later.starts_with("tsr_"));
         assert_eq!(first.len(), 4 + TIME_ORDERED_BODY_CHARS);
         let body = URL_SAFE_NO_PAD.decode(&first[4..]).unwrap();
         assert_eq!(body.len(), 4 + SECRET_BYTES);
         let (first_key, later_key) = (checksum(&first), checksum(&later));
-        assert_eq!(first_key.len(), 73);
+        assert_eq!(first_key.len(), KEY_CHARS);
         assert_eq!(&first_key[..9], "t6b0cc900");
         let mut digest = String::new();
         push_hex(&mut digest, &Sha256::digest(first.as_bytes()));
-        assert_eq!(&first_key[9..], digest);
+        assert_eq!(first_key[9..], digest[..55]);
         assert!(
             first_key < later_key,
             "{first_key} sorts before {later_key}"
         );
         // The same body under another prefix (a code, a client secret) is not ordered.
-        assert_eq!(checksum(&format!("tsc_{}", &first[4..])).len(), 64);
+        assert!(!checksum(&format!("tsc_{}", &first[4..])).starts_with('t'));
         // Nor is a prefix with a body of another length or alphabet.
-        assert_eq!(checksum(&format!("{first}A")).len(), 64);
-        assert_eq!(checksum(&format!("tsa_{}", "*".repeat(48))).len(), 64);
+        for other in [format!("{first}A"), format!("tsa_{}", "*".repeat(48))] {
+            let key = checksum(&other);
+            assert_eq!(key.len(), KEY_CHARS);
+            assert!(key.bytes().all(|byte| byte.is_ascii_hexdigit()), "{key}");
+        }
     }
 
     #[test]

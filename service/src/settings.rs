@@ -30,6 +30,11 @@ pub struct OAuthSettings {
     pub authorization_code_lifetime_secs: u64,
     /// Issue a new refresh token on every refresh (RFC 6749 §6, OAuth 2.1 §4.3.1).
     pub rotate_refresh_tokens: bool,
+    /// Issue access and refresh tokens that carry their issue second, stored under
+    /// keys that sort by it (`secrets::generate_time_ordered`). Off: the earlier
+    /// form, which nodes of versions before it can look up (docs/operations.md,
+    /// "Upgrading"). Tokens of either form are looked up whatever this says.
+    pub time_ordered_token_keys: bool,
     /// Replaying a rotated refresh token revokes its whole family.
     pub refresh_token_reuse_protection: bool,
     /// Seconds after a rotation during which replaying the immediate predecessor
@@ -180,6 +185,7 @@ impl Default for OAuthSettings {
             refresh_token_idle_secs: None,
             authorization_code_lifetime_secs: 60,
             rotate_refresh_tokens: true,
+            time_ordered_token_keys: true,
             refresh_token_reuse_protection: true,
             refresh_token_grace_period_secs: 0,
             allow_password_grant: true,

@@ -19,11 +19,11 @@ use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::introspection;
 use crate::oauth::scope::Scopes;
 use crate::oauth::seal::{self, SealedPair};
-use crate::secrets::{self, checksum, prefix};
+use crate::secrets::{OrderedToken, checksum};
 use crate::state::AppState;
 use crate::store::tokens::{self, NewAccessToken, NewRefreshToken, Rotation};
 use crate::tenancy::Tenant;
-use crate::time::{now, plus_seconds, seconds_until, unix_seconds};
+use crate::time::{now, plus_seconds, seconds_until};
 
 /// Exchanges a refresh token for a new access token (and, rotating, a new refresh
 /// token).
@@ -152,7 +152,7 @@ pub async fn grant(
         });
     }
 
-    let refresh_token = secrets::generate_time_ordered(prefix::REFRESH_TOKEN, unix_seconds(now))?;
+    let refresh_token = access_token::opaque_token(settings, OrderedToken::Refresh, now)?;
     let sealed = if settings.refresh_token_grace_period_secs > 0 {
         Some(seal::seal(
             presented,

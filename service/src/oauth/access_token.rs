@@ -1,7 +1,7 @@
-//! Access tokens (RFC 6749 §1.4): opaque by default, a 256-bit `tsa_` secret; for
-//! applications with `access_token_format = "jwt"`, a JWT access token (RFC 9068)
-//! signed by the tenant's key. Either way the store keeps the SHA-256 checksum of the
-//! token string, so introspection, revocation and UserInfo treat both alike, and a
+//! Access tokens (RFC 6749 §1.4): opaque by default, a 256-bit `tsa_` secret with its
+//! issue second; for applications with `access_token_format = "jwt"`, a JWT access
+//! token (RFC 9068) signed by the tenant's key. Either way the store keeps the token
+//! string's key (`secrets::checksum`: its SHA-256, led by the second for an opaque one), so introspection, revocation and UserInfo treat both alike, and a
 //! revoked JWT is inactive at introspection before it expires.
 
 use entity::application;
@@ -15,7 +15,8 @@ use crate::jose::jwk::SigningAlgorithm;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::IdTokenSigning;
 use crate::registration::AccessTokenFormat;
-use crate::secrets::{self, prefix};
+use crate::secrets::{self, OrderedToken};
+use crate::settings::OAuthSettings;
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 use crate::time::{now, unix_seconds};
@@ -41,6 +42,22 @@ struct Claims<'a> {
     extension: Map<String, Value>,
 }
 
+/// A new opaque access or refresh token issued at `issued_at`, in the form the
+/// tenant's `oauth.time_ordered_token_keys` chooses: carrying its issue second (its
+/// key sorts by it), or 256 random bits alone (the form earlier versions issue and
+/// can look up). Either form is looked up whatever the setting says.
+pub fn opaque_token(
+    settings: &OAuthSettings,
+    token: OrderedToken,
+    issued_at: entity::Timestamp,
+) -> Result<String, OAuthError> {
+    Ok(if settings.time_ordered_token_keys {
+        secrets::generate_time_ordered(token, unix_seconds(issued_at))?
+    } else {
+        secrets::generate(token.prefix())?
+    })
+}
+
 /// A new access token for `application`: opaque, or a JWT whose `sub` is the user's
 /// `subject` (the client's id for client credentials, RFC 9068 §2.2).
 pub async fn mint(
@@ -53,10 +70,7 @@ pub async fn mint(
     auth_time: Option<entity::Timestamp>,
 ) -> Result<String, OAuthError> {
     if AccessTokenFormat::of(application) == AccessTokenFormat::Opaque {
-        return Ok(secrets::generate_time_ordered(
-            prefix::ACCESS_TOKEN,
-            unix_seconds(now()),
-        )?);
+        return opaque_token(&tenant.settings, OrderedToken::Access, now());
     }
     let issuer = state.config.issuer(&tenant.slug);
     let jti = uuid::Uuid::new_v4().to_string();

@@ -9,11 +9,11 @@ use crate::oauth::access_token;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::SignedIdToken;
 use crate::registration::AccessTokenFormat;
-use crate::secrets::{self, checksum, prefix};
+use crate::secrets::{OrderedToken, checksum};
 use crate::state::AppState;
 use crate::store::tokens::{NewAccessToken, NewRefreshToken};
 use crate::tenancy::Tenant;
-use crate::time::{now, plus_seconds, seconds_until, unix_seconds};
+use crate::time::{now, plus_seconds, seconds_until};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Serialize)]
@@ -72,12 +72,12 @@ impl Prepared {
     ) -> Result<Self, OAuthError> {
         let settings = &tenant.settings;
         let issued_at = now();
-        let issued_second = unix_seconds(issued_at);
-        let access_token = secrets::generate_time_ordered(prefix::ACCESS_TOKEN, issued_second)?;
+        let access_token = access_token::opaque_token(settings, OrderedToken::Access, issued_at)?;
         let refresh_token = if with_refresh_token {
-            Some(secrets::generate_time_ordered(
-                prefix::REFRESH_TOKEN,
-                issued_second,
+            Some(access_token::opaque_token(
+                settings,
+                OrderedToken::Refresh,
+                issued_at,
             )?)
         } else {
             None

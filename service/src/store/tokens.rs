@@ -2,7 +2,7 @@
 //! tenant's token pool** (the router's invariant, docs/router.md), so an access token and its refresh
 //! token commit or roll back together.
 //!
-//! Only SHA-256 checksums of tokens are stored; lookups go by `(checksum, tenant_id)`
+//! Only tokens' keys (SHA-256 checksums, `secrets::checksum`) are stored; lookups go by `(checksum, tenant_id)`
 //! (`store::same_tenant_by_key`).
 
 use entity::{access_token, id_token, refresh_token, user};
@@ -25,7 +25,7 @@ use crate::time::now;
 /// An access token to store (its checksum, never the token).
 #[derive(Clone, Debug)]
 pub struct NewAccessToken {
-    /// SHA-256 hex of the token.
+    /// The token's key (`secrets::checksum`).
     pub token_checksum: String,
     /// Client it is issued to.
     pub application_id: i64,
@@ -57,7 +57,7 @@ pub struct NewIdToken {
 /// A refresh token to store alongside an access token.
 #[derive(Clone, Debug)]
 pub struct NewRefreshToken {
-    /// SHA-256 hex of the token.
+    /// The token's key (`secrets::checksum`).
     pub token_checksum: String,
     /// Rotation family (new UUID for a fresh grant, inherited on rotation).
     pub family_id: String,

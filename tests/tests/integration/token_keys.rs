@@ -1,12 +1,14 @@
 //! Time-ordered token keys (issue 20, item 4; `tessera::secrets::checksum`): access
 //! and refresh tokens issued by this version are stored under `t` + their issue
-//! second + their SHA-256, so a pool's new keys sort after its older ones and each
-//! insert lands at the end of the key index. Keys stored by earlier versions (the
-//! SHA-256 alone) are still found, introspected, refreshed and revoked.
+//! second + their SHA-256 (64 characters, as before), so a pool's new keys sort
+//! after its older ones and each insert lands at the end of the key index. Keys
+//! stored by earlier versions (the SHA-256 alone) are still found, introspected,
+//! refreshed and revoked, and `oauth.time_ordered_token_keys = false` issues that
+//! earlier form (what nodes of an earlier version can look up during an upgrade).
 
 use sea_orm::{ConnectionTrait, Database, Statement};
 use std::time::Duration;
-use tessera::secrets::{self, checksum, prefix};
+use tessera::secrets::{self, KEY_CHARS, checksum, prefix};
 use tessera::store::tokens::{self, NewAccessToken, NewRefreshToken};
 use tessera::store::{applications, users};
 use tessera_tests::{Backend, TestDatabase, on_every_backend, single_pool_toml, spawn_app_with};
@@ -51,7 +53,7 @@ async fn tokens_are_stored_under_time_ordered_keys(backend: Backend) {
     for (access, refresh_token) in &issued {
         for token in [access, refresh_token] {
             let key = checksum(token);
-            assert_eq!(key.len(), 73, "{key}");
+            assert_eq!(key.len(), KEY_CHARS, "{key}");
             assert!(key.starts_with('t'), "{key}");
         }
     }
@@ -106,7 +108,7 @@ async fn tokens_are_stored_under_time_ordered_keys(backend: Backend) {
         .scope;
     let earlier_access = secrets::generate(prefix::ACCESS_TOKEN).unwrap();
     let earlier_refresh = secrets::generate(prefix::REFRESH_TOKEN).unwrap();
-    assert_eq!(checksum(&earlier_access).len(), 64);
+    assert!(is_bare_sha256(&checksum(&earlier_access)));
     tokens::issue(
         state.data(&tenant),
         NewAccessToken {
@@ -135,9 +137,8 @@ async fn tokens_are_stored_under_time_ordered_keys(backend: Backend) {
     let refreshed = refresh(&app, "default", &web, &earlier_refresh, None).await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.text);
     let successor = string(&refreshed, "access_token");
-    assert_eq!(
-        checksum(&successor).len(),
-        73,
+    assert!(
+        checksum(&successor).starts_with('t'),
         "a refresh issues the new form"
     );
     assert!(
@@ -149,4 +150,32 @@ async fn tokens_are_stored_under_time_ordered_keys(backend: Backend) {
         .await;
     assert_eq!(revoked.status, 200, "{}", revoked.text);
     assert!(!active(&app, &rs, &successor).await, "revoked");
+
+    // A node with the setting off (the first step of an upgrade from an earlier
+    // version, docs/operations.md) issues the earlier form, and both nodes look up
+    // both forms.
+    let earlier_form = spawn_app_with(&format!(
+        "{}[oauth]\ntime_ordered_token_keys = false\n",
+        single_pool_toml(&db.url)
+    ))
+    .await
+    .unwrap();
+    let (access, refresh_token) = pair(&earlier_form, "default", &web).await;
+    for token in [&access, &refresh_token] {
+        assert!(
+            is_bare_sha256(&checksum(token)),
+            "{token:.8}… has a bare key"
+        );
+    }
+    assert!(active(&app, &rs, &access).await);
+    let (time_ordered, _) = pair(&app, "default", &web).await;
+    assert!(active(&earlier_form, &rs, &time_ordered).await);
+}
+
+/// Whether `key` is the bare SHA-256 form: 64 lowercase hex digits.
+fn is_bare_sha256(key: &str) -> bool {
+    key.len() == KEY_CHARS
+        && key
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
 }
