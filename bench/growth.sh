@@ -16,6 +16,7 @@
 #   bench/growth.sh                               # ~25 min, ~6 GB of disk
 #   GROWTH_LIVE=1000000 GROWTH_EXPIRED=500000 GROWTH_REFRESH=200000 bench/growth.sh
 #   GROWTH_BIN=/tmp/tessera-old GROWTH_KEYS=sha256 bench/growth.sh   # an earlier build
+#   GROWTH_CLEAR_ARGS="--batch-size 1000" bench/growth.sh            # cleartokens options
 #
 # The bulk-loaded access tokens are stored as this version stores them: `t`, the
 # issue second in hex, SHA-256 (tessera::secrets::checksum), issue seconds rising
@@ -187,7 +188,8 @@ WRK_BODY="grant_type=client_credentials" WRK_AUTH="$auth" \
 load=$!
 sleep 2
 clear_started=$(date +%s.%N)
-tessera cleartokens --json > "$work/clear.json"
+# shellcheck disable=SC2086 # GROWTH_CLEAR_ARGS: words for cleartokens, e.g. "--batch-size 1000"
+tessera cleartokens --json ${GROWTH_CLEAR_ARGS:-} > "$work/clear.json"
 clear_ended=$(date +%s.%N)
 wait "$load"
 removed="$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r = r if isinstance(r, list) else r.get("pools", [r]); print(sum(p.get("access_tokens", 0) for p in r))' "$work/clear.json")"
