@@ -13,7 +13,7 @@
 #      its rows per second, and that load's p99 beside the loaded p99.
 #
 #   cargo build --release -j2
-#   bench/growth.sh                               # ~25 min, ~6 GB of disk
+#   bench/growth.sh                               # ~6-10 min, ~7 GB of disk
 #   GROWTH_LIVE=1000000 GROWTH_EXPIRED=500000 GROWTH_REFRESH=200000 bench/growth.sh
 #   GROWTH_BIN=/tmp/tessera-old GROWTH_KEYS=sha256 bench/growth.sh   # an earlier build
 #   GROWTH_CLEAR_ARGS="--batch-size 1000" bench/growth.sh            # cleartokens options
