@@ -77,6 +77,8 @@ pub enum OrderedToken {
 }
 
 impl OrderedToken {
+    const ALL: [Self; 2] = [Self::Access, Self::Refresh];
+
     /// The token's prefix.
     pub fn prefix(self) -> &'static str {
         match self {
@@ -115,9 +117,9 @@ pub fn generate_time_ordered(token: OrderedToken, issued_at_unix: i64) -> Result
 /// The issue second a [`generate_time_ordered`] access or refresh token carries;
 /// `None` for every other value (older tokens, codes, anything presented).
 fn issue_second(value: &str) -> Option<[u8; 4]> {
-    let body = value
-        .strip_prefix(prefix::ACCESS_TOKEN)
-        .or_else(|| value.strip_prefix(prefix::REFRESH_TOKEN))?;
+    let body = OrderedToken::ALL
+        .iter()
+        .find_map(|token| value.strip_prefix(token.prefix()))?;
     if body.len() != TIME_ORDERED_BODY_CHARS {
         return None;
     }

@@ -1,8 +1,9 @@
 //! Access tokens (RFC 6749 §1.4): opaque by default, a 256-bit `tsa_` secret with its
 //! issue second; for applications with `access_token_format = "jwt"`, a JWT access
 //! token (RFC 9068) signed by the tenant's key. Either way the store keeps the token
-//! string's key (`secrets::checksum`: its SHA-256, led by the second for an opaque one), so introspection, revocation and UserInfo treat both alike, and a
-//! revoked JWT is inactive at introspection before it expires.
+//! string's key (`secrets::checksum`: its SHA-256, led by the second for an opaque
+//! one), so introspection, revocation and UserInfo treat both alike, and a revoked
+//! JWT is inactive at introspection before it expires.
 
 use entity::application;
 use serde::Serialize;

@@ -2,8 +2,8 @@
 //! tenant's token pool** (the router's invariant, docs/router.md), so an access token and its refresh
 //! token commit or roll back together.
 //!
-//! Only tokens' keys (SHA-256 checksums, `secrets::checksum`) are stored; lookups go by `(checksum, tenant_id)`
-//! (`store::same_tenant_by_key`).
+//! Only tokens' keys (SHA-256 checksums, `secrets::checksum`) are stored; lookups go
+//! by `(checksum, tenant_id)` (`store::same_tenant_by_key`).
 
 use entity::{access_token, id_token, refresh_token, user};
 use futures_util::future::BoxFuture;
