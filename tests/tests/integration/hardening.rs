@@ -115,6 +115,12 @@ async fn set_active(app: &TestApp, backend: Backend, user_id: i64, active: bool)
         (_, true) => "1",
         (_, false) => "0",
     };
+    update_user(app, user_id, &format!("is_active = {flag}")).await;
+}
+
+/// Sets `assignment` (SQL, `column = value`) on a user of `acme`, on the users
+/// group's primary.
+async fn update_user(app: &TestApp, user_id: i64, assignment: &str) {
     let tenant = app.tenant("acme").await;
     tessera_tests::connection(
         &app.state,
@@ -123,7 +129,7 @@ async fn set_active(app: &TestApp, backend: Backend, user_id: i64, active: bool)
         router_policies::Role::Write,
     )
     .execute_unprepared(&format!(
-        "UPDATE users SET is_active = {flag} WHERE id = {user_id}"
+        "UPDATE users SET {assignment} WHERE id = {user_id}"
     ))
     .await
     .unwrap();
@@ -759,8 +765,25 @@ async fn login(
     .await
 }
 
-/// The slow-hash bound holds when clients hang up: requests cancelled a few
-/// milliseconds in leave their hashes running, and those still count.
+/// The argon2id PHC string of `password` at `t_cost` passes over 19 MiB: the
+/// verification's cost is read from the stored string, so a large `t_cost` makes one
+/// password check take about `t_cost / 2` times the default ~50 ms.
+fn slow_password_hash(password: &str, t_cost: u32) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(19 * 1024, t_cost, 1, None).unwrap();
+    let salt = SaltString::encode_b64(b"sixteen-byte-slt").unwrap();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
+/// The slow-hash bound holds when clients hang up: requests cancelled while their
+/// hashes run leave those hashes running, and those still count.
+///
+/// The user's stored hash takes ~1.5 s to check, so what the test observes (which
+/// hashes run, which requests wait) holds for far longer than a loaded machine
+/// needs to deliver the requests: no step depends on a race against a ~50 ms hash.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_password_requests_never_exceed_the_hash_bound() {
     let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
@@ -774,7 +797,13 @@ async fn cancelled_password_requests_never_exceed_the_hash_bound() {
     );
     let app = spawn_app_with(&toml).await.unwrap();
     let web = app.client("acme", "web", true, "password", "", "").await;
-    app.user("acme", "alice", "right").await;
+    let alice = app.user("acme", "alice", "right").await;
+    update_user(
+        &app,
+        alice,
+        &format!("password_hash = '{}'", slow_password_hash("right", 60)),
+    )
+    .await;
     // Clients that hang up once every one of their requests has reached the hash
     // pool (two running, the rest waiting): observed, not guessed with a timer.
     let client = reqwest::Client::new();
@@ -817,14 +846,20 @@ async fn cancelled_password_requests_never_exceed_the_hash_bound() {
             for request in requests {
                 assert!(request.await.is_err(), "each client hung up");
             }
+            // The server saw the hang-ups: the waiting requests left the queue.
+            while hash_pool.waiting() > 0 {
+                assert!(Instant::now() < deadline, "cancelled requests kept waiting");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         }
     };
-    // The first wave's hashes start and its clients hang up; the second wave arrives
-    // while those hashes still run. Were the slot freed with the request, the second
-    // wave would start hashes beside them.
+    // The first wave's two hashes start and its clients hang up; the second wave
+    // arrives while those hashes still run. Were the slot freed with the request,
+    // the second wave would start hashes beside them.
     wave(12).await;
-    assert!(
-        app.state.slow_hashes.running() > 0,
+    assert_eq!(
+        app.state.slow_hashes.running(),
+        2,
         "the cancelled hashes run on"
     );
     wave(6).await;
@@ -833,12 +868,17 @@ async fn cancelled_password_requests_never_exceed_the_hash_bound() {
         assert!(Instant::now() < deadline, "hashes never finished");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(app.state.slow_hashes.runs() >= 2, "hashes ran");
+    assert_eq!(
+        app.state.slow_hashes.runs(),
+        2,
+        "only the first wave's first two requests hashed"
+    );
     let peak = app.state.slow_hashes.peak();
-    assert!((1..=2).contains(&peak), "peak {peak} with a bound of 2");
+    assert_eq!(peak, 2, "peak {peak} with a bound of 2");
     app.stop().await;
 
-    // A request that would wait longer than the queue timeout gets 503 + Retry-After.
+    // A request that would wait longer than the queue timeout gets 503 + Retry-After:
+    // the first request's slow hash holds the only slot while the others arrive.
     let toml = format!(
         "migrate_on_start = true\n[databases.default]\nurl = \"{}\"\n\
          [limits]\nslow_hash_concurrency = 1\nslow_hash_queue_timeout_ms = 1\n\
@@ -861,20 +901,21 @@ async fn cancelled_password_requests_never_exceed_the_hash_bound() {
         requests.push(async move { tessera_tests::Answer::read(request.await.unwrap()).await });
     }
     let answers = futures_join(requests).await;
-    let busy: Vec<_> = answers
-        .iter()
-        .filter(|answer| answer.status == 503)
-        .collect();
-    assert!(
-        !busy.is_empty(),
-        "{:?}",
-        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    let statuses: Vec<_> = answers.iter().map(|answer| answer.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 200).count(),
+        1,
+        "one request hashed, the others found the slot taken: {statuses:?}"
     );
-    for answer in busy {
+    for answer in answers.iter().filter(|answer| answer.status != 200) {
         assert_error(answer, 503, "temporarily_unavailable");
         assert_eq!(answer.header("retry-after"), Some("1"));
     }
-    assert!(answers.iter().any(|answer| answer.status == 200));
+    assert_eq!(
+        app.state.slow_hashes.runs(),
+        1,
+        "a refusal computes no hash"
+    );
     app.stop().await;
 }
 
