@@ -41,6 +41,10 @@ pub enum Command {
         /// Rows per delete statement.
         #[arg(long, default_value_t = 10_000)]
         batch_size: u64,
+        /// Milliseconds to pause after each full batch, leaving the database to live
+        /// traffic in between (0: no pause).
+        #[arg(long, default_value_t = 0)]
+        batch_interval_ms: u64,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,

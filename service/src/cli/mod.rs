@@ -107,9 +107,17 @@ pub async fn run_configured(
         Command::Serve => Box::pin(serve::serve(config, out)),
         Command::Check { connect, json } => Box::pin(check::check(config, connect, json, out)),
         Command::Migrate { json } => Box::pin(migrate::migrate(config, json, out)),
-        Command::Cleartokens { batch_size, json } => {
-            Box::pin(cleartokens::cleartokens(config, batch_size, json, out))
-        }
+        Command::Cleartokens {
+            batch_size,
+            batch_interval_ms,
+            json,
+        } => Box::pin(cleartokens::cleartokens(
+            config,
+            batch_size,
+            batch_interval_ms,
+            json,
+            out,
+        )),
         Command::Tenant { command } => Box::pin(tenant::tenant(config, command, out)),
         Command::User { command } => Box::pin(user::user(config, command, input, out)),
         Command::App { command } => Box::pin(app::app(config, command, input, out)),

@@ -12,7 +12,9 @@
 //! * browser sessions past their expiry (on each tenant's users pool).
 //!
 //! Rows go in batches of primary-key ranges (`DELETE … WHERE id > a AND id <= b`),
-//! so no statement holds locks for long and none binds a list of ids.
+//! so no statement holds locks for long and none binds a list of ids. A pause after
+//! each full batch ([`Batches::interval`], DOT's `CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL`)
+//! leaves the database to live traffic in between.
 //!
 //! [`sweep`] is the part every server runs itself in the background: expired
 //! interactions, authorization codes, device grants and sessions (what requests
@@ -20,6 +22,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use entity::{
     access_token, authorization_code, consent_grant, device_grant, id_token, interaction,
@@ -36,6 +39,17 @@ use crate::error::Error;
 use crate::store::access::TenantData;
 use crate::tenancy::Tenant;
 use crate::time::now;
+
+/// How [`clear_expired`] paces its deletes: DOT's `CLEAR_EXPIRED_TOKENS_BATCH_SIZE`
+/// and `CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL`.
+#[derive(Clone, Copy, Debug)]
+pub struct Batches {
+    /// Rows per delete statement (at least 1).
+    pub size: u64,
+    /// Pause after each full batch (more rows follow), so the deletes take a share
+    /// of the database's time rather than all of it while they run.
+    pub interval: Duration,
+}
 
 /// Rows removed from one pool.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -67,7 +81,7 @@ pub struct ClearReport {
 pub async fn clear_expired(
     databases: &Databases,
     tenants: &[Arc<Tenant>],
-    batch_size: u64,
+    batches: Batches,
     mut progress: impl FnMut(&ClearReport),
 ) -> Result<Vec<ClearReport>, Error> {
     let mut by_pool: BTreeMap<String, Vec<&Arc<Tenant>>> = BTreeMap::new();
@@ -90,7 +104,7 @@ pub async fn clear_expired(
             clear_tenant(
                 data.primary(router_policies::EntityGroup::Tokens)?,
                 tenant,
-                batch_size,
+                batches,
                 &mut report,
             )
             .await?;
@@ -101,7 +115,7 @@ pub async fn clear_expired(
                 Condition::all()
                     .add(session::Column::TenantId.eq(tenant.id))
                     .add(session::Column::ExpiresAt.lt(now())),
-                batch_size,
+                batches,
             )
             .await?;
         }
@@ -114,7 +128,7 @@ pub async fn clear_expired(
 async fn clear_tenant(
     db: &impl ConnectionTrait,
     tenant: &Tenant,
-    batch: u64,
+    batches: Batches,
     report: &mut ClearReport,
 ) -> Result<(), Error> {
     let now = now();
@@ -135,7 +149,7 @@ async fn clear_tenant(
                         .add(refresh_token::Column::RevokedAt.lt(cutoff))
                         .add(refresh_token::Column::ExpiresAt.lt(now)),
                 ),
-            batch,
+            batches,
         )
         .await?;
     }
@@ -169,7 +183,7 @@ async fn clear_tenant(
                     .add(access_token::Column::RevokedAt.is_not_null()),
             )
             .add(Expr::exists(still_referenced).not()),
-        batch,
+        batches,
     )
     .await?;
     let using_access = Alias::new("using_access");
@@ -192,7 +206,7 @@ async fn clear_tenant(
             .add(id_token::Column::TenantId.eq(id))
             .add(id_token::Column::ExpiresAt.lt(now))
             .add(Expr::exists(id_token_in_use).not()),
-        batch,
+        batches,
     )
     .await?;
     report.authorization_codes += batch_delete::<authorization_code::Entity>(
@@ -201,7 +215,7 @@ async fn clear_tenant(
         Condition::all()
             .add(authorization_code::Column::TenantId.eq(id))
             .add(authorization_code::Column::ExpiresAt.lt(now)),
-        batch,
+        batches,
     )
     .await?;
     // A rotated token's sealed successor is only needed during the grace period.
@@ -226,7 +240,7 @@ async fn clear_tenant(
         Condition::all()
             .add(device_grant::Column::TenantId.eq(id))
             .add(device_grant::Column::ExpiresAt.lt(now)),
-        batch,
+        batches,
     )
     .await?;
     report.interactions += batch_delete::<interaction::Entity>(
@@ -235,7 +249,7 @@ async fn clear_tenant(
         Condition::all()
             .add(interaction::Column::TenantId.eq(id))
             .add(interaction::Column::ExpiresAt.lt(now)),
-        batch,
+        batches,
     )
     .await?;
     report.consent_grants += batch_delete::<consent_grant::Entity>(
@@ -244,23 +258,24 @@ async fn clear_tenant(
         Condition::all()
             .add(consent_grant::Column::TenantId.eq(id))
             .add(consent_grant::Column::ExpiresAt.lt(now)),
-        batch,
+        batches,
     )
     .await?;
     Ok(())
 }
 
-/// Deletes rows matching `condition`, `batch` at a time, walking the primary key:
-/// each round finds the id that closes the next batch (`… ORDER BY id LIMIT 1 OFFSET
-/// batch − 1`) and deletes the matching rows in `(after, that id]`. No statement binds
-/// a list of ids, so any `--batch-size` works on every backend (parameter limits:
-/// SQLite 32,766, PostgreSQL and MySQL 65,535), and no batch rescans what was passed.
-/// Returns how many rows went.
+/// Deletes rows matching `condition`, `batches.size` at a time, walking the primary
+/// key: each round finds the id that closes the next batch (`… ORDER BY id LIMIT 1
+/// OFFSET size − 1`) and deletes the matching rows in `(after, that id]`, then pauses
+/// for `batches.interval` if more may follow. No statement binds a list of ids, so
+/// any `--batch-size` works on every backend (parameter limits: SQLite 32,766,
+/// PostgreSQL and MySQL 65,535), and no batch rescans what was passed. Returns how
+/// many rows went.
 async fn batch_delete<E>(
     db: &impl ConnectionTrait,
     id: E::Column,
     condition: Condition,
-    batch: u64,
+    batches: Batches,
 ) -> Result<u64, Error>
 where
     E: EntityTrait,
@@ -269,11 +284,15 @@ where
     let mut removed = 0;
     let mut after = i64::MIN;
     loop {
-        let (deleted, closing) = delete_batch::<E>(db, id, condition.clone(), after, batch).await?;
+        let (deleted, closing) =
+            delete_batch::<E>(db, id, condition.clone(), after, batches.size).await?;
         removed += deleted;
         match closing {
             Some(closing) => after = closing,
             None => break,
+        }
+        if !batches.interval.is_zero() {
+            tokio::time::sleep(batches.interval).await;
         }
     }
     Ok(removed)

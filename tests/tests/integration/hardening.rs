@@ -212,10 +212,17 @@ async fn a_family_of_any_size_is_revoked_in_one_transaction(backend: Backend) {
     // cleartokens with one batch larger than any parameter limit.
     let tenant = app.tenant("acme").await;
     let started = Instant::now();
-    let reports =
-        tessera::store::expired::clear_expired(&app.state.databases, &[tenant], 100_000, |_| {})
-            .await
-            .unwrap();
+    let reports = tessera::store::expired::clear_expired(
+        &app.state.databases,
+        &[tenant],
+        tessera::store::expired::Batches {
+            size: 100_000,
+            interval: Duration::ZERO,
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
     let removed: u64 = reports.iter().map(|report| report.access_tokens).sum();
     assert!(removed >= 2 * MEMBERS as u64, "{reports:?}");
     eprintln!(

@@ -1289,6 +1289,9 @@ async fn expiry_and_cleartokens(backend: Backend) {
     );
 
     let (_dir, path) = tessera_tests::config_file(&oauth_toml(&db.url));
+    // Batches of one row with a pause after each full batch (DOT's
+    // CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL): four rows go, so at least four pauses.
+    let started = std::time::Instant::now();
     let run = tessera_tests::run_cli(
         &[
             "--config",
@@ -1296,12 +1299,19 @@ async fn expiry_and_cleartokens(backend: Backend) {
             "cleartokens",
             "--batch-size",
             "1",
+            "--batch-interval-ms",
+            "500",
             "--json",
         ],
         "",
     )
     .await;
     assert_eq!(run.code(), 0, "{}", run.message());
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(4 * 500),
+        "four full batches, each followed by a 500 ms pause, took {took:?}"
+    );
     let reports: Value = serde_json::from_str(&run.stdout).unwrap();
     let report = &reports[0];
     assert_eq!(report["pool"], "default");
