@@ -192,6 +192,12 @@ impl GroupCommit {
         }
     }
 
+    /// Requests in the queue, not yet taken into a batch (the dispatcher holds one
+    /// more while it waits for a free slot).
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     async fn enqueue(&self, member: Member) -> Result<(), Error> {
         self.queue.send(member).await.map_err(|_| dispatcher_gone())
     }

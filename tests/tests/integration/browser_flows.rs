@@ -24,6 +24,7 @@ const REDIRECTS: &str = "https://app.example/cb http://127.0.0.1/cb com.example.
 fn flows_toml(url: &str) -> String {
     format!(
         "migrate_on_start = true\n[databases.default]\nurl = \"{url}\"\n\
+         [limits]\nsweep_interval_secs = 0\n\
          [tenants.acme]\n[tenants.globex]\n\
          [tenants.relaxed.oauth]\npkce_required_for_confidential_clients = false\n\
          allow_plain_pkce = true\napproval_prompt = \"auto\"\n\

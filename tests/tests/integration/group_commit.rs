@@ -159,8 +159,19 @@ async fn a_batch_with_a_bad_row_fails_only_that_request(backend: Backend) {
         let (state, tenant, taken) = (state.clone(), tenant.clone(), taken.clone());
         async move { tokens::issue_access_only(state.data(&tenant), access(taken)).await }
     });
-    // Every request is queued behind the held slot before it is released.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Every request is queued behind the held slot before it is released: the
+    // dispatcher holds the first, the other 30 wait in the queue (observed, not
+    // guessed with a timer).
+    let queue = state.databases.group_commit(&pool).unwrap().clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while queue.queued() < 30 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of 31 requests queued",
+            queue.queued() + 1
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     release.notify_one();
     blocker.await.unwrap().unwrap();
 

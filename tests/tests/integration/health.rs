@@ -74,7 +74,7 @@ async fn readiness_includes_redis() {
     let started = std::time::Instant::now();
     let body = loop {
         let body = app.get_json("/readyz").await;
-        if body["status"] == "ok" || started.elapsed() > std::time::Duration::from_secs(5) {
+        if body["status"] == "ok" || started.elapsed() > std::time::Duration::from_secs(20) {
             break body;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

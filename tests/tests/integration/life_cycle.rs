@@ -92,7 +92,7 @@ async fn an_operator_runs_a_tenant_from_the_command_line(backend: Backend) {
     let config = config.as_str();
     let app = spawn_app_with(&toml).await.unwrap();
     until_listening(&app).await;
-    let within = Duration::from_secs(5);
+    let within = Duration::from_secs(20);
     let every = Duration::from_millis(20);
 
     // A tenant, with a setting stored over the configuration's: the password grant.
