@@ -123,6 +123,8 @@ pub struct GroupCommitCounts {
     pub members: u64,
     /// Members written again alone because their batch failed.
     pub written_alone: u64,
+    /// Requests handed to the dispatcher (queued) so far.
+    pub enqueued: u64,
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +132,7 @@ struct Counters {
     batches: AtomicU64,
     members: AtomicU64,
     written_alone: AtomicU64,
+    enqueued: AtomicU64,
 }
 
 /// One pool's group commit: a queue and the dispatcher behind it.
@@ -189,17 +192,17 @@ impl GroupCommit {
             batches: self.counters.batches.load(Ordering::Relaxed),
             members: self.counters.members.load(Ordering::Relaxed),
             written_alone: self.counters.written_alone.load(Ordering::Relaxed),
+            enqueued: self.counters.enqueued.load(Ordering::Relaxed),
         }
     }
 
-    /// Requests in the queue, not yet taken into a batch (the dispatcher holds one
-    /// more while it waits for a free slot).
-    pub fn queued(&self) -> usize {
-        self.queue.max_capacity() - self.queue.capacity()
-    }
-
     async fn enqueue(&self, member: Member) -> Result<(), Error> {
-        self.queue.send(member).await.map_err(|_| dispatcher_gone())
+        self.queue
+            .send(member)
+            .await
+            .map_err(|_| dispatcher_gone())?;
+        self.counters.enqueued.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
 

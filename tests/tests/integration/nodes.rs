@@ -332,10 +332,10 @@ async fn changes_reach_every_node(backend: Backend) {
 }
 
 /// The propagation of 100 changes made on node A, as seen on node B: half are
-/// honoured by B within 200 ms (the target of issue 18) and each within 10 s (far
-/// below the cache's hour); the distribution is printed for the record. A debug
-/// build on a CI machine running other tests cannot time the tail honestly: the
-/// release nodes of `processes.rs` print theirs.
+/// honoured by B within 200 ms (the target of issue 18), nine in ten within 1 s and
+/// each within 10 s (far below the cache's hour); the distribution is printed for
+/// the record. A debug build on a CI machine running other tests cannot time the
+/// rest of the tail honestly: the release nodes of `processes.rs` print theirs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_hundred_changes_reach_the_other_node_quickly() {
     let Some(TwoNodes {
@@ -384,9 +384,11 @@ async fn one_hundred_changes_reach_the_other_node_quickly() {
         at(0.99),
         took[took.len() - 1]
     );
-    // The target (200 ms) on the median; the whole distribution is printed (each
-    // figure includes one token request on a shared machine).
+    // The target (200 ms) on the median, nine in ten within 1 s; the whole
+    // distribution is printed (each figure includes one token request on a shared
+    // machine).
     assert!(at(0.5) < Duration::from_millis(200), "{took:?}");
+    assert!(at(0.9) < Duration::from_secs(1), "{took:?}");
     a.stop().await;
     b.stop().await;
 }
@@ -1131,7 +1133,7 @@ async fn a_paused_redis_stalls_no_request() {
         .await;
     assert_eq!(client_credentials(&node, &client).await, 200);
     let paused = tokio::process::Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "client", "pause", "30000", "all"])
+        .args(["-p", &port.to_string(), "client", "pause", "10000", "all"])
         .output()
         .await
         .unwrap();
@@ -1150,15 +1152,11 @@ async fn a_paused_redis_stalls_no_request() {
         "redis paused: {answered} token requests in 2.5 s, the slowest {slowest:?}; readiness {during}"
     );
     // One call timeout (250 ms) at most, with room for a machine busy with other
-    // tests; a request stalled by the pause would wait its 30 s.
+    // tests; a request stalled by the pause would wait 7.5 s or more. (The pause
+    // outlasts the loop and the readiness check by far; `CLIENT UNPAUSE` would wait
+    // for it too, so the node is left to hear Redis again when it ends.)
     assert!(slowest < Duration::from_secs(5), "{slowest:?}");
     assert_ne!(during["change_notices"], "listening", "{during}");
-    let unpaused = tokio::process::Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "client", "unpause"])
-        .output()
-        .await
-        .unwrap();
-    assert!(String::from_utf8_lossy(&unpaused.stdout).contains("OK"));
     until_listening(&node).await;
     node.stop().await;
 }

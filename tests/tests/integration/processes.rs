@@ -308,13 +308,15 @@ async fn three_release_nodes_agree() {
         distribution(propagation.clone())
     );
     // Every change honoured within 10 s (far below the caches' 600 s or more: it was
-    // announced) and the median within the 200 ms target; each figure also holds up
-    // to three sequential token requests on a machine shared with the other tests,
-    // so the tail is printed, not asserted.
+    // announced), the median within the 200 ms target and nine in ten within 1 s;
+    // each figure also holds up to three sequential token requests on a machine
+    // shared with the other tests, so the rest of the tail is printed, not asserted.
     let mut sorted = propagation.clone();
     sorted.sort();
     let median = sorted[sorted.len() / 2];
     assert!(median < Duration::from_millis(200), "{propagation:?}");
+    let p90 = sorted[sorted.len() * 9 / 10];
+    assert!(p90 < Duration::from_secs(1), "{propagation:?}");
 
     // 1,000 revocations on one node, each introspected at once on another whose token
     // cache held the token.
