@@ -12,9 +12,11 @@ use tessera::state::AppState;
 use tessera::store::tokens::{self, NewAccessToken, NewRefreshToken, Rotation};
 use tessera::tenancy::Tenant;
 use tessera_tests::{
-    Backend, TestApp, TestDatabase, on_every_backend, single_pool_toml, spawn_app_with,
+    Backend, TestApp, TestDatabase, on_every_backend, poll_until, single_pool_toml, spawn_app_with,
 };
 use tokio::sync::Notify;
+
+use crate::token_store::{new_access_token, new_refresh_token};
 
 on_every_backend!(
     a_batch_with_a_bad_row_fails_only_that_request,
@@ -22,28 +24,11 @@ on_every_backend!(
 );
 
 fn access(checksum: String) -> NewAccessToken {
-    NewAccessToken {
-        token_checksum: checksum,
-        application_id: 1,
-        user_id: Some(7),
-        scope: "read".to_owned(),
-        expires_at: tessera::time::now() + time::Duration::hours(1),
-        source_refresh_token_id: None,
-        authorization_code_id: None,
-        id_token: None,
-    }
+    new_access_token(checksum, 1, Some(7), "read")
 }
 
 fn refresh(checksum: String) -> NewRefreshToken {
-    NewRefreshToken {
-        token_checksum: checksum,
-        family_id: uuid::Uuid::new_v4().to_string(),
-        scope: "read".to_owned(),
-        expires_at: None,
-        auth_time: None,
-        acr: None,
-        amr: None,
-    }
+    new_refresh_token(checksum, "read")
 }
 
 fn fresh_checksum() -> String {
@@ -161,15 +146,13 @@ async fn a_batch_with_a_bad_row_fails_only_that_request(backend: Backend) {
     });
     // Every request is queued behind the held slot before it is released (observed,
     // not guessed with a timer): released, the dispatcher takes them all at once.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while counts(&state).enqueued - before.enqueued < 1 + 31 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} of the blocker and 31 requests queued",
-            counts(&state).enqueued - before.enqueued
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    poll_until(
+        "the blocker and 31 requests are queued",
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(5),
+        || async { counts(&state).enqueued - before.enqueued >= 32 },
+    )
+    .await;
     release.notify_one();
     blocker.await.unwrap().unwrap();
 

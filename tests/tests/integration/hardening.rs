@@ -9,7 +9,9 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QuerySelect, TransactionTrait,
 };
-use tessera_tests::{Backend, TestApp, TestClient, TestDatabase, on_every_backend, spawn_app_with};
+use tessera_tests::{
+    Backend, TestApp, TestClient, TestDatabase, on_every_backend, poll_until, spawn_app_with,
+};
 
 use crate::oauth::{assert_error, introspect, pair, refresh, spawn, string, token};
 
@@ -833,14 +835,13 @@ async fn cancelled_password_requests_never_exceed_the_hash_bound() {
             .collect();
         let hash_pool = std::sync::Arc::clone(&hash_pool);
         async move {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while hash_pool.waiting() + (hash_pool.runs() - started_before) < count {
-                assert!(
-                    Instant::now() < deadline,
-                    "the requests never reached the pool"
-                );
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            poll_until(
+                "the requests reach the pool",
+                Duration::from_secs(60),
+                Duration::from_millis(5),
+                || async { hash_pool.waiting() + (hash_pool.runs() - started_before) >= count },
+            )
+            .await;
             for request in &requests {
                 request.abort();
             }
@@ -848,10 +849,13 @@ async fn cancelled_password_requests_never_exceed_the_hash_bound() {
                 assert!(request.await.is_err(), "each client hung up");
             }
             // The server saw the hang-ups: the waiting requests left the queue.
-            while hash_pool.waiting() > 0 {
-                assert!(Instant::now() < deadline, "cancelled requests kept waiting");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            poll_until(
+                "the cancelled requests leave the queue",
+                Duration::from_secs(60),
+                Duration::from_millis(5),
+                || async { hash_pool.waiting() == 0 },
+            )
+            .await;
         }
     };
     // The first wave's hash starts and its clients hang up; the second wave arrives
@@ -865,11 +869,13 @@ async fn cancelled_password_requests_never_exceed_the_hash_bound() {
     );
     wave(6).await;
     let waves_took = started.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while app.state.slow_hashes.running() > 0 {
-        assert!(Instant::now() < deadline, "hashes never finished");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll_until(
+        "the hashes finish",
+        Duration::from_secs(120),
+        Duration::from_millis(20),
+        || async { app.state.slow_hashes.running() == 0 },
+    )
+    .await;
     assert_eq!(
         app.state.slow_hashes.runs(),
         1,

@@ -46,18 +46,16 @@ fn hits(node: &TestApp) -> u64 {
 async fn cached_on_both(nodes: [&TestApp; 2], rs: &TestClient, token: &str) {
     for node in nodes {
         let before = hits(node);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            assert!(active(node, rs, token).await, "live before the change");
-            if hits(node) > before {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the node never answered {token:.12}… from its cache"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        poll_until(
+            &format!("the node answers {token:.12}… from its cache"),
+            Duration::from_secs(20),
+            Duration::from_millis(10),
+            || async {
+                assert!(active(node, rs, token).await, "live before the change");
+                hits(node) > before
+            },
+        )
+        .await;
     }
 }
 
@@ -68,15 +66,22 @@ async fn answers_reach<T>(
     count: usize,
     askers: &[tokio::task::JoinHandle<T>],
 ) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while answers.load(Ordering::SeqCst) < count {
-        assert!(
-            !askers.iter().any(|asker| asker.is_finished()),
-            "an asker ended early (it panicked)"
-        );
-        assert!(Instant::now() < deadline, "the askers stalled");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    poll_until(
+        "the askers' answers reach their count",
+        Duration::from_secs(30),
+        Duration::from_millis(5),
+        || async {
+            if answers.load(Ordering::SeqCst) >= count {
+                return true;
+            }
+            assert!(
+                !askers.iter().any(|asker| asker.is_finished()),
+                "an asker ended early (it panicked)"
+            );
+            false
+        },
+    )
+    .await;
 }
 
 /// The clients of these tests: `web` (alice's password grant and refreshes) and the

@@ -9,12 +9,13 @@
 use sea_orm::{ConnectionTrait, Database, Statement};
 use std::time::Duration;
 use tessera::secrets::{self, KEY_CHARS, checksum, prefix};
-use tessera::store::tokens::{self, NewAccessToken, NewRefreshToken};
+use tessera::store::tokens;
 use tessera::store::{applications, users};
 use tessera_tests::{Backend, TestDatabase, on_every_backend, single_pool_toml, spawn_app_with};
 
 use crate::oauth::{pair, refresh, string};
 use crate::token_cache::{active, web_and_resource_server};
+use crate::token_store::{new_access_token, new_refresh_token};
 
 on_every_backend!(tokens_are_stored_under_time_ordered_keys);
 
@@ -111,25 +112,13 @@ async fn tokens_are_stored_under_time_ordered_keys(backend: Backend) {
     assert!(is_bare_sha256(&checksum(&earlier_access)));
     tokens::issue(
         state.data(&tenant),
-        NewAccessToken {
-            token_checksum: checksum(&earlier_access),
-            application_id: application.id,
-            user_id: Some(alice),
-            scope: scope.clone(),
-            expires_at: tessera::time::now() + time::Duration::hours(1),
-            source_refresh_token_id: None,
-            authorization_code_id: None,
-            id_token: None,
-        },
-        Some(NewRefreshToken {
-            token_checksum: checksum(&earlier_refresh),
-            family_id: uuid::Uuid::new_v4().to_string(),
-            scope,
-            expires_at: None,
-            auth_time: None,
-            acr: None,
-            amr: None,
-        }),
+        new_access_token(
+            checksum(&earlier_access),
+            application.id,
+            Some(alice),
+            &scope,
+        ),
+        Some(new_refresh_token(checksum(&earlier_refresh), &scope)),
     )
     .await
     .unwrap();

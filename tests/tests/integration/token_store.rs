@@ -7,17 +7,41 @@ use tessera_tests::{Backend, TestDatabase, on_every_backend, single_pool_toml, s
 
 on_every_backend!(access_and_refresh_commit_or_roll_back_together);
 
-fn access(token: &str) -> NewAccessToken {
+/// An access token row stored under `key`, issued to `application_id` for
+/// `user_id`, live for an hour (what the store tests write without the endpoint).
+pub(crate) fn new_access_token(
+    key: String,
+    application_id: i64,
+    user_id: Option<i64>,
+    scope: &str,
+) -> NewAccessToken {
     NewAccessToken {
-        token_checksum: checksum(token),
-        application_id: 1,
-        user_id: Some(7),
-        scope: "read write".to_owned(),
+        token_checksum: key,
+        application_id,
+        user_id,
+        scope: scope.to_owned(),
         expires_at: tessera::time::now() + time::Duration::hours(1),
         source_refresh_token_id: None,
         authorization_code_id: None,
         id_token: None,
     }
+}
+
+/// A refresh token row of a new family stored under `key`, without expiry.
+pub(crate) fn new_refresh_token(key: String, scope: &str) -> NewRefreshToken {
+    NewRefreshToken {
+        token_checksum: key,
+        family_id: uuid::Uuid::new_v4().to_string(),
+        scope: scope.to_owned(),
+        expires_at: None,
+        auth_time: None,
+        acr: None,
+        amr: None,
+    }
+}
+
+fn access(token: &str) -> NewAccessToken {
+    new_access_token(checksum(token), 1, Some(7), "read write")
 }
 
 async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
@@ -39,15 +63,7 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
     let issued = tokens::issue(
         state.data(&tenant),
         access(&access_token),
-        Some(NewRefreshToken {
-            token_checksum: checksum(&refresh_token),
-            family_id: uuid::Uuid::new_v4().to_string(),
-            scope: "read write".to_owned(),
-            expires_at: None,
-            auth_time: None,
-            acr: None,
-            amr: None,
-        }),
+        Some(new_refresh_token(checksum(&refresh_token), "read write")),
     )
     .await
     .unwrap();
@@ -70,15 +86,7 @@ async fn access_and_refresh_commit_or_roll_back_together(backend: Backend) {
     let failed = tokens::issue(
         state.data(&tenant),
         access(&second_access),
-        Some(NewRefreshToken {
-            token_checksum: checksum(&refresh_token),
-            family_id: uuid::Uuid::new_v4().to_string(),
-            scope: "read write".to_owned(),
-            expires_at: None,
-            auth_time: None,
-            acr: None,
-            amr: None,
-        }),
+        Some(new_refresh_token(checksum(&refresh_token), "read write")),
     )
     .await;
     assert!(failed.is_err(), "duplicate refresh checksum must fail");
